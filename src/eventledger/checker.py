@@ -1,0 +1,183 @@
+"""Run every layer of checks over a repository and collect one list of issues.
+
+Layers: file (strict YAML), record (shape, types, rules between fields), span (quotes
+against source texts), repository (ids, layout, references, suspected duplicates) and
+table (Pandera over whole columns). Each layer reports into the records it concerns, so
+one broken file never hides the errors in another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eventledger.issues import Issue, IssueList
+from eventledger.records import Record, read_record
+from eventledger.repository import RecordFile, Repository
+from eventledger.schema import Schema, load_schema
+from eventledger.spans import SourceText, check_source, check_span, read_source_text
+from eventledger.strict_yaml import MAX_BYTES, load
+from eventledger.tables import Table, build_tables, check_table
+
+
+@dataclass
+class Dataset:
+    """Everything read from a repository: records, typed tables, source texts and the issues found."""
+
+    repository: Repository
+    schema: Schema
+    records: list[Record]
+    tables: dict[str, Table]
+    texts: dict[str, SourceText]
+    issues: IssueList = field(default_factory=IssueList)
+
+    def by_kind(self, kind: str) -> list[Record]:
+        return [r for r in self.records if r.kind == kind]
+
+
+def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
+    try:
+        raw = entry.path.read_bytes()
+    except OSError as err:
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}"))
+        return record
+    doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
+    if doc is None:
+        record = Record(entry.kind, entry.rel, None)
+    else:
+        record = read_record(entry.kind, entry.rel, doc, schema)
+    record.issues[:0] = issues
+    return record
+
+
+def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Dataset:
+    schema = load_schema(repository.schema_dir)
+    files, stray = repository.discover()
+    records = [read_file(entry, schema, max_bytes) for entry in files]
+    extra: list[Issue] = [
+        Issue(s.rel, 0, 0, "unexpected-file", "no record belongs here",
+              hint="events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt")
+        for s in stray
+    ]
+    texts = _check_sources(repository, [r for r in records if r.kind == "source"])
+    _check_spans(records, texts)
+    _check_layout(records, files)
+    _check_references(records)
+    _check_suspected_duplicates(records)
+    tables = build_tables(records, schema)
+    for table in tables.values():
+        extra.extend(check_table(table, schema))
+    dataset = Dataset(repository, schema, records, tables, texts)
+    for record in records:
+        dataset.issues.extend(record.issues)
+    dataset.issues.extend(extra)
+    return dataset
+
+
+def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, SourceText]:
+    texts: dict[str, SourceText] = {}
+    for record in sources:
+        folder_id = Path(record.file).parent.name
+        path = repository.source_text(folder_id)
+        text = read_source_text(path, folder_id)
+        check_source(record, text, repository.rel(path) if path.exists() else f"sources/{folder_id}/text.txt")
+        sid = record.id or folder_id
+        texts.setdefault(sid, text)
+    return texts
+
+
+def _check_spans(records: Iterable[Record], texts: dict[str, SourceText]) -> None:
+    for record in records:
+        for row in record.children("evidence"):
+            source = texts.get(row.values.get("source_id") or "")
+            if source is not None:
+                check_span(record, row, source)
+
+
+def _check_layout(records: list[Record], files: list[RecordFile]) -> None:
+    for record, entry in zip(records, files, strict=True):
+        rid = record.id
+        if rid is None:
+            continue
+        if rid != entry.expected_id:
+            where = "folder" if entry.kind == "source" else "file name"
+            record.report("id-stem-mismatch", f"id '{rid}' differs from its {where} '{entry.expected_id}'",
+                          (f"{record.table[:-1]}_id",), expected=entry.expected_id, found=rid,
+                          hint="rename the file (git mv) or correct the id")
+        if entry.kind == "event":
+            start = record.main().get("date_start")
+            folder = entry.path.parent.name
+            if isinstance(start, dt.date) and folder != f"{start.year:04d}":
+                record.report("wrong-folder", f"an event starting in {start.year} belongs in events/{start.year}/",
+                              ("date_start",), expected=f"events/{start.year}/{entry.path.name}", found=entry.rel,
+                              hint=f"git mv {entry.rel} events/{start.year}/{entry.path.name}")
+
+
+def _check_references(records: list[Record]) -> None:
+    actors = {r.id for r in records if r.kind == "actor" and r.id}
+    sources = {r.id for r in records if r.kind == "source" and r.id}
+    used: set[str] = set()
+    for record in records:
+        if record.kind != "event":
+            continue
+        for row in record.rows[1:]:
+            for column, known, code in (("actor_id", actors, "unknown-actor"),
+                                        ("source_id", sources, "unknown-source")):
+                value = row.values.get(column)
+                path = (*row.prefix, column)
+                if not isinstance(value, str) or path in record.flagged:
+                    continue
+                if column == "actor_id":
+                    used.add(value)
+                if value not in known:
+                    folder = "actors/<id>.yaml" if column == "actor_id" else "sources/<id>/"
+                    record.report(code, f"{column} '{value}' does not exist", path, found=value,
+                                  hint=_near(value, known) or f"add {folder.replace('<id>', value)}")
+    for record in records:
+        if record.kind == "actor" and record.id and record.id not in used:
+            record.report("unused-actor", f"no event names the actor '{record.id}'", ("actor_id",))
+
+
+def _near(value: str, known: set[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.7)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _check_suspected_duplicates(records: list[Record]) -> None:
+    groups: dict[tuple[object, ...], list[Record]] = defaultdict(list)
+    for record in records:
+        if record.kind != "event" or not record.rows:
+            continue
+        ev = record.main()
+        actors = frozenset(r.values.get("actor_id") for r in record.children("participants"))
+        key = (ev.get("event_type"), ev.get("date_start"), ev.get("date_end"), ev.get("factuality"), actors)
+        if None not in key[:2]:
+            groups[key].append(record)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for record in members:
+            others = ", ".join(sorted(m.file for m in members if m is not record))
+            record.report("duplicate-event-suspected", f"same type, dates, factuality and participants as {others}",
+                          ("event_type",), found=others,
+                          hint="merge them into one record with spans from each source, if they are one event")
+
+
+def check(repository: Repository, paths: Iterable[Path] | None = None) -> Dataset:
+    """Check the whole repository; when paths are given, keep only the issues in files under them."""
+    dataset = load_dataset(repository)
+    if paths is not None:
+        prefixes = [repository.rel(p) for p in paths]
+        kept = [i for i in dataset.issues if any(_under(i.file, p) for p in prefixes)]
+        dataset.issues = IssueList(kept)
+    return dataset
+
+
+def _under(file: str, prefix: str) -> bool:
+    return prefix in ("", ".") or file == prefix or file.startswith(prefix.rstrip("/") + "/")

@@ -1,0 +1,82 @@
+"""Issues: every problem found is a value, never an exception."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+
+from eventledger.catalog import Severity, lookup
+
+PathPart = str | int
+RecordPath = tuple[PathPart, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Issue:
+    """One problem at one place: file (repo-relative, POSIX), line and column (1-based, 0 = unknown)."""
+
+    file: str
+    line: int
+    column: int
+    code: str
+    message: str
+    path: RecordPath = ()
+    expected: str | None = None
+    found: str | None = None
+    hint: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return lookup(self.code).severity
+
+    @property
+    def path_text(self) -> str:
+        return format_path(self.path)
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["severity"] = str(self.severity)
+        data["path"] = self.path_text
+        return data
+
+
+def format_path(path: RecordPath) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass
+class IssueList:
+    """Issues collected from every layer; one broken file never hides the errors in another."""
+
+    items: list[Issue] = field(default_factory=list)
+
+    def add(self, issue: Issue) -> None:
+        lookup(issue.code)  # an unknown code is a programming error, not a data problem
+        self.items.append(issue)
+
+    def extend(self, issues: Iterable[Issue]) -> None:
+        for issue in issues:
+            self.add(issue)
+
+    def __iter__(self) -> Iterator[Issue]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def sorted(self) -> list[Issue]:
+        return sorted(set(self.items))
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.items if i.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.items if i.severity is Severity.WARNING]

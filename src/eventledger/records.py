@@ -1,0 +1,289 @@
+"""One record file: its shape, its types and the rules that tie its fields together.
+
+A record is turned into typed table rows here. Value constraints that can be checked
+over a whole column (vocabularies, patterns, ranges, lengths) are left to the Pandera
+layer in tables.py, which runs once over all rows instead of once per record.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventledger.issues import Issue, RecordPath, format_path
+from eventledger.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
+from eventledger.strict_yaml import Document
+
+KINDS = {"event": "events", "actor": "actors", "source": "sources"}
+ID_FIELDS = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_NUM = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+@dataclass
+class Row:
+    table: str
+    values: dict[str, Any]
+    prefix: RecordPath  # where the row stands in the record: () or ("evidence", 2)
+
+
+@dataclass
+class Record:
+    kind: str
+    file: str
+    doc: Document | None
+    rows: list[Row] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    # Field paths already reported, so the table layer does not report them twice.
+    flagged: set[RecordPath] = field(default_factory=set)
+
+    @property
+    def table(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def id(self) -> str | None:
+        if not self.rows:
+            return None
+        value = self.rows[0].values.get(ID_FIELDS[self.table])
+        return value if isinstance(value, str) else None
+
+    def main(self) -> dict[str, Any]:
+        return self.rows[0].values if self.rows else {}
+
+    def children(self, table: str) -> list[Row]:
+        return [r for r in self.rows if r.table == table]
+
+    def report(self, code: str, message: str, path: RecordPath = (), **kw: Any) -> None:
+        line, column = self.doc.position(path) if self.doc else (1, 1)
+        self.issues.append(Issue(self.file, line, column, code, message, path, **kw))
+        self.flagged.add(path)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
+    """Convert a string from the YAML to the field's type; return (value, problem code)."""
+    if spec.type == "list":
+        if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+            return None, "wrong-type"
+        return list(value), None
+    if not isinstance(value, str):
+        return None, "wrong-type"
+    if spec.type == "string":
+        return value, None
+    if spec.type == "integer":
+        return (int(value), None) if _INT.fullmatch(value) else (None, "wrong-type")
+    if spec.type == "number":
+        return (float(value), None) if _NUM.fullmatch(value) else (None, "wrong-type")
+    if spec.type == "date":
+        if not _DATE.fullmatch(value):
+            return None, "invalid-date"
+        try:
+            return dt.date.fromisoformat(value), None
+        except ValueError:
+            return None, "invalid-date"
+    raise AssertionError(spec.type)  # schema.py admits no other type
+
+
+_EXPECTED = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "date": "a date YYYY-MM-DD",
+    "list": "a list of text, e.g. [a, b]",
+}
+
+
+def read_row(record: Record, table: TableSpec, data: Any, prefix: RecordPath,
+             extra_keys: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Check one mapping against a table's written fields and return its typed values."""
+    if not isinstance(data, dict):
+        if prefix:
+            record.report("wrong-type", f"{format_path(prefix)} must be a mapping of fields",
+                          prefix, expected="a mapping (key: value lines)", found=_describe(data))
+        else:
+            record.report("not-a-mapping", "the top level of a record must be a mapping",
+                          prefix, expected="a mapping", found=_describe(data))
+        return None
+    known = {f.name for f in table.written_fields} | set(extra_keys)
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            record.report("unknown-field", f"unknown field '{key}' in {table.name}", (*prefix, key),
+                          found=key, expected=", ".join(sorted(known)) if not close else close[0],
+                          hint=f"did you mean '{close[0]}'?" if close else None)
+    values: dict[str, Any] = {}
+    for spec in table.written_fields:
+        path = (*prefix, spec.name)
+        raw = data.get(spec.name)
+        if raw is None or raw == [] or raw == "":
+            if spec.required:
+                at = path if spec.name in data else prefix
+                record.report("missing-field", f"required field '{spec.name}' is missing", at,
+                              expected=spec.description)
+                record.flagged.add(path)
+            values[spec.name] = None
+            continue
+        value, problem = coerce(spec, raw)
+        if problem:
+            record.report(problem, f"{spec.name}: expected {_EXPECTED[spec.type]}, found {_describe(raw)}",
+                          path, expected=_EXPECTED[spec.type], found=_describe(raw))
+        values[spec.name] = value
+    return values
+
+
+def read_record(kind: str, file: str, doc: Document, schema: Schema) -> Record:
+    record = Record(kind=kind, file=file, doc=doc)
+    table = schema.tables[KINDS[kind]]
+    children = tuple(CHILD_TABLES) if kind == "event" else ()
+    values = read_row(record, table, doc.data, (), children)
+    if values is None:
+        return record
+    record.rows.append(Row(table.name, values, ()))
+    if kind != "event":
+        _check_references(record, [Row(table.name, values, ())])
+        return record
+    event_id = values.get("event_id")
+    for child, key in CHILD_TABLES.items():
+        items = doc.data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            record.report("wrong-type", f"{key} must be a list of mappings", (key,),
+                          expected="a list (lines starting with '- ')", found=_describe(items))
+            continue
+        spec = schema.tables[child]
+        for i, item in enumerate(items):
+            row = read_row(record, spec, item, (key, i))
+            if row is None:
+                continue
+            row["event_id"] = event_id
+            if "span" in spec.field_names:
+                row["span"] = i + 1
+            record.rows.append(Row(child, row, (key, i)))
+    check_event(record)
+    return record
+
+
+def _check_references(record: Record, rows: list[Row]) -> None:
+    for row in rows:
+        for name in ("actor_id", "source_id"):
+            value = row.values.get(name)
+            if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml", ".txt"))):
+                stem = value.rstrip("/").split("/")[-1].removesuffix(".yaml").removesuffix(".yml")
+                if stem in ("source", "text.txt"):
+                    stem = value.rstrip("/").split("/")[-2] if value.count("/") else stem
+                record.report("reference-is-path", f"{name} '{value}' is a path; references are plain ids",
+                              (*row.prefix, name), found=value, expected="an id",
+                              hint=f"write {name}: {stem}")
+
+
+def _last_day(day: dt.date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def check_event(record: Record) -> None:
+    """Rules that tie the fields of one event together."""
+    ev = record.main()
+    participants = record.children("participants")
+    spans = record.children("evidence")
+    _check_references(record, participants + spans)
+    start, end, precision = ev.get("date_start"), ev.get("date_end"), ev.get("date_precision")
+    if isinstance(start, dt.date) and isinstance(end, dt.date):
+        if start > end:
+            record.report("dates-out-of-order", f"date_start {start} is after date_end {end}",
+                          ("date_start",), expected=f"date_start <= {end}", found=str(start))
+        elif precision == "week" and (end - start).days > 6:
+            record.report("date-precision-mismatch", f"a week-precision interval spans {(end - start).days + 1} days",
+                          ("date_precision",), expected="at most 7 days", found=f"{start} .. {end}")
+        elif precision == "month" and (start.day != 1 or end.day != _last_day(end)):
+            record.report("date-precision-mismatch", "a month-precision interval runs from the first to the "
+                          "last day of a month", ("date_precision",),
+                          expected=f"{start.replace(day=1)} .. {end.replace(day=_last_day(end))}",
+                          found=f"{start} .. {end}", hint="widen the interval to whole months")
+        elif precision == "year" and (start.timetuple().tm_yday != 1 or (end.month, end.day) != (12, 31)):
+            record.report("date-precision-mismatch", "a year-precision interval runs from 1 January to "
+                          "31 December", ("date_precision",), expected=f"{start.year}-01-01 .. {end.year}-12-31",
+                          found=f"{start} .. {end}", hint="widen the interval to whole years")
+    if ev.get("date_basis") in ("resolved", "inferred") and not ev.get("date_note"):
+        record.report("date-note-missing", f"date_basis is {ev['date_basis']} but date_note is empty",
+                      ("date_basis",), hint="say in date_note how the date was obtained")
+    if (ev.get("latitude") is None) != (ev.get("longitude") is None):
+        missing = "longitude" if ev.get("longitude") is None else "latitude"
+        record.report("incomplete-coordinates", f"{missing} is missing", ("latitude",),
+                      expected="both latitude and longitude, or neither")
+    if ev.get("review_status") == "verified":
+        for name in ("reviewed_by", "reviewed_on"):
+            if not ev.get(name):
+                record.report("verified-without-reviewer", f"a verified record needs {name}",
+                              ("review_status",), expected=name)
+    assert record.doc is not None
+    data = record.doc.data
+    if "participants" not in data and "participants" not in {p[0] for p in record.flagged if p}:
+        record.report("missing-field", "required field 'participants' is missing", (),
+                      expected="a list of participants: - actor_id: ..., role: ...")
+    seen: dict[str, int] = {}
+    for row in participants:
+        actor = row.values.get("actor_id")
+        if isinstance(actor, str):
+            if actor in seen:
+                record.report("duplicate-participant", f"actor '{actor}' is listed twice (first as "
+                              f"participants[{seen[actor]}])", (*row.prefix, "actor_id"), found=actor)
+            seen.setdefault(actor, row.prefix[1])  # type: ignore[arg-type]
+    if not spans:
+        if not (isinstance(data.get("evidence"), list) and data["evidence"]) and ("evidence",) not in record.flagged:
+            record.report("no-evidence", "the event has no evidence span", ("evidence",) if "evidence" in data else (),
+                          hint='add a span; eventledger locate SOURCE_ID "quote" gives its offsets')
+        return
+    _check_claims(record, ev, participants, spans, set(seen))
+
+
+def _check_claims(record: Record, ev: dict[str, Any], participants: list[Row], spans: list[Row],
+                  actors: set[str]) -> None:
+    claims: set[str] = set()
+    backed: set[str] = set()
+    for row in spans:
+        supports = row.values.get("supports") or []
+        named = row.values.get("actor_ids") or []
+        claims.update(supports)
+        if named and "actor" not in supports:
+            record.report("span-actor-not-participant", "actor_ids is given but supports lacks 'actor'",
+                          (*row.prefix, "supports"), expected="supports including actor", found=str(supports))
+        if "actor" in supports and not named:
+            record.report("span-actor-not-participant", "supports names 'actor' but actor_ids is empty",
+                          (*row.prefix, "actor_ids"), expected="the ids of the actors the span names")
+        for actor in named:
+            if actor not in actors:
+                record.report("span-actor-not-participant", f"actor_ids names '{actor}', who is not a participant",
+                              (*row.prefix, "actor_ids"), found=actor, expected=", ".join(sorted(actors)))
+        if "actor" in supports:
+            backed.update(named)
+    required = ["event"]
+    if ev.get("date_basis") in ("stated", "resolved"):
+        required.append("date")
+    if ev.get("place_name"):
+        required.append("place")
+    if ev.get("factuality") not in (None, "occurred"):
+        required.append("factuality")
+    for claim in required:
+        if claim not in claims:
+            record.report("unsupported-claim", f"no span supports the claim '{claim}'", ("evidence",),
+                          expected=f"a span with '{claim}' in supports")
+    for row in participants:
+        actor = row.values.get("actor_id")
+        if isinstance(actor, str) and actor not in backed:
+            record.report("unsupported-claim", f"no span supports the participation of '{actor}'",
+                          (*row.prefix, "actor_id"), expected=f"a span with supports [actor] and actor_ids [{actor}]")

@@ -1,0 +1,148 @@
+"""Evidence spans against their source texts: the check no other event dataset makes.
+
+Offsets count Unicode code points of text.txt decoded as UTF-8 (which must be NFC with
+LF line endings), 0-based, end exclusive: text[start:end] == quote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from eventledger.issues import Issue
+from eventledger.records import Record, Row
+
+
+@dataclass(frozen=True)
+class SourceText:
+    source_id: str
+    text: str | None  # None when the file is missing or unreadable
+    sha256: str | None
+    problem: str | None = None  # why text is None or not normalized
+
+
+def read_source_text(path: Path, source_id: str) -> SourceText:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        return SourceText(source_id, None, None, f"cannot read {path.name}: {err.strerror}")
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return SourceText(source_id, None, digest, f"not valid UTF-8 at byte {err.start}")
+    problems = []
+    if text.startswith("\ufeff"):
+        problems.append("starts with a byte-order mark")
+    if "\r" in text:
+        problems.append("contains CR characters (line endings must be LF)")
+    if not unicodedata.is_normalized("NFC", text):
+        problems.append("is not in Unicode NFC")
+    return SourceText(source_id, text, digest, "; ".join(problems) or None)
+
+
+def locate(text: str, quote: str) -> list[tuple[int, int]]:
+    """Every (start, end) at which quote occurs in text, overlapping occurrences included."""
+    if not quote:
+        return []
+    found = []
+    at = text.find(quote)
+    while at >= 0:
+        found.append((at, at + len(quote)))
+        at = text.find(quote, at + 1)
+    return found
+
+
+def _loose(quote: str) -> re.Pattern[str]:
+    words = quote.split()
+    return re.compile(r"\s+".join(re.escape(w) for w in words))
+
+
+def _offsets(places: list[tuple[int, int]]) -> str:
+    shown = ", ".join(f"start: {s}, end: {e}" for s, e in places[:5])
+    return shown + (f" (and {len(places) - 5} more)" if len(places) > 5 else "")
+
+
+def check_span(record: Record, row: Row, source: SourceText) -> None:
+    """Compare one span with its source text; report into the record."""
+    if source.text is None:
+        return  # reported once on the source itself
+    values = row.values
+    start, end, quote = values.get("start"), values.get("end"), values.get("quote")
+    if not isinstance(start, int) or not isinstance(end, int) or not isinstance(quote, str):
+        return  # already reported by the record checks
+    text = source.text
+    prefix = row.prefix
+    if not 0 <= start < end <= len(text):
+        record.report("offsets-out-of-range", f"offsets {start}..{end} are outside the text of "
+                      f"{source.source_id} (0..{len(text)})", (*prefix, "start"),
+                      expected=f"0 <= start < end <= {len(text)}", found=f"start: {start}, end: {end}",
+                      hint=_hint(text, quote, source.source_id))
+        return
+    if text[start:end] == quote:
+        return
+    at_offsets = text[start:end]
+    exact = locate(text, quote)
+    if exact:
+        record.report("quote-mismatch", f"the quote is not at {start}..{end} of {source.source_id} "
+                      f"but occurs at {_offsets(exact)}", (*prefix, "quote"),
+                      expected=quote, found=at_offsets, hint=f"set {_offsets(exact)}" if len(exact) == 1
+                      else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}")
+        return
+    nfc = unicodedata.normalize("NFC", quote)
+    if nfc != quote and locate(text, nfc):
+        places = locate(text, nfc)
+        record.report("quote-normalization-differs", "the quote matches the source only after NFC "
+                      "normalization", (*prefix, "quote"), expected=nfc, found=quote,
+                      hint=f"copy the quote from text.txt ({_offsets(places)})")
+        return
+    loose = [(m.start(), m.end()) for m in _loose(nfc).finditer(text)] if nfc.split() else []
+    if loose:
+        s, e = loose[0]
+        actual = text[s:e]
+        record.report("quote-whitespace-differs", "the quote matches the source only if white space is "
+                      f"ignored; the text has {actual!r} at {s}..{e}", (*prefix, "quote"),
+                      expected=actual, found=quote,
+                      hint=f"use quote: {_yaml_quote(actual)} with start: {s}, end: {e}")
+        return
+    record.report("quote-not-found", f"the quote occurs nowhere in {source.source_id}", (*prefix, "quote"),
+                  expected=f"text at {start}..{end}: {at_offsets!r}", found=quote)
+
+
+def _hint(text: str, quote: str | None, source_id: str) -> str:
+    places = locate(text, quote) if isinstance(quote, str) else []
+    if len(places) == 1:
+        return f"set {_offsets(places)}"
+    return f'run: eventledger locate {source_id} "…"'
+
+
+def _yaml_quote(text: str) -> str:
+    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\u00a0", "\\u00a0")
+    return f'"{out}"'
+
+
+def check_source(record: Record, source: SourceText, text_file: str) -> list[Issue]:
+    """A source's recorded hash and length against its text.txt."""
+    values = record.main()
+    sid = source.source_id
+    if source.text is None and source.sha256 is None:
+        record.report("source-text-missing", f"{text_file} is missing: {source.problem}", ("source_id",),
+                      hint="add text.txt beside source.yaml, byte for byte as published")
+        return record.issues
+    recorded = values.get("sha256")
+    if isinstance(recorded, str) and recorded != source.sha256:
+        record.report("source-hash-mismatch", f"SHA-256 of {text_file} differs from the one recorded for {sid}",
+                      ("sha256",), expected=recorded, found=source.sha256,
+                      hint="restore text.txt; if the recorded hash is wrong, set sha256 to the value found")
+    if source.text is None or source.problem:
+        record.report("source-text-not-normalized", f"{text_file} {source.problem}", ("source_id",))
+        return record.issues
+    chars = values.get("characters")
+    if isinstance(chars, int) and chars != len(source.text):
+        record.report("source-length-mismatch", f"{text_file} has {len(source.text)} code points",
+                      ("characters",), expected=str(chars), found=str(len(source.text)),
+                      hint=f"set characters: {len(source.text)}")
+    return record.issues

@@ -1,0 +1,150 @@
+"""Records as tables: typed DataFrames built column by column, checked by Pandera over whole columns."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+
+from eventledger.issues import Issue
+from eventledger.pandera_schema import CONSTRAINT_CODES, table_schema
+from eventledger.records import Record, Row
+from eventledger.schema import TABLES, FieldSpec, Schema, TableSpec
+
+
+@dataclass
+class Table:
+    spec: TableSpec
+    frame: pd.DataFrame
+    origins: list[tuple[Record, Row]] = field(default_factory=list)  # row i of frame came from origins[i]
+
+
+def _column(spec: FieldSpec, values: list[Any]) -> Any:
+    if spec.type == "string":
+        return pd.array(values, dtype=pd.StringDtype())
+    if spec.type == "integer":
+        return pd.array(values, dtype="Int64")
+    if spec.type == "number":
+        return pd.array(values, dtype="Float64")
+    return pd.Series(values, dtype=object)  # dates as datetime.date, lists as lists
+
+
+def build_table(spec: TableSpec, origins: list[tuple[Record, Row]]) -> Table:
+    data = {f.name: _column(f, [row.values.get(f.name) for _, row in origins]) for f in spec.fields}
+    frame = pd.DataFrame(data, columns=list(spec.field_names))
+    frame.index = pd.RangeIndex(len(origins))
+    return Table(spec, frame, origins)
+
+
+def build_tables(records: list[Record], schema: Schema) -> dict[str, Table]:
+    rows: dict[str, list[tuple[Record, Row]]] = {name: [] for name in TABLES}
+    for record in records:
+        for row in record.rows:
+            rows[row.table].append((record, row))
+    return {name: build_table(schema.tables[name], rows[name]) for name in TABLES}
+
+
+def check_table(table: Table, schema: Schema) -> list[Issue]:
+    """Run the derived Pandera schema lazily over the whole table.
+
+    Failures are reported into the records the failing rows came from; what is returned
+    are the failures that belong to no row.
+    """
+    frame_schema, checks = table_schema(table.spec, schema)
+    try:
+        frame_schema.validate(table.frame, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        return _issues_from(err.failure_cases, table, checks, schema)
+    return []
+
+
+def _issues_from(cases: pd.DataFrame, table: Table, checks: dict[str, Any], schema: Schema) -> list[Issue]:
+    issues: list[Issue] = []
+    duplicates: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for case in cases.itertuples(index=False):
+        index = getattr(case, "index", None)
+        if index is None or pd.isna(index):
+            issues.append(Issue("", 0, 0, "table-check-failed", f"{table.spec.name}: {case.check}",
+                                found=str(case.failure_case)))
+            continue
+        record, row = table.origins[int(index)]
+        column = str(case.column)
+        check = str(case.check)
+        if check == "not_nullable":
+            constraint = "required"
+        elif check == "field_uniqueness":
+            constraint = "unique"
+        elif check == "multiple_fields_uniqueness":
+            constraint = "primaryKey"
+        elif check.startswith("dtype("):
+            constraint = "type"
+        elif case.check_number is not None and not pd.isna(case.check_number) and column in checks:
+            constraint = checks[column].constraints[int(case.check_number)]
+        else:
+            constraint = "type"
+        if constraint in ("unique", "primaryKey"):
+            key = tuple(table.spec.primary_key) if constraint == "primaryKey" else (column,)
+            duplicates[key].append(int(index))
+            continue
+        path = (*row.prefix, column)
+        if path in record.flagged or row.prefix in record.flagged:
+            continue
+        spec = table.spec.field(column)
+        code = CONSTRAINT_CODES[constraint]
+        value = row.values.get(column)
+        expected, hint = _expectation(spec, constraint, value, schema)
+        found = ", ".join(_bad_items(spec, value, schema)) if spec.type == "list" else str(value)
+        record.report(code, f"{column}: {found!r} breaks the constraint '{constraint}' of {table.spec.name}",
+                      path, expected=expected, found=found, hint=hint)
+    for key, indexes in duplicates.items():
+        if len(key) == 1:
+            _report_duplicates(table, key[0], sorted(set(indexes)))
+        # A composite key can only repeat within one event (reported by the record checks as
+        # duplicate-participant) or through a repeated event_id (reported as duplicate-id).
+    return issues
+
+
+def _bad_items(spec: FieldSpec, value: Any, schema: Schema) -> list[str]:
+    items = list(value or [])
+    terms = schema.terms(spec)
+    bad = [v for v in items if (terms is not None and v not in terms)
+           or (spec.pattern is not None and not re.fullmatch(spec.pattern, v))]
+    return bad or [str(v) for v in items]
+
+
+def _expectation(spec: FieldSpec, constraint: str, value: Any, schema: Schema) -> tuple[str, str | None]:
+    if constraint == "vocabulary":
+        terms = schema.terms(spec) or ()
+        items = value if isinstance(value, list) else [value]
+        close = [m for v in items if v not in terms for m in difflib.get_close_matches(str(v), terms, n=1)]
+        hint = f"did you mean '{close[0]}'?" if close else None
+        return "one of: " + ", ".join(terms), hint
+    if constraint == "pattern":
+        return f"text matching {spec.pattern}", None
+    if constraint in ("minimum", "maximum"):
+        return f"between {spec.minimum} and {spec.maximum}", None
+    if constraint in ("minLength", "maxLength"):
+        return f"between {spec.min_length or 0} and {spec.max_length or 'any number of'} characters", None
+    if constraint == "required":
+        return spec.description, None
+    return spec.type, None
+
+
+def _report_duplicates(table: Table, column: str, indexes: list[int]) -> None:
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for i in indexes:
+        groups[table.origins[i][1].values.get(column)].append(i)
+    for value, members in groups.items():
+        for i in members:
+            record, row = table.origins[i]
+            others = sorted({table.origins[j][0].file for j in members if j != i})
+            path = (*row.prefix, column)
+            if path in record.flagged or not others:
+                continue
+            record.report("duplicate-id", f"{column} '{value}' is also used in {', '.join(others)}",
+                          path, found=str(value), hint="ids are unique and never reused; choose a new one")
