@@ -213,13 +213,6 @@ CODES: tuple[Code, ...] = (
        "No event names this actor, so it would be published without any event.",
        "Delete the actor file or add the events it takes part in.",
        warn=True),
-    # --- tables and package -------------------------------------------------------------------
-    _c("table-check-failed", T, "Table check failed",
-       "A Pandera check over a whole table failed on values the record checks did not catch.",
-       "Read expected and found; the record named is the one to fix."),
-    _c("package-invalid", K, "Built package invalid",
-       "frictionless validate or eventledger verify found a problem in a built package.",
-       "Rebuild from a clean tree; report a bug if the problem persists."),
 )
 
 BY_CODE: dict[str, Code] = {c.code: c for c in CODES}

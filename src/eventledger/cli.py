@@ -1,6 +1,82 @@
+"""The command line: parse, call the library, render, exit. No checking happens here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
 import click
 
+from eventledger import __version__
+from eventledger.checker import check
+from eventledger.reporters import FORMATS, summarize
+from eventledger.repository import Repository, RepositoryNotFound
+from eventledger.schema import SchemaError
+from eventledger.spans import locate as locate_quote
+from eventledger.spans import read_source_text
 
-@click.group()
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _repository(root: Path | None) -> Repository:
+    try:
+        return Repository.find(root)
+    except RepositoryNotFound as err:
+        raise click.UsageError(str(err)) from err
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="eventledger")
 def main() -> None:
-    """eventledger."""
+    """Check, locate and publish hand-verified event records."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True,
+              help="text for people, json for programs, github for pull-request annotations.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Repository root (default: found from the current directory upwards).")
+def validate(paths: tuple[Path, ...], fmt: str, root: Path | None) -> None:
+    """Check every record, or only the issues in PATHS (files or folders).
+
+    Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
+    """
+    repository = _repository(root or (paths[0].parent if paths else None))
+    try:
+        dataset = check(repository, list(paths) if paths else None)
+    except SchemaError as err:
+        click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
+        sys.exit(EXIT_INVALID)
+    issues = dataset.issues.sorted()
+    summary = summarize(issues, len(dataset.records))
+    click.echo(FORMATS[fmt](issues, summary))
+    sys.exit(EXIT_VALID if summary.valid else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("source_id")
+@click.argument("quote")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def locate(source_id: str, quote: str, fmt: str, root: Path | None) -> None:
+    """Print the offsets of QUOTE in the text of SOURCE_ID (every occurrence).
+
+    Exit status 1 when the quote does not occur.
+    """
+    repository = _repository(root)
+    path = repository.source_text(source_id)
+    source = read_source_text(path, source_id)
+    if source.text is None:
+        raise click.UsageError(f"no readable text for source '{source_id}' at {repository.rel(path) if path.exists() else path}")
+    places = locate_quote(source.text, quote)
+    if fmt == "json":
+        click.echo(json.dumps([{"start": s, "end": e, "line": source.text.count("\n", 0, s) + 1}
+                               for s, e in places]))
+    else:
+        for s, e in places:
+            click.echo(f"start: {s}, end: {e}  (line {source.text.count(chr(10), 0, s) + 1})")
+        if not places:
+            click.echo(f"the quote does not occur in {source_id}", err=True)
+    sys.exit(EXIT_VALID if places else EXIT_INVALID)

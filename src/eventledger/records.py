@@ -189,6 +189,8 @@ def _check_references(record: Record, rows: list[Row]) -> None:
                 record.report("reference-is-path", f"{name} '{value}' is a path; references are plain ids",
                               (*row.prefix, name), found=value, expected="an id",
                               hint=f"write {name}: {stem}")
+                # Later checks read the id that was meant, so one mistake is reported once.
+                row.values[name] = stem
 
 
 def _last_day(day: dt.date) -> int:
@@ -248,7 +250,9 @@ def check_event(record: Record) -> None:
             record.report("no-evidence", "the event has no evidence span", ("evidence",) if "evidence" in data else (),
                           hint='add a span; eventledger locate SOURCE_ID "quote" gives its offsets')
         return
-    _check_claims(record, ev, participants, spans, set(seen))
+    broken = any(p and p[0] == "participants" and len(p) <= 2 for p in record.flagged)
+    if not broken:  # claims about actors mean nothing while the participant list is malformed
+        _check_claims(record, ev, participants, spans, set(seen))
 
 
 def _check_claims(record: Record, ev: dict[str, Any], participants: list[Row], spans: list[Row],

@@ -1,0 +1,90 @@
+"""Render a list of issues as text, JSON or GitHub Actions annotations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eventledger.catalog import Severity
+from eventledger.issues import Issue
+
+
+@dataclass(frozen=True)
+class Summary:
+    files: int
+    records: int
+    errors: int
+    warnings: int
+
+    @property
+    def valid(self) -> bool:
+        return self.errors == 0
+
+
+def summarize(issues: Sequence[Issue], records: int) -> Summary:
+    return Summary(
+        files=len({i.file for i in issues}),
+        records=records,
+        errors=sum(i.severity is Severity.ERROR for i in issues),
+        warnings=sum(i.severity is Severity.WARNING for i in issues),
+    )
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def text(issues: Sequence[Issue], summary: Summary) -> str:
+    lines = []
+    for i in issues:
+        where = f"{i.file}:{i.line}:{i.column}" if i.line else i.file
+        path = f" ({i.path_text})" if i.path else ""
+        lines.append(f"{where}: {i.severity}[{i.code}] {i.message}{path}")
+        for label, value in (("expected", i.expected), ("found", i.found), ("hint", i.hint)):
+            if value:
+                lines.append(f"    {label}: {value}")
+    if summary.valid and not summary.warnings:
+        lines.append(f"OK: {_plural(summary.records, 'record')} checked, no issues.")
+    else:
+        verdict = "OK" if summary.valid else "FAILED"
+        lines.append(f"{verdict}: {_plural(summary.errors, 'error')}, {_plural(summary.warnings, 'warning')} "
+                     f"in {_plural(summary.files, 'file')} ({_plural(summary.records, 'record')} checked).")
+    return "\n".join(lines)
+
+
+def as_json(issues: Sequence[Issue], summary: Summary) -> str:
+    payload = {
+        "valid": summary.valid,
+        "summary": {"records": summary.records, "files_with_issues": summary.files,
+                    "errors": summary.errors, "warnings": summary.warnings},
+        "issues": [i.to_dict() for i in issues],
+    }
+    return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def _escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def github(issues: Sequence[Issue], summary: Summary) -> str:
+    """GitHub Actions workflow commands: each issue becomes an annotation on its file and line."""
+    lines = []
+    for i in issues:
+        level = "error" if i.severity is Severity.ERROR else "warning"
+        props = [f"file={_escape_property(i.file)}"]
+        if i.line:
+            props += [f"line={i.line}", f"col={i.column}"]
+        props.append(f"title={_escape_property(i.code)}")
+        detail = "".join(f"\n{label}: {value}" for label, value in
+                         (("expected", i.expected), ("found", i.found), ("hint", i.hint)) if value)
+        lines.append(f"::{level} {','.join(props)}::{_escape_data(i.message + detail)}")
+    lines.append(f"{summary.errors} errors, {summary.warnings} warnings in {summary.records} records")
+    return "\n".join(lines)
+
+
+FORMATS = {"text": text, "json": as_json, "github": github}
