@@ -77,7 +77,10 @@ class Case:
         target = root / self.target()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(self.raw())
-        return {(self.target(), m.group(1).decode(), int(m.group(2))) for m in _EXPECT.finditer(self.raw())}
+        return {
+            (self.target(), m.group(1).decode(), int(m.group(2)))
+            for m in _EXPECT.finditer(self.raw())
+        }
 
     def files(self, expected: Expectation) -> set[str]:
         """The files whose issues the case speaks for."""
@@ -95,7 +98,9 @@ def make_repository(root: Path) -> None:
 
 
 def valid_cases() -> list[Case]:
-    return [Case(p, None) for p in sorted((CASES / "valid").iterdir()) if not p.name.startswith(".")]
+    return [
+        Case(p, None) for p in sorted((CASES / "valid").iterdir()) if not p.name.startswith(".")
+    ]
 
 
 def invalid_cases() -> list[Case]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from casekit import CASES, Case, invalid_cases, valid_cases
 
+from casekit import CASES, Case, invalid_cases, valid_cases
 from eventledger.catalog import CODES
 from eventledger.checker import load_dataset
 from eventledger.repository import Repository

@@ -43,7 +43,9 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
         raw = entry.path.read_bytes()
     except OSError as err:
         record = Record(entry.kind, entry.rel, None)
-        record.issues.append(Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}"))
+        record.issues.append(
+            Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}")
+        )
         return record
     doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
     if doc is None:
@@ -59,8 +61,14 @@ def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Datas
     files, stray = repository.discover()
     records = [read_file(entry, schema, max_bytes) for entry in files]
     extra: list[Issue] = [
-        Issue(s.rel, 0, 0, "unexpected-file", "no record belongs here",
-              hint="events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt")
+        Issue(
+            s.rel,
+            0,
+            0,
+            "unexpected-file",
+            "no record belongs here",
+            hint="events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt",
+        )
         for s in stray
     ]
     texts = _check_sources(repository, [r for r in records if r.kind == "source"])
@@ -84,7 +92,9 @@ def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, S
         folder_id = Path(record.file).parent.name
         path = repository.source_text(folder_id)
         text = read_source_text(path, folder_id)
-        check_source(record, text, repository.rel(path) if path.exists() else f"sources/{folder_id}/text.txt")
+        check_source(
+            record, text, repository.rel(path) if path.exists() else f"sources/{folder_id}/text.txt"
+        )
         sid = record.id or folder_id
         texts.setdefault(sid, text)
     return texts
@@ -105,16 +115,26 @@ def _check_layout(records: list[Record], files: list[RecordFile]) -> None:
             continue
         if rid != entry.expected_id:
             where = "folder" if entry.kind == "source" else "file name"
-            record.report("id-stem-mismatch", f"id '{rid}' differs from its {where} '{entry.expected_id}'",
-                          (f"{record.table[:-1]}_id",), expected=entry.expected_id, found=rid,
-                          hint="rename the file (git mv) or correct the id")
+            record.report(
+                "id-stem-mismatch",
+                f"id '{rid}' differs from its {where} '{entry.expected_id}'",
+                (f"{record.table[:-1]}_id",),
+                expected=entry.expected_id,
+                found=rid,
+                hint="rename the file (git mv) or correct the id",
+            )
         if entry.kind == "event":
             start = record.main().get("date_start")
             folder = entry.path.parent.name
             if isinstance(start, dt.date) and folder != f"{start.year:04d}":
-                record.report("wrong-folder", f"an event starting in {start.year} belongs in events/{start.year}/",
-                              ("date_start",), expected=f"events/{start.year}/{entry.path.name}", found=entry.rel,
-                              hint=f"git mv {entry.rel} events/{start.year}/{entry.path.name}")
+                record.report(
+                    "wrong-folder",
+                    f"an event starting in {start.year} belongs in events/{start.year}/",
+                    ("date_start",),
+                    expected=f"events/{start.year}/{entry.path.name}",
+                    found=entry.rel,
+                    hint=f"git mv {entry.rel} events/{start.year}/{entry.path.name}",
+                )
 
 
 def _check_references(records: list[Record]) -> None:
@@ -125,8 +145,10 @@ def _check_references(records: list[Record]) -> None:
         if record.kind != "event":
             continue
         for row in record.rows[1:]:
-            for column, known, code in (("actor_id", actors, "unknown-actor"),
-                                        ("source_id", sources, "unknown-source")):
+            for column, known, code in (
+                ("actor_id", actors, "unknown-actor"),
+                ("source_id", sources, "unknown-source"),
+            ):
                 value = row.values.get(column)
                 path = (*row.prefix, column)
                 if not isinstance(value, str) or path in record.flagged:
@@ -135,8 +157,13 @@ def _check_references(records: list[Record]) -> None:
                     used.add(value)
                 if value not in known:
                     folder = "actors/<id>.yaml" if column == "actor_id" else "sources/<id>/"
-                    record.report(code, f"{column} '{value}' does not exist", path, found=value,
-                                  hint=_near(value, known) or f"add {folder.replace('<id>', value)}")
+                    record.report(
+                        code,
+                        f"{column} '{value}' does not exist",
+                        path,
+                        found=value,
+                        hint=_near(value, known) or f"add {folder.replace('<id>', value)}",
+                    )
     for record in records:
         if record.kind == "actor" and record.id and record.id not in used:
             record.report("unused-actor", f"no event names the actor '{record.id}'", ("actor_id",))
@@ -156,7 +183,13 @@ def _check_suspected_duplicates(records: list[Record]) -> None:
             continue
         ev = record.main()
         actors = frozenset(r.values.get("actor_id") for r in record.children("participants"))
-        key = (ev.get("event_type"), ev.get("date_start"), ev.get("date_end"), ev.get("factuality"), actors)
+        key = (
+            ev.get("event_type"),
+            ev.get("date_start"),
+            ev.get("date_end"),
+            ev.get("factuality"),
+            actors,
+        )
         if None not in key[:2]:
             groups[key].append(record)
     for members in groups.values():
@@ -164,9 +197,13 @@ def _check_suspected_duplicates(records: list[Record]) -> None:
             continue
         for record in members:
             others = ", ".join(sorted(m.file for m in members if m is not record))
-            record.report("duplicate-event-suspected", f"same type, dates, factuality and participants as {others}",
-                          ("event_type",), found=others,
-                          hint="merge them into one record with spans from each source, if they are one event")
+            record.report(
+                "duplicate-event-suspected",
+                f"same type, dates, factuality and participants as {others}",
+                ("event_type",),
+                found=others,
+                hint="merge them into one record with spans from each source, if they are one event",
+            )
 
 
 def check(repository: Repository, paths: Iterable[Path] | None = None) -> Dataset:

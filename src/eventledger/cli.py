@@ -34,10 +34,19 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True,
-              help="text for people, json for programs, github for pull-request annotations.")
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Repository root (default: found from the current directory upwards).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, github for pull-request annotations.",
+)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Repository root (default: found from the current directory upwards).",
+)
 def validate(paths: tuple[Path, ...], fmt: str, root: Path | None) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
 
@@ -58,7 +67,9 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None) -> None:
 @main.command()
 @click.argument("source_id")
 @click.argument("quote")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def locate(source_id: str, quote: str, fmt: str, root: Path | None) -> None:
     """Print the offsets of QUOTE in the text of SOURCE_ID (every occurrence).
@@ -69,11 +80,19 @@ def locate(source_id: str, quote: str, fmt: str, root: Path | None) -> None:
     path = repository.source_text(source_id)
     source = read_source_text(path, source_id)
     if source.text is None:
-        raise click.UsageError(f"no readable text for source '{source_id}' at {repository.rel(path) if path.exists() else path}")
+        raise click.UsageError(
+            f"no readable text for source '{source_id}' at {repository.rel(path) if path.exists() else path}"
+        )
     places = locate_quote(source.text, quote)
     if fmt == "json":
-        click.echo(json.dumps([{"start": s, "end": e, "line": source.text.count("\n", 0, s) + 1}
-                               for s, e in places]))
+        click.echo(
+            json.dumps(
+                [
+                    {"start": s, "end": e, "line": source.text.count("\n", 0, s) + 1}
+                    for s, e in places
+                ]
+            )
+        )
     else:
         for s, e in places:
             click.echo(f"start: {s}, end: {e}  (line {source.text.count(chr(10), 0, s) + 1})")

@@ -55,7 +55,9 @@ def _elementwise(test: Any, name: str) -> pa.Check:
     """A check on each item of a list cell (null cells pass)."""
 
     def run(series: pd.Series) -> pd.Series:
-        return series.map(lambda cell: cell is None or all(test(item) for item in cell)).astype(bool)
+        return series.map(lambda cell: cell is None or all(test(item) for item in cell)).astype(
+            bool
+        )
 
     return pa.Check(run, name=name, error=name)
 
@@ -68,8 +70,11 @@ def column_checks(spec: FieldSpec, schema: Schema) -> ColumnChecks:
     if terms is not None:
         allowed = frozenset(terms)
         constraints.append("vocabulary")
-        checks.append(_elementwise(allowed.__contains__, "vocabulary") if is_list
-                      else pa.Check.isin(sorted(allowed), error="vocabulary"))
+        checks.append(
+            _elementwise(allowed.__contains__, "vocabulary")
+            if is_list
+            else pa.Check.isin(sorted(allowed), error="vocabulary")
+        )
     if spec.pattern is not None:
         regex = re.compile(spec.pattern)
         constraints.append("pattern")
@@ -77,9 +82,15 @@ def column_checks(spec: FieldSpec, schema: Schema) -> ColumnChecks:
         def full(item: str, _r: re.Pattern[str] = regex) -> bool:
             return _r.fullmatch(item) is not None
 
-        checks.append(_elementwise(full, "pattern") if is_list
-                      else pa.Check(lambda s, _r=regex: s.map(lambda v: _r.fullmatch(v) is not None).astype(bool),
-                                    element_wise=False, error="pattern"))
+        checks.append(
+            _elementwise(full, "pattern")
+            if is_list
+            else pa.Check(
+                lambda s, _r=regex: s.map(lambda v: _r.fullmatch(v) is not None).astype(bool),
+                element_wise=False,
+                error="pattern",
+            )
+        )
     if spec.minimum is not None:
         constraints.append("minimum")
         checks.append(pa.Check.ge(spec.minimum, error="minimum"))
@@ -95,17 +106,30 @@ def column_checks(spec: FieldSpec, schema: Schema) -> ColumnChecks:
     return ColumnChecks(tuple(constraints), tuple(checks))
 
 
-def table_schema(table: TableSpec, schema: Schema) -> tuple[pa.DataFrameSchema, dict[str, ColumnChecks]]:
+def table_schema(
+    table: TableSpec, schema: Schema
+) -> tuple[pa.DataFrameSchema, dict[str, ColumnChecks]]:
     columns = {}
     by_column = {}
     for spec in table.fields:
         cc = column_checks(spec, schema)
         by_column[spec.name] = cc
         columns[spec.name] = pa.Column(
-            dtype_for(spec), checks=list(cc.checks), nullable=not spec.required, unique=spec.unique,
-            coerce=False, required=True, description=spec.description,
+            dtype_for(spec),
+            checks=list(cc.checks),
+            nullable=not spec.required,
+            unique=spec.unique,
+            coerce=False,
+            required=True,
+            description=spec.description,
         )
     composite = list(table.primary_key) if len(table.primary_key) > 1 else None
-    frame = pa.DataFrameSchema(columns, strict=True, ordered=True, unique=composite, name=table.name,
-                               report_duplicates="all")
+    frame = pa.DataFrameSchema(
+        columns,
+        strict=True,
+        ordered=True,
+        unique=composite,
+        name=table.name,
+        report_duplicates="all",
+    )
     return frame, by_column

@@ -107,24 +107,44 @@ _EXPECTED = {
 }
 
 
-def read_row(record: Record, table: TableSpec, data: Any, prefix: RecordPath,
-             extra_keys: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def read_row(
+    record: Record,
+    table: TableSpec,
+    data: Any,
+    prefix: RecordPath,
+    extra_keys: tuple[str, ...] = (),
+) -> dict[str, Any] | None:
     """Check one mapping against a table's written fields and return its typed values."""
     if not isinstance(data, dict):
         if prefix:
-            record.report("wrong-type", f"{format_path(prefix)} must be a mapping of fields",
-                          prefix, expected="a mapping (key: value lines)", found=_describe(data))
+            record.report(
+                "wrong-type",
+                f"{format_path(prefix)} must be a mapping of fields",
+                prefix,
+                expected="a mapping (key: value lines)",
+                found=_describe(data),
+            )
         else:
-            record.report("not-a-mapping", "the top level of a record must be a mapping",
-                          prefix, expected="a mapping", found=_describe(data))
+            record.report(
+                "not-a-mapping",
+                "the top level of a record must be a mapping",
+                prefix,
+                expected="a mapping",
+                found=_describe(data),
+            )
         return None
     known = {f.name for f in table.written_fields} | set(extra_keys)
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            record.report("unknown-field", f"unknown field '{key}' in {table.name}", (*prefix, key),
-                          found=key, expected=", ".join(sorted(known)) if not close else close[0],
-                          hint=f"did you mean '{close[0]}'?" if close else None)
+            record.report(
+                "unknown-field",
+                f"unknown field '{key}' in {table.name}",
+                (*prefix, key),
+                found=key,
+                expected=", ".join(sorted(known)) if not close else close[0],
+                hint=f"did you mean '{close[0]}'?" if close else None,
+            )
     values: dict[str, Any] = {}
     for spec in table.written_fields:
         path = (*prefix, spec.name)
@@ -132,15 +152,24 @@ def read_row(record: Record, table: TableSpec, data: Any, prefix: RecordPath,
         if raw is None or raw == [] or raw == "":
             if spec.required:
                 at = path if spec.name in data else prefix
-                record.report("missing-field", f"required field '{spec.name}' is missing", at,
-                              expected=spec.description)
+                record.report(
+                    "missing-field",
+                    f"required field '{spec.name}' is missing",
+                    at,
+                    expected=spec.description,
+                )
                 record.flagged.add(path)
             values[spec.name] = None
             continue
         value, problem = coerce(spec, raw)
         if problem:
-            record.report(problem, f"{spec.name}: expected {_EXPECTED[spec.type]}, found {_describe(raw)}",
-                          path, expected=_EXPECTED[spec.type], found=_describe(raw))
+            record.report(
+                problem,
+                f"{spec.name}: expected {_EXPECTED[spec.type]}, found {_describe(raw)}",
+                path,
+                expected=_EXPECTED[spec.type],
+                found=_describe(raw),
+            )
         values[spec.name] = value
     return values
 
@@ -162,8 +191,13 @@ def read_record(kind: str, file: str, doc: Document, schema: Schema) -> Record:
         if items is None:
             continue
         if not isinstance(items, list):
-            record.report("wrong-type", f"{key} must be a list of mappings", (key,),
-                          expected="a list (lines starting with '- ')", found=_describe(items))
+            record.report(
+                "wrong-type",
+                f"{key} must be a list of mappings",
+                (key,),
+                expected="a list (lines starting with '- ')",
+                found=_describe(items),
+            )
             continue
         spec = schema.tables[child]
         for i, item in enumerate(items):
@@ -182,13 +216,20 @@ def _check_references(record: Record, rows: list[Row]) -> None:
     for row in rows:
         for name in ("actor_id", "source_id"):
             value = row.values.get(name)
-            if isinstance(value, str) and ("/" in value or value.endswith((".yaml", ".yml", ".txt"))):
+            if isinstance(value, str) and (
+                "/" in value or value.endswith((".yaml", ".yml", ".txt"))
+            ):
                 stem = value.rstrip("/").split("/")[-1].removesuffix(".yaml").removesuffix(".yml")
                 if stem in ("source", "text.txt"):
                     stem = value.rstrip("/").split("/")[-2] if value.count("/") else stem
-                record.report("reference-is-path", f"{name} '{value}' is a path; references are plain ids",
-                              (*row.prefix, name), found=value, expected="an id",
-                              hint=f"write {name}: {stem}")
+                record.report(
+                    "reference-is-path",
+                    f"{name} '{value}' is a path; references are plain ids",
+                    (*row.prefix, name),
+                    found=value,
+                    expected="an id",
+                    hint=f"write {name}: {stem}",
+                )
                 # Later checks read the id that was meant, so one mistake is reported once.
                 row.values[name] = stem
 
@@ -206,57 +247,106 @@ def check_event(record: Record) -> None:
     start, end, precision = ev.get("date_start"), ev.get("date_end"), ev.get("date_precision")
     if isinstance(start, dt.date) and isinstance(end, dt.date):
         if start > end:
-            record.report("dates-out-of-order", f"date_start {start} is after date_end {end}",
-                          ("date_start",), expected=f"date_start <= {end}", found=str(start))
+            record.report(
+                "dates-out-of-order",
+                f"date_start {start} is after date_end {end}",
+                ("date_start",),
+                expected=f"date_start <= {end}",
+                found=str(start),
+            )
         elif precision == "week" and (end - start).days > 6:
-            record.report("date-precision-mismatch", f"a week-precision interval spans {(end - start).days + 1} days",
-                          ("date_precision",), expected="at most 7 days", found=f"{start} .. {end}")
+            record.report(
+                "date-precision-mismatch",
+                f"a week-precision interval spans {(end - start).days + 1} days",
+                ("date_precision",),
+                expected="at most 7 days",
+                found=f"{start} .. {end}",
+            )
         elif precision == "month" and (start.day != 1 or end.day != _last_day(end)):
-            record.report("date-precision-mismatch", "a month-precision interval runs from the first to the "
-                          "last day of a month", ("date_precision",),
-                          expected=f"{start.replace(day=1)} .. {end.replace(day=_last_day(end))}",
-                          found=f"{start} .. {end}", hint="widen the interval to whole months")
-        elif precision == "year" and (start.timetuple().tm_yday != 1 or (end.month, end.day) != (12, 31)):
-            record.report("date-precision-mismatch", "a year-precision interval runs from 1 January to "
-                          "31 December", ("date_precision",), expected=f"{start.year}-01-01 .. {end.year}-12-31",
-                          found=f"{start} .. {end}", hint="widen the interval to whole years")
+            record.report(
+                "date-precision-mismatch",
+                "a month-precision interval runs from the first to the last day of a month",
+                ("date_precision",),
+                expected=f"{start.replace(day=1)} .. {end.replace(day=_last_day(end))}",
+                found=f"{start} .. {end}",
+                hint="widen the interval to whole months",
+            )
+        elif precision == "year" and (
+            start.timetuple().tm_yday != 1 or (end.month, end.day) != (12, 31)
+        ):
+            record.report(
+                "date-precision-mismatch",
+                "a year-precision interval runs from 1 January to 31 December",
+                ("date_precision",),
+                expected=f"{start.year}-01-01 .. {end.year}-12-31",
+                found=f"{start} .. {end}",
+                hint="widen the interval to whole years",
+            )
     if ev.get("date_basis") in ("resolved", "inferred") and not ev.get("date_note"):
-        record.report("date-note-missing", f"date_basis is {ev['date_basis']} but date_note is empty",
-                      ("date_basis",), hint="say in date_note how the date was obtained")
+        record.report(
+            "date-note-missing",
+            f"date_basis is {ev['date_basis']} but date_note is empty",
+            ("date_basis",),
+            hint="say in date_note how the date was obtained",
+        )
     if (ev.get("latitude") is None) != (ev.get("longitude") is None):
         missing = "longitude" if ev.get("longitude") is None else "latitude"
-        record.report("incomplete-coordinates", f"{missing} is missing", ("latitude",),
-                      expected="both latitude and longitude, or neither")
+        record.report(
+            "incomplete-coordinates",
+            f"{missing} is missing",
+            ("latitude",),
+            expected="both latitude and longitude, or neither",
+        )
     if ev.get("review_status") == "verified":
         for name in ("reviewed_by", "reviewed_on"):
             if not ev.get(name):
-                record.report("verified-without-reviewer", f"a verified record needs {name}",
-                              ("review_status",), expected=name)
+                record.report(
+                    "verified-without-reviewer",
+                    f"a verified record needs {name}",
+                    ("review_status",),
+                    expected=name,
+                )
     assert record.doc is not None
     data = record.doc.data
     if "participants" not in data and "participants" not in {p[0] for p in record.flagged if p}:
-        record.report("missing-field", "required field 'participants' is missing", (),
-                      expected="a list of participants: - actor_id: ..., role: ...")
+        record.report(
+            "missing-field",
+            "required field 'participants' is missing",
+            (),
+            expected="a list of participants: - actor_id: ..., role: ...",
+        )
     seen: dict[str, int] = {}
     for row in participants:
         actor = row.values.get("actor_id")
         if isinstance(actor, str):
             if actor in seen:
-                record.report("duplicate-participant", f"actor '{actor}' is listed twice (first as "
-                              f"participants[{seen[actor]}])", (*row.prefix, "actor_id"), found=actor)
+                record.report(
+                    "duplicate-participant",
+                    f"actor '{actor}' is listed twice (first as participants[{seen[actor]}])",
+                    (*row.prefix, "actor_id"),
+                    found=actor,
+                )
             seen.setdefault(actor, row.prefix[1])  # type: ignore[arg-type]
     if not spans:
-        if not (isinstance(data.get("evidence"), list) and data["evidence"]) and ("evidence",) not in record.flagged:
-            record.report("no-evidence", "the event has no evidence span", ("evidence",) if "evidence" in data else (),
-                          hint='add a span; eventledger locate SOURCE_ID "quote" gives its offsets')
+        if (
+            not (isinstance(data.get("evidence"), list) and data["evidence"])
+            and ("evidence",) not in record.flagged
+        ):
+            record.report(
+                "no-evidence",
+                "the event has no evidence span",
+                ("evidence",) if "evidence" in data else (),
+                hint='add a span; eventledger locate SOURCE_ID "quote" gives its offsets',
+            )
         return
     broken = any(p and p[0] == "participants" and len(p) <= 2 for p in record.flagged)
     if not broken:  # claims about actors mean nothing while the participant list is malformed
         _check_claims(record, ev, participants, spans, set(seen))
 
 
-def _check_claims(record: Record, ev: dict[str, Any], participants: list[Row], spans: list[Row],
-                  actors: set[str]) -> None:
+def _check_claims(
+    record: Record, ev: dict[str, Any], participants: list[Row], spans: list[Row], actors: set[str]
+) -> None:
     claims: set[str] = set()
     backed: set[str] = set()
     for row in spans:
@@ -264,15 +354,29 @@ def _check_claims(record: Record, ev: dict[str, Any], participants: list[Row], s
         named = row.values.get("actor_ids") or []
         claims.update(supports)
         if named and "actor" not in supports:
-            record.report("span-actor-not-participant", "actor_ids is given but supports lacks 'actor'",
-                          (*row.prefix, "supports"), expected="supports including actor", found=str(supports))
+            record.report(
+                "span-actor-not-participant",
+                "actor_ids is given but supports lacks 'actor'",
+                (*row.prefix, "supports"),
+                expected="supports including actor",
+                found=str(supports),
+            )
         if "actor" in supports and not named:
-            record.report("span-actor-not-participant", "supports names 'actor' but actor_ids is empty",
-                          (*row.prefix, "actor_ids"), expected="the ids of the actors the span names")
+            record.report(
+                "span-actor-not-participant",
+                "supports names 'actor' but actor_ids is empty",
+                (*row.prefix, "actor_ids"),
+                expected="the ids of the actors the span names",
+            )
         for actor in named:
             if actor not in actors:
-                record.report("span-actor-not-participant", f"actor_ids names '{actor}', who is not a participant",
-                              (*row.prefix, "actor_ids"), found=actor, expected=", ".join(sorted(actors)))
+                record.report(
+                    "span-actor-not-participant",
+                    f"actor_ids names '{actor}', who is not a participant",
+                    (*row.prefix, "actor_ids"),
+                    found=actor,
+                    expected=", ".join(sorted(actors)),
+                )
         if "actor" in supports:
             backed.update(named)
     required = ["event"]
@@ -284,10 +388,18 @@ def _check_claims(record: Record, ev: dict[str, Any], participants: list[Row], s
         required.append("factuality")
     for claim in required:
         if claim not in claims:
-            record.report("unsupported-claim", f"no span supports the claim '{claim}'", ("evidence",),
-                          expected=f"a span with '{claim}' in supports")
+            record.report(
+                "unsupported-claim",
+                f"no span supports the claim '{claim}'",
+                ("evidence",),
+                expected=f"a span with '{claim}' in supports",
+            )
     for row in participants:
         actor = row.values.get("actor_id")
         if isinstance(actor, str) and actor not in backed:
-            record.report("unsupported-claim", f"no span supports the participation of '{actor}'",
-                          (*row.prefix, "actor_id"), expected=f"a span with supports [actor] and actor_ids [{actor}]")
+            record.report(
+                "unsupported-claim",
+                f"no span supports the participation of '{actor}'",
+                (*row.prefix, "actor_id"),
+                expected=f"a span with supports [actor] and actor_ids [{actor}]",
+            )

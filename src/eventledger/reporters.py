@@ -48,16 +48,22 @@ def text(issues: Sequence[Issue], summary: Summary) -> str:
         lines.append(f"OK: {_plural(summary.records, 'record')} checked, no issues.")
     else:
         verdict = "OK" if summary.valid else "FAILED"
-        lines.append(f"{verdict}: {_plural(summary.errors, 'error')}, {_plural(summary.warnings, 'warning')} "
-                     f"in {_plural(summary.files, 'file')} ({_plural(summary.records, 'record')} checked).")
+        lines.append(
+            f"{verdict}: {_plural(summary.errors, 'error')}, {_plural(summary.warnings, 'warning')} "
+            f"in {_plural(summary.files, 'file')} ({_plural(summary.records, 'record')} checked)."
+        )
     return "\n".join(lines)
 
 
 def as_json(issues: Sequence[Issue], summary: Summary) -> str:
     payload = {
         "valid": summary.valid,
-        "summary": {"records": summary.records, "files_with_issues": summary.files,
-                    "errors": summary.errors, "warnings": summary.warnings},
+        "summary": {
+            "records": summary.records,
+            "files_with_issues": summary.files,
+            "errors": summary.errors,
+            "warnings": summary.warnings,
+        },
         "issues": [i.to_dict() for i in issues],
     }
     return json.dumps(payload, ensure_ascii=False, indent=2)
@@ -80,10 +86,15 @@ def github(issues: Sequence[Issue], summary: Summary) -> str:
         if i.line:
             props += [f"line={i.line}", f"col={i.column}"]
         props.append(f"title={_escape_property(i.code)}")
-        detail = "".join(f"\n{label}: {value}" for label, value in
-                         (("expected", i.expected), ("found", i.found), ("hint", i.hint)) if value)
+        detail = "".join(
+            f"\n{label}: {value}"
+            for label, value in (("expected", i.expected), ("found", i.found), ("hint", i.hint))
+            if value
+        )
         lines.append(f"::{level} {','.join(props)}::{_escape_data(i.message + detail)}")
-    lines.append(f"{summary.errors} errors, {summary.warnings} warnings in {summary.records} records")
+    lines.append(
+        f"{summary.errors} errors, {summary.warnings} warnings in {summary.records} records"
+    )
     return "\n".join(lines)
 
 

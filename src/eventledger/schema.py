@@ -94,7 +94,9 @@ class Schema:
 def _field(raw: dict[str, Any], table: str) -> FieldSpec:
     cons = raw.get("constraints", {})
     if raw.get("type") not in FIELD_TYPES:
-        raise SchemaError(f"{table}.{raw.get('name')}: type {raw.get('type')!r} is not one of {FIELD_TYPES}")
+        raise SchemaError(
+            f"{table}.{raw.get('name')}: type {raw.get('type')!r} is not one of {FIELD_TYPES}"
+        )
     return FieldSpec(
         name=raw["name"],
         type=raw["type"],
@@ -124,8 +126,9 @@ def _read_vocabularies(path: Path) -> dict[str, Vocabulary]:
         missing = [t for t, d in terms.items() if not d]
         if missing:
             raise SchemaError(f"{path}: vocabulary {name}: terms without a definition: {missing}")
-        out[name] = Vocabulary(name=name, description=" ".join(body.get("description", "").split()),
-                               terms=dict(terms))
+        out[name] = Vocabulary(
+            name=name, description=" ".join(body.get("description", "").split()), terms=dict(terms)
+        )
     return out
 
 
@@ -144,7 +147,9 @@ def load_schema(directory: Path) -> Schema:
         fields = tuple(_field(f, name) for f in raw["fields"])
         for f in fields:
             if f.vocabulary is not None and f.vocabulary not in vocabularies:
-                raise SchemaError(f"{path}: field {f.name} names unknown vocabulary {f.vocabulary!r}")
+                raise SchemaError(
+                    f"{path}: field {f.name} names unknown vocabulary {f.vocabulary!r}"
+                )
         tables[name] = TableSpec(
             name=name,
             fields=fields,

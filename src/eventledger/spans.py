@@ -77,39 +77,65 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
     text = source.text
     prefix = row.prefix
     if not 0 <= start < end <= len(text):
-        record.report("offsets-out-of-range", f"offsets {start}..{end} are outside the text of "
-                      f"{source.source_id} (0..{len(text)})", (*prefix, "start"),
-                      expected=f"0 <= start < end <= {len(text)}", found=f"start: {start}, end: {end}",
-                      hint=_hint(text, quote, source.source_id))
+        record.report(
+            "offsets-out-of-range",
+            f"offsets {start}..{end} are outside the text of {source.source_id} (0..{len(text)})",
+            (*prefix, "start"),
+            expected=f"0 <= start < end <= {len(text)}",
+            found=f"start: {start}, end: {end}",
+            hint=_hint(text, quote, source.source_id),
+        )
         return
     if text[start:end] == quote:
         return
     at_offsets = text[start:end]
     exact = locate(text, quote)
     if exact:
-        record.report("quote-mismatch", f"the quote is not at {start}..{end} of {source.source_id} "
-                      f"but occurs at {_offsets(exact)}", (*prefix, "quote"),
-                      expected=quote, found=at_offsets, hint=f"set {_offsets(exact)}" if len(exact) == 1
-                      else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}")
+        record.report(
+            "quote-mismatch",
+            f"the quote is not at {start}..{end} of {source.source_id} "
+            f"but occurs at {_offsets(exact)}",
+            (*prefix, "quote"),
+            expected=quote,
+            found=at_offsets,
+            hint=f"set {_offsets(exact)}"
+            if len(exact) == 1
+            else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}",
+        )
         return
     nfc = unicodedata.normalize("NFC", quote)
     if nfc != quote and locate(text, nfc):
         places = locate(text, nfc)
-        record.report("quote-normalization-differs", "the quote matches the source only after NFC "
-                      "normalization", (*prefix, "quote"), expected=nfc, found=quote,
-                      hint=f"copy the quote from text.txt ({_offsets(places)})")
+        record.report(
+            "quote-normalization-differs",
+            "the quote matches the source only after NFC normalization",
+            (*prefix, "quote"),
+            expected=nfc,
+            found=quote,
+            hint=f"copy the quote from text.txt ({_offsets(places)})",
+        )
         return
     loose = [(m.start(), m.end()) for m in _loose(nfc).finditer(text)] if nfc.split() else []
     if loose:
         s, e = loose[0]
         actual = text[s:e]
-        record.report("quote-whitespace-differs", "the quote matches the source only if white space is "
-                      f"ignored; the text has {actual!r} at {s}..{e}", (*prefix, "quote"),
-                      expected=actual, found=quote,
-                      hint=f"use quote: {_yaml_quote(actual)} with start: {s}, end: {e}")
+        record.report(
+            "quote-whitespace-differs",
+            "the quote matches the source only if white space is "
+            f"ignored; the text has {actual!r} at {s}..{e}",
+            (*prefix, "quote"),
+            expected=actual,
+            found=quote,
+            hint=f"use quote: {_yaml_quote(actual)} with start: {s}, end: {e}",
+        )
         return
-    record.report("quote-not-found", f"the quote occurs nowhere in {source.source_id}", (*prefix, "quote"),
-                  expected=f"text at {start}..{end}: {at_offsets!r}", found=quote)
+    record.report(
+        "quote-not-found",
+        f"the quote occurs nowhere in {source.source_id}",
+        (*prefix, "quote"),
+        expected=f"text at {start}..{end}: {at_offsets!r}",
+        found=quote,
+    )
 
 
 def _hint(text: str, quote: str | None, source_id: str) -> str:
@@ -120,7 +146,12 @@ def _hint(text: str, quote: str | None, source_id: str) -> str:
 
 
 def _yaml_quote(text: str) -> str:
-    out = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\u00a0", "\\u00a0")
+    out = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\u00a0", "\\u00a0")
+    )
     return f'"{out}"'
 
 
@@ -129,20 +160,34 @@ def check_source(record: Record, source: SourceText, text_file: str) -> list[Iss
     values = record.main()
     sid = source.source_id
     if source.text is None and source.sha256 is None:
-        record.report("source-text-missing", f"{text_file} is missing: {source.problem}", ("source_id",),
-                      hint="add text.txt beside source.yaml, byte for byte as published")
+        record.report(
+            "source-text-missing",
+            f"{text_file} is missing: {source.problem}",
+            ("source_id",),
+            hint="add text.txt beside source.yaml, byte for byte as published",
+        )
         return record.issues
     recorded = values.get("sha256")
     if isinstance(recorded, str) and recorded != source.sha256:
-        record.report("source-hash-mismatch", f"SHA-256 of {text_file} differs from the one recorded for {sid}",
-                      ("sha256",), expected=recorded, found=source.sha256,
-                      hint="restore text.txt; if the recorded hash is wrong, set sha256 to the value found")
+        record.report(
+            "source-hash-mismatch",
+            f"SHA-256 of {text_file} differs from the one recorded for {sid}",
+            ("sha256",),
+            expected=recorded,
+            found=source.sha256,
+            hint="restore text.txt; if the recorded hash is wrong, set sha256 to the value found",
+        )
     if source.text is None or source.problem:
         record.report("source-text-not-normalized", f"{text_file} {source.problem}", ("source_id",))
         return record.issues
     chars = values.get("characters")
     if isinstance(chars, int) and chars != len(source.text):
-        record.report("source-length-mismatch", f"{text_file} has {len(source.text)} code points",
-                      ("characters",), expected=str(chars), found=str(len(source.text)),
-                      hint=f"set characters: {len(source.text)}")
+        record.report(
+            "source-length-mismatch",
+            f"{text_file} has {len(source.text)} code points",
+            ("characters",),
+            expected=str(chars),
+            found=str(len(source.text)),
+            hint=f"set characters: {len(source.text)}",
+        )
     return record.issues

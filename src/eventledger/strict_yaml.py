@@ -10,7 +10,6 @@ recursion, and the line and column of every key and list item are kept.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,30 @@ Position = tuple[int, int]  # 1-based line and column
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 # YAML 1.1 booleans: what PyYAML, Ruby and many editors turn into true/false.
 _BOOLEANS = frozenset(
-    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF".split()
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+    ]
 )
 
 try:  # libyaml is ten times faster; the pure-Python parser produces the same events.
@@ -62,17 +84,30 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
     issues: list[Issue] = []
     if len(raw) > max_bytes:
         issues.append(
-            _issue(file, "file-too-large", f"file is {len(raw):,} bytes; the cap is {max_bytes:,}",
-                   expected=f"at most {max_bytes} bytes", found=f"{len(raw)} bytes")
+            _issue(
+                file,
+                "file-too-large",
+                f"file is {len(raw):,} bytes; the cap is {max_bytes:,}",
+                expected=f"at most {max_bytes} bytes",
+                found=f"{len(raw)} bytes",
+            )
         )
         return None, issues
     nul = raw.find(b"\x00")
     if nul >= 0:
-        issues.append(_issue(file, "nul-byte", "file contains a NUL byte", _line_of_offset(raw, nul)))
+        issues.append(
+            _issue(file, "nul-byte", "file contains a NUL byte", _line_of_offset(raw, nul))
+        )
         return None, issues
     if raw.startswith(b"\xef\xbb\xbf"):
-        issues.append(_issue(file, "byte-order-mark", "file starts with a UTF-8 byte-order mark",
-                             hint="re-save as UTF-8 without BOM"))
+        issues.append(
+            _issue(
+                file,
+                "byte-order-mark",
+                "file starts with a UTF-8 byte-order mark",
+                hint="re-save as UTF-8 without BOM",
+            )
+        )
         raw = raw[3:]
     try:
         text = raw.decode("utf-8")
@@ -80,19 +115,43 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
         line = _line_of_offset(raw, err.start)
         column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         bad = raw[err.start : err.end].hex(" ")
-        issues.append(_issue(file, "invalid-utf8", f"bytes {bad} are not valid UTF-8", line, column,
-                             found=bad, expected="UTF-8"))
+        issues.append(
+            _issue(
+                file,
+                "invalid-utf8",
+                f"bytes {bad} are not valid UTF-8",
+                line,
+                column,
+                found=bad,
+                expected="UTF-8",
+            )
+        )
         return None, issues
     crlf = text.find("\r\n")
     if crlf >= 0:
-        issues.append(_issue(file, "crlf-line-endings", "file uses CR LF line endings",
-                             text.count("\n", 0, crlf) + 1, hint="convert to LF (dos2unix FILE)"))
+        issues.append(
+            _issue(
+                file,
+                "crlf-line-endings",
+                "file uses CR LF line endings",
+                text.count("\n", 0, crlf) + 1,
+                hint="convert to LF (dos2unix FILE)",
+            )
+        )
         text = text.replace("\r\n", "\n")
     tabs = [n for n, line in enumerate(text.split("\n"), 1) if "\t" in line]
     for n in tabs:
         col = text.split("\n")[n - 1].index("\t") + 1
-        issues.append(_issue(file, "tab-character", "tab character", n, col,
-                             hint="indent with spaces; write \\t inside a double-quoted string"))
+        issues.append(
+            _issue(
+                file,
+                "tab-character",
+                "tab character",
+                n,
+                col,
+                hint="indent with spaces; write \\t inside a double-quoted string",
+            )
+        )
     if tabs:
         return None, issues
     return text, issues
@@ -136,8 +195,13 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
                 return None
             if value in frame[4]:
                 first = frame[4][value]
-                report("duplicate-key", f"key '{value}' appears twice (first on line {first})", event,
-                       path=(*path, value), hint=f"delete one of the two '{value}' keys")
+                report(
+                    "duplicate-key",
+                    f"key '{value}' appears twice (first on line {first})",
+                    event,
+                    path=(*path, value),
+                    hint=f"delete one of the two '{value}' keys",
+                )
                 frame[2] = _DROP
             else:
                 frame[4][value] = here(event)[0]
@@ -153,27 +217,45 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
         return entry_path
 
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        events: Any = yaml.parse(text, Loader=_Loader)
+        for event in events:
             kind = type(event)
             if kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    report("multiple-documents", "a second YAML document starts here", event,
-                           hint="one record per file")
+                    report(
+                        "multiple-documents",
+                        "a second YAML document starts here",
+                        event,
+                        hint="one record per file",
+                    )
                     return None, issues
                 continue
             if kind is yaml.AliasEvent:
-                report("yaml-anchor", f"alias *{event.anchor} is not allowed; nothing was expanded", event,
-                       hint="write the value out in full")
+                report(
+                    "yaml-anchor",
+                    f"alias *{event.anchor} is not allowed; nothing was expanded",
+                    event,
+                    hint="write the value out in full",
+                )
                 return None, issues
             anchor = getattr(event, "anchor", None)
             if anchor is not None:
-                report("yaml-anchor", f"anchor &{anchor} is not allowed", event,
-                       hint="remove the anchor; write repeated values out in full")
+                report(
+                    "yaml-anchor",
+                    f"anchor &{anchor} is not allowed",
+                    event,
+                    hint="remove the anchor; write repeated values out in full",
+                )
             tag = getattr(event, "tag", None)
             if tag is not None and tag != "!" and kind is not yaml.MappingEndEvent:
-                report("yaml-tag", f"tag {tag} is not allowed", event, found=tag,
-                       hint="remove the tag; quote the value if it must stay a string")
+                report(
+                    "yaml-tag",
+                    f"tag {tag} is not allowed",
+                    event,
+                    found=tag,
+                    hint="remove the tag; quote the value if it must stay a string",
+                )
             if kind is yaml.ScalarEvent:
                 value: Any = event.value
                 plain = not event.style and event.implicit[0]
@@ -181,16 +263,28 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
                     value = None
                 path = attach(value, event)
                 if plain and path is not None and path != () and value in _BOOLEANS:
-                    report("implicit-boolean", f"unquoted {value} is a boolean to YAML 1.1 readers", event,
-                           path=path, found=value, hint=f'quote it: "{value}"')
+                    report(
+                        "implicit-boolean",
+                        f"unquoted {value} is a boolean to YAML 1.1 readers",
+                        event,
+                        path=path,
+                        found=value,
+                        hint=f'quote it: "{value}"',
+                    )
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 if len(stack) >= MAX_DEPTH:
-                    report("nesting-too-deep", f"nesting deeper than {MAX_DEPTH} levels", event,
-                           expected=f"at most {MAX_DEPTH} levels")
+                    report(
+                        "nesting-too-deep",
+                        f"nesting deeper than {MAX_DEPTH} levels",
+                        event,
+                        expected=f"at most {MAX_DEPTH} levels",
+                    )
                     return None, issues
                 container: Any = {} if kind is yaml.MappingStartEvent else []
                 path = attach(container, event)
-                stack.append([container, path if path is not None else ("<dropped>",), None, (0, 0), {}])
+                stack.append(
+                    [container, path if path is not None else ("<dropped>",), None, (0, 0), {}]
+                )
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 stack.pop()
     except yaml.MarkedYAMLError as err:
@@ -203,8 +297,14 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
         issues.append(_issue(file, "yaml-syntax", str(err)))
         return None, issues
     if not root_set:
-        issues.append(_issue(file, "file-empty", "the file holds no YAML document",
-                             hint="fill it from the template: eventledger new event"))
+        issues.append(
+            _issue(
+                file,
+                "file-empty",
+                "the file holds no YAML document",
+                hint="fill it from the template: eventledger new event",
+            )
+        )
         return None, issues
     return doc, issues
 
@@ -216,12 +316,12 @@ class _Drop:
 _DROP: Any = _Drop()
 
 
-def load(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[Document | None, list[Issue]]:
+def load(
+    raw: bytes, file: str, *, max_bytes: int = MAX_BYTES
+) -> tuple[Document | None, list[Issue]]:
     """Read one record file from its bytes. Never raises on bad data."""
     text, issues = decode(raw, file, max_bytes=max_bytes)
     if text is None:
         return None, issues
     doc, more = parse(text, file)
     return doc, issues + more
-
-

@@ -21,7 +21,9 @@ from eventledger.schema import TABLES, FieldSpec, Schema, TableSpec
 class Table:
     spec: TableSpec
     frame: pd.DataFrame
-    origins: list[tuple[Record, Row]] = field(default_factory=list)  # row i of frame came from origins[i]
+    origins: list[tuple[Record, Row]] = field(
+        default_factory=list
+    )  # row i of frame came from origins[i]
 
 
 def _column(spec: FieldSpec, values: list[Any]) -> Any:
@@ -63,14 +65,25 @@ def check_table(table: Table, schema: Schema) -> list[Issue]:
     return []
 
 
-def _issues_from(cases: pd.DataFrame, table: Table, checks: dict[str, Any], schema: Schema) -> list[Issue]:
+def _issues_from(
+    cases: pd.DataFrame, table: Table, checks: dict[str, Any], schema: Schema
+) -> list[Issue]:
     issues: list[Issue] = []
     duplicates: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    case: Any
     for case in cases.itertuples(index=False):
         index = getattr(case, "index", None)
         if index is None or pd.isna(index):
-            issues.append(Issue("", 0, 0, "table-check-failed", f"{table.spec.name}: {case.check}",
-                                found=str(case.failure_case)))
+            issues.append(
+                Issue(
+                    "",
+                    0,
+                    0,
+                    "table-check-failed",
+                    f"{table.spec.name}: {case.check}",
+                    found=str(case.failure_case),
+                )
+            )
             continue
         record, row = table.origins[int(index)]
         column = str(case.column)
@@ -99,8 +112,14 @@ def _issues_from(cases: pd.DataFrame, table: Table, checks: dict[str, Any], sche
         value = row.values.get(column)
         expected, hint = _expectation(spec, constraint, value, schema)
         found = ", ".join(_bad_items(spec, value, schema)) if spec.type == "list" else str(value)
-        record.report(code, f"{column}: {found!r} breaks the constraint '{constraint}' of {table.spec.name}",
-                      path, expected=expected, found=found, hint=hint)
+        record.report(
+            code,
+            f"{column}: {found!r} breaks the constraint '{constraint}' of {table.spec.name}",
+            path,
+            expected=expected,
+            found=found,
+            hint=hint,
+        )
     for key, indexes in duplicates.items():
         if len(key) == 1:
             _report_duplicates(table, key[0], sorted(set(indexes)))
@@ -112,16 +131,27 @@ def _issues_from(cases: pd.DataFrame, table: Table, checks: dict[str, Any], sche
 def _bad_items(spec: FieldSpec, value: Any, schema: Schema) -> list[str]:
     items = list(value or [])
     terms = schema.terms(spec)
-    bad = [v for v in items if (terms is not None and v not in terms)
-           or (spec.pattern is not None and not re.fullmatch(spec.pattern, v))]
+    bad = [
+        v
+        for v in items
+        if (terms is not None and v not in terms)
+        or (spec.pattern is not None and not re.fullmatch(spec.pattern, v))
+    ]
     return bad or [str(v) for v in items]
 
 
-def _expectation(spec: FieldSpec, constraint: str, value: Any, schema: Schema) -> tuple[str, str | None]:
+def _expectation(
+    spec: FieldSpec, constraint: str, value: Any, schema: Schema
+) -> tuple[str, str | None]:
     if constraint == "vocabulary":
         terms = schema.terms(spec) or ()
         items = value if isinstance(value, list) else [value]
-        close = [m for v in items if v not in terms for m in difflib.get_close_matches(str(v), terms, n=1)]
+        close = [
+            m
+            for v in items
+            if v not in terms
+            for m in difflib.get_close_matches(str(v), terms, n=1)
+        ]
         hint = f"did you mean '{close[0]}'?" if close else None
         return "one of: " + ", ".join(terms), hint
     if constraint == "pattern":
@@ -129,7 +159,10 @@ def _expectation(spec: FieldSpec, constraint: str, value: Any, schema: Schema) -
     if constraint in ("minimum", "maximum"):
         return f"between {spec.minimum} and {spec.maximum}", None
     if constraint in ("minLength", "maxLength"):
-        return f"between {spec.min_length or 0} and {spec.max_length or 'any number of'} characters", None
+        return (
+            f"between {spec.min_length or 0} and {spec.max_length or 'any number of'} characters",
+            None,
+        )
     if constraint == "required":
         return spec.description, None
     return spec.type, None
@@ -146,5 +179,10 @@ def _report_duplicates(table: Table, column: str, indexes: list[int]) -> None:
             path = (*row.prefix, column)
             if path in record.flagged or not others:
                 continue
-            record.report("duplicate-id", f"{column} '{value}' is also used in {', '.join(others)}",
-                          path, found=str(value), hint="ids are unique and never reused; choose a new one")
+            record.report(
+                "duplicate-id",
+                f"{column} '{value}' is also used in {', '.join(others)}",
+                path,
+                found=str(value),
+                hint="ids are unique and never reused; choose a new one",
+            )
