@@ -10,6 +10,7 @@ import click
 
 from eventledger import __version__
 from eventledger.checker import check
+from eventledger.generate import stale, write
 from eventledger.reporters import FORMATS, summarize
 from eventledger.repository import Repository, RepositoryNotFound
 from eventledger.schema import SchemaError
@@ -99,3 +100,20 @@ def locate(source_id: str, quote: str, fmt: str, root: Path | None) -> None:
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
+
+
+@main.command()
+@click.option(
+    "--check", is_flag=True, help="Only report derived files that are out of date (exit 1 if any)."
+)
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def generate(check: bool, root: Path | None) -> None:
+    """Regenerate the files derived from schema/: record JSON Schemas, templates, docs/errors.md."""
+    repository = _repository(root)
+    if check:
+        old = stale(repository)
+        for path in old:
+            click.echo(f"{repository.rel(path)}: out of date; run eventledger generate")
+        sys.exit(EXIT_INVALID if old else EXIT_VALID)
+    for path in write(repository):
+        click.echo(f"wrote {repository.rel(path)}")

@@ -1,0 +1,49 @@
+"""Files derived from schema/ and the catalog that the repository keeps, so editors and readers have them."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from eventledger.record_schema import record_schema
+from eventledger.records import KINDS
+from eventledger.reference import errors_markdown
+from eventledger.repository import Repository
+from eventledger.schema import load_schema
+from eventledger.templates import template
+
+
+def derived_files(repository: Repository) -> dict[Path, str]:
+    """Every derived file with the content it must have."""
+    schema = load_schema(repository.schema_dir)
+    out: dict[Path, str] = {}
+    for kind in KINDS:
+        out[repository.schema_dir / f"{kind}.record.schema.json"] = (
+            json.dumps(record_schema(kind, schema), indent=2, ensure_ascii=False) + "\n"
+        )
+        out[repository.schema_dir / "templates" / f"{kind}.yaml"] = template(kind, schema)
+    out[repository.root / "docs" / "errors.md"] = errors_markdown()
+    return out
+
+
+def stale(repository: Repository) -> list[Path]:
+    """Derived files whose committed content differs from what schema/ gives."""
+    return [
+        p
+        for p, text in derived_files(repository).items()
+        if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
+
+
+def write(repository: Repository) -> list[Path]:
+    written = []
+    for path, text in derived_files(repository).items():
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
+    return written

@@ -1,0 +1,118 @@
+"""The command line as users run it: exit codes, output formats, locate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from casekit import CASES, make_repository
+from eventledger.cli import main
+
+BROKEN = CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    make_repository(tmp_path)
+    (tmp_path / "events" / "2019").mkdir(parents=True)
+    for case in (CASES / "valid").glob("*.yaml"):
+        shutil.copyfile(case, tmp_path / "events" / "2019" / case.name)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_valid_repository_exits_0(repo: Path) -> None:
+    code, out = invoke("validate", "--root", str(repo))
+    assert code == 0
+    assert out.strip().startswith("OK:")
+
+
+def test_broken_record_exits_1_with_file_line_and_hint(repo: Path) -> None:
+    shutil.copyfile(BROKEN, repo / "events" / "2019" / "2019-04-25-kim-putin-talks.yaml")
+    code, out = invoke("validate", "--root", str(repo))
+    assert code == 1
+    assert "events/2019/2019-04-25-kim-putin-talks.yaml:35:5: error[quote-mismatch]" in out
+    assert "hint: set start: 125, end: 168" in out
+    assert out.splitlines()[-1].startswith("FAILED: 1 error")
+
+
+def test_json_format_is_machine_readable(repo: Path) -> None:
+    shutil.copyfile(BROKEN, repo / "events" / "2019" / "2019-04-25-kim-putin-talks.yaml")
+    code, out = invoke("validate", "--root", str(repo), "--format", "json")
+    payload = json.loads(out)
+    assert code == 1 and payload["valid"] is False
+    [issue] = payload["issues"]
+    assert issue["code"] == "quote-mismatch"
+    assert issue["severity"] == "error"
+    assert issue["line"] == 35 and issue["path"] == "evidence[1].quote"
+    assert issue["expected"] == "Putin sprach von „wichtigen Verhandlungen“."
+
+
+def test_github_format_annotates_the_line(repo: Path) -> None:
+    shutil.copyfile(BROKEN, repo / "events" / "2019" / "2019-04-25-kim-putin-talks.yaml")
+    code, out = invoke("validate", "--root", str(repo), "--format", "github")
+    assert code == 1
+    first = out.splitlines()[0]
+    assert first.startswith(
+        "::error file=events/2019/2019-04-25-kim-putin-talks.yaml,line=35,col=5,title=quote-mismatch::"
+    )
+    assert "%0Ahint%3A" not in first and "%0Ahint: set start: 125" in first
+
+
+def test_paths_limit_the_report(repo: Path) -> None:
+    shutil.copyfile(BROKEN, repo / "events" / "2019" / "2019-04-25-kim-putin-talks.yaml")
+    code, _ = invoke("validate", "--root", str(repo), str(repo / "actors"))
+    assert code == 0
+    code, _ = invoke("validate", "--root", str(repo), str(repo / "events" / "2019"))
+    assert code == 1
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    code, out = invoke("validate", "--root", str(tmp_path))
+    assert code == 2 and "no eventledger repository" in out
+    code, _ = invoke("validate", "--format", "xml")
+    assert code == 2
+
+
+def test_locate_prints_every_occurrence(repo: Path) -> None:
+    code, out = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "Putin")
+    assert code == 0
+    assert out.splitlines() == ["start: 25, end: 30  (line 1)", "start: 125, end: 130  (line 2)"]
+    code, out = invoke(
+        "locate",
+        "--root",
+        str(repo),
+        "--format",
+        "json",
+        "example-2019-04-25-summit",
+        "10\u00a0Uhr",
+    )
+    assert json.loads(out) == [{"start": 218, "end": 224, "line": 3}]
+
+
+def test_locate_missing_quote_exits_1_unknown_source_exits_2(repo: Path) -> None:
+    code, _ = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "nicht im Text")
+    assert code == 1
+    code, out = invoke("locate", "--root", str(repo), "no-such-source", "x")
+    assert code == 2 and "no-such-source" in out
+
+
+def test_console_script_and_module_run(repo: Path) -> None:
+    exe = Path(sys.executable).parent / "eventledger"
+    for cmd in ([str(exe)], [sys.executable, "-m", "eventledger"]):
+        done = subprocess.run(
+            [*cmd, "validate"], cwd=repo, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("OK:")
+        assert "Traceback" not in done.stderr
