@@ -139,20 +139,19 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
             )
         )
         text = text.replace("\r\n", "\n")
-    tabs = [n for n, line in enumerate(text.split("\n"), 1) if "\t" in line]
-    for n in tabs:
-        col = text.split("\n")[n - 1].index("\t") + 1
-        issues.append(
-            _issue(
-                file,
-                "tab-character",
-                "tab character",
-                n,
-                col,
-                hint="indent with spaces; write \\t inside a double-quoted string",
-            )
-        )
-    if tabs:
+    if "\t" in text:
+        for n, line in enumerate(text.split("\n"), 1):
+            if "\t" in line:
+                issues.append(
+                    _issue(
+                        file,
+                        "tab-character",
+                        "tab character",
+                        n,
+                        line.index("\t") + 1,
+                        hint="indent with spaces; write \\t inside a double-quoted string",
+                    )
+                )
         return None, issues
     return text, issues
 
