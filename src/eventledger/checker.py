@@ -195,13 +195,17 @@ def _check_suspected_duplicates(records: list[Record]) -> None:
     for members in groups.values():
         if len(members) < 2:
             continue
+        # Name a few of the others, never all: a group can be large and the report must stay linear.
+        files = sorted(m.file for m in members)
         for record in members:
-            others = ", ".join(sorted(m.file for m in members if m is not record))
+            others = [f for f in files[:4] if f != record.file][:3]
+            more = len(members) - 1 - len(others)
+            found = ", ".join(others) + (f" and {more} more" if more else "")
             record.report(
                 "duplicate-event-suspected",
-                f"same type, dates, factuality and participants as {others}",
+                f"same type, dates, factuality and participants as {found}",
                 ("event_type",),
-                found=others,
+                found=found,
                 hint="merge them into one record with spans from each source, if they are one event",
             )
 

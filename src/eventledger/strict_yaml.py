@@ -140,15 +140,15 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
         )
         text = text.replace("\r\n", "\n")
     if "\t" in text:
-        for n, line in enumerate(text.split("\n"), 1):
-            if "\t" in line:
+        for n, row in enumerate(text.split("\n"), 1):
+            if "\t" in row:
                 issues.append(
                     _issue(
                         file,
                         "tab-character",
                         "tab character",
                         n,
-                        line.index("\t") + 1,
+                        row.index("\t") + 1,
                         hint="indent with spaces; write \\t inside a double-quoted string",
                     )
                 )

@@ -146,11 +146,12 @@ def _expectation(
     if constraint == "vocabulary":
         terms = schema.terms(spec) or ()
         items = value if isinstance(value, list) else [value]
+        lowered = {t.lower(): t for t in terms}
         close = [
-            m
+            lowered[m]
             for v in items
             if v not in terms
-            for m in difflib.get_close_matches(str(v), terms, n=1)
+            for m in difflib.get_close_matches(str(v).lower(), list(lowered), n=1)
         ]
         hint = f"did you mean '{close[0]}'?" if close else None
         return "one of: " + ", ".join(terms), hint
@@ -173,15 +174,19 @@ def _report_duplicates(table: Table, column: str, indexes: list[int]) -> None:
     for i in indexes:
         groups[table.origins[i][1].values.get(column)].append(i)
     for value, members in groups.items():
+        files = sorted({table.origins[j][0].file for j in members})
         for i in members:
             record, row = table.origins[i]
-            others = sorted({table.origins[j][0].file for j in members if j != i})
+            # A few of the other files, never all of them: the report must stay linear in size.
+            others = [f for f in files[:4] if f != record.file][:3]
             path = (*row.prefix, column)
             if path in record.flagged or not others:
                 continue
+            more = len(files) - 1 - len(others)
             record.report(
                 "duplicate-id",
-                f"{column} '{value}' is also used in {', '.join(others)}",
+                f"{column} '{value}' is also used in {', '.join(others)}"
+                + (f" and {more} more" if more else ""),
                 path,
                 found=str(value),
                 hint="ids are unique and never reused; choose a new one",

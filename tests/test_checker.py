@@ -1,0 +1,67 @@
+"""Whole-repository behaviour that no single case file shows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from casekit import CASES, make_repository
+from eventledger.checker import load_dataset
+from eventledger.repository import Repository
+
+EVENT = CASES / "valid" / "2019-04-25-kim-putin-talks.yaml"
+
+
+def test_reports_stay_linear_when_many_records_collide(tmp_path: Path) -> None:
+    """Six copies of one event: each names at most three others, never the whole group."""
+    make_repository(tmp_path)
+    for year in range(2019, 2025):
+        folder = tmp_path / "events" / str(year)
+        folder.mkdir(parents=True)
+        shutil.copyfile(EVENT, folder / EVENT.name)
+    issues = load_dataset(Repository(tmp_path)).issues
+    dup_ids = [i for i in issues if i.code == "duplicate-id"]
+    suspected = [i for i in issues if i.code == "duplicate-event-suspected"]
+    assert len(dup_ids) == 6 and len(suspected) == 6
+    for issue in dup_ids + suspected:
+        assert issue.message.endswith("and 2 more")
+        assert issue.message.count("events/") == 3
+
+
+def test_one_broken_file_does_not_hide_errors_in_another(tmp_path: Path) -> None:
+    make_repository(tmp_path)
+    folder = tmp_path / "events" / "2019"
+    folder.mkdir(parents=True)
+    (folder / "2019-01-01-broken.yaml").write_bytes(b"event_id: [unclosed\n")
+    shutil.copyfile(
+        CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml", folder / EVENT.name
+    )
+    codes = {(i.file, i.code) for i in load_dataset(Repository(tmp_path)).issues}
+    assert ("events/2019/2019-01-01-broken.yaml", "yaml-syntax") in codes
+    assert (f"events/2019/{EVENT.name}", "quote-mismatch") in codes
+
+
+def test_unknown_field_suggests_the_field_meant(tmp_path: Path) -> None:
+    make_repository(tmp_path)
+    folder = tmp_path / "events" / "2019"
+    folder.mkdir(parents=True)
+    shutil.copyfile(
+        CASES / "invalid" / "unknown-field" / "typo-date-strat.yaml", folder / EVENT.name
+    )
+    [issue] = [i for i in load_dataset(Repository(tmp_path)).issues if i.code == "unknown-field"]
+    assert issue.hint == "did you mean 'date_start'?"
+    assert issue.line == 9
+
+
+def test_vocabulary_mistake_suggests_the_term_meant(tmp_path: Path) -> None:
+    make_repository(tmp_path)
+    folder = tmp_path / "events" / "2019"
+    folder.mkdir(parents=True)
+    shutil.copyfile(
+        CASES / "invalid" / "not-in-vocabulary" / "lowercase-type.yaml", folder / EVENT.name
+    )
+    [issue] = [
+        i for i in load_dataset(Repository(tmp_path)).issues if i.code == "not-in-vocabulary"
+    ]
+    assert issue.hint == "did you mean 'CONSULT'?"
+    assert issue.path == ("event_type",)
