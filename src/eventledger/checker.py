@@ -56,9 +56,46 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
     return record
 
 
+@dataclass(frozen=True)
+class KnownIds:
+    """The ids a repository holds, read from file names alone (an id equals its file stem)."""
+
+    actors: frozenset[str]
+    sources: frozenset[str]
+
+    @classmethod
+    def from_files(cls, files: Iterable[RecordFile]) -> KnownIds:
+        actors, sources = set(), set()
+        for entry in files:
+            if entry.kind == "actor":
+                actors.add(entry.expected_id)
+            elif entry.kind == "source":
+                sources.add(entry.expected_id)
+        return cls(frozenset(actors), frozenset(sources))
+
+
 def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Dataset:
-    schema = load_schema(repository.schema_dir)
+    """Read and check every record of the repository."""
     files, stray = repository.discover()
+    return check_files(repository, files, stray, max_bytes=max_bytes)
+
+
+def check_files(
+    repository: Repository,
+    files: list[RecordFile],
+    stray: list[RecordFile],
+    *,
+    known: KnownIds | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> Dataset:
+    """Read and check the given record files.
+
+    Without known, the files are the whole repository and references resolve against the
+    ids read from them. With known, the files are a part of it (see changes.py):
+    references resolve against the ids the file names give, and the texts of cited
+    sources that are not among the files are read without checking their records.
+    """
+    schema = load_schema(repository.schema_dir)
     records = [read_file(entry, schema, max_bytes) for entry in files]
     extra: list[Issue] = [
         Issue(
@@ -72,9 +109,11 @@ def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Datas
         for s in stray
     ]
     texts = _check_sources(repository, [r for r in records if r.kind == "source"])
+    if known is not None:
+        _read_cited_texts(repository, records, texts, known)
     _check_spans(records, texts)
     _check_layout(records, files)
-    _check_references(records)
+    _check_references(records, known)
     _check_suspected_duplicates(records)
     tables = build_tables(records, schema)
     for table in tables.values():
@@ -84,6 +123,16 @@ def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Datas
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
     return dataset
+
+
+def _read_cited_texts(
+    repository: Repository, records: list[Record], texts: dict[str, SourceText], known: KnownIds
+) -> None:
+    for record in records:
+        for row in record.children("evidence"):
+            sid = row.values.get("source_id")
+            if isinstance(sid, str) and sid in known.sources and sid not in texts:
+                texts[sid] = read_source_text(repository.source_text(sid), sid)
 
 
 def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, SourceText]:
@@ -137,9 +186,12 @@ def _check_layout(records: list[Record], files: list[RecordFile]) -> None:
                 )
 
 
-def _check_references(records: list[Record]) -> None:
-    actors = {r.id for r in records if r.kind == "actor" and r.id}
-    sources = {r.id for r in records if r.kind == "source" and r.id}
+def _check_references(records: list[Record], ids: KnownIds | None = None) -> None:
+    if ids is None:
+        actors = {r.id for r in records if r.kind == "actor" and r.id}
+        sources = {r.id for r in records if r.kind == "source" and r.id}
+    else:
+        actors, sources = set(ids.actors), set(ids.sources)
     used: set[str] = set()
     for record in records:
         if record.kind != "event":
@@ -164,6 +216,19 @@ def _check_references(records: list[Record]) -> None:
                         found=value,
                         hint=_near(value, known) or f"add {folder.replace('<id>', value)}",
                     )
+    events = {r.id for r in records if r.kind == "event" and r.id}
+    for record in records:
+        if record.kind != "event" or ("distinct_from",) in record.flagged:
+            continue
+        for other in record.main().get("distinct_from") or []:
+            if other not in events:
+                record.report(
+                    "unknown-event",
+                    f"distinct_from names '{other}', which does not exist",
+                    ("distinct_from",),
+                    found=other,
+                    hint=_near(other, events),
+                )
     for record in records:
         if record.kind == "actor" and record.id and record.id not in used:
             record.report("unused-actor", f"no event names the actor '{record.id}'", ("actor_id",))
@@ -193,21 +258,43 @@ def _check_suspected_duplicates(records: list[Record]) -> None:
         if None not in key[:2]:
             groups[key].append(record)
     for members in groups.values():
-        if len(members) < 2:
+        if len(members) > 1:
+            _report_group(sorted(members, key=lambda r: r.file))
+
+
+def _report_group(members: list[Record]) -> None:
+    """Warn each member about the others it has not acknowledged in distinct_from (either way round).
+
+    Names a few of the others, never all: a group can be large and the report must stay linear.
+    """
+    ids = {m.id for m in members}
+    acknowledged_by: dict[str | None, set[str | None]] = defaultdict(set)
+    for m in members:
+        for other in m.main().get("distinct_from") or []:
+            acknowledged_by[other].add(m.id)
+    for record in members:
+        acknowledged = (
+            set(record.main().get("distinct_from") or []) | acknowledged_by[record.id]
+        ) & ids
+        remaining = len(members) - 1 - len(acknowledged - {record.id})
+        if remaining <= 0:
             continue
-        # Name a few of the others, never all: a group can be large and the report must stay linear.
-        files = sorted(m.file for m in members)
-        for record in members:
-            others = [f for f in files[:4] if f != record.file][:3]
-            more = len(members) - 1 - len(others)
-            found = ", ".join(others) + (f" and {more} more" if more else "")
-            record.report(
-                "duplicate-event-suspected",
-                f"same type, dates, factuality and participants as {found}",
-                ("event_type",),
-                found=found,
-                hint="merge them into one record with spans from each source, if they are one event",
-            )
+        shown: list[str] = []
+        for m in members:
+            if len(shown) == 3:
+                break
+            if m is not record and m.id not in acknowledged:
+                shown.append(m.file)
+        more = remaining - len(shown)
+        found = ", ".join(shown) + (f" and {more} more" if more else "")
+        record.report(
+            "duplicate-event-suspected",
+            f"same type, dates, factuality and participants as {found}",
+            ("event_type",),
+            found=found,
+            hint="merge them into one record with spans from each source if they are one event; "
+            "if they are separate events, list the other id in distinct_from",
+        )
 
 
 def check(repository: Repository, paths: Iterable[Path] | None = None) -> Dataset:

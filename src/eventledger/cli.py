@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from eventledger import __version__
+from eventledger.changes import ChangesError, check_changed
 from eventledger.checker import check
 from eventledger.generate import stale, write
 from eventledger.reporters import FORMATS, summarize
@@ -48,14 +49,31 @@ def main() -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Repository root (default: found from the current directory upwards).",
 )
-def validate(paths: tuple[Path, ...], fmt: str, root: Path | None) -> None:
+@click.option(
+    "--changed-since",
+    "since",
+    metavar="REV",
+    help="Check only the records changed since the git revision REV and the events citing them.",
+)
+def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | None) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
+
+    With --changed-since REV, parse only the records changed since REV (committed,
+    uncommitted or untracked) and the events that cite a changed or deleted actor or
+    source; report on those files. Ids are checked against the whole repository.
 
     Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
+    if since is not None and paths:
+        raise click.UsageError("give either PATHS or --changed-since, not both")
     repository = _repository(root or (paths[0].parent if paths else None))
     try:
-        dataset = check(repository, list(paths) if paths else None)
+        if since is not None:
+            dataset = check_changed(repository, since).dataset
+        else:
+            dataset = check(repository, list(paths) if paths else None)
+    except ChangesError as err:
+        raise click.UsageError(str(err)) from err
     except SchemaError as err:
         click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
         sys.exit(EXIT_INVALID)

@@ -1,0 +1,186 @@
+"""Check only what changed since a git revision, and what depends on it.
+
+On a repository of many thousands of records a pull request touches a handful; parsing
+every file to check them would cost seconds per thousand records. Because every id
+equals its file stem (checked on every file that is parsed), the facts that need the
+whole repository come from file names alone: the actor ids are the stems of
+actors/*.yaml, the source ids the folders under sources/, and two events with one id
+are two files with one stem. So only these files are parsed:
+
+- the changed record files (git diff against the revision, plus untracked ones);
+- source.yaml of every source whose text or metadata changed;
+- the dependents: events that cite a changed or deleted actor or source. They are found
+  with one `git grep -F` over events/ for the changed ids: a single multi-threaded
+  process that reads no file into Python, where a Python scan would read and decode
+  every event. A text match is a superset of a real reference (an id may also stand in
+  a comment); parsing the matches narrows it to the events whose rows really cite it;
+- context that is parsed but not reported: events sharing a changed event's stem (the
+  duplicate ids) or its date prefix (the suspected duplicates).
+
+Issues are reported for the changed files and the real dependents only. A change under
+schema/ changes the meaning of every record, so it checks everything.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from eventledger.checker import Dataset, KnownIds, check_files
+from eventledger.issues import IssueList
+from eventledger.repository import RecordFile, Repository
+from eventledger.strict_yaml import MAX_BYTES
+
+WATCHED = ("events", "actors", "sources", "schema")
+_DATE_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-")
+
+
+class ChangesError(Exception):
+    """The changes cannot be listed: not a git work tree, or an unknown revision."""
+
+
+@dataclass
+class ChangedCheck:
+    """The outcome of a --changed-since check."""
+
+    dataset: Dataset
+    changed: list[str]  # repo-relative paths changed since the revision (deleted ones too)
+    reported: set[str] = field(default_factory=set)  # files whose issues are kept
+    full: bool = False  # schema/ changed, so everything was checked
+
+
+def _git(
+    repository: Repository, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", "-C", str(repository.root), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            check=False,
+        )
+    except FileNotFoundError as err:
+        raise ChangesError("git is not installed; --changed-since needs it") from err
+
+
+def changed_paths(repository: Repository, rev: str) -> list[str]:
+    """Paths under events/, actors/, sources/ and schema/ that differ from rev, untracked ones included."""
+    probe = _git(
+        repository, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
+    )
+    if probe.returncode != 0:
+        inside = _git(repository, "rev-parse", "--is-inside-work-tree")
+        if inside.returncode != 0:
+            raise ChangesError(
+                f"{repository.root} is not in a git work tree; --changed-since needs one"
+            )
+        raise ChangesError(
+            f"unknown revision '{rev}'; give a commit, branch or tag (in CI: fetch it first)"
+        )
+    diff = _git(
+        repository,
+        "diff",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--relative",
+        probe.stdout.strip(),
+        "--",
+        *WATCHED,
+    )
+    others = _git(repository, "ls-files", "-z", "--others", "--exclude-standard", "--", *WATCHED)
+    for done in (diff, others):
+        if done.returncode != 0:
+            raise ChangesError(f"git failed: {done.stderr.strip()}")
+    return sorted({p for p in (diff.stdout + others.stdout).split("\0") if p})
+
+
+def _changed_ids(changed: list[str]) -> tuple[set[str], set[str]]:
+    actors: set[str] = set()
+    sources: set[str] = set()
+    for path in changed:
+        parts = PurePosixPath(path).parts
+        if parts[0] == "actors" and len(parts) == 2 and parts[1].endswith(".yaml"):
+            actors.add(PurePosixPath(parts[1]).stem)
+        elif parts[0] == "sources" and len(parts) >= 3:
+            sources.add(parts[1])
+    return actors, sources
+
+
+def citing_events(repository: Repository, ids: set[str]) -> set[str]:
+    """Event files whose text contains any of ids (a superset of those that cite them)."""
+    if not ids:
+        return set()
+    done = _git(
+        repository,
+        "grep",
+        "-l",
+        "-z",
+        "-F",
+        "--untracked",
+        "-f",
+        "-",
+        "--",
+        "events",
+        stdin="".join(f"{i}\n" for i in sorted(ids)),
+    )
+    if done.returncode not in (0, 1):  # 1: nothing matched
+        raise ChangesError(f"git grep failed: {done.stderr.strip()}")
+    return {p for p in done.stdout.split("\0") if p}
+
+
+def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTES) -> ChangedCheck:
+    """Check the records changed since rev and the events that depend on them."""
+    changed = changed_paths(repository, rev)
+    files, stray = repository.discover()
+    if any(p.startswith("schema/") for p in changed):
+        dataset = check_files(repository, files, stray, max_bytes=max_bytes)
+        return ChangedCheck(dataset, changed, {r.file for r in dataset.records}, full=True)
+    by_rel = {f.rel: f for f in files}
+    actors, sources = _changed_ids(changed)
+    direct = {p for p in changed if p in by_rel}
+    direct |= {f"sources/{s}/source.yaml" for s in sources} & by_rel.keys()
+    candidates = citing_events(repository, actors | sources) & by_rel.keys()
+    context = _context(files, [by_rel[p] for p in direct if by_rel[p].kind == "event"])
+    parse = sorted(direct | candidates | context)
+    known = KnownIds.from_files(files)
+    changed_set = set(changed)
+    dataset = check_files(
+        repository,
+        [by_rel[p] for p in parse],
+        [s for s in stray if s.rel in changed_set],
+        known=known,
+        max_bytes=max_bytes,
+    )
+    dependents = {
+        r.file
+        for r in dataset.records
+        if r.file in candidates
+        and any(
+            row.values.get("actor_id") in actors or row.values.get("source_id") in sources
+            for row in r.rows[1:]
+        )
+    }
+    reported = direct | dependents | changed_set
+    dataset.issues = IssueList([i for i in dataset.issues if i.file in reported or i.file == ""])
+    return ChangedCheck(dataset, changed, reported)
+
+
+def _context(files: list[RecordFile], events: list[RecordFile]) -> set[str]:
+    """Unchanged events a changed event must be compared with: same stem, or same date prefix."""
+    stems = {e.path.stem for e in events}
+    prefixes = {m.group(0) for e in events if (m := _DATE_PREFIX.match(e.path.stem))}
+    if not stems:
+        return set()
+    out: set[str] = set()
+    for f in files:
+        if f.kind != "event":
+            continue
+        stem = f.path.stem
+        if stem in stems or (prefixes and stem[:11] in prefixes):
+            out.add(f.rel)
+    return out

@@ -1,0 +1,44 @@
+"""Real git repositories for tests: a case repository committed, ready to be changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from casekit import CASES, make_repository
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "Test Contributor",
+    "GIT_AUTHOR_EMAIL": "contributor@example.org",
+    "GIT_COMMITTER_NAME": "Test Contributor",
+    "GIT_COMMITTER_EMAIL": "contributor@example.org",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+def commit_all(root: Path, message: str) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
+def case_repository(root: Path) -> Path:
+    """The base case repository with the valid events, committed on branch main."""
+    make_repository(root)
+    (root / "events" / "2019").mkdir(parents=True, exist_ok=True)
+    for case in (CASES / "valid").glob("*.yaml"):
+        shutil.copyfile(case, root / "events" / "2019" / case.name)
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root, "base")
+    return root
