@@ -65,3 +65,33 @@ def test_vocabulary_mistake_suggests_the_term_meant(tmp_path: Path) -> None:
     ]
     assert issue.hint == "did you mean 'CONSULT'?"
     assert issue.path == ("event_type",)
+
+
+def test_distinct_from_acknowledges_a_suspected_duplicate_from_either_side(tmp_path: Path) -> None:
+    make_repository(tmp_path)
+    folder = tmp_path / "events" / "2019"
+    folder.mkdir(parents=True)
+    text = EVENT.read_text(encoding="utf-8")
+    shutil.copyfile(EVENT, folder / EVENT.name)
+    other = text.replace("2019-04-25-kim-putin-talks", "2019-04-25-kim-putin-banquet").replace(
+        "geo_precision: city", "geo_precision: city\ndistinct_from: [2019-04-25-kim-putin-talks]"
+    )
+    (folder / "2019-04-25-kim-putin-banquet.yaml").write_text(other, encoding="utf-8")
+    issues = load_dataset(Repository(tmp_path)).issues
+    assert [i for i in issues if i.code == "duplicate-event-suspected"] == []
+    third = text.replace("2019-04-25-kim-putin-talks", "2019-04-25-kim-putin-walk")
+    (folder / "2019-04-25-kim-putin-walk.yaml").write_text(third, encoding="utf-8")
+    warned = sorted(
+        (i.file, i.found)
+        for i in load_dataset(Repository(tmp_path)).issues
+        if i.code == "duplicate-event-suspected"
+    )
+    walk = "events/2019/2019-04-25-kim-putin-walk.yaml"
+    assert warned == [
+        ("events/2019/2019-04-25-kim-putin-banquet.yaml", walk),
+        ("events/2019/2019-04-25-kim-putin-talks.yaml", walk),
+        (
+            walk,
+            "events/2019/2019-04-25-kim-putin-banquet.yaml, events/2019/2019-04-25-kim-putin-talks.yaml",
+        ),
+    ]

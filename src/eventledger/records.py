@@ -271,6 +271,19 @@ def check_event(record: Record) -> None:
                 found=f"{start} .. {end}",
                 hint="widen the interval to whole months",
             )
+        elif precision == "decade" and (
+            (start.year % 10, start.month, start.day) != (0, 1, 1)
+            or (end.year % 10, end.month, end.day) != (9, 12, 31)
+        ):
+            record.report(
+                "date-precision-mismatch",
+                "a decade-precision interval runs from 1 January of a year ending in 0 to 31 December "
+                "of a year ending in 9",
+                ("date_precision",),
+                expected=f"{start.year // 10 * 10}-01-01 .. {end.year // 10 * 10 + 9}-12-31",
+                found=f"{start} .. {end}",
+                hint="widen the interval to whole decades",
+            )
         elif precision == "year" and (
             start.timetuple().tm_yday != 1 or (end.month, end.day) != (12, 31)
         ):
