@@ -398,6 +398,13 @@ CODES: tuple[Code, ...] = (
         "Correct the id or add actors/<id>.yaml.",
     ),
     _c(
+        "unknown-event",
+        P,
+        "Event does not exist",
+        "distinct_from names an event id with no file in events/.",
+        "Correct the id; list only events that exist.",
+    ),
+    _c(
         "unknown-source",
         P,
         "Source does not exist",
