@@ -62,16 +62,19 @@ class KnownIds:
 
     actors: frozenset[str]
     sources: frozenset[str]
+    events: frozenset[str] = frozenset()
 
     @classmethod
     def from_files(cls, files: Iterable[RecordFile]) -> KnownIds:
-        actors, sources = set(), set()
+        actors, sources, events = set(), set(), set()
         for entry in files:
             if entry.kind == "actor":
                 actors.add(entry.expected_id)
             elif entry.kind == "source":
                 sources.add(entry.expected_id)
-        return cls(frozenset(actors), frozenset(sources))
+            elif entry.kind == "event":
+                events.add(entry.expected_id)
+        return cls(frozenset(actors), frozenset(sources), frozenset(events))
 
 
 def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Dataset:
@@ -217,6 +220,8 @@ def _check_references(records: list[Record], ids: KnownIds | None = None) -> Non
                         hint=_near(value, known) or f"add {folder.replace('<id>', value)}",
                     )
     events = {r.id for r in records if r.kind == "event" and r.id}
+    if ids is not None:  # only part of the repository was parsed: the file names know the rest
+        events |= ids.events
     for record in records:
         if record.kind != "event" or ("distinct_from",) in record.flagged:
             continue
