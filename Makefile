@@ -26,8 +26,8 @@ validate: $(STAMP)
 	$(BIN)/eventledger validate
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -39,7 +39,8 @@ release: $(STAMP)
 	$(BIN)/eventledger release
 
 bench: $(STAMP)
-	$(BIN)/python -m eventledger.bench
+	$(BIN)/python benchmarks/loader.py
+	$(BIN)/python tests/bench_changed.py
 
 lock:
 	$(PYTHON) -m pip install --quiet uv
