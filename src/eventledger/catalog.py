@@ -429,6 +429,24 @@ CODES: tuple[Code, ...] = (
         "Delete the actor file or add the events it takes part in.",
         warn=True,
     ),
+    # --- the built package (eventledger verify) --------------------------------------------
+    _c(
+        "checksum-mismatch",
+        K,
+        "File differs from its checksum",
+        "A file of a built release is missing, not listed in SHA256SUMS, or its size or SHA-256 "
+        "differs from SHA256SUMS or from the bytes and hash of its resource in datapackage.json. "
+        "The release was changed or damaged after it was built.",
+        "Do not edit a built release: download it again, or rebuild it with make release.",
+    ),
+    _c(
+        "parquet-differs-from-csv",
+        K,
+        "Parquet table differs from its CSV twin",
+        "A Parquet table does not hold exactly the rows of its CSV twin, or its Arrow schema is not "
+        "the one derived from the Table Schema.",
+        "Rebuild the release with make release; report a bug if a fresh build shows it.",
+    ),
 )
 
 BY_CODE: dict[str, Code] = {c.code: c for c in CODES}

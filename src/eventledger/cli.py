@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from eventledger import __version__
 from eventledger.changes import ChangesError, check_changed
 from eventledger.checker import check
+from eventledger.diff import DiffError, diff
 from eventledger.generate import stale, write
+from eventledger.manifest import changes_markdown
+from eventledger.release import ReleaseError, build, summary_text
 from eventledger.reporters import FORMATS, summarize
 from eventledger.repository import Repository, RepositoryNotFound
 from eventledger.schema import SchemaError
 from eventledger.spans import locate as locate_quote
 from eventledger.spans import read_source_text
+from eventledger.verify import verify as verify_build
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -135,3 +140,113 @@ def generate(check: bool, root: Path | None) -> None:
         sys.exit(EXIT_INVALID if old else EXIT_VALID)
     for path in write(repository):
         click.echo(f"wrote {repository.rel(path)}")
+
+
+def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
+    repository = _repository(root)
+
+    def progress(message: str) -> None:
+        if not quiet and fmt == "text":
+            click.echo(f"... {message}", err=True)
+
+    try:
+        result = build(repository, progress=progress, record=record)
+    except (ReleaseError, SchemaError) as err:
+        issues = getattr(err, "issues", [])
+        if fmt == "json":
+            click.echo(
+                json.dumps(
+                    {"ok": False, "error": str(err), "issues": [i.to_dict() for i in issues]},
+                    ensure_ascii=False,
+                    indent=2,
+                )
+            )
+        else:
+            if issues:
+                click.echo(FORMATS["text"](sorted(issues), summarize(issues, 0)), err=True)
+            click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_INVALID)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {"ok": True, **result.to_dict(repository.root)}, ensure_ascii=False, indent=2
+            )
+        )
+    else:
+        click.echo(summary_text(result, repository.root))
+
+
+_PUBLISH_OPTIONS = [
+    click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json prints a machine-readable summary.",
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress messages."),
+    click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path)),
+]
+
+
+def _publish_options(f: Any) -> Any:
+    for option in reversed(_PUBLISH_OPTIONS):
+        f = option(f)
+    return f
+
+
+@main.command(name="build")
+@_publish_options
+def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
+    """Check everything and write build/<version>/ and build/<name>-<version>.zip.
+
+    Exit status 1 (nothing written) when a record has errors, the package fails frictionless
+    or its own checks, or the version exists with different content.
+    """
+    _publish(root, fmt, quiet, record=False)
+
+
+@main.command()
+@_publish_options
+def release(fmt: str, quiet: bool, root: Path | None) -> None:
+    """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
+    _publish(root, fmt, quiet, record=True)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
+)
+def verify(folder: Path, fmt: str) -> None:
+    """Re-check every checksum of a built release (Parquet included) and that each Parquet table
+    holds the rows of its CSV twin. Exit status 1 when anything differs."""
+    issues = sorted(verify_build(folder))
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    summary = summarize(issues, files)
+    if fmt == "text" and summary.valid:
+        click.echo(
+            f"OK: {folder}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."
+        )
+    else:
+        click.echo(FORMATS[fmt](issues, summary))
+    sys.exit(EXIT_VALID if summary.valid else EXIT_INVALID)
+
+
+@main.command(name="diff")
+@click.argument("old", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def diff_command(old: Path, new: Path, fmt: str) -> None:
+    """Records added, removed and changed (with the fields) between two builds."""
+    try:
+        changes = diff(old, new)
+    except DiffError as err:
+        raise click.UsageError(str(err)) from err
+    if fmt == "json":
+        click.echo(json.dumps(changes.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(changes_markdown(changes).rstrip())

@@ -1,0 +1,64 @@
+"""CODEBOOK.md: every table, field and vocabulary term of a release, generated from schema/."""
+
+from __future__ import annotations
+
+from eventledger.schema import TABLES, FieldSpec, Schema
+
+
+def _constraints(spec: FieldSpec) -> str:
+    parts = []
+    if spec.required:
+        parts.append("required")
+    if spec.unique:
+        parts.append("unique")
+    if spec.pattern:
+        parts.append(f"pattern `{spec.pattern}`")
+    if spec.minimum is not None:
+        parts.append(f"min {spec.minimum:g}")
+    if spec.maximum is not None:
+        parts.append(f"max {spec.maximum:g}")
+    if spec.min_length is not None:
+        parts.append(f"at least {spec.min_length} characters")
+    if spec.max_length is not None:
+        parts.append(f"at most {spec.max_length} characters")
+    if spec.vocabulary:
+        parts.append(f"terms of [{spec.vocabulary}](#vocabulary-{spec.vocabulary})")
+    if spec.type == "list":
+        parts.append(f"items separated by `{spec.delimiter}` in the CSV")
+    return "; ".join(parts)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def codebook(schema: Schema, name: str, version: str) -> str:
+    lines = [
+        f"# Codebook: {name} {version}",
+        "",
+        "Generated from schema/ by `eventledger build`; do not edit.",
+        "Dates are ISO 8601 (YYYY-MM-DD); an empty CSV cell is a missing value.",
+        "",
+    ]
+    for table in TABLES:
+        spec = schema.tables[table]
+        lines += [f"## Table `{table}`", ""]
+        lines.append(f"Primary key: {', '.join(f'`{k}`' for k in spec.primary_key)}.")
+        for fk in spec.foreign_keys:
+            ref = fk["reference"]
+            lines.append(
+                f"`{', '.join(fk['fields'])}` refers to `{ref['resource']}.{', '.join(ref['fields'])}`."
+            )
+        lines += ["", "| field | type | constraints | description |", "| --- | --- | --- | --- |"]
+        for f in spec.fields:
+            lines.append(
+                f"| `{f.name}` | {f.type} | {_cell(_constraints(f))} | {_cell(f.description)} |"
+            )
+        lines.append("")
+    lines += ["## Vocabularies", ""]
+    for vocab in schema.vocabularies.values():
+        lines += [f"### Vocabulary `{vocab.name}`", "", vocab.description, ""]
+        lines += ["| term | definition |", "| --- | --- |"]
+        lines += [f"| `{t}` | {_cell(d)} |" for t, d in vocab.terms.items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""What the repository keeps of each release, and the changes between two releases.
+
+releases/<version>.json (committed) holds, per table, every released record id with a hash
+of its content and a hash of each field, plus the schema (field types) and vocabularies of
+that release. That is enough to list the events added, removed and changed (with the fields
+that changed) and to check the version bump without the old build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eventledger.package import Row, cell
+from eventledger.schema import Schema
+
+RECORD_TABLES = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
+CHILDREN = {"participants": "actor_id", "evidence": "span"}
+_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+LEVELS = ("none", "patch", "minor", "major")
+
+
+class ManifestError(Exception):
+    """A release manifest or version cannot be read: the release cannot continue."""
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    m = _VERSION.match(text)
+    if not m:
+        raise ManifestError(f"version {text!r} is not MAJOR.MINOR.PATCH (e.g. 0.1.0)")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def manifest(
+    name: str, version: str, created: str, schema: Schema, rows: Mapping[str, Sequence[Row]]
+) -> dict[str, Any]:
+    def cells(table: str, row: Row) -> dict[str, str]:
+        return {f.name: cell(f, row[f.name]) for f in schema.tables[table].fields}
+
+    records: dict[str, dict[str, Any]] = {}
+    children: dict[str, dict[str, list[Any]]] = {c: {} for c in CHILDREN}
+    for child, key in CHILDREN.items():
+        for row in rows[child]:
+            children[child].setdefault(row["event_id"], []).append([row[key], cells(child, row)])
+    for table, id_field in RECORD_TABLES.items():
+        out: dict[str, Any] = {}
+        for row in rows[table]:
+            fields = {k: _digest(v) for k, v in cells(table, row).items()}
+            if table == "events":
+                for child in CHILDREN:
+                    fields[child] = _digest(children[child].get(row[id_field], []))
+            out[row[id_field]] = {"hash": _digest(fields), "fields": fields}
+        records[table] = out
+    return {
+        "name": name,
+        "version": version,
+        "created": created,
+        "schema": {
+            t: {f.name: f.type for f in spec.fields} for t, spec in sorted(schema.tables.items())
+        },
+        "vocabularies": {v.name: sorted(v.terms) for v in schema.vocabularies.values()},
+        "records": records,
+    }
+
+
+def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two manifests describe the same release (created may differ: another commit)."""
+    return {k: v for k, v in a.items() if k != "created"} == {
+        k: v for k, v in b.items() if k != "created"
+    }
+
+
+def manifest_bytes(data: Mapping[str, Any]) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every releases/<version>.json, by version."""
+    out: dict[str, dict[str, Any]] = {}
+    if not folder.is_dir():
+        return out
+    for path in sorted(folder.glob("*.json")):
+        parse_version(path.stem)
+        try:
+            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ManifestError(f"{path}: cannot read the release manifest: {err}") from err
+    return out
+
+
+def ordered(manifests: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [manifests[v] for v in sorted(manifests, key=parse_version)]
+
+
+@dataclass
+class Changes:
+    previous: str | None
+    version: str
+    added: dict[str, list[str]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    changed: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # id -> fields
+    schema: list[str] = field(default_factory=list)  # what changed in the schema, and how
+    level: str = "none"  # the smallest version bump these changes need
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "previous": self.previous,
+            "version": self.version,
+            "required_bump": self.level,
+            "schema": self.schema,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+        }
+
+
+def _raise(current: str, level: str) -> str:
+    return level if LEVELS.index(level) > LEVELS.index(current) else current
+
+
+def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Changes:
+    changes = Changes(old["version"] if old else None, new["version"])
+    if old is None:
+        for table in RECORD_TABLES:
+            changes.added[table] = sorted(new["records"][table])
+        return changes
+    level = "none"
+    for table, fields in new["schema"].items():
+        before = old["schema"].get(table, {})
+        for name, type_ in before.items():
+            if name not in fields:
+                changes.schema.append(f"major: {table}.{name} removed")
+                level = _raise(level, "major")
+            elif fields[name] != type_:
+                changes.schema.append(f"major: {table}.{name} type {type_} -> {fields[name]}")
+                level = _raise(level, "major")
+        for name in fields:
+            if name not in before:
+                changes.schema.append(f"minor: {table}.{name} added")
+                level = _raise(level, "minor")
+    for vocab, terms in new["vocabularies"].items():
+        before = set(old["vocabularies"].get(vocab, []))
+        if before - set(terms):
+            changes.schema.append(f"major: {vocab} terms removed: {sorted(before - set(terms))}")
+            level = _raise(level, "major")
+        if set(terms) - before:
+            changes.schema.append(f"minor: {vocab} terms added: {sorted(set(terms) - before)}")
+            level = _raise(level, "minor")
+    for table in RECORD_TABLES:
+        a, b = old["records"].get(table, {}), new["records"][table]
+        changes.added[table] = sorted(set(b) - set(a))
+        changes.removed[table] = sorted(set(a) - set(b))
+        changed = {}
+        for rid in sorted(set(a) & set(b)):
+            if a[rid]["hash"] != b[rid]["hash"]:
+                fa, fb = a[rid]["fields"], b[rid]["fields"]
+                changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+        changes.changed[table] = changed
+        if changes.added[table] or changes.removed[table]:
+            level = _raise(level, "minor")
+        if changed:
+            level = _raise(level, "patch")
+    changes.level = level
+    return changes
+
+
+def bump(old: str, new: str) -> str:
+    """The level of the step from old to new: major, minor, patch, or none (same or lower)."""
+    a, b = parse_version(old), parse_version(new)
+    if b <= a:
+        return "none"
+    if b[0] > a[0]:
+        return "major"
+    if b[1] > a[1]:
+        return "minor"
+    return "patch"
+
+
+def retired_ids(history: Sequence[Mapping[str, Any]], table: str = "events") -> set[str]:
+    """Ids released once and removed in a later release: never to be used again."""
+    retired: set[str] = set()
+    for before, after in itertools.pairwise(history):
+        retired |= set(before["records"][table]) - set(after["records"][table])
+    return retired
+
+
+def changes_markdown(changes: Changes) -> str:
+    since = f"since {changes.previous}" if changes.previous else "(first release)"
+    lines = [f"# Changes in {changes.version} {since}", ""]
+    if changes.previous:
+        lines += [f"Required version step: {changes.level}.", ""]
+    if changes.schema:
+        lines += ["## Schema", ""] + [f"- {s}" for s in changes.schema] + [""]
+    for table in RECORD_TABLES:
+        added = changes.added.get(table, [])
+        removed = changes.removed.get(table, [])
+        changed = changes.changed.get(table, {})
+        if not (added or removed or changed):
+            continue
+        lines += [f"## {table}", ""]
+        lines += [f"- added: `{i}`" for i in added]
+        lines += [f"- removed: `{i}`" for i in removed]
+        lines += [f"- changed: `{i}` ({', '.join(f)})" for i, f in changed.items()]
+        lines.append("")
+    if len(lines) == 2:
+        lines += ["No changes.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""Re-check a built release: every checksum (Parquet included, which frictionless does not
+verify) and that each Parquet table holds exactly the rows of its CSV twin."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from eventledger.arrow_schema import arrow_schema
+from eventledger.issues import Issue
+from eventledger.package import read_csv_rows
+from eventledger.schema import FieldSpec, TableSpec
+
+SUMS = "SHA256SUMS"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _mismatch(file: str, message: str, **kw: Any) -> Issue:
+    return Issue(file, 0, 0, "checksum-mismatch", message, **kw)
+
+
+def table_spec(resource: dict[str, Any]) -> TableSpec:
+    """A TableSpec from a published resource (enough to read its cells back)."""
+    raw = resource["schema"]
+    fields = tuple(
+        FieldSpec(
+            name=f["name"],
+            type=f["type"],
+            description=f.get("description", ""),
+            delimiter=f.get("delimiter"),
+        )
+        for f in raw["fields"]
+    )
+    return TableSpec(
+        resource["name"],
+        fields,
+        tuple(raw.get("primaryKey", [])),
+        tuple(raw.get("foreignKeys", [])),
+        raw,
+    )
+
+
+def _resources(folder: Path, descriptor: str) -> tuple[list[dict[str, Any]], list[Issue]]:
+    path = folder / descriptor
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        return [], [_mismatch(descriptor, f"cannot read the descriptor: {err}")]
+    issues = []
+    resources: list[dict[str, Any]] = data.get("resources", [])
+    for res in resources:
+        rel = (Path(descriptor).parent / res["path"]).as_posix()
+        target = folder / rel
+        if not target.is_file():
+            issues.append(_mismatch(rel, "the resource file is missing"))
+            continue
+        size, digest = target.stat().st_size, f"sha256:{_sha(target)}"
+        if res.get("bytes") != size:
+            issues.append(
+                _mismatch(
+                    rel,
+                    "size differs from the descriptor",
+                    expected=str(res.get("bytes")),
+                    found=str(size),
+                )
+            )
+        if res.get("hash") != digest:
+            issues.append(
+                _mismatch(
+                    rel,
+                    "hash differs from the descriptor",
+                    expected=str(res.get("hash")),
+                    found=digest,
+                )
+            )
+    return resources, issues
+
+
+def verify(folder: Path) -> list[Issue]:
+    """Every problem found in the build at folder; an empty list means it is intact."""
+    issues: list[Issue] = []
+    sums = folder / SUMS
+    listed: set[str] = set()
+    if not sums.is_file():
+        issues.append(_mismatch(SUMS, "SHA256SUMS is missing"))
+    else:
+        for number, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), start=1):
+            digest, _, rel = line.partition("  ")
+            listed.add(rel)
+            target = folder / rel
+            if not target.is_file():
+                issues.append(
+                    Issue(SUMS, number, 1, "checksum-mismatch", f"{rel} is listed but missing")
+                )
+            elif _sha(target) != digest:
+                issues.append(
+                    Issue(
+                        SUMS,
+                        number,
+                        1,
+                        "checksum-mismatch",
+                        f"{rel} does not match its checksum",
+                        expected=digest,
+                        found=_sha(target),
+                    )
+                )
+        present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {
+            SUMS
+        }
+        for rel in sorted(present - listed):
+            issues.append(_mismatch(rel, "file not listed in SHA256SUMS"))
+    csv_resources, found = _resources(folder, "datapackage.json")
+    issues += found
+    parquet_resources, found = _resources(folder, "parquet/datapackage.json")
+    issues += found
+    if found or any(i.file.startswith(("data/", "parquet/")) for i in issues):
+        return issues  # comparing the tables of damaged files says nothing more
+    by_name = {r["name"]: r for r in parquet_resources}
+    for res in csv_resources:
+        twin = by_name.get(res["name"])
+        rel = f"parquet/{twin['path']}" if twin else f"parquet/{res['name']}.parquet"
+        if twin is None:
+            issues.append(Issue(rel, 0, 0, "parquet-differs-from-csv", "no Parquet twin"))
+            continue
+        spec = table_spec(res)
+        table = pq.read_table(folder / rel)
+        if not table.schema.equals(arrow_schema(spec)):
+            issues.append(
+                Issue(
+                    rel,
+                    0,
+                    0,
+                    "parquet-differs-from-csv",
+                    "Arrow schema differs from the Table Schema",
+                    expected=str(arrow_schema(spec)),
+                    found=str(table.schema),
+                )
+            )
+            continue
+        rows = read_csv_rows(spec, (folder / res["path"]).read_bytes())
+        parquet_rows = table.to_pylist()
+        if rows != parquet_rows:
+            diff = next(
+                (i for i, (a, b) in enumerate(zip(rows, parquet_rows, strict=False)) if a != b),
+                min(len(rows), len(parquet_rows)),
+            )
+            issues.append(
+                Issue(
+                    rel,
+                    0,
+                    0,
+                    "parquet-differs-from-csv",
+                    f"{len(parquet_rows)} rows against {len(rows)} in {res['path']}; first difference at row {diff + 1}",
+                )
+            )
+    return issues

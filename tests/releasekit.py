@@ -1,0 +1,94 @@
+"""Fixture repositories for release tests: the test cases' base and valid records, plus one
+verified event quoting an openly licensed source whose text starts cells with '-' and '@',
+committed to a real git repository at a fixed time."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from casekit import CASES, make_repository
+
+COMMIT_TIME = "2026-01-02T03:04:05+01:00"
+CREATED = "2026-01-02T02:04:05Z"
+
+OPEN_TEXT = "Am Bahnhof waren es -30 Grad.\n@kremlin meldete: Kim reist heute ab.\n"
+OPEN_SOURCE = """\
+source_id: example-open-bulletin
+publisher: Example Bulletin
+title: "Kalter Morgen"
+published: "2019-04-26"
+published_basis: stated
+language: de
+sha256: {sha}
+characters: {n}
+rights: open
+"""
+COLD_EVENT = """\
+event_id: 2019-04-26-kim-cold-departure
+title: -30 degrees as Kim leaves
+summary: "=1+1 is text here: Kim Jong Un left Wladiwostok in the cold."
+event_type: RETREAT
+factuality: occurred
+date_start: 2019-04-26
+date_end: 2019-04-26
+date_precision: day
+date_basis: inferred
+date_note: "@kremlin: the text says 'heute', read against the publication date."
+participants:
+  - actor_id: kim-jong-un
+    role: actor
+evidence:
+  - source_id: example-open-bulletin
+    start: 20
+    end: 28
+    quote: "-30 Grad"
+    supports: [event]
+  - source_id: example-open-bulletin
+    start: 30
+    end: 66
+    quote: "@kremlin meldete: Kim reist heute ab"
+    supports: [event, actor]
+    actor_ids: [kim-jong-un]
+review_status: verified
+reviewed_by: case-reviewer
+reviewed_on: 2026-11-22
+"""
+
+
+def git(root: Path, *args: str, when: str = COMMIT_TIME) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_DATE": when,
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.org",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.org",
+    }
+    return subprocess.run(
+        ["git", "-C", str(root), *args], env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def make_release_repository(root: Path, *, commit: bool = True) -> Path:
+    make_repository(root)
+    for case in sorted((CASES / "valid").glob("*.yaml")):
+        folder = root / "events" / case.stem[:4]
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(case, folder / case.name)
+    source = root / "sources" / "example-open-bulletin"
+    source.mkdir(parents=True)
+    (source / "text.txt").write_bytes(OPEN_TEXT.encode())
+    (source / "source.yaml").write_text(
+        OPEN_SOURCE.format(sha=hashlib.sha256(OPEN_TEXT.encode()).hexdigest(), n=len(OPEN_TEXT))
+    )
+    (root / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml").write_text(COLD_EVENT)
+    if commit:
+        git(root, "init", "-q", "-b", "main")
+        git(root, "add", ".")
+        git(root, "commit", "-q", "-m", "fixture")
+    return root

@@ -1,0 +1,276 @@
+"""make release, end to end on a fixture repository in a real git repo: the package passes the
+real `frictionless validate`, verifies, is byte-identical when rebuilt, ships only verified
+records and never the full text of a quotes-only source, and is written atomically."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pyarrow.parquet as pq
+import pytest
+
+from casekit import PROJECT
+from eventledger.catalog import CODES, Layer
+from eventledger.release import ReleaseError, Result, build
+from eventledger.repository import Repository
+from eventledger.schema import TABLES, load_schema
+from eventledger.verify import verify
+from releasekit import CREATED, OPEN_TEXT, git, make_release_repository
+
+BIN = PROJECT / ".venv" / "bin"
+VERSION = "0.1.0"
+NAME = "eventledger-kim-putin"
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_release_repository(tmp_path_factory.mktemp("release") / "repo")
+
+
+@pytest.fixture(scope="module")
+def built(repo: Path) -> Result:
+    return build(Repository(repo))
+
+
+@pytest.fixture(scope="module")
+def package(built: Result) -> Path:
+    return built.folder
+
+
+def test_writes_every_part_of_the_release(built: Result, package: Path) -> None:
+    names = set(files_of(package))
+    for table in TABLES:
+        assert f"data/{table}.csv" in names
+        assert f"parquet/{table}.parquet" in names
+    assert {
+        "datapackage.json",
+        "parquet/datapackage.json",
+        "SHA256SUMS",
+        "CODEBOOK.md",
+        "CHANGES.md",
+        "changes.json",
+        "manifest.json",
+        f"{NAME}-{VERSION}.xlsx",
+    } <= names
+    assert built.archive == package.parent / f"{NAME}-{VERSION}.zip"
+    with zipfile.ZipFile(built.archive) as zf:
+        assert sorted(zf.namelist()) == sorted(f"{NAME}-{VERSION}/{n}" for n in names)
+    descriptor = json.loads((package / "datapackage.json").read_text())
+    assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+    assert descriptor["version"] == VERSION
+    assert descriptor["created"] == CREATED  # the commit time of HEAD, in UTC
+    assert {"name", "title", "licenses", "contributors", "sources"} <= set(descriptor)
+    assert [r["name"] for r in descriptor["resources"]] == list(TABLES)
+    for res in descriptor["resources"]:
+        assert res["hash"].startswith("sha256:") and res["bytes"] > 0
+        assert res["schema"]["primaryKey"]
+
+
+def test_real_frictionless_validate_passes(package: Path) -> None:
+    run = subprocess.run(
+        [str(BIN / "frictionless"), "validate", "--json", str(package / "datapackage.json")],
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(run.stdout)
+    assert run.returncode == 0, run.stdout
+    assert report["valid"] is True
+    assert {t["name"] for t in report["tasks"]} == set(TABLES)
+
+
+def test_frictionless_catches_a_foreign_key_the_build_would_never_write(
+    package: Path, tmp_path: Path
+) -> None:
+    """Guard the guard: the published foreign keys are enforced by frictionless."""
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    descriptor = json.loads((copy / "datapackage.json").read_text())
+    csv = copy / "data" / "participants.csv"
+    csv.write_text(csv.read_text().replace("kim-jong-un", "nobody-here", 1))
+    res = next(r for r in descriptor["resources"] if r["name"] == "participants")
+    del res["hash"], res["bytes"]
+    (copy / "datapackage.json").write_text(json.dumps(descriptor))
+    run = subprocess.run(
+        [str(BIN / "frictionless"), "validate", "--json", str(copy / "datapackage.json")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0
+    assert "foreign-key" in run.stdout
+
+
+def test_csv_is_utf8_lf_sorted_in_schema_order(package: Path) -> None:
+    schema = load_schema(PROJECT / "schema")
+    for table in TABLES:
+        data = (package / "data" / f"{table}.csv").read_bytes()
+        assert b"\r" not in data
+        header = data.decode("utf-8").split("\n", 1)[0]
+        assert header.split(",") == list(schema.tables[table].field_names)
+    lines = (package / "data" / "events.csv").read_text().splitlines()[1:]
+    assert lines == sorted(lines)
+
+
+def test_verify_passes_and_catches_tampering(package: Path, tmp_path: Path) -> None:
+    assert verify(package) == []
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    parquet = copy / "parquet" / "events.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:-1] + b"X")
+    (copy / "stray.txt").write_text("not released")
+    found = {(i.file, i.code) for i in verify(copy)}
+    assert ("SHA256SUMS", "checksum-mismatch") in found
+    assert ("parquet/events.parquet", "checksum-mismatch") in found
+    assert ("stray.txt", "checksum-mismatch") in found
+
+
+def test_verify_compares_parquet_rows_with_csv(package: Path, tmp_path: Path) -> None:
+    """A Parquet file rewritten consistently (checksums updated) but with other rows is caught."""
+    import hashlib
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    path = copy / "parquet" / "events.parquet"
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, 1), path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    descriptor = json.loads((copy / "parquet" / "datapackage.json").read_text())
+    res = next(r for r in descriptor["resources"] if r["name"] == "events")
+    res["bytes"], res["hash"] = len(data), f"sha256:{digest}"
+    (copy / "parquet" / "datapackage.json").write_text(json.dumps(descriptor))
+    sums = {}
+    for p in sorted(copy.rglob("*")):
+        if p.is_file() and p.name != "SHA256SUMS":
+            sums[p.relative_to(copy).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    (copy / "SHA256SUMS").write_text("".join(f"{h}  {n}\n" for n, h in sums.items()))
+    assert [(i.file, i.code) for i in verify(copy)] == [
+        ("parquet/events.parquet", "parquet-differs-from-csv")
+    ]
+
+
+def test_every_package_code_is_exercised_here() -> None:
+    """Package-level codes cannot be record cases under tests/cases/invalid/; they are tested here."""
+    package_codes = {c.code for c in CODES if c.layer is Layer.PACKAGE}
+    source = Path(__file__).read_text()
+    assert package_codes and all(f'"{code}"' in source for code in package_codes)
+
+
+def test_two_builds_of_one_commit_are_byte_identical(
+    repo: Path, built: Result, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    again = build(Repository(clone))
+    assert files_of(again.folder) == files_of(built.folder)
+    assert again.archive.read_bytes() == built.archive.read_bytes()
+
+
+def test_only_verified_records_ship(built: Result, package: Path) -> None:
+    assert built.drafts == ["2019-04-25-kim-train-departs"]
+    everything = b"".join(files_of(package).values())
+    events = (package / "data" / "events.csv").read_text()
+    assert "2019-04-25-kim-putin-talks" in events
+    assert "kim-train-departs" not in events
+    assert b"kim-train-departs" not in (package / "data" / "evidence.csv").read_bytes()
+    assert b"Wir sind zufrieden" not in everything  # quoted only by the draft
+
+
+def test_quotes_only_sources_ship_metadata_hash_and_spans_never_the_text(package: Path) -> None:
+    base_text = (
+        PROJECT / "tests/cases/_base/sources/example-2019-04-25-summit/text.txt"
+    ).read_text()
+    sources = (package / "data" / "sources.csv").read_text()
+    assert "example-2019-04-25-summit" in sources and "quotes-only" in sources
+    unquoted = "Der Zug"  # a sentence of the quotes-only text that no span quotes
+    assert unquoted in base_text
+    with zipfile.ZipFile(package.parent / f"{NAME}-{VERSION}.zip") as zf:
+        blob = b"".join(zf.read(n) for n in zf.namelist() if not n.endswith((".parquet", ".xlsx")))
+    assert unquoted.encode() not in blob
+    assert "wichtigen Verhandlungen" in (package / "data" / "evidence.csv").read_text()
+    assert (package / "texts" / "example-open-bulletin.txt").read_text() == OPEN_TEXT
+    assert not (package / "texts" / "example-2019-04-25-summit.txt").exists()
+
+
+def test_formula_like_cells_are_listed_and_the_xlsx_runs_nothing(
+    built: Result, package: Path
+) -> None:
+    assert any("-30 Grad" in c for c in built.formula_cells)
+    assert any("=1+1" in c for c in built.formula_cells)
+    # The canonical CSV keeps them byte-exact.
+    assert '"=1+1 is text here' in (package / "data" / "events.csv").read_text() or (
+        "=1+1 is text here" in (package / "data" / "events.csv").read_text()
+    )
+    book = openpyxl.load_workbook(package / f"{NAME}-{VERSION}.xlsx")
+    texts = []
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (sheet.title, c.coordinate, c.value)
+                texts.append(c.value)
+    assert "-30 Grad" in texts and "@kremlin meldete: Kim reist heute ab" in texts
+    with zipfile.ZipFile(package / f"{NAME}-{VERSION}.xlsx") as zf:
+        for n in zf.namelist():
+            assert b"<f>" not in zf.read(n)
+
+
+def test_a_failing_build_leaves_nothing_behind(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    from eventledger import release
+
+    monkeypatch.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
+    with pytest.raises(ReleaseError, match="simulated failure"):
+        build(Repository(clone))
+    assert not (clone / "build" / VERSION).exists()
+    assert list((clone / "build").iterdir()) == []
+
+
+def test_records_with_errors_are_refused_before_anything_is_written(
+    repo: Path, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    event = clone / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
+    event.write_text(event.read_text().replace("event_type: RETREAT", "event_type: RETRET"))
+    with pytest.raises(ReleaseError) as err:
+        build(Repository(clone))
+    assert [i.code for i in err.value.issues] == ["not-in-vocabulary"]
+    assert not (clone / "build").exists()
+
+
+def test_an_existing_version_is_never_overwritten(repo: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    first = build(Repository(clone))
+    before = files_of(first.folder)
+    assert build(Repository(clone)).status == "unchanged"
+    event = clone / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
+    event.write_text(event.read_text().replace("as Kim leaves", "as Kim departs"))
+    with pytest.raises(ReleaseError, match="already exists with different content"):
+        build(Repository(clone))
+    assert files_of(first.folder) == before
+
+
+def test_outside_git_without_source_date_epoch_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_release_repository(tmp_path / "plain", commit=False)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    with pytest.raises(ReleaseError, match="SOURCE_DATE_EPOCH"):
+        build(Repository(root))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767319445")
+    assert build(Repository(root)).created == "2026-01-02T02:04:05Z"

@@ -1,0 +1,170 @@
+"""Changes between releases from committed manifests, the version rules, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from casekit import PROJECT
+from eventledger.release import ReleaseError, build
+from eventledger.repository import Repository
+from releasekit import git, make_release_repository
+
+BIN = PROJECT / ".venv" / "bin"
+EVENT = "events/2019/2019-04-26-kim-cold-departure.yaml"
+
+
+def set_version(root: Path, version: str) -> None:
+    path = root / "datapackage.json"
+    data = json.loads(path.read_text())
+    data["version"] = version
+    path.write_text(json.dumps(data, indent=2))
+
+
+def edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+
+
+def commit(root: Path, when: str) -> None:
+    git(root, "add", "-A", ".", when=when)
+    git(root, "commit", "-q", "-m", "change", when=when)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """0.1.0 released (manifest committed), then a correction released as 0.1.1."""
+    root = make_release_repository(tmp_path_factory.mktemp("versions") / "repo")
+    first = build(Repository(root), record=True)
+    assert first.manifest_path == root / "releases" / "0.1.0.json"
+    commit(root, "2026-02-01T00:00:00+00:00")
+    edit(root, EVENT, "as Kim leaves", "as Kim departs")
+    set_version(root, "0.1.1")
+    commit(root, "2026-02-02T00:00:00+00:00")
+    return root
+
+
+def test_a_correction_is_listed_with_the_fields_that_changed(history: Path) -> None:
+    result = build(Repository(history), record=True)
+    changes = json.loads((result.folder / "changes.json").read_text())
+    assert changes["previous"] == "0.1.0"
+    assert changes["required_bump"] == "patch"
+    assert changes["changed"]["events"] == {"2019-04-26-kim-cold-departure": ["title"]}
+    assert changes["added"]["events"] == [] and changes["removed"]["events"] == []
+    assert (
+        "changed: `2019-04-26-kim-cold-departure` (title)"
+        in (result.folder / "CHANGES.md").read_text()
+    )
+
+
+def test_diff_compares_two_builds(history: Path) -> None:
+    build(Repository(history), record=True)  # 0.1.1 (no-op when the test above ran)
+    run = subprocess.run(
+        [str(BIN / "eventledger"), "diff", "--format", "json", "build/0.1.0", "build/0.1.1"],
+        cwd=history,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["changed"]["events"] == {
+        "2019-04-26-kim-cold-departure": ["title"]
+    }
+
+
+def test_the_manifest_is_enough_without_the_old_build(history: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(history), str(clone))  # no build/ in a clone
+    result = build(Repository(clone))
+    assert result.changes is not None
+    assert result.changes.changed["events"] == {"2019-04-26-kim-cold-departure": ["title"]}
+
+
+def test_added_records_need_a_minor_step(history: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(history), str(clone))
+    edit(
+        clone,
+        "events/2019/2019-04-25-kim-train-departs.yaml",
+        "review_status: draft",
+        "review_status: verified\nreviewed_by: someone\nreviewed_on: 2026-11-23",
+    )
+    with pytest.raises(ReleaseError, match="is a patch step, but the changes need a minor step"):
+        build(Repository(clone))
+    set_version(clone, "0.2.0")
+    assert build(Repository(clone)).changes.level == "minor"  # type: ignore[union-attr]
+
+
+def test_a_removed_field_needs_a_major_step(history: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(history), str(clone))
+    schema = clone / "schema" / "events.tableschema.json"
+    data = json.loads(schema.read_text())
+    data["fields"] = [f for f in data["fields"] if f["name"] != "cameo_code"]
+    schema.write_text(json.dumps(data))
+    edit(clone, "events/2019/2019-04-25-kim-putin-talks.yaml", 'cameo_code: "036"\n', "")
+    set_version(clone, "0.2.0")
+    with pytest.raises(ReleaseError, match=r"needs? a major step|need a major step"):
+        build(Repository(clone))
+
+
+def test_the_same_version_with_other_records_is_refused(history: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(history), str(clone))
+    set_version(clone, "0.1.0")
+    with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
+        build(Repository(clone))
+
+
+def test_removed_ids_are_never_reused(tmp_path: Path) -> None:
+    root = make_release_repository(tmp_path / "repo")
+    build(Repository(root), record=True)
+    cold = (root / EVENT).read_text()
+    (root / EVENT).unlink()
+    set_version(root, "0.2.0")
+    commit(root, "2026-03-01T00:00:00+00:00")
+    second = build(Repository(root), record=True)
+    assert second.changes is not None
+    assert second.changes.removed["events"] == ["2019-04-26-kim-cold-departure"]
+    (root / EVENT).write_text(cold)
+    set_version(root, "0.3.0")
+    commit(root, "2026-03-02T00:00:00+00:00")
+    with pytest.raises(ReleaseError, match="never reused"):
+        build(Repository(root))
+
+
+def test_cli_json_summary_quiet_and_clear_refusal(tmp_path: Path) -> None:
+    root = make_release_repository(tmp_path / "repo")
+    run = subprocess.run(
+        [str(BIN / "eventledger"), "release", "--quiet", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    summary = json.loads(run.stdout)
+    assert summary["ok"] and summary["rows"]["events"] == 2
+    assert summary["drafts_withheld"] == ["2019-04-25-kim-train-departs"]
+    assert summary["manifest"] == "releases/0.1.0.json"
+    verified = subprocess.run(
+        [str(BIN / "eventledger"), "verify", "build/0.1.0"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0 and verified.stdout.startswith("OK")
+    loud = subprocess.run(
+        [str(BIN / "eventledger"), "build"], cwd=root, capture_output=True, text=True
+    )
+    assert "checking records" in loud.stderr and "unchanged" in loud.stdout
+    edit(root, EVENT, "as Kim leaves", "as Kim departs")
+    refused = subprocess.run(
+        [str(BIN / "eventledger"), "release"], cwd=root, capture_output=True, text=True
+    )
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert "error: version 0.1.0 was already released" in refused.stderr
