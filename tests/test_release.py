@@ -274,3 +274,20 @@ def test_outside_git_without_source_date_epoch_is_refused(
         build(Repository(root))
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767319445")
     assert build(Repository(root)).created == "2026-01-02T02:04:05Z"
+
+
+def test_the_release_folder_is_readable_by_everyone(package: Path) -> None:
+    assert package.stat().st_mode & 0o777 == 0o755
+
+
+def test_the_live_repository_builds(tmp_path: Path) -> None:
+    """Smoke test on the committed corpus (drafts or verified alike): it builds and verifies."""
+    clone = tmp_path / "live"
+    git(tmp_path, "clone", "-q", str(PROJECT), str(clone))
+    from eventledger.checker import load_dataset
+
+    if load_dataset(Repository(clone)).issues.errors:
+        pytest.skip("the committed corpus has record errors; make validate names them")
+    result = build(Repository(clone))
+    assert verify(result.folder) == []
+    assert result.files >= 17

@@ -273,6 +273,7 @@ def build(repository: Repository, *, progress: Progress = _quiet, record: bool =
     if result.status == "built":
         target.parent.mkdir(parents=True, exist_ok=True)
         aside = Path(tempfile.mkdtemp(prefix=f".{result.version}-", dir=target.parent))
+        aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         zip_aside = aside.with_suffix(".zip")
         try:
             for rel, data in files.items():
