@@ -14,10 +14,13 @@ from eventledger.changes import ChangesError, check_changed
 from eventledger.checker import check
 from eventledger.diff import DiffError, diff
 from eventledger.generate import stale, write
+from eventledger.locate_write import LocateWriteError, locate_write
+from eventledger.locate_write import report_lines as locate_report
 from eventledger.manifest import changes_markdown
 from eventledger.release import ReleaseError, build, summary_text
 from eventledger.reporters import FORMATS, summarize
 from eventledger.repository import Repository, RepositoryNotFound
+from eventledger.scaffold import ScaffoldError, new_event
 from eventledger.schema import SchemaError
 from eventledger.spans import locate as locate_quote
 from eventledger.spans import read_source_text
@@ -89,17 +92,41 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
 
 
 @main.command()
-@click.argument("source_id")
-@click.argument("quote")
+@click.argument("source_id", required=False)
+@click.argument("quote", required=False)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def locate(source_id: str, quote: str, fmt: str, root: Path | None) -> None:
+@click.option(
+    "--write",
+    "record_file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Fill in or repair start and end of every span of the event FILE from its quote, in place.",
+)
+def locate(
+    source_id: str | None, quote: str | None, fmt: str, root: Path | None, record_file: Path | None
+) -> None:
     """Print the offsets of QUOTE in the text of SOURCE_ID (every occurrence).
 
-    Exit status 1 when the quote does not occur.
+    With --write FILE, set the offsets of every span of FILE instead; when a quote occurs
+    more than once and the offsets point at none of them, write nothing and list the
+    candidates. Exit status 1 when a quote does not occur or is ambiguous.
     """
+    if record_file is not None:
+        if source_id is not None:
+            raise click.UsageError("give either SOURCE_ID QUOTE or --write FILE, not both")
+        repository = _repository(root or record_file.resolve().parent)
+        try:
+            outcome = locate_write(repository, record_file.resolve())
+        except LocateWriteError as err:
+            click.echo(f"error: {err}", err=True)
+            sys.exit(EXIT_INVALID)
+        click.echo("\n".join(locate_report(outcome)))
+        sys.exit(EXIT_INVALID if outcome.refusals else EXIT_VALID)
+    if source_id is None or quote is None:
+        raise click.UsageError("give SOURCE_ID and QUOTE, or --write FILE")
     repository = _repository(root)
     path = repository.source_text(source_id)
     source = read_source_text(path, source_id)
@@ -123,6 +150,39 @@ def locate(source_id: str, quote: str, fmt: str, root: Path | None) -> None:
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
+
+
+@main.group()
+def new() -> None:
+    """Start a new record from the template."""
+
+
+@new.command(name="event")
+@click.argument("slug")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="date_start and date_end (YYYY-MM-DD); default: a date the SLUG starts with, else today.",
+)
+@click.option("--title", help="The short English title.")
+@click.option("--source", "source_id", help="source_id of the first span.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def new_event_command(
+    slug: str, day: Any, title: str | None, source_id: str | None, root: Path | None
+) -> None:
+    """Write events/<yyyy>/<date>-<slug>.yaml from the template, review_status: draft.
+
+    The id is <date>-<slug>, or <date>-<slug>-2, -3, ... when taken (ids are never reused).
+    """
+    repository = _repository(root)
+    try:
+        made = new_event(
+            repository, slug, day=day.date() if day else None, title=title, source=source_id
+        )
+    except ScaffoldError as err:
+        raise click.UsageError(str(err)) from err
+    click.echo(repository.rel(made.path))
 
 
 @main.command()

@@ -1,0 +1,254 @@
+"""`eventledger locate --write FILE`: fill in or repair the offsets of every span from its quote.
+
+The file is edited in place by replacing only the characters of each `start:` and `end:`
+value (or inserting the missing line), at the positions the strict reader records for
+every key. Everything else stays byte for byte: comments, key order, quoting, escapes
+such as "10\\u00a0Uhr" (a round-trip dump through ruamel.yaml would write that
+non-breaking space back as an invisible character), line endings. The result is read
+back and compared before it replaces the file, written aside and renamed.
+
+A quote that occurs more than once is ambiguous: the span's current offsets choose
+among the occurrences when they point at one of them; otherwise nothing is written and
+the candidates are listed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eventledger.repository import Repository
+from eventledger.spans import SourceText, locate, read_source_text
+from eventledger.strict_yaml import Document, load
+
+KEYS = ("start", "end")
+# A scalar that can stand where an offset goes: quoted, plain up to a flow indicator, or nothing.
+_VALUE = re.compile(r"""([ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\s,#{}\[\]]*)""")
+
+
+class LocateWriteError(Exception):
+    """The file cannot be rewritten at all (unreadable, not valid YAML, no evidence list)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int
+    end: int
+    line: int  # line of the source text, 1-based
+
+
+@dataclass(frozen=True)
+class Fix:
+    span: int  # 0-based index in evidence
+    line: int  # line of the span in the record
+    old: tuple[Any, Any]
+    new: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    span: int
+    line: int
+    message: str
+    candidates: tuple[Candidate, ...] = ()
+
+
+@dataclass
+class Outcome:
+    file: str
+    fixes: list[Fix] = field(default_factory=list)
+    kept: int = 0  # spans whose offsets were right already
+    refusals: list[Refusal] = field(default_factory=list)
+    written: bool = False
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _offsets(values: tuple[Any, Any]) -> tuple[int, int] | None:
+    start, end = values
+    if isinstance(start, str) and start.isdigit() and isinstance(end, str) and end.isdigit():
+        return int(start), int(end)
+    return None
+
+
+def plan(repository: Repository, path: Path) -> tuple[Outcome, Document, str, bytes]:
+    """Decide the offsets of every span; return the outcome, the parsed record and its text."""
+    rel = repository.rel(path) if path.resolve().is_relative_to(repository.root) else str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise LocateWriteError(f"{rel}: cannot read the file: {err.strerror}") from err
+    doc, issues = load(raw, rel)
+    if doc is None:
+        shown = "; ".join(f"line {i.line}: {i.message}" for i in issues)
+        raise LocateWriteError(f"{rel}: cannot read the record ({shown}); fix that first")
+    bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
+    text = raw[len(bom) :].decode("utf-8")
+    spans = doc.data.get("evidence") if isinstance(doc.data, dict) else None
+    if not isinstance(spans, list) or not spans:
+        raise LocateWriteError(f"{rel}: the record has no evidence list; nothing to locate")
+    outcome = Outcome(rel)
+    sources: dict[str, SourceText] = {}
+    for i, span in enumerate(spans):
+        line = doc.position(("evidence", i))[0]
+        if not isinstance(span, dict):
+            outcome.refusals.append(Refusal(i, line, "the span is not a mapping"))
+            continue
+        sid, quote = span.get("source_id"), span.get("quote")
+        if not isinstance(sid, str) or not isinstance(quote, str) or not quote:
+            outcome.refusals.append(Refusal(i, line, "the span needs a source_id and a quote"))
+            continue
+        if sid not in sources:
+            sources[sid] = read_source_text(repository.source_text(sid), sid)
+        source = sources[sid]
+        if source.text is None:
+            outcome.refusals.append(
+                Refusal(i, line, f"no readable text for source '{sid}' (sources/{sid}/text.txt)")
+            )
+            continue
+        places = locate(source.text, quote)
+        old = (span.get("start"), span.get("end"))
+        current = _offsets(old)
+        if not places:
+            outcome.refusals.append(
+                Refusal(
+                    i,
+                    line,
+                    f"the quote occurs nowhere in {sid}; "
+                    "copy it from text.txt (eventledger validate names the difference)",
+                )
+            )
+            continue
+        if len(places) == 1:
+            new = places[0]
+        elif current is not None and current in places:
+            new = current  # the offsets say which occurrence
+        else:
+            outcome.refusals.append(
+                Refusal(
+                    i,
+                    line,
+                    f"the quote occurs {len(places)} times in {sid} and the offsets point at none; "
+                    "set start and end to one of the candidates (or quote more words)",
+                    tuple(Candidate(s, e, _line_of(source.text, s)) for s, e in places),
+                )
+            )
+            continue
+        if current == new:
+            outcome.kept += 1
+        else:
+            outcome.fixes.append(Fix(i, line, old, new))
+    return outcome, doc, text, bom
+
+
+def _edit(text: str, doc: Document, fixes: list[Fix], rel: str) -> str:
+    lines = text.splitlines(keepends=True)
+    inserts: dict[int, list[str]] = {}  # 0-based line index -> lines to insert after it
+    for fix in fixes:
+        span = doc.data["evidence"][fix.span]
+        for key, value in zip(KEYS, fix.new, strict=True):
+            if key in span:
+                line, col = doc.positions[("evidence", fix.span, key)]
+                row = lines[line - 1]
+                head = row[: col - 1]
+                rest = row[col - 1 :]
+                m = re.match(rf"{key}[ \t]*:", rest)
+                token = _VALUE.match(rest, m.end()) if m else None
+                if m is None or token is None or (not token.group(2) and span[key] is not None):
+                    raise LocateWriteError(
+                        f"{rel}:{line}: cannot rewrite '{key}' in place; "
+                        f"write it as '{key}: <number>' on one line"
+                    )
+                tail = rest[token.end() :]
+                # An empty value keeps the space before what follows ("end:  # note").
+                space = token.group(1) if not token.group(2) and tail.strip() else ""
+                lines[line - 1] = f"{head}{key}: {value}{space}{tail}"
+            else:
+                after = _insert_after(doc, lines, fix.span, key, rel)
+                indent = doc.positions[("evidence", fix.span, "source_id")][1] - 1
+                inserts.setdefault(after, []).append(f"{' ' * indent}{key}: {value}\n")
+    for after in sorted(inserts, reverse=True):
+        lines[after + 1 : after + 1] = inserts[after]
+    return "".join(lines)
+
+
+def _insert_after(doc: Document, lines: list[str], span: int, key: str, rel: str) -> int:
+    """The 0-based line after which a missing key goes: after source_id (start) or start (end)."""
+    anchor = "source_id" if key == "start" or "start" not in doc.data["evidence"][span] else "start"
+    line, col = doc.positions[("evidence", span, anchor)]
+    nxt = lines[line] if line < len(lines) else ""
+    if nxt.strip() and len(nxt) - len(nxt.lstrip(" ")) > col - 1:  # the value goes on
+        raise LocateWriteError(
+            f"{rel}:{line}: cannot insert '{key}' after a value that spans lines; add '{key}:' by hand"
+        )
+    if "{" in lines[line - 1]:
+        raise LocateWriteError(
+            f"{rel}:{line}: the span is written in flow style {{...}}; add '{key}:' by hand"
+        )
+    return line - 1
+
+
+def locate_write(repository: Repository, path: Path) -> Outcome:
+    """Fill in or repair the offsets of every span of the event at path, in place."""
+    outcome, doc, text, bom = plan(repository, path)
+    if outcome.refusals or not outcome.fixes:
+        return outcome
+    new_text = _edit(text, doc, outcome.fixes, outcome.file)
+    check, _ = load(bom + new_text.encode("utf-8"), outcome.file)
+    got = [
+        (s.get("start"), s.get("end")) for s in (check.data.get("evidence") if check else []) or []
+    ]
+    want = [(str(f.new[0]), str(f.new[1])) for f in outcome.fixes]
+    if check is None or [got[f.span] for f in outcome.fixes] != want:
+        raise LocateWriteError(
+            f"{outcome.file}: the edit did not read back as intended; nothing written"
+        )
+    _write_atomically(path, bom + new_text.encode("utf-8"))
+    outcome.written = True
+    return outcome
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, path.stat().st_mode & 0o7777)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def report_lines(outcome: Outcome) -> list[str]:
+    """What locate --write tells the contributor: each change, or why nothing was written."""
+    out: list[str] = []
+    for r in outcome.refusals:
+        out.append(f"{outcome.file}:{r.line}: evidence[{r.span}]: {r.message}")
+        out += [
+            f"    candidate: start: {c.start}, end: {c.end}  (line {c.line})" for c in r.candidates
+        ]
+    for f in outcome.fixes:
+        was = ", ".join(f"{k}: {'' if v is None else v}" for k, v in zip(KEYS, f.old, strict=True))
+        out.append(
+            f"{outcome.file}:{f.line}: evidence[{f.span}]: start: {f.new[0]}, end: {f.new[1]}"
+            f"  (was {was})"
+        )
+    if outcome.refusals:
+        out.append(
+            f"{outcome.file}: nothing written ({len(outcome.refusals)} span(s) to settle first)"
+        )
+    elif outcome.written:
+        out.append(
+            f"{outcome.file}: wrote {len(outcome.fixes)} span(s), {outcome.kept} already right"
+        )
+    else:
+        out.append(f"{outcome.file}: all {outcome.kept} span(s) already right; file unchanged")
+    return out
