@@ -34,6 +34,7 @@ from eventledger.repository import RecordFile, Repository
 from eventledger.strict_yaml import MAX_BYTES
 
 WATCHED = ("events", "actors", "sources", "schema")
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git hash-object -t tree /dev/null
 _DATE_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-")
 
 
@@ -72,7 +73,10 @@ def changed_paths(repository: Repository, rev: str) -> list[str]:
     probe = _git(
         repository, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
     )
-    if probe.returncode != 0:
+    base = probe.stdout.strip()
+    if probe.returncode != 0 and rev == "HEAD" and _unborn(repository):
+        base = EMPTY_TREE  # the first commit: everything is new (pre-commit in a fresh repository)
+    elif probe.returncode != 0:
         inside = _git(repository, "rev-parse", "--is-inside-work-tree")
         if inside.returncode != 0:
             raise ChangesError(
@@ -88,7 +92,7 @@ def changed_paths(repository: Repository, rev: str) -> list[str]:
         "-z",
         "--no-renames",
         "--relative",
-        probe.stdout.strip(),
+        base,
         "--",
         *WATCHED,
     )
@@ -97,6 +101,13 @@ def changed_paths(repository: Repository, rev: str) -> list[str]:
         if done.returncode != 0:
             raise ChangesError(f"git failed: {done.stderr.strip()}")
     return sorted({p for p in (diff.stdout + others.stdout).split("\0") if p})
+
+
+def _unborn(repository: Repository) -> bool:
+    """A work tree whose current branch has no commit yet."""
+    inside = _git(repository, "rev-parse", "--is-inside-work-tree")
+    head = _git(repository, "rev-parse", "--verify", "--quiet", "HEAD")
+    return inside.returncode == 0 and head.returncode != 0
 
 
 def _changed_ids(changed: list[str]) -> tuple[set[str], set[str]]:
