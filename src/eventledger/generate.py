@@ -24,6 +24,9 @@ def derived_files(repository: Repository) -> dict[Path, str]:
         )
         out[repository.schema_dir / "templates" / f"{kind}.yaml"] = template(kind, schema)
     out[repository.root / "docs" / "errors.md"] = errors_markdown()
+    from eventledger.cli_reference import cli_markdown  # late: the CLI imports this module
+
+    out[repository.root / "docs" / "cli.md"] = cli_markdown()
     return out
 
 
