@@ -156,3 +156,18 @@ def test_cli_annotates_the_changed_record_for_github(repo: Path) -> None:
     )
     result = CliRunner().invoke(main, ["validate", "--root", str(repo), "--changed-since", "HEAD"])
     assert result.exit_code == 0 and result.output.startswith("OK: 0 records checked")
+
+
+def test_a_deleted_event_still_named_in_distinct_from_is_reported(repo: Path) -> None:
+    talks = repo / TALKS
+    talks.write_text(
+        talks.read_text(encoding="utf-8").replace(
+            "review_status:", "distinct_from: [2019-04-25-kim-train-departs]\nreview_status:"
+        ),
+        encoding="utf-8",
+    )
+    commit_all(repo, "talks are distinct from the train")
+    (repo / TRAIN).unlink()
+    got = found(repo)
+    assert {(f, c) for f, c, _ in got} == {(TALKS, "unknown-event")}
+    assert got == full(repo, {TALKS})

@@ -9,7 +9,8 @@ are two files with one stem. So only these files are parsed:
 
 - the changed record files (git diff against the revision, plus untracked ones);
 - source.yaml of every source whose text or metadata changed;
-- the dependents: events that cite a changed or deleted actor or source. They are found
+- the dependents: events that cite a changed or deleted actor or source, or name a
+  deleted event in distinct_from. They are found
   with one `git grep -F` over events/ for the changed ids: a single multi-threaded
   process that reads no file into Python, where a Python scan would read and decode
   every event. A text match is a superset of a real reference (an id may also stand in
@@ -155,7 +156,14 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
     actors, sources = _changed_ids(changed)
     direct = {p for p in changed if p in by_rel}
     direct |= {f"sources/{s}/source.yaml" for s in sources} & by_rel.keys()
-    candidates = citing_events(repository, actors | sources) & by_rel.keys()
+    # A deleted event may still be named in another event's distinct_from.
+    event_stems = {f.path.stem for f in files if f.kind == "event"}
+    gone = {
+        PurePosixPath(p).stem
+        for p in changed
+        if p.startswith("events/") and p.endswith(".yaml") and p not in by_rel
+    } - event_stems
+    candidates = citing_events(repository, actors | sources | gone) & by_rel.keys()
     context = _context(files, [by_rel[p] for p in direct if by_rel[p].kind == "event"])
     parse = sorted(direct | candidates | context)
     known = KnownIds.from_files(files)
@@ -171,9 +179,12 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
         r.file
         for r in dataset.records
         if r.file in candidates
-        and any(
-            row.values.get("actor_id") in actors or row.values.get("source_id") in sources
-            for row in r.rows[1:]
+        and (
+            any(
+                row.values.get("actor_id") in actors or row.values.get("source_id") in sources
+                for row in r.rows[1:]
+            )
+            or bool(gone.intersection(r.main().get("distinct_from") or []))
         )
     }
     reported = direct | dependents | changed_set
