@@ -60,10 +60,15 @@ class Record:
     def children(self, table: str) -> list[Row]:
         return [r for r in self.rows if r.table == table]
 
-    def report(self, code: str, message: str, path: RecordPath = (), **kw: Any) -> None:
+    def report(
+        self, code: str, message: str, path: RecordPath = (), *, flag: bool = True, **kw: Any
+    ) -> None:
+        """Add an issue at path. flag=False for issues about how fields relate, which say
+        nothing against the value itself, so later checks of that value still run."""
         line, column = self.doc.position(path) if self.doc else (1, 1)
         self.issues.append(Issue(self.file, line, column, code, message, path, **kw))
-        self.flagged.add(path)
+        if flag:
+            self.flagged.add(path)
 
 
 def _describe(value: Any) -> str:
@@ -373,6 +378,7 @@ def _check_claims(
                 (*row.prefix, "supports"),
                 expected="supports including actor",
                 found=str(supports),
+                flag=False,
             )
         if "actor" in supports and not named:
             record.report(
@@ -380,6 +386,7 @@ def _check_claims(
                 "supports names 'actor' but actor_ids is empty",
                 (*row.prefix, "actor_ids"),
                 expected="the ids of the actors the span names",
+                flag=False,
             )
         for actor in named:
             if actor not in actors:
@@ -389,6 +396,7 @@ def _check_claims(
                     (*row.prefix, "actor_ids"),
                     found=actor,
                     expected=", ".join(sorted(actors)),
+                    flag=False,
                 )
         if "actor" in supports:
             backed.update(named)
@@ -406,6 +414,7 @@ def _check_claims(
                 f"no span supports the claim '{claim}'",
                 ("evidence",),
                 expected=f"a span with '{claim}' in supports",
+                flag=False,
             )
     for row in participants:
         actor = row.values.get("actor_id")
@@ -415,4 +424,5 @@ def _check_claims(
                 f"no span supports the participation of '{actor}'",
                 (*row.prefix, "actor_id"),
                 expected=f"a span with supports [actor] and actor_ids [{actor}]",
+                flag=False,
             )
