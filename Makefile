@@ -40,7 +40,7 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loader.py
-	$(BIN)/python tests/bench_changed.py
+	$(BIN)/python benchmarks/changed_since.py
 
 lock:
 	$(PYTHON) -m pip install --quiet uv

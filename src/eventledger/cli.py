@@ -191,7 +191,7 @@ def new_event_command(
 )
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def generate(check: bool, root: Path | None) -> None:
-    """Regenerate the files derived from schema/: record JSON Schemas, templates, docs/errors.md."""
+    """Regenerate the derived files: record JSON Schemas, templates, docs/errors.md, docs/cli.md."""
     repository = _repository(root)
     if check:
         old = stale(repository)

@@ -1,6 +1,6 @@
 """Time `validate --changed-since` against a full `validate` on a synthetic repository.
 
-Run: .venv/bin/python tests/bench_changed.py [N]  (default 10,000 events; builds in /tmp)
+Run: make bench, or .venv/bin/python benchmarks/changed_since.py [N] (default 10,000 events; builds in /tmp)
 
 Not a test (no timing assertions): it prints wall-clock times of the real CLI, run as a
 subprocess, for a full check (the baseline) and for --changed-since after changing one
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from casekit import CASES, make_repository
 from gitkit import commit_all, git
