@@ -11,6 +11,7 @@ lines; the issues reported for every file it names or contains must be exactly t
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -94,7 +95,10 @@ class Case:
 def make_repository(root: Path) -> None:
     shutil.copytree(BASE, root, dirs_exist_ok=True)
     shutil.copytree(PROJECT / "schema", root / "schema", dirs_exist_ok=True)
-    shutil.copyfile(PROJECT / "datapackage.json", root / "datapackage.json")
+    # Fixtures are releases of their own: version 0.1.0, whatever the project's next version is.
+    package = json.loads((PROJECT / "datapackage.json").read_text(encoding="utf-8"))
+    package["version"] = "0.1.0"
+    (root / "datapackage.json").write_text(json.dumps(package, indent=2) + "\n", encoding="utf-8")
 
 
 def valid_cases() -> list[Case]:
