@@ -11,6 +11,7 @@ import calendar
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -243,6 +244,20 @@ def _last_day(day: dt.date) -> int:
     return calendar.monthrange(day.year, day.month)[1]
 
 
+Interval = tuple[dt.date, dt.date]
+
+# The interval a coarse precision stands for: the whole months, years or decades that
+# contain the dates given (UCDP style: the interval is everything the source allows).
+WHOLE_UNITS: dict[str, tuple[str, Callable[[dt.date, dt.date], Interval]]] = {
+    "month": ("month", lambda s, e: (s.replace(day=1), e.replace(day=_last_day(e)))),
+    "year": ("year", lambda s, e: (dt.date(s.year, 1, 1), dt.date(e.year, 12, 31))),
+    "decade": (
+        "decade",
+        lambda s, e: (dt.date(s.year // 10 * 10, 1, 1), dt.date(e.year // 10 * 10 + 9, 12, 31)),
+    ),
+}
+
+
 def check_event(record: Record) -> None:
     """Rules that tie the fields of one event together."""
     ev = record.main()
@@ -267,39 +282,18 @@ def check_event(record: Record) -> None:
                 expected="at most 7 days",
                 found=f"{start} .. {end}",
             )
-        elif precision == "month" and (start.day != 1 or end.day != _last_day(end)):
-            record.report(
-                "date-precision-mismatch",
-                "a month-precision interval runs from the first to the last day of a month",
-                ("date_precision",),
-                expected=f"{start.replace(day=1)} .. {end.replace(day=_last_day(end))}",
-                found=f"{start} .. {end}",
-                hint="widen the interval to whole months",
-            )
-        elif precision == "decade" and (
-            (start.year % 10, start.month, start.day) != (0, 1, 1)
-            or (end.year % 10, end.month, end.day) != (9, 12, 31)
-        ):
-            record.report(
-                "date-precision-mismatch",
-                "a decade-precision interval runs from 1 January of a year ending in 0 to 31 December "
-                "of a year ending in 9",
-                ("date_precision",),
-                expected=f"{start.year // 10 * 10}-01-01 .. {end.year // 10 * 10 + 9}-12-31",
-                found=f"{start} .. {end}",
-                hint="widen the interval to whole decades",
-            )
-        elif precision == "year" and (
-            start.timetuple().tm_yday != 1 or (end.month, end.day) != (12, 31)
-        ):
-            record.report(
-                "date-precision-mismatch",
-                "a year-precision interval runs from 1 January to 31 December",
-                ("date_precision",),
-                expected=f"{start.year}-01-01 .. {end.year}-12-31",
-                found=f"{start} .. {end}",
-                hint="widen the interval to whole years",
-            )
+        elif precision in WHOLE_UNITS:
+            unit, widen = WHOLE_UNITS[precision]
+            whole = widen(start, end)
+            if (start, end) != whole:
+                record.report(
+                    "date-precision-mismatch",
+                    f"a {precision}-precision interval runs over whole {unit}s",
+                    ("date_precision",),
+                    expected=f"{whole[0]} .. {whole[1]}",
+                    found=f"{start} .. {end}",
+                    hint=f"widen the interval to whole {unit}s, or choose a finer precision",
+                )
     if ev.get("date_basis") in ("resolved", "inferred") and not ev.get("date_note"):
         record.report(
             "date-note-missing",
