@@ -52,6 +52,7 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
         record = Record(entry.kind, entry.rel, None)
     else:
         record = read_record(entry.kind, entry.rel, doc, schema)
+        record.drop_document(raw)
     record.issues[:0] = issues
     return record
 

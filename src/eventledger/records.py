@@ -17,7 +17,7 @@ from typing import Any
 
 from eventledger.issues import Issue, RecordPath, format_path
 from eventledger.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
-from eventledger.strict_yaml import Document
+from eventledger.strict_yaml import Document, load
 
 KINDS = {"event": "events", "actor": "actors", "source": "sources"}
 ID_FIELDS = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
@@ -41,6 +41,7 @@ class Record:
     doc: Document | None
     rows: list[Row] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    raw: bytes | None = None
     # Field paths already reported, so the table layer does not report them twice.
     flagged: set[RecordPath] = field(default_factory=set)
 
@@ -61,12 +62,24 @@ class Record:
     def children(self, table: str) -> list[Row]:
         return [r for r in self.rows if r.table == table]
 
+    def position(self, path: RecordPath) -> tuple[int, int]:
+        if self.doc is None and self.raw is not None:
+            # Only records that get an issue after reading pay for parsing them again.
+            self.doc, _ = load(self.raw, self.file)
+        return self.doc.position(path) if self.doc else (1, 1)
+
+    def drop_document(self, raw: bytes) -> None:
+        """Keep the file's bytes instead of the parsed document (a fraction of the memory);
+        positions are parsed again if a later check reports on this record."""
+        self.raw = raw
+        self.doc = None
+
     def report(
         self, code: str, message: str, path: RecordPath = (), *, flag: bool = True, **kw: Any
     ) -> None:
         """Add an issue at path. flag=False for issues about how fields relate, which say
         nothing against the value itself, so later checks of that value still run."""
-        line, column = self.doc.position(path) if self.doc else (1, 1)
+        line, column = self.position(path)
         self.issues.append(Issue(self.file, line, column, code, message, path, **kw))
         if flag:
             self.flagged.add(path)
