@@ -284,7 +284,7 @@ def verify(folder: Path, fmt: str) -> None:
     holds the rows of its CSV twin. Exit status 1 when anything differs."""
     issues = sorted(verify_build(folder))
     files = sum(1 for p in folder.rglob("*") if p.is_file())
-    summary = summarize(issues, files)
+    summary = summarize(issues, files, unit="file")
     if fmt == "text" and summary.valid:
         click.echo(
             f"OK: {folder}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."

@@ -16,16 +16,18 @@ class Summary:
     records: int
     errors: int
     warnings: int
+    unit: str = "record"  # what was checked: records, or the files of a built package
 
     @property
     def valid(self) -> bool:
         return self.errors == 0
 
 
-def summarize(issues: Sequence[Issue], records: int) -> Summary:
+def summarize(issues: Sequence[Issue], records: int, unit: str = "record") -> Summary:
     return Summary(
         files=len({i.file for i in issues}),
         records=records,
+        unit=unit,
         errors=sum(i.severity is Severity.ERROR for i in issues),
         warnings=sum(i.severity is Severity.WARNING for i in issues),
     )
@@ -45,12 +47,12 @@ def text(issues: Sequence[Issue], summary: Summary) -> str:
             if value:
                 lines.append(f"    {label}: {value}")
     if summary.valid and not summary.warnings:
-        lines.append(f"OK: {_plural(summary.records, 'record')} checked, no issues.")
+        lines.append(f"OK: {_plural(summary.records, summary.unit)} checked, no issues.")
     else:
         verdict = "OK" if summary.valid else "FAILED"
         lines.append(
             f"{verdict}: {_plural(summary.errors, 'error')}, {_plural(summary.warnings, 'warning')} "
-            f"in {_plural(summary.files, 'file')} ({_plural(summary.records, 'record')} checked)."
+            f"in {_plural(summary.files, 'file')} ({_plural(summary.records, summary.unit)} checked)."
         )
     return "\n".join(lines)
 
@@ -59,7 +61,7 @@ def as_json(issues: Sequence[Issue], summary: Summary) -> str:
     payload = {
         "valid": summary.valid,
         "summary": {
-            "records": summary.records,
+            f"{summary.unit}s": summary.records,
             "files_with_issues": summary.files,
             "errors": summary.errors,
             "warnings": summary.warnings,
@@ -93,7 +95,7 @@ def github(issues: Sequence[Issue], summary: Summary) -> str:
         )
         lines.append(f"::{level} {','.join(props)}::{_escape_data(i.message + detail)}")
     lines.append(
-        f"{summary.errors} errors, {summary.warnings} warnings in {summary.records} records"
+        f"{summary.errors} errors, {summary.warnings} warnings in {_plural(summary.records, summary.unit)}"
     )
     return "\n".join(lines)
 
