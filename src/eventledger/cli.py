@@ -10,23 +10,21 @@ from typing import Any
 import click
 
 from eventledger import __version__
-from eventledger.changes import ChangesError, check_changed
-from eventledger.checker import check
-from eventledger.diff import DiffError, diff
 from eventledger.generate import stale, write
 from eventledger.locate_write import LocateWriteError, locate_write
 from eventledger.locate_write import report_lines as locate_report
-from eventledger.manifest import changes_markdown
-from eventledger.release import ReleaseError, build, summary_text
 from eventledger.reporters import FORMATS, summarize
 from eventledger.repository import Repository, RepositoryNotFound
 from eventledger.scaffold import ScaffoldError, new_event
 from eventledger.schema import SchemaError
 from eventledger.spans import locate as locate_quote
 from eventledger.spans import read_source_text
-from eventledger.verify import verify as verify_build
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+# Commands that check tables or build packages import pandas, Pandera and pyarrow inside
+# the command: that takes most of a second, which locate, new and generate (run from
+# editors and hooks) should not pay.
 
 
 def _repository(root: Path | None) -> Repository:
@@ -74,6 +72,9 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
     """
     if since is not None and paths:
         raise click.UsageError("give either PATHS or --changed-since, not both")
+    from eventledger.changes import ChangesError, check_changed
+    from eventledger.checker import check
+
     repository = _repository(root or (paths[0].parent if paths else None))
     try:
         if since is not None:
@@ -203,6 +204,8 @@ def generate(check: bool, root: Path | None) -> None:
 
 
 def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
+    from eventledger.release import ReleaseError, build, summary_text
+
     repository = _repository(root)
 
     def progress(message: str) -> None:
@@ -282,6 +285,8 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
 def verify(folder: Path, fmt: str) -> None:
     """Re-check every checksum of a built release (Parquet included) and that each Parquet table
     holds the rows of its CSV twin. Exit status 1 when anything differs."""
+    from eventledger.verify import verify as verify_build
+
     issues = sorted(verify_build(folder))
     files = sum(1 for p in folder.rglob("*") if p.is_file())
     summary = summarize(issues, files, unit="file")
@@ -302,6 +307,9 @@ def verify(folder: Path, fmt: str) -> None:
 )
 def diff_command(old: Path, new: Path, fmt: str) -> None:
     """Records added, removed and changed (with the fields) between two builds."""
+    from eventledger.diff import DiffError, diff
+    from eventledger.manifest import changes_markdown
+
     try:
         changes = diff(old, new)
     except DiffError as err:
