@@ -29,3 +29,13 @@ def test_readme_links_the_references() -> None:
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
     for target in ("docs/cli.md", "docs/errors.md", "CONTRIBUTING.md", "docs/coding-guide.md"):
         assert f"({target})" in readme
+
+
+def test_coding_guide_names_only_records_that_exist() -> None:
+    """The guide teaches by example; an example that was renamed or merged away misleads."""
+    guide = (PROJECT / "docs" / "coding-guide.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([0-9]{4}(?:-[a-z0-9]+)+)`", guide))
+    events = {p.stem for p in (PROJECT / "events").rglob("*.yaml")}
+    sources = {p.name for p in (PROJECT / "sources").iterdir()}
+    assert named, "the guide should point at real records"
+    assert sorted(named - events - sources) == []
