@@ -171,10 +171,13 @@ def read_row(
         if raw is None or raw == [] or raw == "":
             if spec.required:
                 at = path if spec.name in data else prefix
+                # Reported where the key should be, but only the missing field is marked: the
+                # other values of this row are still checked.
                 record.report(
                     "missing-field",
                     f"required field '{spec.name}' is missing",
                     at,
+                    flag=False,
                     expected=spec.description,
                 )
                 record.flagged.add(path)
@@ -227,7 +230,7 @@ def read_record(kind: str, file: str, doc: Document, schema: Schema) -> Record:
             if "span" in spec.field_names:
                 row["span"] = i + 1
             record.rows.append(Row(child, row, (key, i)))
-    check_event(record)
+    check_event(record, schema)
     return record
 
 
@@ -271,7 +274,7 @@ WHOLE_UNITS: dict[str, tuple[str, Callable[[dt.date, dt.date], Interval]]] = {
 }
 
 
-def check_event(record: Record) -> None:
+def check_event(record: Record, schema: Schema) -> None:
     """Rules that tie the fields of one event together."""
     ev = record.main()
     participants = record.children("participants")
@@ -338,6 +341,7 @@ def check_event(record: Record) -> None:
             "missing-field",
             "required field 'participants' is missing",
             (),
+            flag=False,
             expected="a list of participants: - actor_id: ..., role: ...",
         )
     seen: dict[str, int] = {}
@@ -361,16 +365,22 @@ def check_event(record: Record) -> None:
                 "no-evidence",
                 "the event has no evidence span",
                 ("evidence",) if "evidence" in data else (),
+                flag=False,
                 hint='add a span; eventledger locate SOURCE_ID "quote" gives its offsets',
             )
         return
     broken = any(p and p[0] == "participants" and len(p) <= 2 for p in record.flagged)
     if not broken:  # claims about actors mean nothing while the participant list is malformed
-        _check_claims(record, ev, participants, spans, set(seen))
+        _check_claims(record, ev, participants, spans, set(seen), schema)
 
 
 def _check_claims(
-    record: Record, ev: dict[str, Any], participants: list[Row], spans: list[Row], actors: set[str]
+    record: Record,
+    ev: dict[str, Any],
+    participants: list[Row],
+    spans: list[Row],
+    actors: set[str],
+    schema: Schema,
 ) -> None:
     claims: set[str] = set()
     backed: set[str] = set()
@@ -412,7 +422,10 @@ def _check_claims(
         required.append("date")
     if ev.get("place_name"):
         required.append("place")
-    if ev.get("factuality") not in (None, "occurred"):
+    # A term outside the vocabulary is reported by the table checks; asking for a span
+    # that supports it would only add noise.
+    factuality = ev.get("factuality")
+    if factuality != "occurred" and factuality in schema.vocabularies["factuality"].terms:
         required.append("factuality")
     for claim in required:
         if claim not in claims:
