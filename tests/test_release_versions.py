@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -168,3 +169,71 @@ def test_cli_json_summary_quiet_and_clear_refusal(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
     assert "error: version 0.1.0 was already released" in refused.stderr
+
+
+def _released(tmp_path: Path) -> Path:
+    """A fixture repository with 0.1.0 released and its manifest committed."""
+    root = make_release_repository(tmp_path / "repo")
+    build(Repository(root), record=True)
+    commit(root, "2026-02-01T00:00:00+00:00")
+    return root
+
+
+def test_a_published_version_rebuilt_later_gives_the_published_bytes(tmp_path: Path) -> None:
+    """`created` of a published version comes from its manifest, not from a later commit."""
+    root = _released(tmp_path)
+    published = (root / "build" / "eventledger-kim-putin-0.1.0.zip").read_bytes()
+    shutil.rmtree(root / "build")
+    (root / "NOTES.md").write_text("a later commit that changes no record\n")
+    commit(root, "2026-03-01T00:00:00+00:00")  # a later commit: HEAD's time differs
+    again = build(Repository(root))
+    assert again.created == json.loads((root / "releases" / "0.1.0.json").read_text())["created"]
+    assert (root / "build" / "eventledger-kim-putin-0.1.0.zip").read_bytes() == published
+
+
+def test_a_version_below_the_latest_release_is_refused(tmp_path: Path) -> None:
+    root = _released(tmp_path)
+    set_version(root, "0.0.9")
+    with pytest.raises(ReleaseError, match=r"below the latest release 0\.1\.0"):
+        build(Repository(root))
+
+
+def test_a_draft_withheld_for_a_correction_comes_back_under_its_id(tmp_path: Path) -> None:
+    root = _released(tmp_path)
+    edit(root, EVENT, "review_status: verified", "review_status: draft")
+    set_version(root, "0.2.0")
+    commit(root, "2026-02-02T00:00:00+00:00")
+    withheld = build(Repository(root), record=True)
+    assert "2019-04-26-kim-cold-departure" in withheld.drafts
+    commit(root, "2026-02-03T00:00:00+00:00")
+    edit(root, EVENT, "review_status: draft", "review_status: verified")
+    set_version(root, "0.3.0")
+    commit(root, "2026-02-04T00:00:00+00:00")
+    back = build(Repository(root), record=True)
+    assert back.counts["events"] == withheld.counts["events"] + 1
+    commit(root, "2026-02-05T00:00:00+00:00")
+    # Deleting the file withdraws the id for good: it may never come back.
+    (root / EVENT).rename(tmp_path / "kept.yaml")
+    set_version(root, "0.4.0")
+    commit(root, "2026-02-06T00:00:00+00:00")
+    build(Repository(root), record=True)
+    commit(root, "2026-02-07T00:00:00+00:00")
+    (tmp_path / "kept.yaml").rename(root / EVENT)
+    set_version(root, "0.5.0")
+    commit(root, "2026-02-08T00:00:00+00:00")
+    with pytest.raises(ReleaseError, match="come back: 2019-04-26-kim-cold-departure"):
+        build(Repository(root))
+
+
+def test_an_existing_build_is_checked_not_trusted(tmp_path: Path) -> None:
+    root = _released(tmp_path)
+    archive = root / "build" / "eventledger-kim-putin-0.1.0.zip"
+    published = archive.read_bytes()
+    archive.unlink()
+    again = build(Repository(root))
+    assert again.status == "unchanged"
+    assert archive.read_bytes() == published  # the missing zip is put back, byte for byte
+    (root / "build" / "0.1.0" / "data" / "events.csv").write_text("tampered\n")
+    with pytest.raises(ReleaseError, match="fail their checks") as refused:
+        build(Repository(root))
+    assert {i.code for i in refused.value.issues} == {"checksum-mismatch"}

@@ -43,7 +43,12 @@ def _digest(value: Any) -> str:
 
 
 def manifest(
-    name: str, version: str, created: str, schema: Schema, rows: Mapping[str, Sequence[Row]]
+    name: str,
+    version: str,
+    created: str,
+    schema: Schema,
+    rows: Mapping[str, Sequence[Row]],
+    drafts: Sequence[str] = (),
 ) -> dict[str, Any]:
     def cells(table: str, row: Row) -> dict[str, str]:
         return {f.name: cell(f, row[f.name]) for f in schema.tables[table].fields}
@@ -62,7 +67,7 @@ def manifest(
                     fields[child] = _digest(children[child].get(row[id_field], []))
             out[row[id_field]] = {"hash": _digest(fields), "fields": fields}
         records[table] = out
-    return {
+    release: dict[str, Any] = {
         "name": name,
         "version": version,
         "created": created,
@@ -72,6 +77,9 @@ def manifest(
         "vocabularies": {v.name: sorted(v.terms) for v in schema.vocabularies.values()},
         "records": records,
     }
+    if drafts:  # only when there are any, so manifests of releases without drafts stay as they were
+        release["withheld"] = {"events": sorted(drafts)}
+    return release
 
 
 def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -187,11 +195,20 @@ def bump(old: str, new: str) -> str:
     return "patch"
 
 
+def withheld(release: Mapping[str, Any], table: str = "events") -> set[str]:
+    """Ids a release held back as drafts: still in the repository, not withdrawn."""
+    return set(release.get("withheld", {}).get(table, []))
+
+
 def retired_ids(history: Sequence[Mapping[str, Any]], table: str = "events") -> set[str]:
-    """Ids released once and removed in a later release: never to be used again."""
+    """Ids released once and then withdrawn (their file deleted): never to be used again.
+
+    A verified record set back to draft for a correction is withheld from the releases
+    cut meanwhile, not withdrawn: it may come back under its own id."""
     retired: set[str] = set()
     for before, after in itertools.pairwise(history):
-        retired |= set(before["records"][table]) - set(after["records"][table])
+        known = set(before["records"][table]) | withheld(before, table)
+        retired |= known - set(after["records"][table]) - withheld(after, table)
     return retired
 
 

@@ -78,6 +78,7 @@ class Result:
     changes: Changes | None = None
     files: int = 0
     manifest_path: Path | None = None
+    created_from: str = "commit time of HEAD"
 
     def to_dict(self, root: Path) -> dict[str, Any]:
         def rel(p: Path) -> str:
@@ -174,8 +175,27 @@ def _files(
         parse_version(version)
     except ManifestError as err:
         raise ReleaseError(f"datapackage.json: {err}") from err
-    when = commit_time(root)
-    created = _iso(when)
+    try:
+        manifests = read_manifests(root / "releases")
+        key = parse_version(version)
+    except ManifestError as err:
+        raise ReleaseError(str(err)) from err
+    published = sorted(manifests, key=parse_version)
+    if published and version not in manifests and key < parse_version(published[-1]):
+        raise ReleaseError(
+            f"version {version} is below the latest release {published[-1]}; "
+            f"raise the version in datapackage.json above {published[-1]}"
+        )
+    if version in manifests:
+        # Rebuilding a published version (at its tag, or after): its time is the one it was
+        # released with, so the same records give the same bytes as the published package.
+        created = str(manifests[version]["created"])
+        when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        created_from = f"as published in releases/{version}.json"
+    else:
+        when = commit_time(root)
+        created = _iso(when)
+        created_from = "commit time of HEAD"
     progress("checking records")
     dataset = load_dataset(repository)
     errors = dataset.issues.errors
@@ -191,13 +211,8 @@ def _files(
     problems = [p for t in TABLES for p in unwritable(schema.tables[t], rows[t])]
     if problems:
         raise ReleaseError("values a CSV cell cannot hold unchanged:\n  " + "\n  ".join(problems))
-    try:
-        manifests = read_manifests(root / "releases")
-        key = parse_version(version)
-        earlier = ordered({v: m for v, m in manifests.items() if parse_version(v) < key})
-    except ManifestError as err:
-        raise ReleaseError(str(err)) from err
-    new = manifest(name, version, created, schema, rows)
+    earlier = ordered({v: m for v, m in manifests.items() if parse_version(v) < key})
+    new = manifest(name, version, created, schema, rows, selection.drafts)
     changes = _check_versions(version, new, earlier, manifests.get(version))
 
     files: dict[str, bytes] = {}
@@ -238,6 +253,7 @@ def _files(
         formula_cells=[c for t in TABLES for c in formula_cells(schema.tables[t], rows[t])],
         changes=changes,
         files=len(files),
+        created_from=created_from,
     )
     return result, files, new
 
@@ -264,6 +280,26 @@ def build(repository: Repository, *, progress: Progress = _quiet, record: bool =
             old = b""
         if old and same_content(_json(old), new):
             result.status = "unchanged"
+            # Same records, but the files on disk may have been touched since: check them
+            # rather than repeat the old success, and put back a zip that went missing.
+            damaged = verify(target)
+            if damaged:
+                raise ReleaseError(
+                    f"{repository.rel(target)} holds the same records but its files fail their "
+                    f"checks (it was changed after it was built); remove {repository.rel(target)} "
+                    "and build again",
+                    damaged,
+                )
+            if not archive.exists():
+                prefix = f"{result.name}-{result.version}"
+                aside_zip = archive.with_name(f".{archive.name}.tmp")
+                aside_zip.write_bytes(
+                    write_zip(
+                        [(f"{prefix}/{p}", d) for p, d in files.items()], commit_time_of(result)
+                    )
+                )
+                aside_zip.replace(archive)
+                progress(f"wrote the missing {repository.rel(archive)}")
         else:
             raise ReleaseError(
                 f"{repository.rel(target)} already exists with different content; a built "
@@ -324,7 +360,7 @@ def summary_text(result: Result, root: Path) -> str:
     data = result.to_dict(root)
     verb = "unchanged (same content already built)" if result.status == "unchanged" else "built"
     lines = [f"{result.name} {result.version} {verb}: {data['folder']}/ and {data['archive']}"]
-    lines.append(f"  created {result.created} (commit time of HEAD)")
+    lines.append(f"  created {result.created} ({result.created_from})")
     lines.append("  rows: " + ", ".join(f"{t} {n}" for t, n in result.counts.items()))
     if result.drafts:
         lines.append(f"  drafts withheld ({len(result.drafts)}): {', '.join(result.drafts)}")
@@ -345,7 +381,12 @@ def summary_text(result: Result, root: Path) -> str:
             f"(the CSV is for programs; open {result.name}-{result.version}.xlsx instead):"
         )
         lines += [f"    {c}" for c in result.formula_cells]
-    lines.append(f"  {result.files} files, checksums in SHA256SUMS; frictionless validate: valid")
+    if result.status == "unchanged":
+        lines.append(f"  {result.files} files, re-checked against SHA256SUMS; Parquet equals CSV")
+    else:
+        lines.append(
+            f"  {result.files} files, checksums in SHA256SUMS; frictionless validate: valid"
+        )
     if result.manifest_path is not None:
         rel = data["manifest"]
         lines.append(f"  release manifest: {rel} (commit it: git add {rel})")
