@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,9 +105,16 @@ def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
     if spec.type == "string":
         return value, None
     if spec.type == "integer":
-        return (int(value), None) if _INT.fullmatch(value) else (None, "wrong-type")
+        if not _INT.fullmatch(value):
+            return None, "wrong-type"
+        number = int(value)
+        # Integer columns are 64-bit in every table format we publish (Int64, Arrow int64).
+        return (number, None) if -(2**63) <= number < 2**63 else (None, "out-of-range")
     if spec.type == "number":
-        return (float(value), None) if _NUM.fullmatch(value) else (None, "wrong-type")
+        if not _NUM.fullmatch(value):
+            return None, "wrong-type"
+        real = float(value)
+        return (real, None) if math.isfinite(real) else (None, "out-of-range")
     if spec.type == "date":
         if not _DATE.fullmatch(value):
             return None, "invalid-date"
@@ -119,8 +127,8 @@ def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
 
 _EXPECTED = {
     "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
+    "integer": "a whole number between -2**63 and 2**63 - 1",
+    "number": "a finite number",
     "date": "a date YYYY-MM-DD",
     "list": "a list of text, e.g. [a, b]",
 }
@@ -317,7 +325,8 @@ def check_event(record: Record, schema: Schema) -> None:
             ("date_basis",),
             hint="say in date_note how the date was obtained",
         )
-    if (ev.get("latitude") is None) != (ev.get("longitude") is None):
+    coordinates_read = ("latitude",) not in record.flagged and ("longitude",) not in record.flagged
+    if coordinates_read and (ev.get("latitude") is None) != (ev.get("longitude") is None):
         missing = "longitude" if ev.get("longitude") is None else "latitude"
         record.report(
             "incomplete-coordinates",
