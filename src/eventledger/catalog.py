@@ -391,6 +391,14 @@ CODES: tuple[Code, ...] = (
         "Move or rename it: events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml + text.txt.",
     ),
     _c(
+        "package-metadata-invalid",
+        P,
+        "Root datapackage.json unreadable",
+        "The root datapackage.json, which names the package and the version of the next release, "
+        "is not a JSON object with a name and a MAJOR.MINOR.PATCH version.",
+        "Fix the JSON at the line named; keep name and version (for example 0.2.0).",
+    ),
+    _c(
         "unknown-actor",
         P,
         "Actor does not exist",

@@ -9,6 +9,8 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -122,6 +124,7 @@ def check_files(
     tables = build_tables(records, schema)
     for table in tables.values():
         extra.extend(check_table(table, schema))
+    extra.extend(check_package_metadata(repository))
     dataset = Dataset(repository, schema, records, tables, texts)
     for record in records:
         dataset.issues.extend(record.issues)
@@ -307,11 +310,81 @@ def check(repository: Repository, paths: Iterable[Path] | None = None) -> Datase
     """Check the whole repository; when paths are given, keep only the issues in files under them."""
     dataset = load_dataset(repository)
     if paths is not None:
-        prefixes = [repository.rel(p) for p in paths]
+        prefixes = _with_dependents([repository.rel(p) for p in paths], dataset.records)
         kept = [i for i in dataset.issues if any(_under(i.file, p) for p in prefixes)]
         dataset.issues = IssueList(kept)
     return dataset
 
 
+def _with_dependents(prefixes: list[str], records: list[Record]) -> list[str]:
+    """A path into a source folder (say its text.txt) also selects its source.yaml, where the
+    text's problems are reported, and the events that quote it: checking the file one
+    changed must show what the change broke."""
+    sources = {p.split("/")[1] for p in prefixes if p.startswith("sources/") and p.count("/") >= 1}
+    if not sources:
+        return prefixes
+    out = prefixes + [f"sources/{sid}" for sid in sorted(sources)]
+    for record in records:
+        if any(row.values.get("source_id") in sources for row in record.children("evidence")):
+            out.append(record.file)
+    return out
+
+
 def _under(file: str, prefix: str) -> bool:
     return prefix in ("", ".") or file == prefix or file.startswith(prefix.rstrip("/") + "/")
+
+
+_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+
+
+def check_package_metadata(repository: Repository) -> list[Issue]:
+    """The root datapackage.json: readable, with the name and version a release needs."""
+    path = repository.root / "datapackage.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as err:
+        return [
+            Issue("datapackage.json", 0, 0, "package-metadata-invalid", f"cannot read it: {err}")
+        ]
+    except json.JSONDecodeError as err:
+        return [
+            Issue(
+                "datapackage.json",
+                err.lineno,
+                err.colno,
+                "package-metadata-invalid",
+                f"not valid JSON: {err.msg}",
+            )
+        ]
+    if not isinstance(data, dict):
+        return [
+            Issue("datapackage.json", 1, 1, "package-metadata-invalid", "must be a JSON object")
+        ]
+    issues = []
+    if not isinstance(data.get("name"), str) or not data["name"]:
+        issues.append(
+            Issue(
+                "datapackage.json",
+                1,
+                1,
+                "package-metadata-invalid",
+                "'name' is missing",
+                path=("name",),
+                expected="the package name",
+            )
+        )
+    version = data.get("version")
+    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+        issues.append(
+            Issue(
+                "datapackage.json",
+                1,
+                1,
+                "package-metadata-invalid",
+                "'version' is not MAJOR.MINOR.PATCH",
+                path=("version",),
+                expected="for example 0.2.0",
+                found=str(version),
+            )
+        )
+    return issues

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eventledger.archive import write_zip
-from eventledger.checker import load_dataset
+from eventledger.checker import check_package_metadata, load_dataset
 from eventledger.codebook import codebook
 from eventledger.issues import Issue
 from eventledger.manifest import (
@@ -169,6 +169,9 @@ def _files(
     repository: Repository, progress: Progress
 ) -> tuple[Result, dict[str, bytes], dict[str, Any]]:
     root = repository.root
+    broken = check_package_metadata(repository)
+    if broken:
+        raise ReleaseError("datapackage.json cannot name the release; fix it first", broken)
     base = read_base(root)
     name, version = str(base.get("name", "")), str(base.get("version", ""))
     try:
