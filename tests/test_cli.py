@@ -116,3 +116,14 @@ def test_console_script_and_module_run(repo: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("OK:")
         assert "Traceback" not in done.stderr
+
+
+def test_a_path_to_a_source_text_shows_what_editing_it_broke(repo: Path) -> None:
+    text = repo / "sources" / "example-2019-04-25-summit" / "text.txt"
+    text.write_text(
+        text.read_text(encoding="utf-8").replace("Putin sprach", "Putin sagte"), encoding="utf-8"
+    )
+    code, out = invoke("validate", "--root", str(repo), str(text))
+    assert code == 1
+    assert "sources/example-2019-04-25-summit/source.yaml:7:1: error[source-hash-mismatch]" in out
+    assert "events/2019/2019-04-25-kim-putin-talks.yaml:38:5: error[quote-not-found]" in out
