@@ -95,7 +95,7 @@ def github(issues: Sequence[Issue], summary: Summary) -> str:
         )
         lines.append(f"::{level} {','.join(props)}::{_escape_data(i.message + detail)}")
     lines.append(
-        f"{summary.errors} errors, {summary.warnings} warnings in {_plural(summary.records, summary.unit)}"
+        f"{_plural(summary.errors, 'error')}, {_plural(summary.warnings, 'warning')} in {_plural(summary.records, summary.unit)}"
     )
     return "\n".join(lines)
 
