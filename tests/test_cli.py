@@ -127,3 +127,15 @@ def test_a_path_to_a_source_text_shows_what_editing_it_broke(repo: Path) -> None
     assert code == 1
     assert "sources/example-2019-04-25-summit/source.yaml:7:1: error[source-hash-mismatch]" in out
     assert "events/2019/2019-04-25-kim-putin-talks.yaml:38:5: error[quote-not-found]" in out
+
+
+def test_locate_names_the_invisible_difference(repo: Path) -> None:
+    """A plain space typed for the text's no-break space: exit 1, and the character named."""
+    result = CliRunner().invoke(
+        main, ["locate", "--root", str(repo), "example-2019-04-25-summit", "10 Uhr"]
+    )
+    assert result.exit_code == 1
+    assert "it occurs if white space is ignored, at start: 218, end: 224" in result.output
+    assert "U+00A0 NO-BREAK SPACE where the quote has U+0020 SPACE" in result.output
+    code, out = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "")
+    assert code == 2 and "QUOTE is empty" in out

@@ -17,8 +17,8 @@ from eventledger.reporters import FORMATS, summarize
 from eventledger.repository import Repository, RepositoryNotFound
 from eventledger.scaffold import ScaffoldError, new_event
 from eventledger.schema import SchemaError
+from eventledger.spans import first_difference, near_matches, read_source_text
 from eventledger.spans import locate as locate_quote
-from eventledger.spans import read_source_text
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -128,6 +128,8 @@ def locate(
         sys.exit(EXIT_INVALID if outcome.refusals else EXIT_VALID)
     if source_id is None or quote is None:
         raise click.UsageError("give SOURCE_ID and QUOTE, or --write FILE")
+    if not quote:
+        raise click.UsageError("QUOTE is empty; give the exact words to find")
     repository = _repository(root)
     path = repository.source_text(source_id)
     source = read_source_text(path, source_id)
@@ -150,6 +152,17 @@ def locate(
             click.echo(f"start: {s}, end: {e}  (line {source.text.count(chr(10), 0, s) + 1})")
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
+            near = near_matches(source.text, quote)
+            if near is not None:
+                kind, similar = near
+                s, e = similar[0]
+                actual = source.text[s:e]
+                click.echo(
+                    f"it occurs if {'Unicode normalization' if kind == 'normalization' else 'white space'} "
+                    f"is ignored, at start: {s}, end: {e} ({first_difference(quote, actual)}); "
+                    f"the text there is: {json.dumps(actual, ensure_ascii=False)}",
+                    err=True,
+                )
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
 
 

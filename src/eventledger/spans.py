@@ -103,31 +103,30 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
             else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}",
         )
         return
-    nfc = unicodedata.normalize("NFC", quote)
-    if nfc != quote and locate(text, nfc):
-        places = locate(text, nfc)
-        record.report(
-            "quote-normalization-differs",
-            "the quote matches the source only after NFC normalization",
-            (*prefix, "quote"),
-            expected=nfc,
-            found=quote,
-            hint=f"copy the quote from text.txt ({_offsets(places)})",
-        )
-        return
-    loose = [(m.start(), m.end()) for m in _loose(nfc).finditer(text)] if nfc.split() else []
-    if loose:
-        s, e = loose[0]
+    near = near_matches(text, quote)
+    if near is not None:
+        kind, places = near
+        s, e = places[0]
         actual = text[s:e]
-        record.report(
-            "quote-whitespace-differs",
-            "the quote matches the source only if white space is "
-            f"ignored; the text has {actual!r} at {s}..{e}",
-            (*prefix, "quote"),
-            expected=actual,
-            found=quote,
-            hint=f"use quote: {_yaml_quote(actual)} with start: {s}, end: {e}",
-        )
+        if kind == "normalization":
+            record.report(
+                "quote-normalization-differs",
+                f"the quote matches the source only after NFC normalization ({first_difference(quote, actual)})",
+                (*prefix, "quote"),
+                expected=actual,
+                found=quote,
+                hint=f"copy the quote from text.txt ({_offsets(places)})",
+            )
+        else:
+            record.report(
+                "quote-whitespace-differs",
+                "the quote matches the source only if white space is ignored "
+                f"({first_difference(quote, actual)}); the text has it at {s}..{e}",
+                (*prefix, "quote"),
+                expected=actual,
+                found=quote,
+                hint=f"use quote: {_yaml_quote(actual)} with start: {s}, end: {e}",
+            )
         return
     record.report(
         "quote-not-found",
@@ -136,6 +135,36 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
         expected=f"text at {start}..{end}: {at_offsets!r}",
         found=quote,
     )
+
+
+def near_matches(text: str, quote: str) -> tuple[str, list[tuple[int, int]]] | None:
+    """Where a quote that does not occur exactly would occur if Unicode normalization
+    ("normalization") or white space ("whitespace") were relaxed; None if nowhere."""
+    nfc = unicodedata.normalize("NFC", quote)
+    if nfc != quote:
+        places = locate(text, nfc)
+        if places:
+            return "normalization", places
+    if nfc.split():
+        loose = [(m.start(), m.end()) for m in _loose(nfc).finditer(text)]
+        if loose:
+            return "whitespace", loose
+    return None
+
+
+def first_difference(quote: str, actual: str) -> str:
+    """Name the first character where the quote and the text part ways, so an invisible
+    difference (a no-break space, a combining accent) can be seen."""
+    for i, (q, a) in enumerate(zip(quote, actual, strict=False)):
+        if q != a:
+            return f"character {i + 1}: the text has {_name(a)} where the quote has {_name(q)}"
+    longer, which = (quote, "quote") if len(quote) > len(actual) else (actual, "text")
+    at = min(len(quote), len(actual))
+    return f"character {at + 1}: the {which} goes on with {_name(longer[at])}"
+
+
+def _name(char: str) -> str:
+    return f"U+{ord(char):04X} {unicodedata.name(char, 'UNNAMED')}"
 
 
 def _hint(text: str, quote: str | None, source_id: str) -> str:
