@@ -239,7 +239,8 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             )
         else:
             if issues:
-                click.echo(FORMATS["text"](sorted(issues), summarize(issues, 0)), err=True)
+                checked = getattr(err, "checked", 0)
+                click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
             click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
     if fmt == "json":

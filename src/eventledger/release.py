@@ -59,9 +59,10 @@ Progress = Callable[[str], None]
 class ReleaseError(Exception):
     """The release cannot be built; nothing was written. issues holds the data problems, if any."""
 
-    def __init__(self, message: str, issues: list[Issue] | None = None) -> None:
+    def __init__(self, message: str, issues: list[Issue] | None = None, checked: int = 0) -> None:
         super().__init__(message)
         self.issues = issues or []
+        self.checked = checked  # how many records (or files) were checked to find the issues
 
 
 @dataclass
@@ -206,6 +207,7 @@ def _files(
         raise ReleaseError(
             f"{len(errors)} error(s) in the records; fix them (make validate) before releasing",
             sorted(set(errors)),
+            checked=len(dataset.records),
         )
     progress(f"checked {len(dataset.records)} records")
     schema = dataset.schema
