@@ -205,6 +205,10 @@ def test_a_draft_withheld_for_a_correction_comes_back_under_its_id(tmp_path: Pat
     commit(root, "2026-02-02T00:00:00+00:00")
     withheld = build(Repository(root), record=True)
     assert "2019-04-26-kim-cold-departure" in withheld.drafts
+    changes = (withheld.folder / "CHANGES.md").read_text(encoding="utf-8")
+    assert (
+        "- removed: `2019-04-26-kim-cold-departure` (withheld: a draft under correction" in changes
+    )
     commit(root, "2026-02-03T00:00:00+00:00")
     edit(root, EVENT, "review_status: draft", "review_status: verified")
     set_version(root, "0.3.0")

@@ -120,6 +120,7 @@ class Changes:
     changed: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # id -> fields
     schema: list[str] = field(default_factory=list)  # what changed in the schema, and how
     level: str = "none"  # the smallest version bump these changes need
+    new_manifest: Mapping[str, Any] | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +131,7 @@ class Changes:
             "added": self.added,
             "removed": self.removed,
             "changed": self.changed,
+            "withheld": sorted(withheld(self.new_manifest)) if self.new_manifest else [],
         }
 
 
@@ -138,7 +140,7 @@ def _raise(current: str, level: str) -> str:
 
 
 def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Changes:
-    changes = Changes(old["version"] if old else None, new["version"])
+    changes = Changes(old["version"] if old else None, new["version"], new_manifest=new)
     if old is None:
         for table in RECORD_TABLES:
             changes.added[table] = sorted(new["records"][table])
@@ -227,7 +229,12 @@ def changes_markdown(changes: Changes) -> str:
             continue
         lines += [f"## {table}", ""]
         lines += [f"- added: `{i}`" for i in added]
-        lines += [f"- removed: `{i}`" for i in removed]
+        held = withheld(changes.new_manifest, table) if changes.new_manifest else set()
+        lines += [
+            f"- removed: `{i}`"
+            + (" (withheld: a draft under correction, not withdrawn)" if i in held else "")
+            for i in removed
+        ]
         lines += [f"- changed: `{i}` ({', '.join(f)})" for i, f in changed.items()]
         lines.append("")
     if len(lines) == 2:
