@@ -9,6 +9,7 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 import re
 from collections import defaultdict
@@ -244,8 +245,6 @@ def _check_references(records: list[Record], ids: KnownIds | None = None) -> Non
 
 
 def _near(value: str, known: set[str]) -> str | None:
-    import difflib
-
     close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.7)
     return f"did you mean '{close[0]}'?" if close else None
 

@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from eventledger.issues import Issue, RecordPath, format_path
@@ -249,9 +250,9 @@ def _check_references(record: Record, rows: list[Row]) -> None:
             if isinstance(value, str) and (
                 "/" in value or value.endswith((".yaml", ".yml", ".txt"))
             ):
-                stem = value.rstrip("/").split("/")[-1].removesuffix(".yaml").removesuffix(".yml")
-                if stem in ("source", "text.txt"):
-                    stem = value.rstrip("/").split("/")[-2] if value.count("/") else stem
+                path = PurePosixPath(value)
+                # sources/<id>/source.yaml and sources/<id>/text.txt name their folder
+                stem = path.parent.name if path.name in ("source.yaml", "text.txt") else path.stem
                 record.report(
                     "reference-is-path",
                     f"{name} '{value}' is a path; references are plain ids",

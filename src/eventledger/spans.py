@@ -12,7 +12,6 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventledger.issues import Issue
 from eventledger.records import Record, Row
 
 
@@ -184,7 +183,7 @@ def _yaml_quote(text: str) -> str:
     return f'"{out}"'
 
 
-def check_source(record: Record, source: SourceText, text_file: str) -> list[Issue]:
+def check_source(record: Record, source: SourceText, text_file: str) -> None:
     """A source's recorded hash and length against its text.txt."""
     values = record.main()
     sid = source.source_id
@@ -195,7 +194,7 @@ def check_source(record: Record, source: SourceText, text_file: str) -> list[Iss
             ("source_id",),
             hint="add text.txt beside source.yaml, byte for byte as published",
         )
-        return record.issues
+        return
     recorded = values.get("sha256")
     if isinstance(recorded, str) and recorded != source.sha256:
         record.report(
@@ -208,7 +207,7 @@ def check_source(record: Record, source: SourceText, text_file: str) -> list[Iss
         )
     if source.text is None or source.problem:
         record.report("source-text-not-normalized", f"{text_file} {source.problem}", ("source_id",))
-        return record.issues
+        return
     chars = values.get("characters")
     if isinstance(chars, int) and chars != len(source.text):
         record.report(
@@ -219,4 +218,3 @@ def check_source(record: Record, source: SourceText, text_file: str) -> list[Iss
             found=str(len(source.text)),
             hint=f"set characters: {len(source.text)}",
         )
-    return record.issues

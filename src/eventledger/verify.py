@@ -18,8 +18,17 @@ from eventledger.schema import FieldSpec, TableSpec
 SUMS = "SHA256SUMS"
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+class _Digests:
+    """SHA-256 of each file, read and hashed once although SHA256SUMS and both descriptors ask."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.known: dict[str, str] = {}
+
+    def __call__(self, rel: str) -> str:
+        if rel not in self.known:
+            self.known[rel] = hashlib.sha256((self.folder / rel).read_bytes()).hexdigest()
+        return self.known[rel]
 
 
 def _mismatch(file: str, message: str, **kw: Any) -> Issue:
@@ -47,7 +56,9 @@ def table_spec(resource: dict[str, Any]) -> TableSpec:
     )
 
 
-def _resources(folder: Path, descriptor: str) -> tuple[list[dict[str, Any]], list[Issue]]:
+def _resources(
+    folder: Path, descriptor: str, sha: _Digests
+) -> tuple[list[dict[str, Any]], list[Issue]]:
     path = folder / descriptor
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -61,31 +72,24 @@ def _resources(folder: Path, descriptor: str) -> tuple[list[dict[str, Any]], lis
         if not target.is_file():
             issues.append(_mismatch(rel, "the resource file is missing"))
             continue
-        size, digest = target.stat().st_size, f"sha256:{_sha(target)}"
-        if res.get("bytes") != size:
-            issues.append(
-                _mismatch(
-                    rel,
-                    "size differs from the descriptor",
-                    expected=str(res.get("bytes")),
-                    found=str(size),
+        actual = {"bytes": target.stat().st_size, "hash": f"sha256:{sha(rel)}"}
+        for key, label in (("bytes", "size"), ("hash", "hash")):
+            if res.get(key) != actual[key]:
+                issues.append(
+                    _mismatch(
+                        rel,
+                        f"{label} differs from the descriptor",
+                        expected=str(res.get(key)),
+                        found=str(actual[key]),
+                    )
                 )
-            )
-        if res.get("hash") != digest:
-            issues.append(
-                _mismatch(
-                    rel,
-                    "hash differs from the descriptor",
-                    expected=str(res.get("hash")),
-                    found=digest,
-                )
-            )
     return resources, issues
 
 
 def verify(folder: Path) -> list[Issue]:
     """Every problem found in the build at folder; an empty list means it is intact."""
     issues: list[Issue] = []
+    sha = _Digests(folder)
     sums = folder / SUMS
     listed: set[str] = set()
     if not sums.is_file():
@@ -99,7 +103,7 @@ def verify(folder: Path) -> list[Issue]:
                 issues.append(
                     Issue(SUMS, number, 1, "checksum-mismatch", f"{rel} is listed but missing")
                 )
-            elif _sha(target) != digest:
+            elif sha(rel) != digest:
                 issues.append(
                     Issue(
                         SUMS,
@@ -108,7 +112,7 @@ def verify(folder: Path) -> list[Issue]:
                         "checksum-mismatch",
                         f"{rel} does not match its checksum",
                         expected=digest,
-                        found=_sha(target),
+                        found=sha(rel),
                     )
                 )
         present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {
@@ -116,9 +120,9 @@ def verify(folder: Path) -> list[Issue]:
         }
         for rel in sorted(present - listed):
             issues.append(_mismatch(rel, "file not listed in SHA256SUMS"))
-    csv_resources, found = _resources(folder, "datapackage.json")
+    csv_resources, found = _resources(folder, "datapackage.json", sha)
     issues += found
-    parquet_resources, found = _resources(folder, "parquet/datapackage.json")
+    parquet_resources, found = _resources(folder, "parquet/datapackage.json", sha)
     issues += found
     if found or any(i.file.startswith(("data/", "parquet/")) for i in issues):
         return issues  # comparing the tables of damaged files says nothing more
