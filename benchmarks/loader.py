@@ -27,11 +27,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from casekit import CASES, make_repository
-from eventledger.checker import load_dataset
-from eventledger.records import read_record
-from eventledger.repository import Repository
-from eventledger.schema import load_schema
-from eventledger.strict_yaml import load
+from eventledger.check.checker import load_dataset
+from eventledger.model.schema import load_schema
+from eventledger.read.records import read_record
+from eventledger.read.repository import Repository
+from eventledger.read.strict_yaml import load
 
 
 def build(root: Path, n: int) -> list[Path]:

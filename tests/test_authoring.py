@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from casekit import CASES
-from eventledger.checker import load_dataset
+from eventledger.author.scaffold import ScaffoldError, next_id
+from eventledger.check.checker import load_dataset
 from eventledger.cli import main
-from eventledger.repository import Repository
-from eventledger.scaffold import ScaffoldError, next_id
-from eventledger.strict_yaml import load
+from eventledger.read.repository import Repository
+from eventledger.read.strict_yaml import load
 from gitkit import case_repository, commit_all
 
 SOURCE = "example-2019-04-25-summit"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from casekit import CASES, Case, invalid_cases, valid_cases
-from eventledger.catalog import CODES, Layer
-from eventledger.checker import load_dataset
-from eventledger.repository import Repository
-from eventledger.strict_yaml import MAX_BYTES
+from eventledger.check.checker import load_dataset
+from eventledger.issues.catalog import CODES, Layer
+from eventledger.read.repository import Repository
+from eventledger.read.strict_yaml import MAX_BYTES
 
 
 def run(case: Case, root: Path) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:

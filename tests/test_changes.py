@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from casekit import CASES
-from eventledger.changes import ChangesError, check_changed
-from eventledger.checker import load_dataset
+from eventledger.check.changes import ChangesError, check_changed
+from eventledger.check.checker import load_dataset
 from eventledger.cli import main
-from eventledger.repository import Repository
+from eventledger.read.repository import Repository
 from gitkit import case_repository, commit_all, git
 
 TALKS = "events/2019/2019-04-25-kim-putin-talks.yaml"

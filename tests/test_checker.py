@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from casekit import CASES, make_repository
-from eventledger.checker import load_dataset
-from eventledger.repository import Repository
+from eventledger.check.checker import load_dataset
+from eventledger.read.repository import Repository
 
 EVENT = CASES / "valid" / "2019-04-25-kim-putin-talks.yaml"
 

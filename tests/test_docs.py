@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from casekit import PROJECT
-from eventledger.catalog import CODES
-from eventledger.cli_reference import commands
+from eventledger.author.cli_reference import commands
+from eventledger.issues.catalog import CODES
 
 
 def test_every_command_is_shown_in_the_readme() -> None:

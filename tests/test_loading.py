@@ -21,13 +21,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casekit import PROJECT
-from eventledger.arrow_schema import arrow_schema
-from eventledger.package import cell, csv_bytes, parquet_bytes, read_csv_rows
-from eventledger.records import Record, read_row
-from eventledger.release import Result, build
-from eventledger.repository import Repository
-from eventledger.schema import TABLES, load_schema
-from eventledger.strict_yaml import load
+from eventledger.model.arrow_schema import arrow_schema
+from eventledger.model.schema import TABLES, load_schema
+from eventledger.publish.package import cell, csv_bytes, parquet_bytes, read_csv_rows
+from eventledger.publish.release import Result, build
+from eventledger.read.records import Record, read_row
+from eventledger.read.repository import Repository
+from eventledger.read.strict_yaml import load
 from releasekit import make_release_repository
 
 SCHEMA = load_schema(PROJECT / "schema")

@@ -15,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from casekit import PROJECT
-from eventledger.catalog import CODES, Layer
-from eventledger.release import ReleaseError, Result, build
-from eventledger.repository import Repository
-from eventledger.schema import TABLES, load_schema
-from eventledger.verify import verify
+from eventledger.issues.catalog import CODES, Layer
+from eventledger.model.schema import TABLES, load_schema
+from eventledger.publish.release import ReleaseError, Result, build
+from eventledger.publish.verify import verify
+from eventledger.read.repository import Repository
 from releasekit import CREATED, OPEN_TEXT, git, make_release_repository
 
 BIN = PROJECT / ".venv" / "bin"
@@ -229,7 +229,7 @@ def test_a_failing_build_leaves_nothing_behind(
 ) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
-    from eventledger import release
+    from eventledger.publish import release
 
     monkeypatch.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
     with pytest.raises(ReleaseError, match="simulated failure"):
@@ -284,7 +284,7 @@ def test_the_live_repository_builds(tmp_path: Path) -> None:
     """Smoke test on the committed corpus (drafts or verified alike): it builds and verifies."""
     clone = tmp_path / "live"
     git(tmp_path, "clone", "-q", str(PROJECT), str(clone))
-    from eventledger.checker import load_dataset
+    from eventledger.check.checker import load_dataset
 
     if load_dataset(Repository(clone)).issues.errors:
         pytest.skip("the committed corpus has record errors; make validate names them")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from casekit import PROJECT
-from eventledger.release import ReleaseError, build
-from eventledger.repository import Repository
+from eventledger.publish.release import ReleaseError, build
+from eventledger.read.repository import Repository
 from releasekit import git, make_release_repository
 
 BIN = PROJECT / ".venv" / "bin"

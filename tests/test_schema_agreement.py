@@ -18,13 +18,13 @@ import pandera.pandas as pa
 import pytest
 
 from casekit import CASES, PROJECT, make_repository
-from eventledger.checker import Dataset, load_dataset
-from eventledger.generate import stale
-from eventledger.pandera_schema import table_schema
-from eventledger.record_schema import record_schema
-from eventledger.records import KINDS
-from eventledger.repository import Repository
-from eventledger.schema import CHILD_TABLES, TABLES, FieldSpec, Schema, load_schema
+from eventledger.author.generate import stale
+from eventledger.check.checker import Dataset, load_dataset
+from eventledger.model.pandera_schema import table_schema
+from eventledger.model.record_schema import record_schema
+from eventledger.model.schema import CHILD_TABLES, TABLES, FieldSpec, Schema, load_schema
+from eventledger.read.records import KINDS
+from eventledger.read.repository import Repository
 
 SCHEMA = load_schema(PROJECT / "schema")
 
@@ -219,7 +219,7 @@ def test_plover_types_are_the_sixteen() -> None:
 
 
 def test_template_is_a_record_with_every_written_field(tmp_path: Path) -> None:
-    from eventledger.strict_yaml import load
+    from eventledger.read.strict_yaml import load
 
     text = (PROJECT / "schema" / "templates" / "event.yaml").read_bytes()
     doc, issues = load(text, "event.yaml")

@@ -10,15 +10,15 @@ from typing import Any
 import click
 
 from eventledger import __version__
-from eventledger.generate import stale, write
-from eventledger.locate_write import LocateWriteError, locate_write
-from eventledger.locate_write import report_lines as locate_report
-from eventledger.reporters import FORMATS, summarize
-from eventledger.repository import Repository, RepositoryNotFound
-from eventledger.scaffold import ScaffoldError, new_event
-from eventledger.schema import SchemaError
-from eventledger.spans import first_difference, near_matches, read_source_text
-from eventledger.spans import locate as locate_quote
+from eventledger.author.generate import stale, write
+from eventledger.author.locate_write import LocateWriteError, locate_write
+from eventledger.author.locate_write import report_lines as locate_report
+from eventledger.author.scaffold import ScaffoldError, new_event
+from eventledger.check.spans import first_difference, near_matches, read_source_text
+from eventledger.check.spans import locate as locate_quote
+from eventledger.issues.reporters import FORMATS, summarize
+from eventledger.model.schema import SchemaError
+from eventledger.read.repository import Repository, RepositoryNotFound
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -72,8 +72,8 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
     """
     if since is not None and paths:
         raise click.UsageError("give either PATHS or --changed-since, not both")
-    from eventledger.changes import ChangesError, check_changed
-    from eventledger.checker import check
+    from eventledger.check.changes import ChangesError, check_changed
+    from eventledger.check.checker import check
 
     repository = _repository(root or (paths[0].parent if paths else None))
     try:
@@ -217,7 +217,7 @@ def generate(check: bool, root: Path | None) -> None:
 
 
 def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
-    from eventledger.release import ReleaseError, build, summary_text
+    from eventledger.publish.release import ReleaseError, build, summary_text
 
     repository = _repository(root)
 
@@ -299,7 +299,7 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
 def verify(folder: Path, fmt: str) -> None:
     """Re-check every checksum of a built release (Parquet included) and that each Parquet table
     holds the rows of its CSV twin. Exit status 1 when anything differs."""
-    from eventledger.verify import verify as verify_build
+    from eventledger.publish.verify import verify as verify_build
 
     issues = sorted(verify_build(folder))
     files = sum(1 for p in folder.rglob("*") if p.is_file())
@@ -321,8 +321,8 @@ def verify(folder: Path, fmt: str) -> None:
 )
 def diff_command(old: Path, new: Path, fmt: str) -> None:
     """Records added, removed and changed (with the fields) between two builds."""
-    from eventledger.diff import DiffError, diff
-    from eventledger.manifest import changes_markdown
+    from eventledger.publish.diff import DiffError, diff
+    from eventledger.publish.manifest import changes_markdown
 
     try:
         changes = diff(old, new)

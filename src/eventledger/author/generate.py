@@ -6,12 +6,12 @@ import json
 import os
 from pathlib import Path
 
-from eventledger.record_schema import record_schema
-from eventledger.records import KINDS
-from eventledger.reference import errors_markdown
-from eventledger.repository import Repository
-from eventledger.schema import load_schema
-from eventledger.templates import template
+from eventledger.issues.errors_doc import errors_markdown
+from eventledger.model.record_schema import record_schema
+from eventledger.model.schema import load_schema
+from eventledger.model.templates import template
+from eventledger.read.records import KINDS
+from eventledger.read.repository import Repository
 
 
 def derived_files(repository: Repository) -> dict[Path, str]:
@@ -24,7 +24,7 @@ def derived_files(repository: Repository) -> dict[Path, str]:
         )
         out[repository.schema_dir / "templates" / f"{kind}.yaml"] = template(kind, schema)
     out[repository.root / "docs" / "errors.md"] = errors_markdown()
-    from eventledger.cli_reference import cli_markdown  # late: the CLI imports this module
+    from eventledger.author.cli_reference import cli_markdown  # late: the CLI imports this module
 
     out[repository.root / "docs" / "cli.md"] = cli_markdown()
     return out

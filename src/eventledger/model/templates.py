@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import textwrap
 
-from eventledger.records import KINDS
-from eventledger.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
+from eventledger.model.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
+from eventledger.read.records import KINDS
 
 PLACEHOLDERS = {"string": "", "integer": "", "number": "", "date": '""', "list": "[]"}
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from eventledger.archive import write_zip
-from eventledger.schema import TABLES, Schema
+from eventledger.model.schema import TABLES, Schema
+from eventledger.publish.archive import write_zip
 
 Row = dict[str, Any]
 _MODIFIED = re.compile(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>")

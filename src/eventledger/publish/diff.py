@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from eventledger.manifest import Changes, compare
+from eventledger.publish.manifest import Changes, compare
 
 
 class DiffError(Exception):

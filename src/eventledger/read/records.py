@@ -18,8 +18,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from eventledger.issues import Issue, RecordPath, format_path
-from eventledger.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
-from eventledger.strict_yaml import Document, load
+from eventledger.model.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
+from eventledger.read.strict_yaml import Document, load
 
 KINDS = {"event": "events", "actor": "actors", "source": "sources"}
 ID_FIELDS = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}

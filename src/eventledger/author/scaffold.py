@@ -11,9 +11,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventledger.repository import Repository
-from eventledger.schema import load_schema
-from eventledger.templates import template
+from eventledger.model.schema import load_schema
+from eventledger.model.templates import template
+from eventledger.read.repository import Repository
 
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
 _DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-")

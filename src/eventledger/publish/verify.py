@@ -10,10 +10,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from eventledger.arrow_schema import arrow_schema
 from eventledger.issues import Issue
-from eventledger.package import read_csv_rows
-from eventledger.schema import FieldSpec, TableSpec
+from eventledger.model.arrow_schema import arrow_schema
+from eventledger.model.schema import FieldSpec, TableSpec
+from eventledger.publish.package import read_csv_rows
 
 SUMS = "SHA256SUMS"
 

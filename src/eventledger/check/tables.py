@@ -12,9 +12,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from eventledger.issues import Issue
-from eventledger.pandera_schema import CONSTRAINT_CODES, table_schema
-from eventledger.records import Record, Row
-from eventledger.schema import TABLES, FieldSpec, Schema, TableSpec
+from eventledger.model.pandera_schema import CONSTRAINT_CODES, table_schema
+from eventledger.model.schema import TABLES, FieldSpec, Schema, TableSpec
+from eventledger.read.records import Record, Row
 
 
 @dataclass

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eventledger.repository import Repository
-from eventledger.spans import SourceText, locate, read_source_text
-from eventledger.strict_yaml import Document, load
+from eventledger.check.spans import SourceText, locate, read_source_text
+from eventledger.read.repository import Repository
+from eventledger.read.strict_yaml import Document, load
 
 KEYS = ("start", "end")
 # A scalar that can stand where an offset goes: quoted, plain up to a flow indicator, or nothing.

@@ -29,10 +29,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from eventledger.checker import Dataset, KnownIds, check_files
+from eventledger.check.checker import Dataset, KnownIds, check_files
 from eventledger.issues import IssueList
-from eventledger.repository import RecordFile, Repository
-from eventledger.strict_yaml import MAX_BYTES
+from eventledger.read.repository import RecordFile, Repository
+from eventledger.read.strict_yaml import MAX_BYTES
 
 WATCHED = ("events", "actors", "sources", "schema")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git hash-object -t tree /dev/null

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventledger.schema import TABLES, FieldSpec, Schema
+from eventledger.model.schema import TABLES, FieldSpec, Schema
 
 
 def _constraints(spec: FieldSpec) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
-from eventledger.catalog import Severity, lookup
+from eventledger.issues.catalog import Severity, lookup
 
 PathPart = str | int
 RecordPath = tuple[PathPart, ...]

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eventledger.catalog import Severity
 from eventledger.issues import Issue
+from eventledger.issues.catalog import Severity
 
 
 @dataclass(frozen=True)

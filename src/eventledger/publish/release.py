@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eventledger.archive import write_zip
-from eventledger.checker import check_package_metadata, load_dataset
-from eventledger.codebook import codebook
+from eventledger.check.checker import check_package_metadata, load_dataset
 from eventledger.issues import Issue
-from eventledger.manifest import (
+from eventledger.model.codebook import codebook
+from eventledger.model.schema import TABLES
+from eventledger.publish.archive import write_zip
+from eventledger.publish.manifest import (
     LEVELS,
     Changes,
     ManifestError,
@@ -36,7 +37,7 @@ from eventledger.manifest import (
     retired_ids,
     same_content,
 )
-from eventledger.package import (
+from eventledger.publish.package import (
     csv_bytes,
     descriptor,
     formula_cells,
@@ -48,10 +49,9 @@ from eventledger.package import (
     sha256,
     unwritable,
 )
-from eventledger.repository import Repository
-from eventledger.schema import TABLES
-from eventledger.spreadsheet import workbook_bytes
-from eventledger.verify import SUMS, verify
+from eventledger.publish.spreadsheet import workbook_bytes
+from eventledger.publish.verify import SUMS, verify
+from eventledger.read.repository import Repository
 
 Progress = Callable[[str], None]
 

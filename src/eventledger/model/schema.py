@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eventledger.strict_yaml import load
+from eventledger.read.strict_yaml import load
 
 TABLES = ("events", "participants", "evidence", "actors", "sources")
 # Child tables are written inside an event record as lists under these keys.

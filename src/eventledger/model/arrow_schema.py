@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from eventledger.schema import FieldSpec, TableSpec
+from eventledger.model.schema import FieldSpec, TableSpec
 
 _TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventledger.records import Record, Row
+from eventledger.read.records import Record, Row
 
 
 @dataclass(frozen=True)

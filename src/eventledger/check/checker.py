@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
+from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList
-from eventledger.records import Record, read_record
-from eventledger.repository import RecordFile, Repository
-from eventledger.schema import Schema, load_schema
-from eventledger.spans import SourceText, check_source, check_span, read_source_text
-from eventledger.strict_yaml import MAX_BYTES, load
-from eventledger.tables import Table, build_tables, check_table
+from eventledger.model.schema import Schema, load_schema
+from eventledger.read.records import Record, read_record
+from eventledger.read.repository import RecordFile, Repository
+from eventledger.read.strict_yaml import MAX_BYTES, load
 
 
 @dataclass

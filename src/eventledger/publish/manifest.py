@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eventledger.package import Row, cell
-from eventledger.schema import Schema
+from eventledger.model.schema import Schema
+from eventledger.publish.package import Row, cell
 
 RECORD_TABLES = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
 CHILDREN = {"participants": "actor_id", "evidence": "span"}

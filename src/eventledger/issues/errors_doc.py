@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from eventledger.catalog import CODES, Layer
+from eventledger.issues.catalog import CODES, Layer
 
 
 def errors_markdown() -> str:
     lines = [
         "# Issue codes",
         "",
-        "Generated from `src/eventledger/catalog.py` by `eventledger generate`; do not edit by hand.",
+        "Generated from `src/eventledger/issues/catalog.py` by `eventledger generate`; do not edit by hand.",
         "Every code is stable: it is never renamed or given another meaning. Each has at least one",
         "example under `tests/cases/invalid/<code>/`.",
         "",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventledger.records import KINDS
-from eventledger.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
+from eventledger.model.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
+from eventledger.read.records import KINDS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"

@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.engines import pandas_engine
 
-from eventledger.schema import FieldSpec, Schema, TableSpec
+from eventledger.model.schema import FieldSpec, Schema, TableSpec
 
 # Which issue code a failed constraint becomes.
 CONSTRAINT_CODES = {

@@ -21,9 +21,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from eventledger.arrow_schema import arrow_schema
-from eventledger.checker import Dataset
-from eventledger.schema import TABLES, FieldSpec, Schema, TableSpec
+from eventledger.check.checker import Dataset
+from eventledger.model.arrow_schema import arrow_schema
+from eventledger.model.schema import TABLES, FieldSpec, Schema, TableSpec
 
 Row = dict[str, Any]
 PROFILE_PACKAGE = "https://datapackage.org/profiles/2.0/datapackage.json"
