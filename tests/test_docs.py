@@ -6,18 +6,19 @@ import re
 
 from casekit import PROJECT
 from eventledger.author.cli_reference import commands
+from eventledger.cli import main
 from eventledger.issues.catalog import CODES
 
 
 def test_every_command_is_shown_in_the_readme() -> None:
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in commands() if not re.search(rf"eventledger {name}\b", readme)]
+    missing = [name for name in commands(main) if not re.search(rf"eventledger {name}\b", readme)]
     assert missing == []
 
 
 def test_every_command_is_in_the_reference() -> None:
     reference = (PROJECT / "docs" / "cli.md").read_text(encoding="utf-8")
-    assert [name for name in commands() if f"## eventledger {name}\n" not in reference] == []
+    assert [name for name in commands(main) if f"## eventledger {name}\n" not in reference] == []
 
 
 def test_every_issue_code_is_in_the_error_reference() -> None:

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from casekit import PROJECT
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import TABLES, load_schema
-from eventledger.publish.package import cell, csv_bytes, parquet_bytes, read_csv_rows
+from eventledger.publish.cells import cell, csv_bytes, read_csv_rows
+from eventledger.publish.parquet import parquet_bytes
 from eventledger.publish.release import Result, build
 from eventledger.read.records import Record, read_row
 from eventledger.read.repository import Repository

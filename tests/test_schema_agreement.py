@@ -20,6 +20,7 @@ import pytest
 from casekit import CASES, PROJECT, make_repository
 from eventledger.author.generate import stale
 from eventledger.check.checker import Dataset, load_dataset
+from eventledger.cli import main
 from eventledger.model.pandera_schema import table_schema
 from eventledger.model.record_schema import record_schema
 from eventledger.model.schema import CHILD_TABLES, TABLES, FieldSpec, Schema, load_schema
@@ -188,7 +189,7 @@ def test_record_json_schemas_are_valid_json_schema() -> None:
 
 
 def test_derived_files_are_up_to_date() -> None:
-    assert [p.relative_to(PROJECT).as_posix() for p in stale(Repository(PROJECT))] == []
+    assert [p.relative_to(PROJECT).as_posix() for p in stale(Repository(PROJECT), main)] == []
 
 
 def test_every_vocabulary_term_has_a_definition() -> None:

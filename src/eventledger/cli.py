@@ -18,6 +18,7 @@ from eventledger.check.spans import first_difference, near_matches, read_source_
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues.reporters import FORMATS, summarize
 from eventledger.model.schema import SchemaError
+from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository, RepositoryNotFound
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -140,16 +141,11 @@ def locate(
     places = locate_quote(source.text, quote)
     if fmt == "json":
         click.echo(
-            json.dumps(
-                [
-                    {"start": s, "end": e, "line": source.text.count("\n", 0, s) + 1}
-                    for s, e in places
-                ]
-            )
+            json.dumps([{"start": s, "end": e, "line": line_of(source.text, s)} for s, e in places])
         )
     else:
         for s, e in places:
-            click.echo(f"start: {s}, end: {e}  (line {source.text.count(chr(10), 0, s) + 1})")
+            click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
             near = near_matches(source.text, quote)
@@ -208,11 +204,11 @@ def generate(check: bool, root: Path | None) -> None:
     """Regenerate the derived files: record JSON Schemas, templates, docs/errors.md, docs/cli.md."""
     repository = _repository(root)
     if check:
-        old = stale(repository)
+        old = stale(repository, main)
         for path in old:
             click.echo(f"{repository.rel(path)}: out of date; run eventledger generate")
         sys.exit(EXIT_INVALID if old else EXIT_VALID)
-    for path in write(repository):
+    for path in write(repository, main):
         click.echo(f"wrote {repository.rel(path)}")
 
 

@@ -1,4 +1,8 @@
-"""docs/cli.md: the --help of every command, so the reference cannot fall behind the code."""
+"""docs/cli.md: the --help of every command, so the reference cannot fall behind the code.
+
+The command group is passed in by whoever holds it (the CLI, or a test), so this module
+never imports the CLI that calls it.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +11,22 @@ import click
 WIDTH = 88
 
 
-def _group() -> click.Group:
-    from eventledger.cli import main  # imported late: cli imports the generator that calls this
-
-    return main
-
-
 def _context(
-    command: click.Command, name: str, parent: click.Context | None = None
+    group: click.Group, command: click.Command, name: str, parent: click.Context | None = None
 ) -> click.Context:
     # Settings given explicitly so the text is the same whether or not a CLI run is in progress.
-    settings = {**_group().context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    settings = {**group.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
     return click.Context(command, info_name=name, parent=parent, **settings)
 
 
-def commands() -> dict[str, click.Command]:
-    main = _group()
-    ctx = _context(main, "eventledger")
-    found = {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
+def commands(group: click.Group) -> dict[str, click.Command]:
+    ctx = _context(group, group, "eventledger")
+    found = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
     return {name: command for name, command in found.items() if command is not None}
 
 
-def cli_markdown() -> str:
-    main = _group()
-    root = _context(main, "eventledger")
+def cli_markdown(group: click.Group) -> str:
+    root = _context(group, group, "eventledger")
     lines = [
         "# Command reference",
         "",
@@ -39,11 +35,11 @@ def cli_markdown() -> str:
         "## eventledger",
         "",
         "```",
-        main.get_help(root),
+        group.get_help(root),
         "```",
         "",
     ]
-    for name, command in commands().items():
-        help_text = command.get_help(_context(command, name, root))
+    for name, command in commands(group).items():
+        help_text = command.get_help(_context(group, command, name, root))
         lines += [f"## eventledger {name}", "", "```", help_text, "```", ""]
     return "\n".join(lines)

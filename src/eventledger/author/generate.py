@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+import click
+
+from eventledger.atomic import write_atomically
+from eventledger.author.cli_reference import cli_markdown
 from eventledger.issues.errors_doc import errors_markdown
 from eventledger.model.record_schema import record_schema
 from eventledger.model.schema import load_schema
@@ -14,7 +17,7 @@ from eventledger.read.records import KINDS
 from eventledger.read.repository import Repository
 
 
-def derived_files(repository: Repository) -> dict[Path, str]:
+def derived_files(repository: Repository, cli: click.Group) -> dict[Path, str]:
     """Every derived file with the content it must have."""
     schema = load_schema(repository.schema_dir)
     out: dict[Path, str] = {}
@@ -24,29 +27,25 @@ def derived_files(repository: Repository) -> dict[Path, str]:
         )
         out[repository.schema_dir / "templates" / f"{kind}.yaml"] = template(kind, schema)
     out[repository.root / "docs" / "errors.md"] = errors_markdown()
-    from eventledger.author.cli_reference import cli_markdown  # late: the CLI imports this module
-
-    out[repository.root / "docs" / "cli.md"] = cli_markdown()
+    out[repository.root / "docs" / "cli.md"] = cli_markdown(cli)
     return out
 
 
-def stale(repository: Repository) -> list[Path]:
+def stale(repository: Repository, cli: click.Group) -> list[Path]:
     """Derived files whose committed content differs from what schema/ gives."""
     return [
         p
-        for p, text in derived_files(repository).items()
+        for p, text in derived_files(repository, cli).items()
         if not p.exists() or p.read_text(encoding="utf-8") != text
     ]
 
 
-def write(repository: Repository) -> list[Path]:
+def write(repository: Repository, cli: click.Group) -> list[Path]:
     written = []
-    for path, text in derived_files(repository).items():
+    for path, text in derived_files(repository, cli).items():
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomically(path, text.encode("utf-8"))
         written.append(path)
     return written

@@ -14,14 +14,14 @@ the candidates are listed.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.atomic import write_atomically
 from eventledger.check.spans import SourceText, locate, read_source_text
+from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository
 from eventledger.read.strict_yaml import Document, load
 
@@ -64,10 +64,6 @@ class Outcome:
     kept: int = 0  # spans whose offsets were right already
     refusals: list[Refusal] = field(default_factory=list)
     written: bool = False
-
-
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, offset) + 1
 
 
 def _offsets(values: tuple[Any, Any]) -> tuple[int, int] | None:
@@ -136,7 +132,7 @@ def plan(repository: Repository, path: Path) -> tuple[Outcome, Document, str, by
                     line,
                     f"the quote occurs {len(places)} times in {sid} and the offsets point at none; "
                     "set start and end to one of the candidates (or quote more words)",
-                    tuple(Candidate(s, e, _line_of(source.text, s)) for s, e in places),
+                    tuple(Candidate(s, e, line_of(source.text, s)) for s, e in places),
                 )
             )
             continue
@@ -209,22 +205,9 @@ def locate_write(repository: Repository, path: Path) -> Outcome:
         raise LocateWriteError(
             f"{outcome.file}: the edit did not read back as intended; nothing written"
         )
-    _write_atomically(path, bom + new_text.encode("utf-8"))
+    write_atomically(path, bom + new_text.encode("utf-8"))
     outcome.written = True
     return outcome
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, path.stat().st_mode & 0o7777)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def report_lines(outcome: Outcome) -> list[str]:

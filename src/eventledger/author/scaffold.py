@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventledger.atomic import write_atomically
+from eventledger.git import GitMissing, git
+from eventledger.model.patterns import ID_DAY_PREFIX
 from eventledger.model.schema import load_schema
 from eventledger.model.templates import template
 from eventledger.read.repository import Repository
+from eventledger.read.strict_yaml import double_quoted
 
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
-_DATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-")
+_DATED = ID_DAY_PREFIX
 
 
 class ScaffoldError(Exception):
@@ -39,12 +39,10 @@ def used_event_ids(repository: Repository) -> set[str]:
     files, _ = repository.discover()
     used = {f.path.stem for f in files if f.kind == "event"}
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repository.root), "log", "--diff-filter=D", "--name-only",
-             "--format=", "--", "events"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-    except FileNotFoundError:  # no git: the files on disk are all we know
+        done = git(
+            repository.root, "log", "--diff-filter=D", "--name-only", "--format=", "--", "events"
+        )
+    except GitMissing:  # no git: the files on disk are all we know
         return used
     if done.returncode == 0:
         used |= {Path(p).stem for p in done.stdout.splitlines() if p.endswith(".yaml")}
@@ -74,10 +72,6 @@ def _set(text: str, key: str, value: str, indent: str = "") -> str:
     return new
 
 
-def _quoted(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
-
-
 def render(
     schema_template: str, event_id: str, day: dt.date, *, title: str | None, source: str | None
 ) -> str:
@@ -86,7 +80,7 @@ def render(
     text = _set(text, "date_end", day.isoformat())
     text = _set(text, "review_status", "draft")
     if title:
-        text = _set(text, "title", _quoted(title))
+        text = _set(text, "title", double_quoted(title))
     if source:
         text = _set(text, "source_id", source, indent="  - ")
     return text
@@ -118,16 +112,8 @@ def new_event(
     )
     path = repository.root / "events" / f"{day.year:04d}" / f"{event_id}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{event_id}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0o022)
-    os.umask(umask)
     try:
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.link(tmp, path)  # fails instead of overwriting when the file appeared meanwhile
+        write_atomically(path, text.encode("utf-8"), exclusive=True)
     except FileExistsError as err:
         raise ScaffoldError(f"{repository.rel(path)} exists already") from err
-    finally:
-        os.unlink(tmp)
     return NewEvent(path, event_id)

@@ -24,19 +24,19 @@ schema/ changes the meaning of every record, so it checks everything.
 
 from __future__ import annotations
 
-import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from eventledger.check.checker import Dataset, KnownIds, check_files
+from eventledger.git import GitMissing, git
 from eventledger.issues import IssueList
+from eventledger.model.patterns import ID_DAY_PREFIX
 from eventledger.read.repository import RecordFile, Repository
 from eventledger.read.strict_yaml import MAX_BYTES
 
 WATCHED = ("events", "actors", "sources", "schema")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git hash-object -t tree /dev/null
-_DATE_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-")
 
 
 class ChangesError(Exception):
@@ -57,15 +57,8 @@ def _git(
     repository: Repository, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
-            ["git", "-C", str(repository.root), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            check=False,
-        )
-    except FileNotFoundError as err:
+        return git(repository.root, *args, stdin=stdin)
+    except GitMissing as err:
         raise ChangesError("git is not installed; --changed-since needs it") from err
 
 
@@ -195,7 +188,7 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
 def _context(files: list[RecordFile], events: list[RecordFile]) -> set[str]:
     """Unchanged events a changed event must be compared with: same stem, or same date prefix."""
     stems = {e.path.stem for e in events}
-    prefixes = {m.group(0) for e in events if (m := _DATE_PREFIX.match(e.path.stem))}
+    prefixes = {m.group(0) for e in events if (m := ID_DAY_PREFIX.match(e.path.stem))}
     if not stems:
         return set()
     out: set[str] = set()

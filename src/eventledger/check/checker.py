@@ -9,9 +9,7 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +18,8 @@ from pathlib import Path
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList
+from eventledger.issues.suggest import did_you_mean
+from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.records import Record, read_record
 from eventledger.read.repository import RecordFile, Repository
@@ -222,7 +222,7 @@ def _check_references(records: list[Record], ids: KnownIds | None = None) -> Non
                         f"{column} '{value}' does not exist",
                         path,
                         found=value,
-                        hint=_near(value, known) or f"add {folder.replace('<id>', value)}",
+                        hint=did_you_mean(value, known) or f"add {folder.replace('<id>', value)}",
                     )
     events = {r.id for r in records if r.kind == "event" and r.id}
     if ids is not None:  # only part of the repository was parsed: the file names know the rest
@@ -237,16 +237,11 @@ def _check_references(records: list[Record], ids: KnownIds | None = None) -> Non
                     f"distinct_from names '{other}', which does not exist",
                     ("distinct_from",),
                     found=other,
-                    hint=_near(other, events),
+                    hint=did_you_mean(other, events),
                 )
     for record in records:
         if record.kind == "actor" and record.id and record.id not in used:
             record.report("unused-actor", f"no event names the actor '{record.id}'", ("actor_id",))
-
-
-def _near(value: str, known: set[str]) -> str | None:
-    close = difflib.get_close_matches(value, sorted(known), n=1, cutoff=0.7)
-    return f"did you mean '{close[0]}'?" if close else None
 
 
 def _check_suspected_duplicates(records: list[Record]) -> None:
@@ -333,9 +328,6 @@ def _under(file: str, prefix: str) -> bool:
     return prefix in ("", ".") or file == prefix or file.startswith(prefix.rstrip("/") + "/")
 
 
-_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
-
-
 def check_package_metadata(repository: Repository) -> list[Issue]:
     """The root datapackage.json: readable, with the name and version a release needs."""
     path = repository.root / "datapackage.json"
@@ -373,7 +365,7 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
             )
         )
     version = data.get("version")
-    if not isinstance(version, str) or not _VERSION.fullmatch(version):
+    if not isinstance(version, str) or not SEMVER.fullmatch(version):
         issues.append(
             Issue(
                 "datapackage.json",

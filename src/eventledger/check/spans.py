@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventledger.read.records import Record, Row
+from eventledger.read.strict_yaml import double_quoted
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
                 (*prefix, "quote"),
                 expected=actual,
                 found=quote,
-                hint=f"use quote: {_yaml_quote(actual)} with start: {s}, end: {e}",
+                hint=f"use quote: {double_quoted(actual)} with start: {s}, end: {e}",
             )
         return
     record.report(
@@ -171,16 +172,6 @@ def _hint(text: str, quote: str | None, source_id: str) -> str:
     if len(places) == 1:
         return f"set {_offsets(places)}"
     return f'run: eventledger locate {source_id} "…"'
-
-
-def _yaml_quote(text: str) -> str:
-    out = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\u00a0", "\\u00a0")
-    )
-    return f'"{out}"'
 
 
 def check_source(record: Record, source: SourceText, text_file: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from eventledger.issues import Issue
+from eventledger.issues.suggest import did_you_mean
 from eventledger.model.pandera_schema import CONSTRAINT_CODES, table_schema
 from eventledger.model.schema import TABLES, FieldSpec, Schema, TableSpec
 from eventledger.read.records import Record, Row
@@ -146,14 +146,14 @@ def _expectation(
     if constraint == "vocabulary":
         terms = schema.terms(spec) or ()
         items = value if isinstance(value, list) else [value]
-        lowered = {t.lower(): t for t in terms}
-        close = [
-            lowered[m]
-            for v in items
-            if v not in terms
-            for m in difflib.get_close_matches(str(v).lower(), list(lowered), n=1)
-        ]
-        hint = f"did you mean '{close[0]}'?" if close else None
+        hint = next(
+            (
+                h
+                for v in items
+                if v not in terms and (h := did_you_mean(str(v), terms, ignore_case=True))
+            ),
+            None,
+        )
         return "one of: " + ", ".join(terms), hint
     if constraint == "pattern":
         return f"text matching {spec.pattern}", None

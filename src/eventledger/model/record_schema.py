@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventledger.model.patterns import ISO_DAY
 from eventledger.model.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
 from eventledger.read.records import KINDS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+DATE_PATTERN = f"^{ISO_DAY.pattern}$"
 
 
 def field_schema(spec: FieldSpec, schema: Schema) -> dict[str, Any]:

@@ -11,18 +11,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema
-from eventledger.publish.package import Row, cell
+from eventledger.publish.cells import Row, cell
 
 RECORD_TABLES = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
 CHILDREN = {"participants": "actor_id", "evidence": "span"}
-_VERSION = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 LEVELS = ("none", "patch", "minor", "major")
 
 
@@ -31,7 +30,7 @@ class ManifestError(Exception):
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
-    m = _VERSION.match(text)
+    m = SEMVER.fullmatch(text)
     if not m:
         raise ManifestError(f"version {text!r} is not MAJOR.MINOR.PATCH (e.g. 0.1.0)")
     return int(m.group(1)), int(m.group(2)), int(m.group(3))

@@ -10,18 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.atomic import write_atomically
 from eventledger.check.checker import check_package_metadata, load_dataset
+from eventledger.git import GitMissing, git
 from eventledger.issues import Issue
 from eventledger.model.codebook import codebook
 from eventledger.model.schema import TABLES
 from eventledger.publish.archive import write_zip
+from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
+from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource, sha256
 from eventledger.publish.manifest import (
     LEVELS,
     Changes,
@@ -37,18 +40,8 @@ from eventledger.publish.manifest import (
     retired_ids,
     same_content,
 )
-from eventledger.publish.package import (
-    csv_bytes,
-    descriptor,
-    formula_cells,
-    json_bytes,
-    parquet_bytes,
-    read_base,
-    resource,
-    select,
-    sha256,
-    unwritable,
-)
+from eventledger.publish.parquet import parquet_bytes
+from eventledger.publish.select import select
 from eventledger.publish.spreadsheet import workbook_bytes
 from eventledger.publish.verify import SUMS, verify
 from eventledger.read.repository import Repository
@@ -104,14 +97,10 @@ class Result:
 def commit_time(root: Path) -> dt.datetime:
     """When HEAD was committed (UTC); SOURCE_DATE_EPOCH outside git; otherwise refuse."""
     try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "log", "-1", "--format=%cI"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        out = ""
+        done = git(root, "log", "-1", "--format=%cI")
+    except GitMissing:
+        done = None
+    out = done.stdout.strip() if done is not None and done.returncode == 0 else ""
     if out:
         return dt.datetime.fromisoformat(out).astimezone(dt.UTC)
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
@@ -342,9 +331,7 @@ def build(repository: Repository, *, progress: Progress = _quiet, record: bool =
         path = repository.root / "releases" / f"{result.version}.json"
         path.parent.mkdir(exist_ok=True)
         if not path.exists():
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_bytes(manifest_bytes(new))
-            tmp.replace(path)
+            write_atomically(path, manifest_bytes(new))
         result.manifest_path = path
     return result
 

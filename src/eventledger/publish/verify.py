@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from eventledger.issues import Issue
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
-from eventledger.publish.package import read_csv_rows
+from eventledger.publish.cells import read_csv_rows
 
 SUMS = "SHA256SUMS"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import difflib
 import math
 import re
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from eventledger.issues import Issue, RecordPath, format_path
+from eventledger.issues.suggest import closest, did_you_mean
+from eventledger.model.patterns import ISO_DAY
 from eventledger.model.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
 from eventledger.read.strict_yaml import Document, load
 
@@ -26,7 +27,6 @@ ID_FIELDS = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _NUM = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass
@@ -117,7 +117,7 @@ def coerce(spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         real = float(value)
         return (real, None) if math.isfinite(real) else (None, "out-of-range")
     if spec.type == "date":
-        if not _DATE.fullmatch(value):
+        if not ISO_DAY.fullmatch(value):
             return None, "invalid-date"
         try:
             return dt.date.fromisoformat(value), None
@@ -164,14 +164,14 @@ def read_row(
     known = {f.name for f in table.written_fields} | set(extra_keys)
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+            close = closest(key, known)
             record.report(
                 "unknown-field",
                 f"unknown field '{key}' in {table.name}",
                 (*prefix, key),
                 found=key,
-                expected=", ".join(sorted(known)) if not close else close[0],
-                hint=f"did you mean '{close[0]}'?" if close else None,
+                expected=", ".join(sorted(known)) if close is None else close,
+                hint=did_you_mean(key, known),
             )
     values: dict[str, Any] = {}
     for spec in table.written_fields:

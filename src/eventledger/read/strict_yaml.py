@@ -10,12 +10,14 @@ recursion, and the line and column of every key and list item are kept.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from eventledger.issues import Issue, RecordPath
+from eventledger.read.positions import line_of
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 20
@@ -71,10 +73,6 @@ class Document:
         return self.positions.get(path, (1, 1))
 
 
-def _line_of_offset(raw: bytes, offset: int) -> int:
-    return raw.count(b"\n", 0, offset) + 1
-
-
 def _issue(file: str, code: str, message: str, line: int = 1, column: int = 1, **kw: Any) -> Issue:
     return Issue(file=file, line=line, column=column, code=code, message=message, **kw)
 
@@ -95,9 +93,7 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
         return None, issues
     nul = raw.find(b"\x00")
     if nul >= 0:
-        issues.append(
-            _issue(file, "nul-byte", "file contains a NUL byte", _line_of_offset(raw, nul))
-        )
+        issues.append(_issue(file, "nul-byte", "file contains a NUL byte", line_of(raw, nul)))
         return None, issues
     if raw.startswith(b"\xef\xbb\xbf"):
         issues.append(
@@ -112,7 +108,7 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = _line_of_offset(raw, err.start)
+        line = line_of(raw, err.start)
         column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         bad = raw[err.start : err.end].hex(" ")
         issues.append(
@@ -134,7 +130,7 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
                 file,
                 "crlf-line-endings",
                 "file uses CR LF line endings",
-                text.count("\n", 0, crlf) + 1,
+                line_of(text, crlf),
                 hint="convert to LF (dos2unix FILE)",
             )
         )
@@ -324,3 +320,24 @@ def load(
         return None, issues
     doc, more = parse(text, file)
     return doc, issues + more
+
+
+_SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    code = ord(char)
+    # Controls, line and paragraph separators, format characters (bidi controls, zero-width
+    # characters) and every space but the plain one are written as escapes: in a record
+    # they are invisible to a reviewer, so the file must show them.
+    category = unicodedata.category(char)
+    if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") or (category == "Zs" and char != " "):
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
+
+
+def double_quoted(text: str) -> str:
+    """text as a YAML double-quoted scalar that reads back as text, invisible characters escaped."""
+    return '"' + "".join(_escape(c) for c in text) + '"'

@@ -1,0 +1,45 @@
+"""Writing a file so that a reader sees the old bytes or the new ones, never a part.
+
+Every file the tool writes into a user's tree (records, derived docs, release manifests)
+goes through here: written aside in the same folder, flushed to disk, then renamed over
+the target, so a crash, a full disk or a kill mid-write leaves the old file in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def _default_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Replace path with data in one step; keep the permissions of the file it replaces.
+
+    With exclusive, refuse (FileExistsError) instead of replacing a file that exists,
+    even one that appeared while the data was being written.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = _default_mode()
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            os.link(tmp, path)  # fails instead of overwriting
+        else:
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

@@ -1,0 +1,93 @@
+"""Values as CSV cells, and the canonical CSV of a table: the one text form of every value."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eventledger.model.schema import FieldSpec, TableSpec
+
+Row = dict[str, Any]
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(spec: FieldSpec, value: Any) -> str:
+    """The CSV text of a value: empty for null, ISO dates, shortest round-trip floats."""
+    if value is None:
+        return ""
+    if spec.type == "date":
+        return str(value.isoformat())
+    if spec.type == "list":
+        return (spec.delimiter or ",").join(value)
+    if spec.type == "number":
+        return repr(float(value))
+    return str(value)
+
+
+def parse_cell(spec: FieldSpec, text: str) -> Any:
+    """The inverse of cell()."""
+    if text == "":
+        return None
+    if spec.type == "integer":
+        return int(text)
+    if spec.type == "number":
+        return float(text)
+    if spec.type == "date":
+        return dt.date.fromisoformat(text)
+    if spec.type == "list":
+        return text.split(spec.delimiter or ",")
+    return text
+
+
+def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
+    """UTF-8, LF, a header of the field names in schema order, cells quoted only where needed."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(spec.field_names)
+    for row in rows:
+        writer.writerow([cell(f, row[f.name]) for f in spec.fields])
+    return out.getvalue().encode("utf-8")
+
+
+def read_csv_rows(spec: TableSpec, data: bytes) -> list[Row]:
+    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    header = next(reader)
+    if tuple(header) != spec.field_names:
+        raise ValueError(f"header {header} differs from the schema {list(spec.field_names)}")
+    return [
+        {f.name: parse_cell(f, text) for f, text in zip(spec.fields, line, strict=True)}
+        for line in reader
+    ]
+
+
+def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
+    """List items a CSV cell cannot hold unchanged (empty, or containing the delimiter)."""
+    problems = []
+    for f in spec.fields:
+        if f.type != "list":
+            continue
+        for row in rows:
+            for item in row[f.name] or ():
+                if item == "" or (f.delimiter or ",") in item:
+                    key = "/".join(str(row[k]) for k in spec.primary_key)
+                    problems.append(
+                        f"{spec.name} {key}: {f.name} item {item!r} is empty or contains the "
+                        f"delimiter {f.delimiter!r}"
+                    )
+    return problems
+
+
+def formula_cells(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
+    """Cells a spreadsheet would run as a formula: named as table, key and column."""
+    found = []
+    for row in rows:
+        for f in spec.fields:
+            text = cell(f, row[f.name])
+            if text.startswith(FORMULA_STARTS) and f.type not in ("number", "integer"):
+                key = "/".join(str(row[k]) for k in spec.primary_key)
+                found.append(f"{spec.name} {key} {f.name}: {text[:40]!r}")
+    return found
