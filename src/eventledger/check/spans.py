@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventledger.read.records import Record, Row
-from eventledger.read.strict_yaml import double_quoted
+from eventledger.syntax.strict_yaml import double_quoted
 
 
 @dataclass(frozen=True)
