@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 validate: $(STAMP)
-	$(BIN)/eventledger validate
+	$(BIN)/eventledger validate --require-coverage
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

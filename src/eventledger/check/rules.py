@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from eventledger.model.kinds import Model
+from eventledger.model.kinds import PASSAGES, Model
 from eventledger.model.schema import Schema
 from eventledger.model.terms import (
     CLAIM_ACTOR,
@@ -26,6 +26,7 @@ from eventledger.model.terms import (
     MONTH,
     OCCURRED,
     RESOLVED,
+    SAME_EVENT,
     STATED,
     VERIFIED,
     WEEK,
@@ -105,6 +106,34 @@ def check_record(record: Record, schema: Schema) -> None:
     check_reference_paths(record, schema.model)
     if record.kind == "event":
         check_event(record, schema)
+    for row in record.children(PASSAGES):
+        _check_passage(record, row)
+
+
+PASSAGE_EVENT = "event_id"  # the field of a passage that names the event coding its act
+
+
+def _check_passage(record: Record, row: Row) -> None:
+    """A passage names the event that codes its act exactly when its reason is same-event."""
+    reason, event = row.values.get("reason"), row.values.get(PASSAGE_EVENT)
+    if reason == SAME_EVENT and not event and (*row.prefix, PASSAGE_EVENT) not in record.flagged:
+        record.report(
+            "same-event-mismatch",
+            f"reason {SAME_EVENT} but no {PASSAGE_EVENT} names the record that codes the act",
+            (*row.prefix, "reason"),
+            expected=f"{PASSAGE_EVENT}: the id of that event",
+            flag=False,
+        )
+    elif event and isinstance(reason, str) and reason != SAME_EVENT:
+        record.report(
+            "same-event-mismatch",
+            f"{PASSAGE_EVENT} is given but the reason is {reason}, not {SAME_EVENT}",
+            (*row.prefix, PASSAGE_EVENT),
+            found=str(event),
+            hint=f"remove {PASSAGE_EVENT}, or set reason: {SAME_EVENT} if that record codes "
+            "the act the passage tells",
+            flag=False,
+        )
 
 
 def check_event(record: Record, schema: Schema) -> None:
