@@ -26,8 +26,10 @@ from eventledger.check.metadata import check_package_metadata
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssuesError
 from eventledger.model.codebook import codebook
+from eventledger.model.kinds import SOURCE_TABLE
 from eventledger.publish.archive import write_zip
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
+from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource, sha256
 from eventledger.publish.manifest import (
     LEVELS,
@@ -45,7 +47,7 @@ from eventledger.publish.manifest import (
     same_content,
 )
 from eventledger.publish.parquet import parquet_bytes
-from eventledger.publish.select import SOURCE_TABLE, select
+from eventledger.publish.select import COVERAGE_TABLE, select
 from eventledger.publish.spreadsheet import workbook_bytes
 from eventledger.publish.verify import SUMS, verify
 from eventledger.read.repository import Repository
@@ -279,6 +281,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
     for sid, text in selection.full_texts.items():
         files[f"texts/{sid}.txt"] = text.encode("utf-8")
     files["CODEBOOK.md"] = codebook(schema, name, version).encode("utf-8")
+    files["COVERAGE.md"] = coverage_markdown(rows[COVERAGE_TABLE], name, version).encode("utf-8")
     files["CHANGES.md"] = changes_markdown(changes).encode("utf-8")
     files["changes.json"] = json_bytes(changes.to_dict())
     files["manifest.json"] = manifest_bytes(new)
