@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from casekit import CASES, make_repository
+from casekit import CASES, make_repository, place_valid_cases
 from eventledger.cli import main
 
 BROKEN = CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml"
@@ -20,9 +20,7 @@ BROKEN = CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml"
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     make_repository(tmp_path)
-    (tmp_path / "events" / "2019").mkdir(parents=True)
-    for case in (CASES / "valid").glob("*.yaml"):
-        shutil.copyfile(case, tmp_path / "events" / "2019" / case.name)
+    place_valid_cases(tmp_path)
     return tmp_path
 
 

@@ -67,6 +67,7 @@ def test_writes_every_part_of_the_release(built: BuildResult, package: Path) -> 
         "parquet/datapackage.json",
         "SHA256SUMS",
         "CODEBOOK.md",
+        "COVERAGE.md",
         "CHANGES.md",
         "changes.json",
         "manifest.json",
@@ -208,7 +209,33 @@ def test_only_verified_records_ship(built: BuildResult, package: Path) -> None:
     assert "2019-04-25-kim-putin-talks" in events
     assert "kim-train-departs" not in events
     assert b"kim-train-departs" not in (package / "data" / "evidence.csv").read_bytes()
-    assert b"Wir sind zufrieden" not in everything  # quoted only by the draft
+    assert b"Wir sind zufrieden" not in (package / "data" / "evidence.csv").read_bytes()
+    assert b"10\xc2\xa0Uhr" not in everything  # quoted only by the draft
+
+
+def test_uncoded_sets_ship_with_their_sources_and_never_name_a_draft(package: Path) -> None:
+    uncoded = list(csv.DictReader(io.StringIO((package / "data" / "uncoded.csv").read_text())))
+    assert [r["source_id"] for r in uncoded] == ["example-2019-04-25-summit"]
+    passages = list(csv.DictReader(io.StringIO((package / "data" / "passages.csv").read_text())))
+    assert [(p["passage"], p["reason"], p["event_id"]) for p in passages] == [
+        ("1", "same-event", "2019-04-25-kim-putin-talks"),
+        ("2", "same-event", ""),  # the draft it names is withheld: no dangling key ships
+    ]
+    assert passages[1]["quote"] == "Kim sagte: «Wir sind zufrieden.»"
+
+
+def test_the_coverage_of_each_source_counts_only_what_ships(package: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO((package / "data" / "coverage.csv").read_text())))
+    assert [(r["source_id"], r["status"], r["reason"], r["sentences"]) for r in rows] == [
+        ("example-2019-04-25-summit", "coded", "", "2"),
+        ("example-2019-04-25-summit", "set-aside", "same-event", "2"),
+        # "Der Zug fuhr um 10 Uhr ab." is coded only by the draft, which does not ship.
+        ("example-2019-04-25-summit", "uncovered", "", "1"),
+        ("example-open-bulletin", "coded", "", "2"),
+    ]
+    report = (package / "COVERAGE.md").read_text()
+    assert "| `example-2019-04-25-summit` | 5 | 2 | 2 | 1 |" in report
+    assert "| all sources | **7** | **4** | **2** | **1** |" in report
 
 
 def test_quotes_only_sources_ship_metadata_hash_and_spans_never_the_text(package: Path) -> None:

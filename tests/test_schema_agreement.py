@@ -8,7 +8,6 @@ the derived record JSON Schema must both reject it (and accept the valid origina
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from casekit import CASES, PROJECT, make_repository
+from casekit import PROJECT, make_repository, place_valid_cases
 from eventledger.author.generate import stale
 from eventledger.check.checker import Dataset, load_dataset
 from eventledger.cli import main
@@ -35,9 +34,7 @@ KINDS = {k.name: k for k in SCHEMA.model.kinds}
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     root = tmp_path_factory.mktemp("repo")
     make_repository(root)
-    for case in (CASES / "valid").glob("*.yaml"):
-        (root / "events" / case.stem[:4]).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(case, root / "events" / case.stem[:4] / case.name)
+    place_valid_cases(root)
     ds = load_dataset(Repository(root))
     assert ds.issues.errors == []
     return ds
