@@ -82,6 +82,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2
 
 
+def test_a_path_outside_the_repository_is_a_usage_error(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    code, out = invoke("validate", "--root", str(repo), str(elsewhere))
+    assert code == 2 and "not in the repository" in out
+
+
 def test_locate_prints_every_occurrence(repo: Path) -> None:
     code, out = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "Putin")
     assert code == 0

@@ -87,6 +87,9 @@ def validate(
     from eventledger.check.checker import check
 
     repository = _repository(root or (paths[0].parent if paths else None))
+    outside = [str(p) for p in paths if not p.resolve().is_relative_to(repository.root)]
+    if outside:
+        raise click.UsageError(f"not in the repository {repository.root}: {', '.join(outside)}")
     try:
         if since is not None:
             dataset = check_changed(repository, since).dataset

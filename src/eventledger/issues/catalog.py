@@ -222,6 +222,18 @@ CODES: tuple[Code, ...] = (
         "Rewrite the value in the form the pattern in expected describes.",
     ),
     _c(
+        "not-in-codelist",
+        Layer.RECORD,
+        "Code not in its code list",
+        "The field holds codes of a standard (its Table Schema names the list with the key "
+        "'codelist'), and the value is none of them. For countries: an ISO 3166-1 alpha-3 code, "
+        "or a former code of ISO 3166-3 (SUN for the USSR, DDR, YUG, CSK, ...), which stays allowed "
+        "for what happened in a state that no longer exists and is marked as historical in "
+        "CODEBOOK.md.",
+        "Use the code the hint suggests, or look the country up in ISO 3166 (pycountry's "
+        "countries and historic_countries hold both lists).",
+    ),
+    _c(
         "out-of-range",
         Layer.RECORD,
         "Number out of range",
