@@ -110,6 +110,8 @@ class Newcomer:
 def test_a_newcomer_adds_an_event_that_reaches_the_next_release(tmp_path: Path) -> None:
     root = tmp_path / "eventledger"
     git(tmp_path, "clone", "-q", str(PROJECT), str(root))
+    # The clone's main is the commit under test, whichever branch the project is on.
+    git(root, "checkout", "-q", "-B", "main")
     you = Newcomer(root)
     version = json.loads((root / "datapackage.json").read_text())["version"]
     major, minor, _ = (int(x) for x in version.split("."))
