@@ -200,6 +200,9 @@ def check_coverage(
         record, path = where[sid]
         text = texts[sid].text or ""
         file = f"{sets.layout.folder}/{sid}/{sets.layout.file}"
+        start_from = (
+            "" if record.kind == sets.name else f" (new: copy schema/templates/{sets.name}.yaml)"
+        )
         for s in found:
             if s.status != UNCOVERED:
                 continue
@@ -212,9 +215,9 @@ def check_coverage(
                 path,
                 flag=False,
                 found=f"start: {s.start}, end: {s.end}",
-                hint=f"code it in an event record, or set it aside in {file} under passages: "
-                f"start: {s.start}, end: {s.end}, quote (run: eventledger locate {sid} "
-                '"…"), and a reason from the vocabulary uncoded_reason',
+                hint=f"code it in an event record, or set it aside in {file}{start_from} "
+                f"under passages: start: {s.start}, end: {s.end}, the quote of those offsets, "
+                "and a reason from the vocabulary uncoded_reason",
             )
 
 
