@@ -120,7 +120,7 @@ def validate(
     "record_file",
     metavar="FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Fill in or repair start and end of every span of the event FILE from its quote, in place.",
+    help="Fill in or repair start and end of every span of the record FILE (the evidence of an event, the passages of an uncoded set) from its quote, in place.",
 )
 def locate(
     source_id: str | None, quote: str | None, fmt: str, root: Path | None, record_file: Path | None

@@ -53,6 +53,14 @@ class Repository:
     def source_text(self, source_id: str) -> Path:
         return self.root / "sources" / source_id / "text.txt"
 
+    def layout_of(self, path: Path) -> Layout | None:
+        """The layout of the kind whose record the file at path is, if it is one."""
+        try:
+            parts = path.resolve().relative_to(self.root).parts
+        except ValueError:
+            return None
+        return next((x for x in LAYOUTS if parts[:1] == (x.folder,) and _fits(x, parts[1:])), None)
+
     def discover(self) -> tuple[list[RecordFile], list[RecordFile]]:
         """Every record file, and every file that does not belong where it is (kind 'unexpected').
 
