@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from eventledger.check.coverage import LANGUAGE_FIELD, counts, coverage_of
 from eventledger.model.kinds import SOURCE_TABLE, Model
 from eventledger.model.schema import TableSpec
 from eventledger.model.terms import FULL_TEXT_RIGHTS, VERIFIED
@@ -21,7 +22,6 @@ if TYPE_CHECKING:  # the checker brings pandas; selecting rows needs only its re
 Row = dict[str, Any]
 REVIEW_FIELD = "review_status"  # a kind whose table has it ships only its verified records
 COVERAGE_TABLE = "coverage"  # derived: sentences per source, status and reason
-LANGUAGE_FIELD = "language"  # of a source: the rules its sentences are cut by
 
 
 @dataclass
@@ -117,8 +117,6 @@ def _empty_withheld_references(
 def coverage_rows(dataset: Dataset, rows: dict[str, list[Row]]) -> list[Row]:
     """How many sentences of each shipped source are coded by shipped records, set aside
     (by reason) by shipped passages, or neither: one row per source, status and reason."""
-    from eventledger.check.coverage import counts, coverage_of  # brings the segmenter
-
     texts = {}
     languages = {}
     for source in rows[SOURCE_TABLE]:
