@@ -193,7 +193,7 @@ def check_coverage(
         if record.kind == source_kind.name:
             where.setdefault(record.id, (record, (source_kind.id_field,)))
         elif record.kind == sets.name:
-            where[record.id] = (record, (PASSAGES,) if record.children(PASSAGES) else ())
+            where[record.id] = (record, (PASSAGES,))  # the key's line, or the file's first
     for sid, found in _of_records(records, texts, model).items():
         if sid not in where or sid in unread:
             continue

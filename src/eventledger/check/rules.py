@@ -106,6 +106,24 @@ def check_record(record: Record, schema: Schema) -> None:
     check_reference_paths(record, schema.model)
     if record.kind == "event":
         check_event(record, schema)
+    kind = schema.model.kind(record.kind)
+    if any(c.table == PASSAGES for c in kind.children):
+        _check_uncoded(record)
+
+
+def _check_uncoded(record: Record) -> None:
+    """An uncoded set lists at least one passage (the record JSON Schema says so too)."""
+    assert record.doc is not None
+    items = record.doc.data.get(PASSAGES)
+    if not (isinstance(items, list) and items) and (PASSAGES,) not in record.flagged:
+        record.report(
+            "missing-field",
+            f"required field '{PASSAGES}' is missing or empty",
+            (PASSAGES,) if PASSAGES in record.doc.data else (),
+            flag=False,
+            expected="a list of passages: - start: ..., end: ..., quote: ..., reason: ...",
+            hint="a source whose every sentence is coded needs no uncoded.yaml: delete it",
+        )
     for row in record.children(PASSAGES):
         _check_passage(record, row)
 
