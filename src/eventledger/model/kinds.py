@@ -141,10 +141,6 @@ class Model:
         written = (t for k in self.kinds for t in (k.table, *(c.table for c in k.children)))
         return (*written, *self.derived)
 
-    def layouts_in(self, folder: str) -> tuple[Layout, ...]:
-        """The layouts of every kind whose records live under folder."""
-        return tuple(k.layout for k in self.kinds if k.layout.folder == folder)
-
     def span_table(self, table: str) -> SpanTable | None:
         for s in self.spans:
             if s.table == table:
