@@ -213,15 +213,30 @@ def test_only_verified_records_ship(built: BuildResult, package: Path) -> None:
     assert b"10\xc2\xa0Uhr" not in everything  # quoted only by the draft
 
 
-def test_uncoded_sets_ship_with_their_sources_and_never_name_a_draft(package: Path) -> None:
-    uncoded = list(csv.DictReader(io.StringIO((package / "data" / "uncoded.csv").read_text())))
-    assert [r["source_id"] for r in uncoded] == ["example-2019-04-25-summit"]
-    passages = list(csv.DictReader(io.StringIO((package / "data" / "passages.csv").read_text())))
-    assert [(p["passage"], p["reason"], p["event_id"]) for p in passages] == [
-        ("1", "same-event", "2019-04-25-kim-putin-talks"),
-        ("2", "same-event", ""),  # the draft it names is withheld: no dangling key ships
+def test_set_aside_quotes_of_a_quotes_only_source_never_ship(package: Path) -> None:
+    """Set-aside passages quote every sentence no record codes: with the evidence quotes they
+    would be nearly the whole article. For a quotes-only source only their counts ship (in
+    the coverage table); the passages stay in the repository."""
+    for table in ("uncoded", "passages"):
+        rows = list(csv.DictReader(io.StringIO((package / "data" / f"{table}.csv").read_text())))
+        assert rows == [], table
+    everything = b"".join(files_of(package).values())
+    assert "Kim sagte: «Wir sind zufrieden.»".encode() not in everything
+
+
+def test_passages_naming_a_withheld_draft_ship_without_the_dangling_key() -> None:
+    from eventledger.model.schema import load_schema
+    from eventledger.publish.select import _empty_withheld_references
+
+    schema = load_schema(PROJECT / "schema")
+    rows: dict[str, list[dict[str, object]]] = {name: [] for name in schema.tables}
+    rows["events"] = [{"event_id": "2019-04-25-kim-putin-talks"}]
+    rows["passages"] = [
+        {"source_id": "s", "passage": 1, "event_id": "2019-04-25-kim-putin-talks"},
+        {"source_id": "s", "passage": 2, "event_id": "2019-04-25-kim-train-departs"},
     ]
-    assert passages[1]["quote"] == "Kim sagte: «Wir sind zufrieden.»"
+    _empty_withheld_references(rows, schema.tables, schema.model)
+    assert [p["event_id"] for p in rows["passages"]] == ["2019-04-25-kim-putin-talks", None]
 
 
 def test_the_coverage_of_each_source_counts_only_what_ships(package: Path) -> None:

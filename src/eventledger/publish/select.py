@@ -92,6 +92,7 @@ def select(dataset: Dataset) -> Selection:
     for name, spec in schema.tables.items():
         rows[name] = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
     rows[COVERAGE_TABLE] = coverage_rows(dataset, rows)
+    _withhold_set_aside_quotes(rows, model, reviewed)
     for name, spec in schema.tables.items():
         rows[name].sort(key=_key(spec))
     texts: dict[str, str] = {}
@@ -112,6 +113,26 @@ def _empty_withheld_references(
         for row in rows[ref.table]:
             if row.get(ref.field) is not None and row[ref.field] not in shipped:
                 row[ref.field] = None
+
+
+def _withhold_set_aside_quotes(
+    rows: dict[str, list[Row]], model: Model, reviewed: set[str]
+) -> None:
+    """Passages set aside quote every sentence no record codes: with the evidence quotes
+    they are nearly the whole article. For a source whose rights do not let its text ship
+    (quotes-only press texts), they stay in the repository; the release carries only the
+    counts in the coverage table."""
+    full = {s["source_id"] for s in rows[SOURCE_TABLE] if s.get("rights") in FULL_TEXT_RIGHTS}
+    for kind in model.kinds:
+        spans = [model.span_table(c.table) for c in kind.children]
+        if kind.name not in reviewed and any(spans):
+            for child, span in zip(kind.children, spans, strict=True):
+                if span is not None:
+                    rows[child.table] = [
+                        r for r in rows[child.table] if r[span.source_field] in full
+                    ]
+            keep = {r[child.parent_field] for child in kind.children for r in rows[child.table]}
+            rows[kind.table] = [r for r in rows[kind.table] if r[kind.id_field] in keep]
 
 
 def coverage_rows(dataset: Dataset, rows: dict[str, list[Row]]) -> list[Row]:
