@@ -1,0 +1,6 @@
+"""The evidence browser: a static site and a SQLite copy of a release, built from plain rows."""
+
+from eventledger.site.model import Sentence, SiteInput
+from eventledger.site.render import render_site
+
+__all__ = ["Sentence", "SiteInput", "render_site"]
