@@ -57,8 +57,10 @@ def _create(spec: TableLike) -> str:
     lines = []
     for f in spec.fields:
         null = " NOT NULL" if f.required or f.name in spec.primary_key else ""
-        check = " CHECK (json_valid(" + _ident(f.name) + "))" if f.type == "list" else ""
-        lines.append(f"{_ident(f.name)} {SQL_TYPES.get(f.type, 'TEXT')}{null}{check}")
+        column = _ident(f.name)
+        # json_valid(NULL) is 0 in SQLite before 3.45, so an empty list cell is allowed by name.
+        check = f" CHECK ({column} IS NULL OR json_valid({column}))" if f.type == "list" else ""
+        lines.append(f"{column} {SQL_TYPES.get(f.type, 'TEXT')}{null}{check}")
     if spec.primary_key:
         lines.append("PRIMARY KEY (" + ", ".join(_ident(k) for k in spec.primary_key) + ")")
     for fk in spec.foreign_keys:
