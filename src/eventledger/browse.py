@@ -1,0 +1,169 @@
+"""What the evidence browser is fed: the site and SQLite files of a release, and the reviewer's
+view of the working tree (`eventledger browse`).
+
+The site package renders plain rows; this module is the only place that knows where those rows
+come from (package.select() for a release, every record for a reviewer).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from eventledger.checker import Dataset, load_dataset
+from eventledger.codebook import codebook
+from eventledger.package import Row, Selection, read_base, select
+from eventledger.repository import Repository
+from eventledger.schema import TABLES, Schema
+from eventledger.site import SiteInput, render_site
+from eventledger.site.model import Sentence
+from eventledger.site.sqlite import sqlite_bytes
+
+BROWSE = "browse"  # build/browse/: the reviewer's view, rebuilt on every run
+
+
+class BrowseError(Exception):
+    """The reviewer's view cannot be built (nothing was replaced)."""
+
+
+def release_files(
+    schema: Schema,
+    name: str,
+    version: str,
+    created: str,
+    selection: Selection,
+    codebook_md: str,
+    changes_md: str,
+) -> dict[str, bytes]:
+    """site/... and <name>-<version>.sqlite for a release: only what the release publishes."""
+    data = SiteInput(
+        name=name,
+        version=version,
+        created=created,
+        rows=selection.rows,
+        full_texts=selection.full_texts,
+        codebook_md=codebook_md,
+        changes_md=changes_md,
+    )
+    files = {f"site/{path}": body for path, body in render_site(data).items()}
+    files[f"{name}-{version}.sqlite"] = sqlite_bytes(schema.tables, selection.rows)
+    return files
+
+
+def review_rows(dataset: Dataset) -> tuple[dict[str, list[Row]], set[str]]:
+    """Every event with rows, draft or not (drafts named), and every actor and source.
+
+    Records with errors are shown as far as they could be read: a reviewer looks at the
+    working tree to fix it, so a broken record must not hide the others.
+    """
+    schema = dataset.schema
+    rows: dict[str, list[Row]] = {name: [] for name in TABLES}
+    drafts: set[str] = set()
+    for record in dataset.records:
+        if not record.rows:
+            continue
+        if record.kind == "event":
+            if record.main().get("review_status") != "verified" and record.id:
+                drafts.add(record.id)
+            for row in record.rows:
+                rows[row.table].append(dict(row.values))
+        elif record.kind in ("actor", "source"):
+            rows[f"{record.kind}s"].append(dict(record.main()))
+    for name in TABLES:
+        spec = schema.tables[name]
+        full = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
+        rows[name] = [r for r in full if all(isinstance(r[k], str | int) for k in spec.primary_key)]
+    return rows, drafts
+
+
+def review_input(
+    dataset: Dataset,
+    name: str,
+    version: str,
+    created: str,
+    coverage: dict[str, list[Sentence]] | None = None,
+) -> SiteInput:
+    """The reviewer's view: drafts marked, the full text of every readable source, coverage."""
+    rows, drafts = review_rows(dataset)
+    texts = {sid: t.text for sid, t in sorted(dataset.texts.items()) if t.text is not None}
+    changes = _pending_changes(dataset, name, version, created)
+    return SiteInput(
+        name=name,
+        version=version,
+        created=created,
+        rows=rows,
+        full_texts=texts,
+        review=True,
+        drafts=frozenset(drafts),
+        coverage=coverage,
+        codebook_md=codebook(dataset.schema, name, version),
+        changes_md=changes,
+    )
+
+
+def _pending_changes(dataset: Dataset, name: str, version: str, created: str) -> str:
+    """What the next release would change since the last one, as CHANGES.md would say it."""
+    from eventledger.manifest import (
+        ManifestError,
+        changes_markdown,
+        compare,
+        manifest,
+        ordered,
+        parse_version,
+        read_manifests,
+    )
+
+    try:
+        manifests = read_manifests(dataset.repository.root / "releases")
+        key = parse_version(version)
+        earlier = ordered({v: m for v, m in manifests.items() if parse_version(v) < key})
+        selection = select(dataset)
+        new = manifest(name, version, created, dataset.schema, selection.rows, selection.drafts)
+    except (ManifestError, ValueError, KeyError):
+        return ""
+    previous: Any = earlier[-1] if earlier else None
+    return changes_markdown(compare(previous, new))
+
+
+def _created(root: Path) -> str:
+    from eventledger.release import ReleaseError, _iso, commit_time
+
+    try:
+        return f"{_iso(commit_time(root))} (HEAD; the working tree may differ)"
+    except ReleaseError:
+        return "from the working tree (no commit)"
+
+
+def build_browse(repository: Repository, coverage: dict[str, list[Sentence]] | None = None) -> Path:
+    """Write the reviewer's view to build/browse/ (aside, then renamed); return its index.html."""
+    root = repository.root
+    try:
+        base = read_base(root)
+    except (OSError, ValueError) as err:
+        raise BrowseError(f"datapackage.json cannot be read: {err}") from err
+    name = str(base.get("name") or "eventledger")
+    version = str(base.get("version") or "unreleased")
+    dataset = load_dataset(repository)
+    files = render_site(review_input(dataset, name, version, _created(root), coverage))
+    build = root / "build"
+    build.mkdir(exist_ok=True)
+    target = build / BROWSE
+    aside = Path(tempfile.mkdtemp(prefix=f".{BROWSE}-", dir=build))
+    old = build / f".{BROWSE}-old-{aside.name}"
+    try:
+        for rel, data in files.items():
+            path = aside / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        aside.chmod(0o755)
+        # Two renames, never a half-written folder: a reviewer's open tab sees the old view
+        # or the new one.
+        if target.exists():
+            target.rename(old)
+        aside.rename(target)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return target / "index.html"
