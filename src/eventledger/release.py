@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eventledger.archive import write_zip
+from eventledger.browse import release_files
 from eventledger.checker import check_package_metadata, load_dataset
 from eventledger.codebook import codebook
 from eventledger.issues import Issue
@@ -245,6 +246,16 @@ def _files(
     files["manifest.json"] = manifest_bytes(new)
     files[f"{name}-{version}.xlsx"] = workbook_bytes(schema, rows, when)
     progress("wrote the spreadsheet copy")
+    files |= release_files(
+        schema,
+        name,
+        version,
+        created,
+        selection,
+        files["CODEBOOK.md"].decode("utf-8"),
+        files["CHANGES.md"].decode("utf-8"),
+    )
+    progress("wrote the evidence browser (site/) and the SQLite copy")
     files[SUMS] = "".join(f"{sha256(files[p])}  {p}\n" for p in sorted(files)).encode("utf-8")
     result = Result(
         name=name,
