@@ -26,7 +26,7 @@ PRESS_TEXT = "Ein Pressetext, dessen Wortlaut nicht veröffentlicht werden darf:
 HOSTILE = '<script>alert("x")</script> & "quotes"'
 
 
-def _event(
+def event_row(
     eid: str, title: str, start: dt.date, end: dt.date, precision: str, **kw: Any
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
@@ -94,14 +94,14 @@ def synthetic(review: bool = False, coverage: bool = False) -> SiteInput:
     """Four events: a day, a year, a decade and a draft; an open and a quotes-only source."""
     talks = "2019-04-25-talks"
     events = [
-        _event(
+        event_row(
             talks,
             "Kim and Putin meet " + HOSTILE,
             dt.date(2019, 4, 25),
             dt.date(2019, 4, 25),
             "day",
         ),
-        _event(
+        event_row(
             "1945-help",
             "Help in 1945",
             dt.date(1945, 1, 1),
@@ -109,7 +109,7 @@ def synthetic(review: bool = False, coverage: bool = False) -> SiteInput:
             "year",
             event_type="SUPPORT",
         ),
-        _event(
+        event_row(
             "1960-tries",
             "A decade of tries",
             dt.date(1960, 1, 1),
@@ -118,7 +118,7 @@ def synthetic(review: bool = False, coverage: bool = False) -> SiteInput:
             event_type="REQUEST",
             factuality="claimed",
         ),
-        _event(
+        event_row(
             "2023-09-draft",
             "A draft not yet verified",
             dt.date(2023, 9, 1),
