@@ -82,7 +82,9 @@ def test_a_quotes_only_source_gives_a_check_that_works_on_ones_own_copy(tmp_path
     assert PRESS_TEXT not in event
     sha = synthetic().rows["sources"][1]["sha256"]
     assert sha in event
-    command = html.unescape(re.search(r"<pre><code>(.*?)</code></pre>", event, re.DOTALL).group(1))  # type: ignore[union-attr]
+    found = re.search(r'<p class="check">.*?<code>(python3 .*?)</code>', event, re.DOTALL)
+    assert found is not None
+    command = html.unescape(found.group(1))
     # A reader's copy with Windows line ends still gives the quote.
     (tmp_path / "your-copy.txt").write_bytes(PRESS_TEXT.replace("\n", "\r\n").encode())
     argv = command.replace("python3", sys.executable, 1)

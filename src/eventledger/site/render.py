@@ -46,6 +46,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates are package data: no stat() per page at 100k pages
     )
     env.filters["value"] = value_text
     return env
@@ -318,9 +319,13 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
         "review": data.review,
     }
 
+    templates: dict[str, jinja2.Template] = {}
+
     def page(path: str, template: str, **context: Any) -> None:
         root = "../" * path.count("/")
-        html = env.get_template(template).render(site=site, root=root, path=path, **context)
+        if template not in templates:
+            templates[template] = env.get_template(template)
+        html = templates[template].render(site=site, root=root, path=path, **context)
         files[path] = html.encode("utf-8")
 
     summaries = [_event_summary(d, e) for e in d.events]
