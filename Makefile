@@ -59,7 +59,7 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loader.py
 	$(BIN)/python benchmarks/changed_since.py
-	$(BIN)/python benchmarks/site.py
+	$(BIN)/python benchmarks/evidence_site.py
 
 lock:
 	$(PYTHON) -m pip install --quiet uv

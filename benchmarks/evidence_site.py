@@ -1,7 +1,7 @@
 """What the evidence browser costs at scale: build time beside the tables' build, and how fast
 the events table renders and filters in Chromium.
 
-Run: make bench  (or .venv/bin/python benchmarks/site.py [N], default 100,000 events)
+Run: make bench  (or .venv/bin/python benchmarks/evidence_site.py [N], default 100,000 events)
 
 The input is a synthetic release of N events made directly as rows (three spans and two or
 three participants per event, 500 actors, 2,000 quotes-only sources, dates from 1945 to 2023
