@@ -128,10 +128,11 @@ def _pending_changes(dataset: Dataset, name: str, version: str, created: str) ->
 
 
 def _created(root: Path) -> str:
-    from eventledger.release import ReleaseError, _iso, commit_time
+    from eventledger.release import ReleaseError, commit_time
 
     try:
-        return f"{_iso(commit_time(root))} (HEAD; the working tree may differ)"
+        when = commit_time(root).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{when} (HEAD; the working tree may differ)"
     except ReleaseError:
         return "from the working tree (no commit)"
 

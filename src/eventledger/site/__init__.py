@@ -2,5 +2,6 @@
 
 from eventledger.site.model import Sentence, SiteInput
 from eventledger.site.render import render_site
+from eventledger.site.sqlite import sqlite_bytes
 
-__all__ = ["Sentence", "SiteInput", "render_site"]
+__all__ = ["Sentence", "SiteInput", "render_site", "sqlite_bytes"]

@@ -175,12 +175,31 @@ def _event_summary(d: _Data, event: Row) -> dict[str, Any]:
     }
 
 
-def _index_script(d: _Data) -> tuple[bytes, bytes]:
+@dataclass(frozen=True)
+class _Facets:
+    """The values the table filters by; the index stores positions in these lists, and the
+    filter options carry the same positions, so the script compares small integers."""
+
+    types: list[str]
+    facts: list[str]
+    actor_ids: list[str]
+    source_ids: list[str]
+
+
+def _facets(d: _Data) -> _Facets:
+    return _Facets(
+        types=sorted({str(e.get("event_type") or "") for e in d.events}),
+        facts=sorted({str(e.get("factuality") or "") for e in d.events}),
+        actor_ids=sorted({p["actor_id"] for ps in d.participants.values() for p in ps}),
+        source_ids=sorted({v["source_id"] for vs in d.evidence.values() for v in vs}),
+    )
+
+
+def _index_script(d: _Data, f: _Facets) -> tuple[bytes, bytes]:
     """The compact index the table script reads, and the quotes it searches (loaded on demand)."""
-    types = sorted({str(e.get("event_type") or "") for e in d.events})
-    facts = sorted({str(e.get("factuality") or "") for e in d.events})
-    actor_ids = sorted({p["actor_id"] for ps in d.participants.values() for p in ps})
-    source_ids = sorted({v["source_id"] for vs in d.evidence.values() for v in vs})
+    types, facts, actor_ids, source_ids = f.types, f.facts, f.actor_ids, f.source_ids
+    type_at = {t: i for i, t in enumerate(types)}
+    fact_at = {t: i for i, t in enumerate(facts)}
     actor_at = {a: i for i, a in enumerate(actor_ids)}
     source_at = {s: i for i, s in enumerate(source_ids)}
     rows = []
@@ -195,8 +214,8 @@ def _index_script(d: _Data) -> tuple[bytes, bytes]:
                 start.isoformat() if isinstance(start, dt.date) else "",
                 end.isoformat() if isinstance(end, dt.date) else "",
                 date_label(start, end, e.get("date_precision")),
-                types.index(str(e.get("event_type") or "")),
-                facts.index(str(e.get("factuality") or "")),
+                type_at[str(e.get("event_type") or "")],
+                fact_at[str(e.get("factuality") or "")],
                 sorted({actor_at[p["actor_id"]] for p in d.participants[eid]}),
                 sorted({source_at[v["source_id"]] for v in d.evidence[eid]}),
                 1 if eid in d.drafts else 0,
@@ -234,16 +253,13 @@ def _index_script(d: _Data) -> tuple[bytes, bytes]:
     return script("EL_INDEX", index), script("EL_QUOTES", quotes)
 
 
-def _filters(d: _Data) -> dict[str, list[tuple[str, str]]]:
+def _filters(d: _Data, f: _Facets) -> dict[str, list[tuple[str, str]]]:
     years: set[int] = set()
     for e in d.events:
         start, end = e.get("date_start"), e.get("date_end")
         if isinstance(start, dt.date) and isinstance(end, dt.date):
             years.update(range(start.year, end.year + 1))
-    actor_ids = sorted({p["actor_id"] for ps in d.participants.values() for p in ps})
-    source_ids = sorted({v["source_id"] for vs in d.evidence.values() for v in vs})
-    types = sorted({str(e.get("event_type") or "") for e in d.events})
-    facts = sorted({str(e.get("factuality") or "") for e in d.events})
+    types, facts, actor_ids, source_ids = f.types, f.facts, f.actor_ids, f.source_ids
     return {
         "type": [(str(i), t) for i, t in enumerate(types)],
         "factuality": [(str(i), f) for i, f in enumerate(facts)],
@@ -330,7 +346,8 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
 
     summaries = [_event_summary(d, e) for e in d.events]
     pages = _pages(summaries)
-    index_js, quotes_js = _index_script(d)
+    facets = _facets(d)
+    index_js, quotes_js = _index_script(d, facets)
     files["assets/events-index.js"] = index_js
     files["assets/events-quotes.js"] = quotes_js
     for name in STATIC:
@@ -350,7 +367,7 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
         events=pages[0],
         pages=len(pages),
         number=1,
-        filters=_filters(d),
+        filters=_filters(d, facets),
         counts=counts,
     )
     for n, rows in enumerate(pages, start=1):

@@ -168,10 +168,8 @@ def layout(spans: Iterable[Span]) -> Timeline:
                 s.draft,
             )
         )
-    types = sorted(
-        {s.event_type for s in items},
-        key=lambda t: (t not in PALETTE, list(PALETTE).index(t) if t in PALETTE else 0, t),
-    )
+    order = {t: k for k, t in enumerate(PALETTE)}  # the legend runs from cooperation to conflict
+    types = sorted({s.event_type for s in items}, key=lambda t: (order.get(t, len(order)), t))
     legend = [(t, PALETTE.get(t, OTHER)) for t in types]
     return Timeline(
         width=round(total + 2 * LEFT, 2),
