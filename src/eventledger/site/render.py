@@ -247,8 +247,13 @@ def _index_script(d: _Data, f: _Facets) -> tuple[bytes, bytes]:
     }
 
     def script(name: str, value: Any) -> bytes:
+        # JSON.parse of a string literal: V8 reads that faster than the same data written as
+        # a JavaScript object literal, which matters for megabytes of index at 100k events.
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        return f"window.{name} = {text};\n".encode()
+        literal = json.dumps(text, ensure_ascii=False)
+        # Legal in JSON, but they ended a string literal in JavaScript before ES2019.
+        literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return f"window.{name} = JSON.parse({literal});\n".encode()
 
     return script("EL_INDEX", index), script("EL_QUOTES", quotes)
 
