@@ -108,6 +108,9 @@ class Newcomer:
 def test_a_newcomer_adds_an_event_that_reaches_the_next_release(tmp_path: Path) -> None:
     root = tmp_path / "eventledger"
     git(tmp_path, "clone", "-q", str(PROJECT), str(root))
+    # A newcomer clones main; the suite may run on another branch (a worktree), so name the
+    # cloned commit main, as CONTRIBUTING.md's commands expect.
+    git(root, "checkout", "-q", "-B", "main")
     you = Newcomer(root)
     version = json.loads((root / "datapackage.json").read_text())["version"]
     major, minor, _ = (int(x) for x in version.split("."))
