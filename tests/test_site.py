@@ -266,3 +266,28 @@ def test_browse_builds_the_reviewers_view(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert index.is_file()
+
+
+def test_the_published_site_never_carries_a_quotes_only_text() -> None:
+    """Only the quoted words of a press text ship; its other sentences appear nowhere."""
+    from eventledger.browse import release_files
+    from eventledger.checker import load_dataset
+    from eventledger.package import select
+
+    dataset = load_dataset(Repository(PROJECT))
+    selection = select(dataset)
+    files = release_files(dataset.schema, "x", "0.0.1", "2026-01-01T00:00:00Z", selection, "", "")
+    published = b"\n".join(files.values()).decode("utf-8", errors="replace")
+    quotes = [v["quote"] for v in selection.rows["evidence"]]
+    checked = 0
+    for source in selection.rows["sources"]:
+        if source["rights"] != "quotes-only":
+            continue
+        text = dataset.texts[source["source_id"]].text or ""
+        for line in text.splitlines():
+            metadata = " ".join(str(v) for v in source.values())  # a headline is metadata
+            if len(line) < 60 or line in metadata or any(line in q for q in quotes):
+                continue
+            assert line not in published and str(markupsafe.escape(line)) not in published
+            checked += 1
+    assert checked > 20
