@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -106,6 +107,17 @@ def test_the_reviewers_source_page_shows_spans_and_coverage() -> None:
     assert 'href="../events/2023-09-draft.html#span-1"' in text
     assert 'class="cov-set-aside" title="set aside: no-event"' in text
     assert 'class="cov-uncovered"' in text
+
+
+def test_an_id_that_is_not_a_file_name_makes_no_page() -> None:
+    """The reviewer's view shows broken records; an id like '../x' must not become a path."""
+    data = synthetic(review=True)
+    events = [dict(e) for e in data.rows["events"]]
+    events[0]["event_id"] = "../../escape"
+    rows = {**data.rows, "events": events}
+    files = render_site(dataclasses.replace(data, rows=rows))
+    assert not [p for p in files if ".." in p.split("/") or p.startswith("/")]
+    assert "events/1945-help.html" in files
 
 
 def test_markdown_pages_keep_anchors_and_drop_script_links() -> None:

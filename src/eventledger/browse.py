@@ -155,6 +155,8 @@ def build_browse(repository: Repository, coverage: dict[str, list[Sentence]] | N
     old = build / f".{BROWSE}-old-{aside.name}"
     try:
         for rel, data in files.items():
+            if rel.startswith("/") or ".." in rel.split("/"):  # never write outside build/
+                raise BrowseError(f"the site names a file outside its folder: {rel!r}")
             path = aside / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)

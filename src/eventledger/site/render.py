@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,11 @@ from eventledger.site.model import Row, SiteInput
 from eventledger.site.text import Mark, coverage_counts, in_context, pieces
 from eventledger.site.timeline import Span, layout
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 PAGE_SIZE = 200  # events per static page of the table without JavaScript
 STATIC = ("site.css", "events.js")
-# Quoted verbatim on the page of every source whose text the site may not show: how a reader
-# with their own copy checks a quote. open() in text mode turns CRLF into LF.
+# Shown with every span whose source text the site may not show: how a reader with their own
+# copy prints text[start:end]. open() in text mode turns CRLF into LF.
 CHECK = (
     'python3 -c "import sys, unicodedata as u; '
     "t = u.normalize('NFC', open(sys.argv[1], encoding='utf-8').read()); "
@@ -125,9 +127,20 @@ class _Data:
         return f"{source.get('publisher') or source_id}, {value_text(source.get('published'))}"
 
 
+def _safe(record_id: Any) -> bool:
+    """Whether an id can name a file of the site. Released ids always can (their patterns are
+    checked), but the reviewer's view shows broken records too, and an id such as '../x' must
+    not become a path outside the site."""
+    return isinstance(record_id, str) and _SAFE_ID.fullmatch(record_id) is not None
+
+
 def _regroup(data: SiteInput) -> _Data:
     drafts = set(data.drafts)
-    shown = [e for e in data.rows.get("events", ()) if data.review or e["event_id"] not in drafts]
+    shown = [
+        e
+        for e in data.rows.get("events", ())
+        if _safe(e["event_id"]) and (data.review or e["event_id"] not in drafts)
+    ]
     events = sorted(shown, key=_sort_key)
     ids = {e["event_id"] for e in events}
     out = _Data(
@@ -136,10 +149,12 @@ def _regroup(data: SiteInput) -> _Data:
         actors={
             a["actor_id"]: a
             for a in sorted(data.rows.get("actors", ()), key=lambda a: a["actor_id"])
+            if _safe(a["actor_id"])
         },
         sources={
             s["source_id"]: s
             for s in sorted(data.rows.get("sources", ()), key=lambda s: s["source_id"])
+            if _safe(s["source_id"])
         },
     )
     for p in sorted(
