@@ -365,6 +365,8 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
         files[path] = html.encode("utf-8")
 
     summaries = [_event_summary(d, e) for e in d.events]
+    # Actor and source pages list the same events again: summarize each once.
+    summary_of = {s["id"]: s for s in summaries}
     pages = _pages(summaries)
     facets = _facets(d)
     index_js, quotes_js = _index_script(d, facets)
@@ -440,7 +442,8 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
             "actor.html",
             actor=actor,
             events=[
-                (_event_summary(d, e), role) for e, role in d.by_actor.get(actor["actor_id"], [])
+                (summary_of[e["event_id"]], role)
+                for e, role in d.by_actor.get(actor["actor_id"], [])
             ],
         )
     page(
@@ -456,7 +459,7 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
             f"sources/{sid}.html",
             "source.html",
             source=source,
-            events=[_event_summary(d, e) for e in d.by_source.get(sid, [])],
+            events=[summary_of[e["event_id"]] for e in d.by_source.get(sid, [])],
             full=_source_text(data, d, sid),
             quotes=[
                 (e["event_id"], v)
