@@ -296,6 +296,30 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
 
 
 @main.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the default web browser.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def browse(open_browser: bool, root: Path | None) -> None:
+    """Build the reviewer's view of the working tree into build/browse/ and print its index.html.
+
+    Drafts are included and marked, and every source shows its full text with each span
+    highlighted: the folder is for this machine only, never to be published.
+    """
+    import webbrowser
+
+    from eventledger.publish.browse import BrowseError, build_browse
+
+    repository = _repository(root)
+    try:
+        index = build_browse(repository)
+    except (BrowseError, SchemaError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(str(index))
+    if open_browser:
+        webbrowser.open(index.as_uri())
+
+
+@main.command()
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
