@@ -10,6 +10,7 @@ fetch() of file:// URLs) that assets/events.js filters, sorts and shows as a win
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import re
@@ -25,7 +26,7 @@ import jinja2
 from eventledger.publish.site import markdown
 from eventledger.publish.site.model import Row, SiteInput
 from eventledger.publish.site.text import Mark, coverage_counts, in_context, pieces
-from eventledger.publish.site.timeline import Span, layout
+from eventledger.publish.site.timeline import MAX_MARKS, Span, bands, layout
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 PAGE_SIZE = 200  # events per static page of the table without JavaScript
@@ -211,54 +212,73 @@ def _facets(d: _Data) -> _Facets:
 
 
 def _index_script(d: _Data, f: _Facets) -> tuple[bytes, bytes]:
-    """The compact index the table script reads, and the quotes it searches (loaded on demand)."""
+    """The compact index the table script reads, and the quotes it searches (loaded on demand).
+
+    Columnar and dictionary-encoded: one array per column, and every repeated value (type,
+    factuality, date label, actor, source) a small integer into a lookup list, so the browser
+    parses a few flat arrays of numbers instead of 100,000 little objects. Actors and sources of
+    event i are actor_ids[actor_at[i]:actor_at[i + 1]] (and the same for sources).
+    """
     types, facts, actor_ids, source_ids = f.types, f.facts, f.actor_ids, f.source_ids
     type_at = {t: i for i, t in enumerate(types)}
     fact_at = {t: i for i, t in enumerate(facts)}
     actor_at = {a: i for i, a in enumerate(actor_ids)}
     source_at = {s: i for i, s in enumerate(source_ids)}
-    rows = []
+    labels: dict[str, int] = {}
+    ids: list[str] = []
+    titles: list[str] = []
+    dates: list[int] = []
+    first: list[int] = []
+    last: list[int] = []
+    type_col: list[int] = []
+    fact_col: list[int] = []
+    actor_start = [0]
+    actor_list: list[int] = []
+    source_start = [0]
+    source_list: list[int] = []
+    drafts: list[int] = []
     quotes = []
-    for e in d.events:
+    for i, e in enumerate(d.events):
         eid = e["event_id"]
         start, end = e.get("date_start"), e.get("date_end")
-        rows.append(
-            [
-                eid,
-                e.get("title") or eid,
-                start.isoformat() if isinstance(start, dt.date) else "",
-                end.isoformat() if isinstance(end, dt.date) else "",
-                date_label(start, end, e.get("date_precision")),
-                type_at[str(e.get("event_type") or "")],
-                fact_at[str(e.get("factuality") or "")],
-                sorted({actor_at[p["actor_id"]] for p in d.participants[eid]}),
-                sorted({source_at[v["source_id"]] for v in d.evidence[eid]}),
-                1 if eid in d.drafts else 0,
-            ]
-        )
+        ids.append(eid)
+        titles.append(e.get("title") or eid)
+        label = date_label(start, end, e.get("date_precision"))
+        dates.append(labels.setdefault(label, len(labels)))
+        dated = isinstance(start, dt.date) and isinstance(end, dt.date)
+        first.append(start.year if dated else 0)
+        last.append(end.year if dated else 0)
+        type_col.append(type_at[str(e.get("event_type") or "")])
+        fact_col.append(fact_at[str(e.get("factuality") or "")])
+        actor_list.extend(sorted({actor_at[p["actor_id"]] for p in d.participants[eid]}))
+        actor_start.append(len(actor_list))
+        source_list.extend(sorted({source_at[v["source_id"]] for v in d.evidence[eid]}))
+        source_start.append(len(source_list))
+        if eid in d.drafts:
+            drafts.append(i)
         quotes.append(
             "\n".join(
                 f"{v.get('quote') or ''}\n{v.get('translation') or ''}" for v in d.evidence[eid]
             )
         )
     index = {
-        "columns": [
-            "id",
-            "title",
-            "start",
-            "end",
-            "date",
-            "type",
-            "factuality",
-            "actors",
-            "sources",
-            "draft",
-        ],
         "types": types,
         "factualities": facts,
         "actors": [d.actor_name(a) for a in actor_ids],
         "sources": [d.source_label(s) for s in source_ids],
-        "events": rows,
+        "dates": list(labels),
+        "id": ids,
+        "title": titles,
+        "date": dates,
+        "first_year": first,
+        "last_year": last,
+        "type": type_col,
+        "factuality": fact_col,
+        "actor_at": actor_start,
+        "actor_ids": actor_list,
+        "source_at": source_start,
+        "source_ids": source_list,
+        "drafts": drafts,
     }
 
     def script(name: str, value: Any) -> bytes:
@@ -410,9 +430,37 @@ def render_site(data: SiteInput) -> dict[str, bytes]:
         and isinstance(e.get("date_end"), dt.date)
         and e["date_start"] <= e["date_end"]
     ]
-    page(
-        "timeline.html", "timeline.html", timeline=layout(spans), undated=len(d.events) - len(spans)
-    )
+    undated = len(d.events) - len(spans)
+    if len(spans) > MAX_MARKS:
+        drawn = bands(spans, facets.types)
+        starts = [
+            e["date_start"].year if isinstance(e.get("date_start"), dt.date) else 10_000
+            for e in d.events
+        ]
+        year_pages = {
+            t.label: f"events/page-{bisect.bisect_left(starts, int(t.label)) // PAGE_SIZE + 1}.html"
+            for t in drawn.ticks
+        }
+        page(
+            "timeline.html",
+            "timeline.html",
+            bands=drawn,
+            timeline=None,
+            legend=drawn.legend,
+            year_pages=year_pages,
+            undated=undated,
+        )
+    else:
+        marks = layout(spans)
+        page(
+            "timeline.html",
+            "timeline.html",
+            bands=None,
+            timeline=marks,
+            legend=marks.legend,
+            year_pages={},
+            undated=undated,
+        )
     for event, summary in zip(d.events, summaries, strict=True):
         participants = [
             (

@@ -180,3 +180,81 @@ def layout(spans: Iterable[Span]) -> Timeline:
         marks=marks,
         legend=legend,
     )
+
+
+# Above this many marks the picture stops being readable (100k marks are 37 MB of SVG that a
+# browser takes seconds to lay out), so the page draws counts instead: per year, per type.
+MAX_MARKS = 2000
+BAND_WIDTH, BAND_GAP, BAND_HEIGHT = 14.0, 4.0, 220.0
+
+
+@dataclass(frozen=True)
+class Band:
+    """One type's share of one year: `count` events whose interval touches the year."""
+
+    year: int
+    event_type: str
+    type_index: int  # the position of the type in the table's filter, for the link
+    count: int
+    colour: str
+    x: float
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Bands:
+    width: float
+    height: float
+    axis_y: float
+    ticks: list[Tick]
+    bands: list[Band]
+    legend: list[tuple[str, str]]
+    total: int
+    peak: int  # the most events touching one year: the scale of the columns
+
+
+def bands(spans: Iterable[Span], types: list[str]) -> Bands:
+    """Counts of events per year and type as stacked columns, one per year from the first to
+    the last (a year counts every event whose interval touches it, as the table's year filter
+    does, so a column's link shows exactly the events it counts)."""
+    counts: dict[tuple[int, str], int] = {}
+    total = 0
+    for s in spans:
+        total += 1
+        for y in range(s.start.year, s.end.year + 1):
+            counts[(y, s.event_type)] = counts.get((y, s.event_type), 0) + 1
+    order = {t: k for k, t in enumerate(PALETTE)}
+    present = sorted({t for _, t in counts}, key=lambda t: (order.get(t, len(order)), t))
+    legend = [(t, PALETTE.get(t, OTHER)) for t in present]
+    if not counts:
+        return Bands(2 * LEFT, TOP + 2 * ROW, TOP, [], [], legend, 0, 0)
+    first = min(y for y, _ in counts)
+    last = max(y for y, _ in counts)
+    per_year: dict[int, int] = {}
+    for (y, _), c in counts.items():
+        per_year[y] = per_year.get(y, 0) + c
+    peak = max(per_year.values())
+    base = TOP + BAND_HEIGHT
+    type_index = {t: k for k, t in enumerate(types)}
+    out: list[Band] = []
+    ticks: list[Tick] = []
+    for y in range(first, last + 1):
+        x = LEFT + (y - first) * (BAND_WIDTH + BAND_GAP)
+        if y % 10 == 0 or y == first:
+            ticks.append(Tick(round(x, 2), str(y)))
+        top = base
+        for t in present:
+            c = counts.get((y, t), 0)
+            if not c:
+                continue
+            h = BAND_HEIGHT * c / peak
+            top -= h
+            colour = PALETTE.get(t, OTHER)
+            out.append(
+                Band(
+                    y, t, type_index.get(t, -1), c, colour, round(x, 2), round(top, 2), round(h, 2)
+                )
+            )
+    width = LEFT * 2 + (last - first + 1) * (BAND_WIDTH + BAND_GAP)
+    return Bands(round(width, 2), base + 24, base, ticks, out, legend, total, peak)

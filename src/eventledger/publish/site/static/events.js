@@ -18,16 +18,22 @@
   document.documentElement.classList.add("js");
   window.EL_TIMINGS = { firstRender: null, lastFilterMs: null, filters: 0 };
 
-  var events = data.events;
-  var n = events.length;
-  var ID = 0, TITLE = 1, START = 2, END = 3, DATE = 4, TYPE = 5, FACT = 6, ACTORS = 7, SOURCES = 8, DRAFT = 9;
-  var titles = new Array(n);
-  var firstYear = new Int16Array(n);
-  var lastYear = new Int16Array(n);
-  for (var i = 0; i < n; i++) {
-    titles[i] = events[i][TITLE].toLowerCase();
-    firstYear[i] = parseInt(events[i][START].slice(0, 4), 10) || 0;
-    lastYear[i] = parseInt(events[i][END].slice(0, 4), 10) || 0;
+  // The index is columnar (see render.py): one array per column, repeated values as codes.
+  var n = data.id.length;
+  var ids = data.id, rawTitles = data.title, types = data.type, facts = data.factuality;
+  var firstYear = data.first_year, lastYear = data.last_year;
+  var actorAt = data.actor_at, actorIds = data.actor_ids;
+  var sourceAt = data.source_at, sourceIds = data.source_ids;
+  var draft = new Uint8Array(n);
+  data.drafts.forEach(function (i) { draft[i] = 1; });
+  var titles = null; // lower-cased on first need (sorting by title or searching), not at load
+  function lowerTitles() {
+    if (titles === null) titles = rawTitles.map(function (t) { return t.toLowerCase(); });
+    return titles;
+  }
+  function has(at, list, i, value) {
+    for (var k = at[i], end = at[i + 1]; k < end; k++) if (list[k] === value) return true;
+    return false;
   }
   var quotes = null;
   var quotesLoading = false;
@@ -72,9 +78,9 @@
   function compare(a, b) {
     var x, y;
     if (sortKey === "title") { x = titles[a]; y = titles[b]; }
-    else if (sortKey === "type") { x = data.types[events[a][TYPE]]; y = data.types[events[b][TYPE]]; }
-    else if (sortKey === "factuality") { x = data.factualities[events[a][FACT]]; y = data.factualities[events[b][FACT]]; }
-    else if (sortKey === "sources") { x = events[a][SOURCES].length; y = events[b][SOURCES].length; }
+    else if (sortKey === "type") { x = data.types[types[a]]; y = data.types[types[b]]; }
+    else if (sortKey === "factuality") { x = data.factualities[facts[a]]; y = data.factualities[facts[b]]; }
+    else if (sortKey === "sources") { x = sourceAt[a + 1] - sourceAt[a]; y = sourceAt[b + 1] - sourceAt[b]; }
     else { x = a; y = b; } // the index is in date order already
     if (x < y) return -sortDir;
     if (x > y) return sortDir;
@@ -87,15 +93,15 @@
     var actor = pick("f-actor"), source = pick("f-source");
     var q = control("f-search").value.trim().toLowerCase();
     if (q && quotes === null) loadQuotes();
+    if (q || sortKey === "title") lowerTitles();
     var out = new Int32Array(n);
     var count = 0;
     for (var i = 0; i < n; i++) {
-      var e = events[i];
-      if (type >= 0 && e[TYPE] !== type) continue;
-      if (fact >= 0 && e[FACT] !== fact) continue;
+      if (type >= 0 && types[i] !== type) continue;
+      if (fact >= 0 && facts[i] !== fact) continue;
       if (year >= 0 && (firstYear[i] > year || lastYear[i] < year)) continue;
-      if (actor >= 0 && e[ACTORS].indexOf(actor) < 0) continue;
-      if (source >= 0 && e[SOURCES].indexOf(source) < 0) continue;
+      if (actor >= 0 && !has(actorAt, actorIds, i, actor)) continue;
+      if (source >= 0 && !has(sourceAt, sourceIds, i, source)) continue;
       if (q && titles[i].indexOf(q) < 0 && (quotes === null || quotes[i].indexOf(q) < 0)) continue;
       out[count++] = i;
     }
@@ -148,29 +154,31 @@
   }
 
   function row(k) {
-    var e = events[order[k]];
+    var i = order[k];
     var tr = document.createElement("tr");
     tr.setAttribute("aria-rowindex", String(k + 2));
-    if (e[DRAFT]) tr.className = "draft";
-    cell(tr, e[DATE], "date");
+    if (draft[i]) tr.className = "draft";
+    cell(tr, data.dates[data.date[i]], "date");
     var td = cell(tr, "", "title");
     var a = document.createElement("a");
-    a.href = "events/" + e[ID] + ".html";
-    a.textContent = e[TITLE];
-    td.title = e[TITLE];
+    a.href = "events/" + ids[i] + ".html";
+    a.textContent = rawTitles[i];
+    td.title = rawTitles[i];
     td.appendChild(a);
-    if (e[DRAFT]) {
+    if (draft[i]) {
       var badge = document.createElement("span");
       badge.className = "badge draft";
       badge.textContent = "draft";
       td.appendChild(document.createTextNode(" "));
       td.appendChild(badge);
     }
-    cell(tr, data.types[e[TYPE]]);
-    cell(tr, data.factualities[e[FACT]]);
-    var names = e[ACTORS].map(function (x) { return data.actors[x]; }).join(", ");
+    cell(tr, data.types[types[i]]);
+    cell(tr, data.factualities[facts[i]]);
+    var names = [];
+    for (var k2 = actorAt[i]; k2 < actorAt[i + 1]; k2++) names.push(data.actors[actorIds[k2]]);
+    names = names.join(", ");
     cell(tr, names, "actors").title = names;
-    cell(tr, String(e[SOURCES].length), "num");
+    cell(tr, String(sourceAt[i + 1] - sourceAt[i]), "num");
     return tr;
   }
 
@@ -214,6 +222,15 @@
   form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
   form.addEventListener("reset", function () { setTimeout(apply, 0); });
 
+  // A link may name filters in the address, as the form would (the timeline's columns do).
+  var params = new URLSearchParams(window.location.search);
+  ["type", "factuality", "year", "actor", "source", "q"].forEach(function (name) {
+    var value = params.get(name);
+    var el = form.elements.namedItem(name);
+    if (value === null || !el) return;
+    if (el.tagName === "SELECT" && !Array.prototype.some.call(el.options, function (o) { return o.value === value; })) return;
+    el.value = value;
+  });
   apply();
   window.EL_TIMINGS.firstRender = performance.now();
   performance.mark("el-table-rendered");
