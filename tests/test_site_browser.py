@@ -21,6 +21,7 @@ from eventledger.model.schema import load_schema
 from eventledger.publish.cells import read_csv_rows
 from eventledger.publish.release import BuildResult
 from eventledger.publish.site import SiteInput, render_site
+from eventledger.publish.site.timeline import MAX_MARKS
 from sitekit import clone_corpus, corpus_release, corpus_review, event_row
 
 pytestmark = pytest.mark.slow
@@ -293,6 +294,47 @@ def test_a_large_table_keeps_only_the_rows_in_view(context: Any, tmp_path: Path)
     assert page.locator(ROW).count() < 100
     page.select_option("#f-type", label="REJECT")
     assert status_count(page) == len([e for e in events if e["event_type"] == "REJECT"])
+    visitor.close()
+
+
+def test_a_large_timeline_counts_per_year_and_links_to_the_filtered_table(
+    context: Any, tmp_path: Path
+) -> None:
+    # Above MAX_MARKS events the timeline draws counts, not marks; a column's part opens the
+    # table filtered to its year and type, and shows exactly the events it counted.
+    types = ("CONSULT", "AGREE", "REJECT")
+    events = [
+        event_row(
+            f"{1990 + i % 30}-event-{i:05d}",
+            f"Synthetic event {i:05d}",
+            dt.date(1990 + i % 30, 1 + i % 12, 1),
+            dt.date(1990 + i % 30 + (i % 7 == 0), 1 + i % 12, 28),
+            "day",
+            event_type=types[i % 3],
+        )
+        for i in range(MAX_MARKS + 500)
+    ]
+    site = tmp_path / "site"
+    for rel, data in render_site(
+        SiteInput("big", "0.0.1", "2026-01-01T00:00:00Z", {"events": events})
+    ).items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_bytes(data)
+    visitor = Visitor(context, site)
+    page = visitor.open("timeline.html")
+    assert page.locator("#timeline a.mark").count() == 0
+    band = page.locator('#timeline a.band[aria-label^="2001, REJECT:"]')
+    counted = int(band.get_attribute("aria-label").split(": ")[1].split()[0])
+    expected = [
+        e
+        for e in events
+        if e["event_type"] == "REJECT" and e["date_start"].year <= 2001 <= e["date_end"].year
+    ]
+    assert counted == len(expected) > 0
+    band.click()
+    page.wait_for_function("window.EL_TIMINGS && window.EL_TIMINGS.firstRender !== null")
+    assert status_count(page) == len(expected)
+    assert page.input_value("#f-year") == "2001"
     visitor.close()
 
 

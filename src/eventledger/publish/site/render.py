@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from operator import itemgetter
 from typing import Any
 
 import jinja2
@@ -170,12 +171,10 @@ def _regroup(data: SiteInput) -> _Data:
             if _safe(s["source_id"])
         },
     )
-    for p in sorted(
-        data.rows.get("participants", ()), key=lambda p: (p["event_id"], p["actor_id"])
-    ):
+    for p in sorted(data.rows.get("participants", ()), key=itemgetter("event_id", "actor_id")):
         if p["event_id"] in ids:
             out.participants[p["event_id"]].append(p)
-    for v in sorted(data.rows.get("evidence", ()), key=lambda v: (v["event_id"], v["span"])):
+    for v in sorted(data.rows.get("evidence", ()), key=itemgetter("event_id", "span")):
         if v["event_id"] in ids:
             out.evidence[v["event_id"]].append(v)
     for event in events:  # in date order, so actor and source pages list events by date
@@ -271,7 +270,7 @@ def _facets(d: _Data) -> _Facets:
     )
 
 
-def _index_script(d: _Data, f: _Facets) -> tuple[bytes, bytes]:
+def _index_script(d: _Data, f: _Facets, summaries: list[_Summary]) -> tuple[bytes, bytes]:
     """The compact index the table script reads, and the quotes it searches (loaded on demand).
 
     Columnar and dictionary-encoded: one array per column, and every repeated value (type,
@@ -298,16 +297,18 @@ def _index_script(d: _Data, f: _Facets) -> tuple[bytes, bytes]:
     source_list: list[int] = []
     drafts: list[int] = []
     quotes = []
-    for i, e in enumerate(d.events):
+    for i, (e, summary) in enumerate(zip(d.events, summaries, strict=True)):
         eid = e["event_id"]
         start, end = e.get("date_start"), e.get("date_end")
         ids.append(eid)
-        titles.append(e.get("title") or eid)
-        label = date_label(start, end, e.get("date_precision"))
-        dates.append(labels.setdefault(label, len(labels)))
-        dated = isinstance(start, dt.date) and isinstance(end, dt.date)
-        first.append(start.year if dated else 0)
-        last.append(end.year if dated else 0)
+        titles.append(summary.title)
+        dates.append(labels.setdefault(summary.date, len(labels)))
+        if isinstance(start, dt.date) and isinstance(end, dt.date):
+            first.append(start.year)
+            last.append(end.year)
+        else:  # an undated event matches no year
+            first.append(0)
+            last.append(0)
         type_col.append(type_at[str(e.get("event_type") or "")])
         fact_col.append(fact_at[str(e.get("factuality") or "")])
         actor_list.extend(sorted({actor_at[p["actor_id"]] for p in d.participants[eid]}))
@@ -425,7 +426,7 @@ def _source_text(data: SiteInput, d: _Data, sid: str) -> dict[str, Any] | None:
     }
 
 
-def _pages(events: Sequence[Row]) -> list[Sequence[Row]]:
+def _pages(events: Sequence[_Summary]) -> list[Sequence[_Summary]]:
     return [events[i : i + PAGE_SIZE] for i in range(0, len(events), PAGE_SIZE)] or [[]]
 
 
@@ -463,7 +464,7 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
     summary_of = {s.id: s for s in summaries}
     pages = _pages(summaries)
     facets = _facets(d)
-    index_js, quotes_js = _index_script(d, facets)
+    index_js, quotes_js = _index_script(d, facets, summaries)
     files["assets/events-index.js"] = index_js
     files["assets/events-quotes.js"] = quotes_js
     for name in STATIC:
@@ -491,15 +492,15 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
     spans = [
         Span(
             e["event_id"],
-            str(e.get("title") or e["event_id"]),
-            date_label(e["date_start"], e["date_end"], e.get("date_precision")),
-            str(e.get("event_type") or ""),
+            summary.title,
+            summary.date,
+            summary.type,
             e["date_start"],
             e["date_end"],
             str(e.get("date_precision") or ""),
-            e["event_id"] in d.drafts,
+            summary.draft,
         )
-        for e in d.events
+        for e, summary in zip(d.events, summaries, strict=True)
         if isinstance(e.get("date_start"), dt.date)
         and isinstance(e.get("date_end"), dt.date)
         and e["date_start"] <= e["date_end"]
