@@ -22,7 +22,7 @@ from eventledger.issues.suggest import did_you_mean
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.records import Record, read_record
-from eventledger.read.repository import RecordFile, Repository
+from eventledger.read.repository import NotRegularFile, RecordFile, Repository, read_regular
 from eventledger.read.strict_yaml import MAX_BYTES, load
 
 
@@ -43,12 +43,12 @@ class Dataset:
 
 def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
     try:
-        raw = entry.path.read_bytes()
+        raw = read_regular(entry.path)
     except OSError as err:
+        # The entry was a regular file when the folder was listed; it changed since.
+        code = "symlink-not-allowed" if isinstance(err, NotRegularFile) else "file-unreadable"
         record = Record(entry.kind, entry.rel, None)
-        record.issues.append(
-            Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}")
-        )
+        record.issues.append(Issue(entry.rel, 0, 0, code, f"cannot read the file: {err.strerror}"))
         return record
     doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
     if doc is None:
@@ -104,17 +104,7 @@ def check_files(
     """
     schema = load_schema(repository.schema_dir)
     records = [read_file(entry, schema, max_bytes) for entry in files]
-    extra: list[Issue] = [
-        Issue(
-            s.rel,
-            0,
-            0,
-            "unexpected-file",
-            "no record belongs here",
-            hint="events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt",
-        )
-        for s in stray
-    ]
+    extra: list[Issue] = [stray_issue(s) for s in stray]
     texts = _check_sources(repository, [r for r in records if r.kind == "source"])
     if known is not None:
         _read_cited_texts(repository, records, texts, known)
@@ -133,6 +123,35 @@ def check_files(
     return dataset
 
 
+_STRAY = {
+    "unexpected": (
+        "unexpected-file",
+        "no record belongs here",
+        "events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt",
+    ),
+    "symlink": (
+        "symlink-not-allowed",
+        "a symbolic link; it is not followed",
+        "replace the link with the file itself: git rm the link, git add the file",
+    ),
+    "special": (
+        "special-file",
+        "not a regular file (a FIFO, socket or device); it is not opened",
+        "delete it; records and source texts are regular files",
+    ),
+    "unreadable-folder": (
+        "folder-unreadable",
+        "the folder cannot be listed ({detail}); its records are missing from the check",
+        "make it readable (chmod a+rx) or restore it from git",
+    ),
+}
+
+
+def stray_issue(entry: RecordFile) -> Issue:
+    code, message, hint = _STRAY[entry.kind]
+    return Issue(entry.rel, 0, 0, code, message.format(detail=entry.detail), hint=hint)
+
+
 def _read_cited_texts(
     repository: Repository, records: list[Record], texts: dict[str, SourceText], known: KnownIds
 ) -> None:
@@ -140,7 +159,7 @@ def _read_cited_texts(
         for row in record.children("evidence"):
             sid = row.values.get("source_id")
             if isinstance(sid, str) and sid in known.sources and sid not in texts:
-                texts[sid] = read_source_text(repository.source_text(sid), sid)
+                texts[sid] = read_source_text(repository.source_text(sid), sid, repository.root)
 
 
 def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, SourceText]:
@@ -148,10 +167,8 @@ def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, S
     for record in sources:
         folder_id = Path(record.file).parent.name
         path = repository.source_text(folder_id)
-        text = read_source_text(path, folder_id)
-        check_source(
-            record, text, repository.rel(path) if path.exists() else f"sources/{folder_id}/text.txt"
-        )
+        text = read_source_text(path, folder_id, repository.root)
+        check_source(record, text, f"sources/{folder_id}/text.txt")
         sid = record.id or folder_id
         texts.setdefault(sid, text)
     return texts

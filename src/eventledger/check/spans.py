@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventledger.read.records import Record, Row
+from eventledger.read.repository import read_regular
 from eventledger.read.strict_yaml import double_quoted
 
 
@@ -24,9 +25,11 @@ class SourceText:
     problem: str | None = None  # why text is None or not normalized
 
 
-def read_source_text(path: Path, source_id: str) -> SourceText:
+def read_source_text(path: Path, source_id: str, root: Path | None = None) -> SourceText:
+    """The text at path; a symbolic link (below root, when given) or a special file is
+    refused without being opened."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, root)
     except OSError as err:
         return SourceText(source_id, None, None, f"cannot read {path.name}: {err.strerror}")
     digest = hashlib.sha256(raw).hexdigest()

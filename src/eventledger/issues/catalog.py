@@ -104,6 +104,44 @@ CODES: tuple[Code, ...] = (
         "Replace the tab with spaces.",
     ),
     _c(
+        "hidden-line-break",
+        F,
+        "Line break git does not show",
+        "The file holds U+0085 NEXT LINE (NEL), U+2028 LINE SEPARATOR or U+2029 PARAGRAPH SEPARATOR. "
+        "YAML reads each as a line break; git, grep, editors and diff views do not. A key written "
+        "after '# comment' and NEL is a real key to the tool and part of a comment to a reviewer, so "
+        "the file is refused as a whole.",
+        "Delete the character (the message names its line); break lines with LF only.",
+    ),
+    _c(
+        "control-character",
+        F,
+        "Control character",
+        "The file holds a control character (C0 other than LF and tab, DEL, C1, a surrogate or a "
+        "noncharacter such as U+FFFF), raw or written as an escape in a double-quoted string "
+        '("\\x01", "\\0", "\\e"). It is invisible in review, and XML (xlsx) and many CSV readers '
+        "cannot carry it, so no record may hold it.",
+        "Delete the character or its escape.",
+    ),
+    _c(
+        "bidi-control",
+        F,
+        "Bidirectional control",
+        "The file holds a bidirectional formatting character (U+202A..U+202E, U+2066..U+2069, "
+        "U+200E, U+200F, U+061C): raw anywhere, or as an escape in any value but a quote. It "
+        "changes the order in which a line is displayed, so a reviewer does not see what is read "
+        "('Trojan Source').",
+        "Delete it. A quote whose source text holds one writes it as an escape (\\u200f) in a "
+        "double-quoted string, where a reviewer can see it.",
+    ),
+    _c(
+        "file-unreadable",
+        F,
+        "File cannot be read",
+        "The operating system refused to read the file (permissions, an I/O error).",
+        "Make the file readable (chmod a+r FILE) or restore it from git.",
+    ),
+    _c(
         "yaml-syntax",
         F,
         "YAML syntax error",
@@ -347,6 +385,15 @@ CODES: tuple[Code, ...] = (
         "Restore text.txt or correct characters to the value found.",
     ),
     _c(
+        "span-splits-character",
+        S,
+        "Span boundary inside a character",
+        "start or end falls inside what a reader sees as one character (a grapheme cluster): between "
+        "a letter and its combining mark, between the two regional indicators of a flag, or inside "
+        "an emoji joined with U+200D. The quote then holds half a character.",
+        "Move the offset to the edge of the whole character (quote the mark or the whole flag too).",
+    ),
+    _c(
         "source-text-missing",
         S,
         "Source text missing",
@@ -389,6 +436,32 @@ CODES: tuple[Code, ...] = (
         "File where no record belongs",
         "A file in events/, actors/ or sources/ does not fit the layout (wrong extension or place).",
         "Move or rename it: events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml + text.txt.",
+    ),
+    _c(
+        "symlink-not-allowed",
+        P,
+        "Symbolic link in a data folder",
+        "A file or folder in events/, actors/ or sources/ is a symbolic link. The tool never follows "
+        "one: a link can point outside the repository (a record that would ship without review, or "
+        "a private file that would be printed), and git stores only the link, not what it points to.",
+        "Replace the link with the file itself (git rm the link, git add the file).",
+    ),
+    _c(
+        "special-file",
+        P,
+        "Not a regular file",
+        "A FIFO, socket or device sits in a data folder. Opening one can block for ever or read "
+        "from a device, so the tool does not open it.",
+        "Delete it; records and source texts are regular files.",
+    ),
+    _c(
+        "folder-unreadable",
+        P,
+        "Folder cannot be read",
+        "A folder under events/, actors/ or sources/ cannot be listed (permissions, an I/O error). "
+        "Its records would be missing from the check and the release, and their ids would look "
+        "withdrawn, so the whole check fails instead.",
+        "Make the folder readable (chmod a+rx FOLDER) or restore it from git.",
     ),
     _c(
         "package-metadata-invalid",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,9 +17,10 @@ class RepositoryNotFound(Exception):
 
 @dataclass(frozen=True)
 class RecordFile:
-    kind: str  # "event", "actor" or "source"
+    kind: str  # "event", "actor" or "source"; for a stray: "unexpected", "symlink", ...
     path: Path  # absolute
     rel: str  # repo-relative, POSIX
+    detail: str = ""  # why a stray could not be read
 
     @property
     def expected_id(self) -> str:
@@ -45,32 +48,110 @@ class Repository:
         return self.root / "schema"
 
     def rel(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+        """path relative to the root (POSIX). The last part is not resolved, so a symbolic
+        link is named as itself, not as what it points to; ValueError when outside."""
+        path = Path(os.path.abspath(path))
+        return (path.parent.resolve() / path.name).relative_to(self.root).as_posix()
 
     def source_text(self, source_id: str) -> Path:
         return self.root / "sources" / source_id / "text.txt"
 
     def discover(self) -> tuple[list[RecordFile], list[RecordFile]]:
-        """Every record file, and every file that does not belong where it is (kind 'unexpected')."""
+        """Every record file, and every entry that is not one: files that do not belong where
+        they are (kind 'unexpected'), symbolic links ('symlink'), FIFOs, sockets and devices
+        ('special') and folders that cannot be listed ('unreadable-folder').
+
+        Nothing is followed or opened: a link can point outside the repository and a FIFO
+        blocks whoever opens it. A folder that cannot be listed is reported, never skipped:
+        its records would silently be missing from the check and the release.
+        """
         found: list[RecordFile] = []
         stray: list[RecordFile] = []
         for kind, folder in (("event", "events"), ("actor", "actors"), ("source", "sources")):
             base = self.root / folder
-            if not base.is_dir():
+            try:
+                mode = os.lstat(base).st_mode
+            except FileNotFoundError:
                 continue
-            for dirpath, dirnames, filenames in os.walk(base):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if name.startswith(".") or name in ("README.md",):
-                        continue
-                    path = Path(dirpath) / name
-                    parts = path.relative_to(base).parts
-                    record = RecordFile(kind, path, path.relative_to(self.root).as_posix())
-                    if _fits(kind, parts):
-                        found.append(record)
-                    elif not (kind == "source" and len(parts) == 2 and parts[1] == "text.txt"):
-                        stray.append(RecordFile("unexpected", path, record.rel))
+            except OSError as err:
+                stray.append(RecordFile("unreadable-folder", base, folder, err.strerror or ""))
+                continue
+            if stat.S_ISLNK(mode):
+                stray.append(RecordFile("symlink", base, folder))
+            elif stat.S_ISDIR(mode):
+                self._walk(kind, base, base, found, stray)
         return found, stray
+
+    def _walk(
+        self, kind: str, base: Path, top: Path, found: list[RecordFile], stray: list[RecordFile]
+    ) -> None:
+        pending = [top]
+        while pending:
+            folder = pending.pop()
+            rel_folder = folder.relative_to(self.root).as_posix()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+                # Telling a folder from a file can itself fail (d_type unknown, no permission).
+                kinds = [(e, _entry_kind(e)) for e in entries]
+            except OSError as err:
+                stray.append(RecordFile("unreadable-folder", folder, rel_folder, err.strerror or ""))
+                continue
+            subfolders: list[Path] = []
+            for entry, what in kinds:
+                if entry.name.startswith("."):  # git's, editors' and the OS's own files
+                    continue
+                path = Path(entry.path)
+                rel = f"{rel_folder}/{entry.name}"
+                if what == "folder":
+                    subfolders.append(path)
+                elif what != "file":
+                    stray.append(RecordFile(what, path, rel))
+                elif entry.name != "README.md":
+                    parts = path.relative_to(base).parts
+                    if _fits(kind, parts):
+                        found.append(RecordFile(kind, path, rel))
+                    elif not (kind == "source" and len(parts) == 2 and parts[1] == "text.txt"):
+                        stray.append(RecordFile("unexpected", path, rel))
+            pending.extend(reversed(subfolders))  # depth first, in name order
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "symlink"
+    if entry.is_dir(follow_symlinks=False):
+        return "folder"
+    if entry.is_file(follow_symlinks=False):
+        return "file"
+    return "special"
+
+
+class NotRegularFile(OSError):
+    """A path the tool refuses to open: a symbolic link (anywhere below the repository root)
+    or a FIFO, socket or device."""
+
+
+def read_regular(path: Path, root: Path | None = None) -> bytes:
+    """The bytes of path, which must be a regular file reached without a symbolic link
+    (checked from root down, when given). Never follows a link and never blocks on a FIFO:
+    the file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat before reading."""
+    if root is not None:
+        here = path.parent
+        while here != root and root in here.parents:
+            if here.is_symlink():
+                raise NotRegularFile(errno.ELOOP, "a folder on the way is a symbolic link", str(here))
+            here = here.parent
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotRegularFile(errno.ELOOP, "is a symbolic link", str(path)) from err
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "is not a regular file", str(path))
+        return handle.read()
 
 
 def _fits(kind: str, parts: tuple[str, ...]) -> bool:
