@@ -13,12 +13,14 @@ import re
 import unicodedata
 
 # Excerpts (found/expected) are for recognising a value, not for reading it whole.
-MAX_EXCERPT = 200
+MAX_EXCERPT = 400
 
 # Line breaks to YAML (libyaml) but not to git, grep, editors or diff views.
 HIDDEN_LINE_BREAKS = frozenset("\x85\u2028\u2029")
 # Explicit bidirectional formatting: reorders what a reviewer sees (Trojan Source).
-BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 # What no record may hold, raw or as a double-quoted escape: C0 controls but LF and tab,
 # DEL, C1 (NEL included), LS, PS, surrogates, and the noncharacters U+FFFE/U+FFFF (with

@@ -95,7 +95,9 @@ class Repository:
                 # Telling a folder from a file can itself fail (d_type unknown, no permission).
                 kinds = [(e, _entry_kind(e)) for e in entries]
             except OSError as err:
-                stray.append(RecordFile("unreadable-folder", folder, rel_folder, err.strerror or ""))
+                stray.append(
+                    RecordFile("unreadable-folder", folder, rel_folder, err.strerror or "")
+                )
                 continue
             subfolders: list[Path] = []
             for entry, what in kinds:
@@ -139,7 +141,9 @@ def read_regular(path: Path, root: Path | None = None) -> bytes:
         here = path.parent
         while here != root and root in here.parents:
             if here.is_symlink():
-                raise NotRegularFile(errno.ELOOP, "a folder on the way is a symbolic link", str(here))
+                raise NotRegularFile(
+                    errno.ELOOP, "a folder on the way is a symbolic link", str(here)
+                )
             here = here.parent
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:

@@ -148,7 +148,7 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
             )
         )
         text = text.replace("\r\n", "\n")
-    bad = _characters(text, file)
+    characters = _characters(text, file)
     if "\t" in text:
         for n, row in enumerate(text.split("\n"), 1):
             if "\t" in row:
@@ -162,9 +162,9 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
                         hint="indent with spaces; write \\t inside a double-quoted string",
                     )
                 )
-        return None, issues + bad
-    if bad:
-        return None, issues + bad
+        return None, issues + characters
+    if characters:
+        return None, issues + characters
     return text, issues
 
 
