@@ -157,3 +157,52 @@ def test_a_huge_value_is_printed_as_a_short_excerpt(repo: Path) -> None:
     assert code == 1
     assert "error[bad-length]" in out or "error[file-too-large]" in out
     assert len(out) < 5_000
+
+
+def test_validate_refuses_paths_outside_the_repository_or_not_records(repo: Path) -> None:
+    (repo / "README.md").write_text("# notes\n")
+    for args in (
+        ("validate", "--root", str(repo), "/etc/passwd"),
+        ("validate", "--root", str(repo), str(repo / "README.md")),
+        ("validate", "--root", str(repo), str(repo / "schema")),
+    ):
+        code, out = invoke(*args)
+        assert code == 2, out
+        assert "Traceback" not in out
+    code, out = invoke("validate", "--root", str(repo), "/etc/passwd")
+    assert "/etc/passwd is outside the repository" in out
+    code, out = invoke("validate", "--root", str(repo), str(repo / "README.md"))
+    assert "README.md is not a record" in out
+
+
+@pytest.mark.parametrize(
+    "source_id", ["../../etc", "../sources/example-2019-04-25-summit", "/etc", "..", "a\\b"]
+)
+def test_locate_refuses_a_source_id_that_is_a_path(repo: Path, source_id: str) -> None:
+    code, out = invoke("locate", "--root", str(repo), source_id, "root")
+    assert code == 2
+    assert "is a path, not an id" in out
+
+
+def test_locate_write_refuses_a_record_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "2019-04-25-kim-putin-talks.yaml"
+    shutil.copyfile(repo / "events" / "2019" / outside.name, outside)
+    before = outside.read_bytes()
+    code, out = invoke("locate", "--root", str(repo), "--write", str(outside))
+    assert code == 2
+    assert "is outside the repository" in out
+    assert outside.read_bytes() == before
+
+
+def test_locate_write_refuses_a_span_whose_source_id_is_a_path(repo: Path) -> None:
+    record = repo / "events" / "2019" / "2019-04-25-kim-putin-talks.yaml"
+    text = record.read_text(encoding="utf-8")
+    record.write_text(
+        text.replace("source_id: example-2019-04-25-summit", "source_id: ../../../etc", 1),
+        encoding="utf-8",
+    )
+    before = record.read_bytes()
+    code, out = invoke("locate", "--root", str(repo), "--write", str(record))
+    assert code == 1
+    assert "source_id '../../../etc' is a path" in out
+    assert record.read_bytes() == before

@@ -19,7 +19,7 @@ from eventledger.check.spans import locate as locate_quote
 from eventledger.issues.reporters import FORMATS, summarize
 from eventledger.model.schema import SchemaError
 from eventledger.read.positions import line_of
-from eventledger.read.repository import Repository, RepositoryNotFound
+from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -78,6 +78,11 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
 
     repository = _repository(root or (paths[0].parent if paths else None))
     try:
+        for path in paths:
+            repository.checkable(path)
+    except OutsideRepository as err:
+        raise click.UsageError(str(err)) from err
+    try:
         if since is not None:
             dataset = check_changed(repository, since).dataset
         else:
@@ -121,7 +126,9 @@ def locate(
             raise click.UsageError("give either SOURCE_ID QUOTE or --write FILE, not both")
         repository = _repository(root or record_file.resolve().parent)
         try:
-            outcome = locate_write(repository, record_file.resolve())
+            outcome = locate_write(repository, record_file.absolute())
+        except OutsideRepository as err:
+            raise click.UsageError(str(err)) from err
         except LocateWriteError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(EXIT_INVALID)
@@ -132,11 +139,16 @@ def locate(
     if not quote:
         raise click.UsageError("QUOTE is empty; give the exact words to find")
     repository = _repository(root)
-    path = repository.source_text(source_id)
-    source = read_source_text(path, source_id)
+    try:
+        path = repository.source_text(source_id)
+    except ValueError as err:
+        raise click.UsageError(
+            f"{err}; give the source's id, the name of its folder in sources/"
+        ) from err
+    source = read_source_text(path, source_id, repository.root)
     if source.text is None:
         raise click.UsageError(
-            f"no readable text for source '{source_id}' at {repository.rel(path) if path.exists() else path}"
+            f"no readable text for source '{source_id}' at {repository.rel(path)}: {source.problem}"
         )
     places = locate_quote(source.text, quote)
     if fmt == "json":

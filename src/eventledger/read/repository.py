@@ -11,8 +11,15 @@ from pathlib import Path
 MARKERS = ("datapackage.json", "schema")
 
 
+DATA_FOLDERS = ("events", "actors", "sources")
+
+
 class RepositoryNotFound(Exception):
     """No eventledger repository at or above the given directory (a usage error)."""
+
+
+class OutsideRepository(ValueError):
+    """A path given on the command line that is not in the repository (a usage error)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,36 @@ class Repository:
         path = Path(os.path.abspath(path))
         return (path.parent.resolve() / path.name).relative_to(self.root).as_posix()
 
+    def inside(self, path: Path) -> str:
+        """The repo-relative path of path, or OutsideRepository: the tool reads and writes
+        nothing outside the repository it was given."""
+        try:
+            return self.rel(path)
+        except ValueError:
+            raise OutsideRepository(f"{path} is outside the repository {self.root}") from None
+
+    def checkable(self, path: Path) -> str:
+        """The repo-relative path of something validate can check: the root, a folder or file
+        under events/, actors/ or sources/, or datapackage.json; OutsideRepository otherwise."""
+        rel = self.inside(path)
+        top = rel.split("/", 1)[0]
+        if rel in (".", "datapackage.json") or top in DATA_FOLDERS:
+            return rel
+        raise OutsideRepository(
+            f"{rel} is not a record, a source text or a folder of them; "
+            f"validate checks {', '.join(f'{f}/' for f in DATA_FOLDERS)} and datapackage.json"
+        )
+
     def source_text(self, source_id: str) -> Path:
+        """Where the text of source_id lives. An id is one folder name, never a path: ValueError
+        for anything that could leave sources/ ('..', a slash, a NUL)."""
+        if (
+            not source_id
+            or source_id in (".", "..")
+            or any(c in source_id for c in "/\\\0")
+            or source_id.startswith(".")
+        ):
+            raise ValueError(f"source id {source_id!r} is a path, not an id")
         return self.root / "sources" / source_id / "text.txt"
 
     def discover(self) -> tuple[list[RecordFile], list[RecordFile]]:
