@@ -300,21 +300,24 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
 
 
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("package", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
 )
-def verify(folder: Path, fmt: str) -> None:
-    """Re-check every checksum of a built release (Parquet included) and that each Parquet table
-    holds the rows of its CSV twin. Exit status 1 when anything differs."""
-    from eventledger.publish.verify import verify as verify_build
+def verify(package: Path, fmt: str) -> None:
+    """Re-check every checksum of a built release, its folder or its zip (Parquet included), and
+    that each Parquet table holds the rows of its CSV twin. Exit status 1 when anything differs."""
+    from eventledger.publish.verify import NotAPackage, verify_package
 
-    issues = sorted(verify_build(folder))
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    try:
+        found, files = verify_package(package)
+    except NotAPackage as err:
+        raise click.UsageError(str(err)) from err
+    issues = sorted(found)
     summary = summarize(issues, files, unit="file")
     if fmt == "text" and summary.valid:
         click.echo(
-            f"OK: {folder}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."
+            f"OK: {package}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."
         )
     else:
         click.echo(FORMATS[fmt](issues, summary))

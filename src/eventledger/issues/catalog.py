@@ -521,6 +521,25 @@ CODES: tuple[Code, ...] = (
         "Do not edit a built release: download it again, or rebuild it with make release.",
     ),
     _c(
+        "package-file-malformed",
+        K,
+        "File of the package cannot be read",
+        "A file of the package is not what it must be: a SHA256SUMS line that is not "
+        "'<64 hex digits>  <path>' or not UTF-8, a descriptor that is not a Data Package (a list, "
+        "a resource without name or path), a CSV table with unbalanced quotes, undecodable bytes "
+        "or other headers, a Parquet file that Arrow cannot read, a zip that cannot be opened.",
+        "Do not edit a built release: download it again, or rebuild it with make release.",
+    ),
+    _c(
+        "package-path-unsafe",
+        K,
+        "Path that leaves the package",
+        "SHA256SUMS, a descriptor or the zip names a path that is absolute or climbs out of the "
+        "package ('../../etc/hostname'), or the package holds a symbolic link or a special file. "
+        "verify opens none of them: a package only ever names its own regular files.",
+        "Do not use this package; download the release again from its publisher.",
+    ),
+    _c(
         "parquet-differs-from-csv",
         K,
         "Parquet table differs from its CSV twin",
