@@ -18,8 +18,8 @@ from eventledger.check.spans import first_difference, near_matches, read_source_
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues.reporters import FORMATS, summarize
 from eventledger.model.schema import SchemaError
-from eventledger.read.positions import line_of
 from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
+from eventledger.syntax.positions import line_of
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 

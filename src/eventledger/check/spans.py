@@ -14,7 +14,7 @@ from pathlib import Path
 
 from eventledger.read.records import Record, Row
 from eventledger.read.repository import read_regular
-from eventledger.read.strict_yaml import double_quoted
+from eventledger.syntax.strict_yaml import double_quoted
 
 
 @dataclass(frozen=True)

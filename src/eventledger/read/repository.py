@@ -8,10 +8,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventledger.model.kinds import LAYOUTS, Layout
+
 MARKERS = ("datapackage.json", "schema")
 
 
-DATA_FOLDERS = ("events", "actors", "sources")
+DATA_FOLDERS = tuple(layout.folder for layout in LAYOUTS)
 
 
 class RepositoryNotFound(Exception):
@@ -24,14 +26,15 @@ class OutsideRepository(ValueError):
 
 @dataclass(frozen=True)
 class RecordFile:
-    kind: str  # "event", "actor" or "source"; for a stray: "unexpected", "symlink", ...
+    kind: str  # a Layout's kind ("event", ...); for a stray "unexpected", "symlink", ...
     path: Path  # absolute
     rel: str  # repo-relative, POSIX
+    id_folder: bool = False  # the record's id is its folder's name, not its file's stem
     detail: str = ""  # why a stray could not be read
 
     @property
     def expected_id(self) -> str:
-        if self.kind == "source":
+        if self.id_folder:
             return self.path.parent.name
         return self.path.stem
 
@@ -103,25 +106,27 @@ class Repository:
         """
         found: list[RecordFile] = []
         stray: list[RecordFile] = []
-        for kind, folder in (("event", "events"), ("actor", "actors"), ("source", "sources")):
-            base = self.root / folder
+        for layout in LAYOUTS:
+            base = self.root / layout.folder
             try:
                 mode = os.lstat(base).st_mode
             except FileNotFoundError:
                 continue
             except OSError as err:
-                stray.append(RecordFile("unreadable-folder", base, folder, err.strerror or ""))
+                stray.append(
+                    RecordFile("unreadable-folder", base, layout.folder, detail=err.strerror or "")
+                )
                 continue
             if stat.S_ISLNK(mode):
-                stray.append(RecordFile("symlink", base, folder))
+                stray.append(RecordFile("symlink", base, layout.folder))
             elif stat.S_ISDIR(mode):
-                self._walk(kind, base, base, found, stray)
+                self._walk(layout, base, found, stray)
         return found, stray
 
     def _walk(
-        self, kind: str, base: Path, top: Path, found: list[RecordFile], stray: list[RecordFile]
+        self, layout: Layout, base: Path, found: list[RecordFile], stray: list[RecordFile]
     ) -> None:
-        pending = [top]
+        pending = [base]
         while pending:
             folder = pending.pop()
             rel_folder = folder.relative_to(self.root).as_posix()
@@ -132,7 +137,7 @@ class Repository:
                 kinds = [(e, _entry_kind(e)) for e in entries]
             except OSError as err:
                 stray.append(
-                    RecordFile("unreadable-folder", folder, rel_folder, err.strerror or "")
+                    RecordFile("unreadable-folder", folder, rel_folder, detail=err.strerror or "")
                 )
                 continue
             subfolders: list[Path] = []
@@ -147,9 +152,9 @@ class Repository:
                     stray.append(RecordFile(what, path, rel))
                 elif entry.name != "README.md":
                     parts = path.relative_to(base).parts
-                    if _fits(kind, parts):
-                        found.append(RecordFile(kind, path, rel))
-                    elif not (kind == "source" and len(parts) == 2 and parts[1] == "text.txt"):
+                    if _fits(layout, parts):
+                        found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
+                    elif not _companion(layout, parts):
                         stray.append(RecordFile("unexpected", path, rel))
             pending.extend(reversed(subfolders))  # depth first, in name order
 
@@ -194,9 +199,14 @@ def read_regular(path: Path, root: Path | None = None) -> bytes:
         return handle.read()
 
 
-def _fits(kind: str, parts: tuple[str, ...]) -> bool:
-    if kind == "event":
-        return len(parts) in (1, 2) and parts[-1].endswith(".yaml")
-    if kind == "actor":
-        return len(parts) == 1 and parts[0].endswith(".yaml")
-    return len(parts) == 2 and parts[1] == "source.yaml"
+def _fits(layout: Layout, parts: tuple[str, ...]) -> bool:
+    """Whether a path under the kind's folder is one of its records. A file directly in a
+    year-foldered kind's folder fits too: its folder is then reported as wrong."""
+    if layout.id_folder:
+        return len(parts) == 2 and parts[1] == layout.file
+    depth = (1, 2) if layout.year_from is not None else (1,)
+    return len(parts) in depth and parts[-1].endswith(".yaml")
+
+
+def _companion(layout: Layout, parts: tuple[str, ...]) -> bool:
+    return layout.id_folder and len(parts) == 2 and parts[1] in layout.companions

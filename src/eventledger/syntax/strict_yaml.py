@@ -25,7 +25,7 @@ from eventledger.issues.excerpt import (
     escape_char,
     is_invisible,
 )
-from eventledger.read.positions import line_of
+from eventledger.syntax.positions import line_of
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 20
