@@ -27,7 +27,7 @@ from eventledger.issues.excerpt import printable
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
 from eventledger.publish.cells import read_csv_rows
-from eventledger.read.positions import line_of
+from eventledger.syntax.positions import line_of
 
 SUMS = "SHA256SUMS"
 DESCRIPTORS = ("datapackage.json", "parquet/datapackage.json")
