@@ -25,7 +25,7 @@ from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import load_schema
 from eventledger.publish.cells import cell, csv_bytes, read_csv_rows
 from eventledger.publish.parquet import parquet_bytes
-from eventledger.publish.release import Result, build
+from eventledger.publish.release import BuildResult, build
 from eventledger.read.records import Record, read_row
 from eventledger.read.repository import Repository
 from eventledger.syntax.strict_yaml import load
@@ -36,7 +36,7 @@ ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Result:
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     root = make_release_repository(tmp_path_factory.mktemp("loading") / "repo")
     return build(Repository(root))
 
@@ -47,7 +47,7 @@ def readme_loading_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_readme_loading_snippets_run_against_a_release(built: Result) -> None:
+def test_readme_loading_snippets_run_against_a_release(built: BuildResult) -> None:
     blocks = readme_loading_blocks()
     assert len(blocks) >= 4  # frictionless, pandas, DuckDB, polars
     joined = "\n".join(blocks)
@@ -63,7 +63,7 @@ def test_readme_loading_snippets_run_against_a_release(built: Result) -> None:
         os.chdir(here)
 
 
-def test_loaders_see_the_values_of_the_records(built: Result) -> None:
+def test_loaders_see_the_values_of_the_records(built: BuildResult) -> None:
     from frictionless import Package
 
     folder = built.folder
@@ -82,7 +82,7 @@ def test_loaders_see_the_values_of_the_records(built: Result) -> None:
 
 
 @pytest.mark.parametrize("table", list(SCHEMA.tables))
-def test_arrow_csv_and_published_schema_agree(built: Result, table: str) -> None:
+def test_arrow_csv_and_published_schema_agree(built: BuildResult, table: str) -> None:
     spec = SCHEMA.tables[table]
     descriptor = json.loads((built.folder / "datapackage.json").read_text())
     published = next(r for r in descriptor["resources"] if r["name"] == table)["schema"]

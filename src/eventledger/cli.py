@@ -16,7 +16,8 @@ from eventledger.author.locate_write import report_lines as locate_report
 from eventledger.author.scaffold import ScaffoldError, new_event
 from eventledger.check.spans import first_difference, near_matches, read_source_text
 from eventledger.check.spans import locate as locate_quote
-from eventledger.issues.reporters import FORMATS, summarize
+from eventledger.issues import IssuesError
+from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
 from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
 from eventledger.syntax.positions import line_of
@@ -224,8 +225,8 @@ def generate(check: bool, root: Path | None) -> None:
         click.echo(f"wrote {repository.rel(path)}")
 
 
-def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
-    from eventledger.publish.release import ReleaseError, build, summary_text
+def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> None:
+    from eventledger.publish.release import build
 
     repository = _repository(root)
 
@@ -234,9 +235,9 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             click.echo(f"... {message}", err=True)
 
     try:
-        result = build(repository, progress=progress, record=record)
-    except (ReleaseError, SchemaError) as err:
-        issues = getattr(err, "issues", [])
+        result = build(repository, progress=progress, write_manifest=write_manifest)
+    except (IssuesError, SchemaError) as err:
+        issues = err.issues if isinstance(err, IssuesError) else []
         if fmt == "json":
             click.echo(
                 json.dumps(
@@ -247,18 +248,15 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             )
         else:
             if issues:
-                checked = getattr(err, "checked", 0)
+                checked = err.checked if isinstance(err, IssuesError) else 0
                 click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
             click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
+    data = result.to_dict(repository.root)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {"ok": True, **result.to_dict(repository.root)}, ensure_ascii=False, indent=2
-            )
-        )
+        click.echo(json.dumps({"ok": True, **data}, ensure_ascii=False, indent=2))
     else:
-        click.echo(summary_text(result, repository.root))
+        click.echo(release_text(data))
 
 
 _PUBLISH_OPTIONS = [
@@ -289,14 +287,14 @@ def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
     Exit status 1 (nothing written) when a record has errors, the package fails frictionless
     or its own checks, or the version exists with different content.
     """
-    _publish(root, fmt, quiet, record=False)
+    _publish(root, fmt, quiet, write_manifest=False)
 
 
 @main.command()
 @_publish_options
 def release(fmt: str, quiet: bool, root: Path | None) -> None:
     """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
-    _publish(root, fmt, quiet, record=True)
+    _publish(root, fmt, quiet, write_manifest=True)
 
 
 @main.command()
