@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from eventledger.issues import Issue
-from eventledger.model.patterns import SEMVER
+from eventledger.issues.excerpt import printable
+from eventledger.model.patterns import PACKAGE_NAME, SEMVER
 from eventledger.read.repository import Repository
 
 
@@ -33,7 +34,8 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
             Issue("datapackage.json", 1, 1, "package-metadata-invalid", "must be a JSON object")
         ]
     issues = []
-    if not isinstance(data.get("name"), str) or not data["name"]:
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
         issues.append(
             Issue(
                 "datapackage.json",
@@ -43,6 +45,21 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
                 "'name' is missing",
                 path=("name",),
                 expected="the package name",
+            )
+        )
+    elif not PACKAGE_NAME.fullmatch(name):
+        # The name becomes file names in build/: '../../x' would write outside it.
+        issues.append(
+            Issue(
+                "datapackage.json",
+                1,
+                1,
+                "package-metadata-invalid",
+                "'name' is not a Data Package name",
+                path=("name",),
+                expected="lower-case letters, digits, '.', '_' and '-', starting and ending "
+                "with a letter or digit, for example eventledger-kim-putin",
+                found=printable(name),
             )
         )
     version = data.get("version")
@@ -56,7 +73,7 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
                 "'version' is not MAJOR.MINOR.PATCH",
                 path=("version",),
                 expected="for example 0.2.0",
-                found=str(version),
+                found=printable(version),
             )
         )
     return issues
