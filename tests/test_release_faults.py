@@ -268,3 +268,34 @@ def test_records_lost_from_the_disk_are_not_withdrawn(repo: Path) -> None:
     assert_clean_failure(done, "although git still tracks their files", "kim-cold-departure")
     assert not (repo / "build" / "1.0.0").exists()
     assert not (repo / "releases" / "1.0.0.json").exists()
+
+
+# Every kind of character the reader accepts in a text field: emoji (astral, a ZWJ family,
+# a flag, a skin tone), combining marks, Arabic and Hebrew letters without bidi controls,
+# CJK, a zero-width space and a no-break space written as escapes, a tab escape, private
+# use and U+FFFD. Whatever validate accepts, every writer of a build must carry unchanged.
+EXOTIC_TITLE = "Kim 😀 👨\\u200d👩\\u200d👧 🇰🇵 👍🏽 q\\u0307 ñ كيم קים 金正恩 a\\u200bb 10\\u00a0Uhr \\t \\ue000 \\ufffd"
+
+
+def test_everything_validate_accepts_every_writer_carries(repo: Path) -> None:
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    event = repo / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
+    text = event.read_text(encoding="utf-8")
+    event.write_text(
+        text.replace("title: -30 degrees as Kim leaves", f'title: "{EXOTIC_TITLE}"', 1),
+        encoding="utf-8",
+    )
+    git(repo, "commit", "-q", "-am", "exotic title")
+    assert cli(repo, "validate").returncode == 0
+    done = cli(repo, "build")
+    assert done.returncode == 0, done.stderr
+    expected = json.loads(f'"{EXOTIC_TITLE}"')  # the same escapes, decoded
+    folder = repo / "build" / VERSION
+    assert expected in (folder / "data" / "events.csv").read_text(encoding="utf-8")
+    titles = pq.read_table(folder / "parquet" / "events.parquet").column("title").to_pylist()
+    assert expected in titles
+    sheet = openpyxl.load_workbook(folder / f"{NAME}-{VERSION}.xlsx", read_only=True)
+    cells = {c for ws in sheet.worksheets for row in ws.iter_rows(values_only=True) for c in row}
+    assert expected in cells
