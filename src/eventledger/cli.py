@@ -14,8 +14,8 @@ from eventledger.author.generate import stale, write
 from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
 from eventledger.author.scaffold import ScaffoldError, new_event
-from eventledger.check.spans import first_difference, near_matches, read_source_text
 from eventledger.check.spans import locate as locate_quote
+from eventledger.check.spans import near_miss, read_source_text
 from eventledger.issues import IssuesError
 from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
@@ -161,15 +161,11 @@ def locate(
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
-            near = near_matches(source.text, quote)
+            near = near_miss(source.text, quote)
             if near is not None:
-                kind, similar = near
-                s, e = similar[0]
-                actual = source.text[s:e]
                 click.echo(
-                    f"it occurs if {'Unicode normalization' if kind == 'normalization' else 'white space'} "
-                    f"is ignored, at start: {s}, end: {e} ({first_difference(quote, actual)}); "
-                    f"the text there is: {json.dumps(actual, ensure_ascii=False)}",
+                    f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
+                    f"{json.dumps(near.actual, ensure_ascii=False)}",
                     err=True,
                 )
     sys.exit(EXIT_VALID if places else EXIT_INVALID)

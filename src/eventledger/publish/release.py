@@ -386,33 +386,46 @@ def _fault(action: str, path: Path, err: OSError, root: Path) -> ReleaseError:
 
 
 class _VersionLock:
-    """One release of a version at a time: an flock on build/.<version>.lock, which the
-    kernel releases when its holder ends, however it ends (so no lock is ever stale). The
-    file names the holder, so a second release can say who it waits for."""
+    """One build of a version at a time: an flock on build/.<version>.lock, which the kernel
+    releases when its holder ends, however it ends (so a lock is never stale). The file
+    names the holder, so a second build can say who it waits for; the holder removes it
+    when done, so a finished build leaves nothing behind."""
 
     def __init__(self, build: Path, version: str) -> None:
         self.path = build / f".{version}.lock"
         self.fd = -1
 
     def __enter__(self) -> _VersionLock:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 400, 0).decode("utf-8", "replace").strip() or "unknown"
-            os.close(self.fd)
-            raise ReleaseError(
-                f"another build of this version is running ({holder}); wait until it ends"
-            ) from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 400, 0).decode("utf-8", "replace").strip()
+                os.close(fd)
+                raise ReleaseError(
+                    f"another build of this version is running ({printable(holder) or 'holder unknown'}); "
+                    f"wait until it ends (it holds {self.path.name} in build/)"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder before us removed the file we locked: lock the new one
+        self.fd = fd
         started = dt.datetime.now(dt.UTC).strftime(TIME_FORMAT)
         holder = f"process {os.getpid()} on {socket.gethostname()}, since {started}"
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, holder.encode("utf-8"), 0)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode("utf-8"), 0)
         return self
 
     def __exit__(self, *_: object) -> None:
-        os.ftruncate(self.fd, 0)
-        os.close(self.fd)  # closing releases the flock
+        try:
+            os.unlink(self.path)  # while still holding the lock: see the check in __enter__
+        finally:
+            os.close(self.fd)
 
 
 def _remove_stale(build: Path, target: Target, progress: Progress) -> None:
