@@ -206,3 +206,12 @@ def test_locate_write_refuses_a_span_whose_source_id_is_a_path(repo: Path) -> No
     assert code == 1
     assert "source_id '../../../etc' is a path" in out
     assert record.read_bytes() == before
+
+
+def test_verify_of_something_that_is_not_a_package_is_a_usage_error(repo: Path) -> None:
+    for target in (repo / "events", repo / "datapackage.json"):
+        code, out = invoke("verify", str(target))
+        assert code == 2, out
+        assert "Traceback" not in out
+    code, out = invoke("verify", str(repo / "events"))
+    assert "is not a built package" in out

@@ -493,6 +493,12 @@ def _write_locked(
         files=len(rendered.files),
     )
     files = rendered.files
+    for path in (folder, archive):
+        if path.is_symlink():
+            raise ReleaseError(
+                f"{repository.rel(path)} is a symbolic link; a build never writes through one. "
+                "Remove it and run the release again"
+            )
     if os.path.lexists(folder):
         try:
             old = (folder / "manifest.json").read_bytes()
