@@ -9,6 +9,7 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,8 +25,14 @@ from eventledger.issues.suggest import did_you_mean
 from eventledger.model.kinds import Model, Reference
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.records import Record, read_record
-from eventledger.read.repository import NotRegularFile, RecordFile, Repository, read_regular
-from eventledger.syntax.strict_yaml import MAX_BYTES, load
+from eventledger.read.repository import (
+    FileTooLarge,
+    NotRegularFile,
+    RecordFile,
+    Repository,
+    read_regular,
+)
+from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
 
 
 @dataclass
@@ -47,10 +54,17 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
     """Read and check one record file on its own: a pure function of its bytes, its path
     and the schema (what a worker process can run and a cache can keep)."""
     try:
-        raw = read_regular(entry.path)
+        raw = read_regular(entry.path, limit=max_bytes)
+    except FileTooLarge as err:  # not read at all: a 3 GB file costs no memory
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(too_large(entry.rel, err.size, max_bytes))
+        return record
     except OSError as err:
         # The entry was a regular file when the folder was listed; it changed since.
-        code = "symlink-not-allowed" if isinstance(err, NotRegularFile) else "file-unreadable"
+        if not isinstance(err, NotRegularFile):
+            code = "file-unreadable"
+        else:
+            code = "symlink-not-allowed" if err.errno == errno.ELOOP else "special-file"
         record = Record(entry.kind, entry.rel, None)
         record.issues.append(
             Issue(
@@ -59,9 +73,10 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
                 0,
                 code,
                 f"cannot read the file: {err.strerror}",
-                hint="make the file readable (chmod a+r) or remove it"
-                if code == "file-unreadable"
-                else "replace the link with the file itself",
+                hint={
+                    "file-unreadable": "make the file readable (chmod a+r) or remove it",
+                    "symlink-not-allowed": "replace the link with the file itself",
+                }.get(code, "delete it; records are regular files"),
             )
         )
         return record

@@ -174,10 +174,19 @@ class NotRegularFile(OSError):
     or a FIFO, socket or device."""
 
 
-def read_regular(path: Path, root: Path | None = None) -> bytes:
+class FileTooLarge(Exception):
+    """A file larger than the caller's limit; it was not read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size:,} bytes")
+        self.size = size
+
+
+def read_regular(path: Path, root: Path | None = None, limit: int | None = None) -> bytes:
     """The bytes of path, which must be a regular file reached without a symbolic link
     (checked from root down, when given). Never follows a link and never blocks on a FIFO:
-    the file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat before reading."""
+    the file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat before reading.
+    FileTooLarge, without reading, when it holds more than limit bytes."""
     if root is not None:
         here = path.parent
         while here != root and root in here.parents:
@@ -194,9 +203,15 @@ def read_regular(path: Path, root: Path | None = None) -> bytes:
             raise NotRegularFile(errno.ELOOP, "is a symbolic link", str(path)) from err
         raise
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise NotRegularFile(errno.EINVAL, "is not a regular file", str(path))
-        return handle.read()
+        if limit is not None and info.st_size > limit:
+            raise FileTooLarge(info.st_size)
+        data = handle.read() if limit is None else handle.read(limit + 1)
+        if limit is not None and len(data) > limit:  # it grew since fstat
+            raise FileTooLarge(len(data))
+        return data
 
 
 def _fits(layout: Layout, parts: tuple[str, ...]) -> bool:

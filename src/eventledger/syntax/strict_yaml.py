@@ -90,20 +90,22 @@ def _issue(file: str, code: str, message: str, line: int = 1, column: int = 1, *
     return Issue(file=file, line=line, column=column, code=code, message=message, **kw)
 
 
+def too_large(file: str, size: int, max_bytes: int = MAX_BYTES) -> Issue:
+    """The issue of a record file over the size cap (read or not)."""
+    return _issue(
+        file,
+        "file-too-large",
+        f"file is {size:,} bytes; the cap is {max_bytes:,}",
+        expected=f"at most {max_bytes} bytes",
+        found=f"{size} bytes",
+    )
+
+
 def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Issue]]:
     """Check the bytes of a record file; return its text (LF, no BOM) or None when unreadable."""
     issues: list[Issue] = []
     if len(raw) > max_bytes:
-        issues.append(
-            _issue(
-                file,
-                "file-too-large",
-                f"file is {len(raw):,} bytes; the cap is {max_bytes:,}",
-                expected=f"at most {max_bytes} bytes",
-                found=f"{len(raw)} bytes",
-            )
-        )
-        return None, issues
+        return None, [too_large(file, len(raw), max_bytes)]
     nul = raw.find(b"\x00")
     if nul >= 0:
         issues.append(_issue(file, "nul-byte", "file contains a NUL byte", line_of(raw, nul)))
