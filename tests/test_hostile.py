@@ -215,3 +215,16 @@ def test_verify_of_something_that_is_not_a_package_is_a_usage_error(repo: Path) 
         assert "Traceback" not in out
     code, out = invoke("verify", str(repo / "events"))
     assert "is not a built package" in out
+
+
+def test_a_huge_record_file_is_refused_by_its_size_without_being_read(repo: Path) -> None:
+    import resource
+
+    with (repo / "events" / "2019" / "2019-04-27-huge.yaml").open("wb") as handle:
+        handle.truncate(400 * 1024**2)  # sparse: 400 MB that nothing may load
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code, out = invoke("validate", "--root", str(repo))
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert code == 1
+    assert "2019-04-27-huge.yaml:1:1: error[file-too-large] file is 419,430,400 bytes" in out
+    assert grown_kb < 100 * 1024
