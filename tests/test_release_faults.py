@@ -297,3 +297,26 @@ def test_everything_validate_accepts_every_writer_carries(repo: Path) -> None:
     sheet = openpyxl.load_workbook(folder / f"{NAME}-{VERSION}.xlsx", read_only=True)
     cells = {c for ws in sheet.worksheets for row in ws.iter_rows(values_only=True) for c in row}
     assert expected in cells
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe not utf-8", b"[" * 100_000, b"[1, 2]", b'{"version": "0.0.9"}'],
+    ids=["not-utf8", "nested-too-deep", "a-list", "no-records"],
+)
+def test_a_forged_release_manifest_is_refused_not_a_traceback(repo: Path, content: bytes) -> None:
+    (repo / "releases").mkdir(exist_ok=True)
+    (repo / "releases" / "0.0.9.json").write_bytes(content)
+    done = cli(repo, "build")
+    assert_clean_failure(done, "releases/0.0.9.json", "release manifest")
+    nothing_half_written(repo)
+
+
+def test_a_deeply_nested_datapackage_json_is_an_issue(repo: Path) -> None:
+    (repo / "datapackage.json").write_bytes(b"[" * 100_000)
+    done = cli(repo, "validate")
+    assert done.returncode == 1
+    assert (
+        "datapackage.json: error[package-metadata-invalid] not valid JSON: nested too deeply"
+        in (done.stdout)
+    )

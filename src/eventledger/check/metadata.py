@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 from eventledger.issues import Issue
 from eventledger.issues.excerpt import printable
+from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import PACKAGE_NAME, SEMVER
 from eventledger.read.repository import Repository
 
 
 def check_package_metadata(repository: Repository) -> list[Issue]:
     """The root datapackage.json: readable, with the name and version a release needs."""
-    path = repository.root / "datapackage.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        return [
-            Issue("datapackage.json", 0, 0, "package-metadata-invalid", f"cannot read it: {err}")
-        ]
-    except json.JSONDecodeError as err:
+        data = read_json(repository.root / "datapackage.json")
+    except JsonFileError as err:
         return [
             Issue(
                 "datapackage.json",
-                err.lineno,
-                err.colno,
+                err.line,
+                err.column,
                 "package-metadata-invalid",
-                f"not valid JSON: {err.msg}",
+                err.reason,
             )
         ]
     if not isinstance(data, dict):

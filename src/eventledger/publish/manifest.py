@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema
 from eventledger.publish.cells import Row, cell
@@ -102,9 +103,23 @@ def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(folder.glob("*.json")):
         parse_version(path.stem)
         try:
-            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
+            data = read_json(path)
+        except JsonFileError as err:
             raise ManifestError(f"{path}: cannot read the release manifest: {err}") from err
+        # A manifest comes with a pull request like any file: its shape is checked before
+        # anything relies on it.
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != path.stem
+            or not isinstance(data.get("created"), str)
+            or not isinstance(data.get("records"), dict)
+            or not all(isinstance(v, dict) for v in data["records"].values())
+        ):
+            raise ManifestError(
+                f"{path}: not a release manifest (an object with this version, created and "
+                "records); restore it from the release it records"
+            )
+        out[path.stem] = data
     return out
 
 

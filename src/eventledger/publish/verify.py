@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import os
 import re
 import stat
@@ -24,6 +23,7 @@ from typing import Any
 
 from eventledger.issues import Issue
 from eventledger.issues.excerpt import printable
+from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
 from eventledger.publish.cells import read_csv_rows
@@ -168,10 +168,9 @@ def _resources(package: _Package, descriptor: str) -> tuple[list[dict[str, Any]]
     if descriptor not in package.files:
         return [], [_mismatch(descriptor, "the descriptor is missing")]
     try:
-        data = json.loads(package.read(descriptor, 64 * 1024**2))
-    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        line = err.lineno if isinstance(err, json.JSONDecodeError) else 0
-        return [], [_malformed(descriptor, f"cannot read the descriptor: {err}", line)]
+        data = read_json(package.folder / descriptor, max_bytes=64 * 1024**2)
+    except JsonFileError as err:
+        return [], [_malformed(descriptor, f"cannot read the descriptor: {err}", err.line)]
     resources = data.get("resources") if isinstance(data, dict) else None
     if not isinstance(resources, list):
         return [], [_malformed(descriptor, "not a Data Package: no list of resources")]
