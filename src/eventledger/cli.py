@@ -17,6 +17,7 @@ from eventledger.author.scaffold import ScaffoldError, new_event
 from eventledger.check.spans import locate as locate_quote
 from eventledger.check.spans import near_miss, read_source_text
 from eventledger.issues import IssuesError
+from eventledger.issues.excerpt import MAX_EXCERPT, printable, printable_lines
 from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
 from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
@@ -91,7 +92,9 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
     except ChangesError as err:
         raise click.UsageError(str(err)) from err
     except SchemaError as err:
-        click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
+        click.echo(
+            printable_lines(f"error: schema/ is broken, cannot check records: {err}"), err=True
+        )
         sys.exit(EXIT_INVALID)
     issues = dataset.issues.sorted()
     summary = summarize(issues, len(dataset.records))
@@ -131,9 +134,9 @@ def locate(
         except OutsideRepository as err:
             raise click.UsageError(str(err)) from err
         except LocateWriteError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(printable_lines(f"error: {err}"), err=True)
             sys.exit(EXIT_INVALID)
-        click.echo("\n".join(locate_report(outcome)))
+        click.echo(printable_lines("\n".join(locate_report(outcome))))
         sys.exit(EXIT_INVALID if outcome.refusals else EXIT_VALID)
     if source_id is None or quote is None:
         raise click.UsageError("give SOURCE_ID and QUOTE, or --write FILE")
@@ -160,12 +163,15 @@ def locate(
         for s, e in places:
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
-            click.echo(f"the quote does not occur in {source_id}", err=True)
+            click.echo(f"the quote does not occur in {printable(source_id)}", err=True)
             near = near_miss(source.text, quote)
             if near is not None:
                 click.echo(
-                    f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
-                    f"{json.dumps(near.actual, ensure_ascii=False)}",
+                    printable(
+                        f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
+                        f"{json.dumps(near.actual, ensure_ascii=False)}",
+                        2 * MAX_EXCERPT,
+                    ),
                     err=True,
                 )
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
@@ -246,7 +252,7 @@ def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> 
             if issues:
                 checked = err.checked if isinstance(err, IssuesError) else 0
                 click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
-            click.echo(f"error: {err}", err=True)
+            click.echo(printable_lines(f"error: {err}"), err=True)
         sys.exit(EXIT_INVALID)
     data = result.to_dict(repository.root)
     if fmt == "json":

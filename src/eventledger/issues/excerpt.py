@@ -93,3 +93,9 @@ def printable(value: object, limit: int = MAX_EXCERPT) -> str:
     if not any(is_invisible(c) for c in shown):
         return shown + tail
     return "".join(escape_char(c) if is_invisible(c) else c for c in shown) + tail
+
+
+def printable_lines(text: str, limit: int = 2 * MAX_EXCERPT) -> str:
+    """A message of several lines, each made printable: its own line breaks stay, the ones
+    inside values cannot forge more."""
+    return "\n".join(printable(line, limit) for line in text.split("\n"))
