@@ -165,6 +165,8 @@ def splits_cluster(text: str, at: int) -> bool:
         return True
     if 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F:  # skin tones, emoji tags
         return True
+    if 0x1160 <= code <= 0x11FF or 0xD7B0 <= code <= 0xD7FF:  # Hangul vowel and final jamo
+        return 0x1100 <= ord(before) <= 0x11FF or 0xAC00 <= ord(before) <= 0xD7FF
     if _regional(before) and _regional(after):
         run = 0  # flags pair regional indicators from the start of their run
         while at - run - 1 >= 0 and _regional(text[at - run - 1]):

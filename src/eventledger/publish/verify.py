@@ -35,6 +35,7 @@ _SUM_LINE = re.compile(r"([0-9a-f]{64})  (.+)")
 _CHUNK = 1 << 20
 # The tables of a release are read whole to compare them; a file past this is refused first.
 MAX_TABLE_BYTES = 2 * 1024**3
+MAX_UNZIPPED_BYTES = 16 * 1024**3
 
 
 class NotAPackage(Exception):
@@ -301,6 +302,7 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
     try:
         with zipfile.ZipFile(archive) as zf:
             tops = set()
+            unpacked = 0
             for info in zf.infolist():
                 mode = info.external_attr >> 16
                 rel = safe_relative(info.filename.rstrip("/") if info.is_dir() else info.filename)
@@ -319,6 +321,11 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as src, open(target, "xb") as dest:
                     while chunk := src.read(_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > MAX_UNZIPPED_BYTES:  # a zip bomb fills no disk
+                            raise ValueError(
+                                f"it unpacks to more than {MAX_UNZIPPED_BYTES:,} bytes"
+                            )
                         dest.write(chunk)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
