@@ -228,3 +228,29 @@ def test_a_huge_record_file_is_refused_by_its_size_without_being_read(repo: Path
     assert code == 1
     assert "2019-04-27-huge.yaml:1:1: error[file-too-large] file is 419,430,400 bytes" in out
     assert grown_kb < 100 * 1024
+
+
+def test_the_refused_characters_are_exactly_the_documented_ones() -> None:
+    """Over every code point: what the reader refuses is C0 but LF and tab, DEL, C1, LS, PS,
+    surrogates and noncharacters (plus the bidi controls where they are refused)."""
+    from eventledger.issues.excerpt import BIDI_CONTROLS, FORBIDDEN, FORBIDDEN_OR_BIDI
+
+    def documented(char: str) -> bool:
+        code = ord(char)
+        return (
+            (code < 0x20 and char not in "\n\t")
+            or 0x7F <= code <= 0x9F
+            or char in "\u2028\u2029"
+            or 0xD800 <= code <= 0xDFFF
+            or 0xFDD0 <= code <= 0xFDEF
+            or code & 0xFFFE == 0xFFFE
+        )
+
+    wrong = [
+        hex(code)
+        for code in range(0x110000)
+        if bool(FORBIDDEN.match(chr(code))) != documented(chr(code))
+        or bool(FORBIDDEN_OR_BIDI.match(chr(code)))
+        != (documented(chr(code)) or chr(code) in BIDI_CONTROLS)
+    ]
+    assert wrong == []
