@@ -320,3 +320,30 @@ def test_a_deeply_nested_datapackage_json_is_an_issue(repo: Path) -> None:
         "datapackage.json: error[package-metadata-invalid] not valid JSON: nested too deeply"
         in (done.stdout)
     )
+
+
+def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict[str, str]) -> None:
+    """SIGKILL while frictionless validates the package aside: the next build cleans up."""
+    import signal
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "eventledger", "build", "--root", str(repo)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert child.stderr is not None
+    for line in child.stderr:
+        if "validating with frictionless" in line:
+            child.send_signal(signal.SIGKILL)
+            break
+    child.wait(timeout=120)
+    assert child.returncode == -signal.SIGKILL
+    left = sorted(p.name for p in (repo / "build").iterdir())
+    assert not (repo / "build" / VERSION).exists()
+    assert any(name.startswith(f".{VERSION}-") for name in left), left
+    done = cli(repo, "build")
+    assert done.returncode == 0, done.stderr
+    assert "left in build/ by an interrupted build" in done.stderr
+    assert digests(repo / "build") == reference
+    assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
