@@ -170,6 +170,24 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
     return text, issues
 
 
+# Why each kind of character is refused, and what to do: (message, hint).
+_CHARACTER_TEXT = {
+    "hidden-line-break": (
+        "YAML reads a line break here that git, editors and diff views do not show",
+        "delete it; break lines with LF only",
+    ),
+    "bidi-control": (
+        "it reorders how the line is displayed, so a reviewer does not see what is read",
+        "delete it; in a quote that must keep it, write the escape {escape} inside a "
+        "double-quoted string",
+    ),
+    "control-character": (
+        "it is invisible in review and no table format can carry it",
+        "delete it (an editor that shows invisible characters helps)",
+    ),
+}
+
+
 def _character_code(char: str) -> str:
     if char in HIDDEN_LINE_BREAKS:
         return "hidden-line-break"
@@ -195,11 +213,7 @@ def _characters(text: str, file: str) -> list[Issue]:
             break
         char = match.group()
         code = _character_code(char)
-        why = {
-            "hidden-line-break": "YAML reads a line break here that git, editors and diff views do not show",
-            "bidi-control": "it reorders how the line is displayed, so a reviewer does not see what is read",
-            "control-character": "it is invisible in review and no table format can carry it",
-        }[code]
+        why, hint = _CHARACTER_TEXT[code]
         issues.append(
             _issue(
                 file,
@@ -208,12 +222,7 @@ def _characters(text: str, file: str) -> list[Issue]:
                 line,
                 at - (text.rfind("\n", 0, at) + 1) + 1,
                 found=escape_char(char),
-                hint="delete it; in a quote that must keep it, write the escape "
-                f"{escape_char(char)} inside a double-quoted string"
-                if code == "bidi-control"
-                else "delete it; break lines with LF only"
-                if code == "hidden-line-break"
-                else "delete it (an editor that shows invisible characters helps)",
+                hint=hint.format(escape=escape_char(char)),
             )
         )
     return issues
