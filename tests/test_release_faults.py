@@ -347,3 +347,21 @@ def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict
     assert "left in build/ by an interrupted build" in done.stderr
     assert digests(repo / "build") == reference
     assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
+
+
+def test_diff_of_a_forged_build_is_a_usage_error(repo: Path, tmp_path: Path) -> None:
+    assert cli(repo, "build").returncode == 0
+    forged = tmp_path / "forged"
+    shutil.copytree(repo / "build" / VERSION, forged)
+    manifest = json.loads((forged / "manifest.json").read_text())
+    manifest["records"]["events"] = ["not", "a", "mapping"]
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    done = subprocess.run(
+        [sys.executable, "-m", "eventledger", "diff", str(repo / "build" / VERSION), str(forged)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "not the manifest of a built release" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from eventledger.jsonfile import JsonFileError, read_json
-from eventledger.publish.manifest import Changes, compare
+from eventledger.publish.manifest import Changes, compare, is_manifest
 
 
 class DiffError(Exception):
@@ -21,11 +21,12 @@ def _manifest(folder: Path) -> dict[str, Any]:
         raise DiffError(
             f"{path}: not a built release ({err}); pass build/<version> folders"
         ) from err
-    if not isinstance(data, dict):
+    if not is_manifest(data):
         raise DiffError(
-            f"{path}: not a built release (not a JSON object); pass build/<version> folders"
+            f"{path}: not the manifest of a built release; pass build/<version> folders"
         )
-    return data
+    out: dict[str, Any] = data
+    return out
 
 
 def _table_order(folder: Path) -> list[str]:
