@@ -64,12 +64,21 @@ def main() -> None:
     metavar="REV",
     help="Check only the records changed since the git revision REV and the events citing them.",
 )
-def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | None) -> None:
+@click.option(
+    "--require-coverage",
+    is_flag=True,
+    help="Report a sentence that no record codes and no uncoded.yaml sets aside as an error, "
+    "not a warning (what make validate and CI run).",
+)
+def validate(
+    paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | None, require_coverage: bool
+) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
 
     With --changed-since REV, parse only the records changed since REV (committed,
     uncommitted or untracked) and the events that cite a changed or deleted actor or
-    source; report on those files. Ids are checked against the whole repository.
+    source; report on those files. Ids are checked against the whole repository; sentence
+    coverage is not checked (it needs every record).
 
     Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
@@ -96,6 +105,8 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
             printable_lines(f"error: schema/ is broken, cannot check records: {err}"), err=True
         )
         sys.exit(EXIT_INVALID)
+    if require_coverage:
+        dataset.issues.escalate("--require-coverage")
     issues = dataset.issues.sorted()
     summary = summarize(issues, len(dataset.records))
     click.echo(FORMATS[fmt](issues, summary))
@@ -114,7 +125,7 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
     "record_file",
     metavar="FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Fill in or repair start and end of every span of the event FILE from its quote, in place.",
+    help="Fill in or repair start and end of every span of the record FILE (the evidence of an event, the passages of an uncoded set) from its quote, in place.",
 )
 def locate(
     source_id: str | None, quote: str | None, fmt: str, root: Path | None, record_file: Path | None
@@ -297,6 +308,30 @@ def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
 def release(fmt: str, quiet: bool, root: Path | None) -> None:
     """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
     _publish(root, fmt, quiet, write_manifest=True)
+
+
+@main.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the default web browser.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def browse(open_browser: bool, root: Path | None) -> None:
+    """Build the reviewer's view of the working tree into build/browse/ and print its index.html.
+
+    Drafts are included and marked, and every source shows its full text with each span
+    highlighted: the folder is for this machine only, never to be published.
+    """
+    import webbrowser
+
+    from eventledger.publish.browse import BrowseError, build_browse
+
+    repository = _repository(root)
+    try:
+        index = build_browse(repository)
+    except (BrowseError, SchemaError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(str(index))
+    if open_browser:
+        webbrowser.open(index.as_uri())
 
 
 @main.command()

@@ -13,7 +13,7 @@ from eventledger.model.kinds import LAYOUTS, Layout
 MARKERS = ("datapackage.json", "schema")
 
 
-DATA_FOLDERS = tuple(layout.folder for layout in LAYOUTS)
+DATA_FOLDERS = tuple(dict.fromkeys(layout.folder for layout in LAYOUTS))
 
 
 class RepositoryNotFound(Exception):
@@ -69,7 +69,7 @@ class Repository:
         try:
             return self.rel(path)
         except ValueError:
-            raise OutsideRepository(f"{path} is outside the repository {self.root}") from None
+            raise OutsideRepository(f"{path} is not in the repository {self.root}") from None
 
     def checkable(self, path: Path) -> str:
         """The repo-relative path of something validate can check: the root, a folder or file
@@ -95,6 +95,14 @@ class Repository:
             raise ValueError(f"source id {source_id!r} is a path, not an id")
         return self.root / "sources" / source_id / "text.txt"
 
+    def layout_of(self, path: Path) -> Layout | None:
+        """The layout of the kind whose record the file at path is, if it is one."""
+        try:
+            parts = path.resolve().relative_to(self.root).parts
+        except ValueError:
+            return None
+        return next((x for x in LAYOUTS if parts[:1] == (x.folder,) and _fits(x, parts[1:])), None)
+
     def discover(self) -> tuple[list[RecordFile], list[RecordFile]]:
         """Every record file, and every entry that is not one: files that do not belong where
         they are (kind 'unexpected'), symbolic links ('symlink'), FIFOs, sockets and devices
@@ -103,28 +111,35 @@ class Repository:
         Nothing is followed or opened: a link can point outside the repository and a FIFO
         blocks whoever opens it. A folder that cannot be listed is reported, never skipped:
         its records would silently be missing from the check and the release.
+
+        Each folder is walked once, and each file in it is matched against every layout of
+        that folder: two kinds can share one (sources/<id>/ holds a source and its uncoded
+        set), and a file that is a record or companion of one is no stray of the other.
         """
         found: list[RecordFile] = []
         stray: list[RecordFile] = []
+        folders: dict[str, list[Layout]] = {}
         for layout in LAYOUTS:
-            base = self.root / layout.folder
+            folders.setdefault(layout.folder, []).append(layout)
+        for folder, layouts in folders.items():
+            base = self.root / folder
             try:
                 mode = os.lstat(base).st_mode
             except FileNotFoundError:
                 continue
             except OSError as err:
                 stray.append(
-                    RecordFile("unreadable-folder", base, layout.folder, detail=err.strerror or "")
+                    RecordFile("unreadable-folder", base, folder, detail=err.strerror or "")
                 )
                 continue
             if stat.S_ISLNK(mode):
-                stray.append(RecordFile("symlink", base, layout.folder))
+                stray.append(RecordFile("symlink", base, folder))
             elif stat.S_ISDIR(mode):
-                self._walk(layout, base, found, stray)
+                self._walk(layouts, base, found, stray)
         return found, stray
 
     def _walk(
-        self, layout: Layout, base: Path, found: list[RecordFile], stray: list[RecordFile]
+        self, layouts: list[Layout], base: Path, found: list[RecordFile], stray: list[RecordFile]
     ) -> None:
         pending = [base]
         while pending:
@@ -152,9 +167,12 @@ class Repository:
                     stray.append(RecordFile(what, path, rel))
                 elif entry.name != "README.md":
                     parts = path.relative_to(base).parts
-                    if _fits(layout, parts):
+                    fits = [layout for layout in layouts if _fits(layout, parts)]
+                    if fits:
+                        # A file two layouts claim is read as the one listed first.
+                        layout = fits[0]
                         found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
-                    elif not _companion(layout, parts):
+                    elif not any(_companion(layout, parts) for layout in layouts):
                         stray.append(RecordFile("unexpected", path, rel))
             pending.extend(reversed(subfolders))  # depth first, in name order
 
