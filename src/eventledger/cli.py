@@ -17,9 +17,10 @@ from eventledger.author.scaffold import ScaffoldError, new_event
 from eventledger.check.spans import locate as locate_quote
 from eventledger.check.spans import near_miss, read_source_text
 from eventledger.issues import IssuesError
+from eventledger.issues.excerpt import MAX_EXCERPT, printable, printable_lines
 from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
-from eventledger.read.repository import Repository, RepositoryNotFound
+from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
 from eventledger.syntax.positions import line_of
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -87,9 +88,11 @@ def validate(
     from eventledger.check.checker import check
 
     repository = _repository(root or (paths[0].parent if paths else None))
-    outside = [str(p) for p in paths if not p.resolve().is_relative_to(repository.root)]
-    if outside:
-        raise click.UsageError(f"not in the repository {repository.root}: {', '.join(outside)}")
+    try:
+        for path in paths:
+            repository.checkable(path)
+    except OutsideRepository as err:
+        raise click.UsageError(str(err)) from err
     try:
         if since is not None:
             dataset = check_changed(repository, since).dataset
@@ -98,7 +101,9 @@ def validate(
     except ChangesError as err:
         raise click.UsageError(str(err)) from err
     except SchemaError as err:
-        click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
+        click.echo(
+            printable_lines(f"error: schema/ is broken, cannot check records: {err}"), err=True
+        )
         sys.exit(EXIT_INVALID)
     if require_coverage:
         dataset.issues.escalate("--require-coverage")
@@ -136,22 +141,29 @@ def locate(
             raise click.UsageError("give either SOURCE_ID QUOTE or --write FILE, not both")
         repository = _repository(root or record_file.resolve().parent)
         try:
-            outcome = locate_write(repository, record_file.resolve())
+            outcome = locate_write(repository, record_file.absolute())
+        except OutsideRepository as err:
+            raise click.UsageError(str(err)) from err
         except LocateWriteError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(printable_lines(f"error: {err}"), err=True)
             sys.exit(EXIT_INVALID)
-        click.echo("\n".join(locate_report(outcome)))
+        click.echo(printable_lines("\n".join(locate_report(outcome))))
         sys.exit(EXIT_INVALID if outcome.refusals else EXIT_VALID)
     if source_id is None or quote is None:
         raise click.UsageError("give SOURCE_ID and QUOTE, or --write FILE")
     if not quote:
         raise click.UsageError("QUOTE is empty; give the exact words to find")
     repository = _repository(root)
-    path = repository.source_text(source_id)
-    source = read_source_text(path, source_id)
+    try:
+        path = repository.source_text(source_id)
+    except ValueError as err:
+        raise click.UsageError(
+            f"{err}; give the source's id, the name of its folder in sources/"
+        ) from err
+    source = read_source_text(path, source_id, repository.root)
     if source.text is None:
         raise click.UsageError(
-            f"no readable text for source '{source_id}' at {repository.rel(path) if path.exists() else path}"
+            f"no readable text for source '{source_id}' at {repository.rel(path)}: {source.problem}"
         )
     places = locate_quote(source.text, quote)
     if fmt == "json":
@@ -162,12 +174,15 @@ def locate(
         for s, e in places:
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
-            click.echo(f"the quote does not occur in {source_id}", err=True)
+            click.echo(f"the quote does not occur in {printable(source_id)}", err=True)
             near = near_miss(source.text, quote)
             if near is not None:
                 click.echo(
-                    f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
-                    f"{json.dumps(near.actual, ensure_ascii=False)}",
+                    printable(
+                        f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
+                        f"{json.dumps(near.actual, ensure_ascii=False)}",
+                        2 * MAX_EXCERPT,
+                    ),
                     err=True,
                 )
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
@@ -248,7 +263,7 @@ def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> 
             if issues:
                 checked = err.checked if isinstance(err, IssuesError) else 0
                 click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
-            click.echo(f"error: {err}", err=True)
+            click.echo(printable_lines(f"error: {err}"), err=True)
         sys.exit(EXIT_INVALID)
     data = result.to_dict(repository.root)
     if fmt == "json":
@@ -320,21 +335,24 @@ def browse(open_browser: bool, root: Path | None) -> None:
 
 
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("package", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
 )
-def verify(folder: Path, fmt: str) -> None:
-    """Re-check every checksum of a built release (Parquet included) and that each Parquet table
-    holds the rows of its CSV twin. Exit status 1 when anything differs."""
-    from eventledger.publish.verify import verify as verify_build
+def verify(package: Path, fmt: str) -> None:
+    """Re-check every checksum of a built release, its folder or its zip (Parquet included), and
+    that each Parquet table holds the rows of its CSV twin. Exit status 1 when anything differs."""
+    from eventledger.publish.verify import NotAPackage, verify_package
 
-    issues = sorted(verify_build(folder))
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    try:
+        found, files = verify_package(package)
+    except NotAPackage as err:
+        raise click.UsageError(str(err)) from err
+    issues = sorted(found)
     summary = summarize(issues, files, unit="file")
     if fmt == "text" and summary.valid:
         click.echo(
-            f"OK: {folder}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."
+            f"OK: {package}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."
         )
     else:
         click.echo(FORMATS[fmt](issues, summary))
