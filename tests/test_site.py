@@ -19,13 +19,14 @@ import pytest
 from casekit import PROJECT
 from eventledger.model.schema import load_schema
 from eventledger.publish.release import BuildResult, build
-from eventledger.publish.site import render_site
+from eventledger.publish.site import SiteInput, render_site
+from eventledger.publish.site import render as site_render
 from eventledger.publish.site.render import date_label
 from eventledger.publish.site.sqlite import sqlite_bytes
 from eventledger.publish.site.timeline import Span, layout
 from eventledger.read.repository import Repository
 from releasekit import make_release_repository
-from sitekit import HOSTILE, OPEN_TEXT, PRESS_TEXT, synthetic
+from sitekit import HOSTILE, OPEN_TEXT, PRESS_TEXT, event_row, synthetic
 
 SCHEMA = load_schema(PROJECT / "schema")
 
@@ -313,3 +314,35 @@ def test_the_published_site_never_carries_a_quotes_only_text() -> None:
             assert line not in published and str(markupsafe.escape(line)) not in published
             checked += 1
     assert checked > 20
+
+
+def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(site_render, "LIST_SIZE", 2)
+    day = dt.date(2001, 1, 1)
+    events = [
+        event_row(f"2001-e{i}", f"Event {i}", day + dt.timedelta(days=9 - i), day, "day")
+        for i in range(5)
+    ]
+    for e in events:
+        e["date_end"] = e["date_start"]
+    rows = {
+        "events": events,
+        "participants": [
+            {"event_id": e["event_id"], "actor_id": "kim", "role": "host"} for e in events
+        ],
+        "actors": [{"actor_id": "kim", "name": "Kim", "kind": "person"}],
+    }
+    files = render_site(SiteInput("t", "0.0.1", "2026-01-01T00:00:00Z", rows))
+    paths = ["actors/kim.html", "actors/kim/page-2.html", "actors/kim/page-3.html"]
+    assert [p for p in files if p.startswith("actors/kim")] == paths
+    listed = []
+    for path in paths:
+        text = page(files, path)
+        listed += re.findall(r'<td><a href="\.\./(?:\.\./)?events/([^"]+)\.html">', text)
+        pager = re.findall(
+            r'<li><a href="([^"]+)"', text.split('aria-label="Pages of this list"')[1]
+        )
+        assert [p.replace("../", "") for p in pager] == paths
+    assert listed == [f"2001-e{i}" for i in range(4, -1, -1)]  # by date, every one once

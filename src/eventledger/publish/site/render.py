@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 
@@ -426,6 +426,33 @@ def _source_text(data: SiteInput, d: _Data, sid: str) -> dict[str, Any] | None:
     }
 
 
+_T = TypeVar("_T")
+LIST_SIZE = 1000  # events per page of an actor's or a source's list
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """Which page of an actor's or a source's events this is: page 1 is <base>.html, page n
+    <base>/page-<n>.html, so an actor with 50,000 events is fifty light pages, not one heavy one."""
+
+    base: str
+    number: int
+    pages: int
+    total: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * LIST_SIZE
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + LIST_SIZE, self.total)
+
+
+def _chunks(items: Sequence[_T]) -> list[Sequence[_T]]:
+    return [items[i : i + LIST_SIZE] for i in range(0, len(items), LIST_SIZE)] or [[]]
+
+
 def _pages(events: Sequence[_Summary]) -> list[Sequence[_Summary]]:
     return [events[i : i + PAGE_SIZE] for i in range(0, len(events), PAGE_SIZE)] or [[]]
 
@@ -567,16 +594,18 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         actors=[(a, d.by_actor.get(a["actor_id"], [])) for a in d.actors.values()],
     )
     for actor in d.actors.values():
-        page(
-            f"actors/{actor['actor_id']}.html",
-            "actor.html",
-            actor=actor,
-            fields=_fields(actor),
-            events=[
-                (summary_of[e["event_id"]], role)
-                for e, role in d.by_actor.get(actor["actor_id"], [])
-            ],
-        )
+        aid = actor["actor_id"]
+        listed = [(summary_of[e["event_id"]], role) for e, role in d.by_actor.get(aid, [])]
+        chunks = _chunks(listed)
+        for n, chunk in enumerate(chunks, start=1):
+            page(
+                f"actors/{aid}.html" if n == 1 else f"actors/{aid}/page-{n}.html",
+                "actor.html",
+                actor=actor,
+                fields=_fields(actor),
+                events=chunk,
+                listing=_Listing(f"actors/{aid}", n, len(chunks), len(listed)),
+            )
     page(
         "sources/index.html",
         "sources.html",
@@ -586,20 +615,25 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         ],
     )
     for sid, source in d.sources.items():
-        page(
-            f"sources/{sid}.html",
-            "source.html",
-            source=source,
-            fields=_fields(source),
-            events=[summary_of[e["event_id"]] for e in d.by_source.get(sid, [])],
-            full=_source_text(data, d, sid),
-            quotes=[
-                (e["event_id"], v)
-                for e in d.by_source.get(sid, [])
-                for v in d.evidence[e["event_id"]]
-                if v["source_id"] == sid
-            ],
-        )
+        citing = d.by_source.get(sid, [])
+        full = _source_text(data, d, sid)
+        parts = _chunks(citing)
+        for n, part in enumerate(parts, start=1):
+            page(
+                f"sources/{sid}.html" if n == 1 else f"sources/{sid}/page-{n}.html",
+                "source.html",
+                source=source,
+                fields=_fields(source),
+                events=[summary_of[e["event_id"]] for e in part],
+                full=full,
+                quotes=[
+                    (e["event_id"], v)
+                    for e in part
+                    for v in d.evidence[e["event_id"]]
+                    if v["source_id"] == sid
+                ],
+                listing=_Listing(f"sources/{sid}", n, len(parts), len(citing)),
+            )
     page(
         "codebook.html", "markdown.html", title="Codebook", blocks=markdown.parse(data.codebook_md)
     )
