@@ -203,9 +203,13 @@ def browser(site: Path) -> None:
             "(performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || -1"
         )
         first = page.evaluate("window.EL_TIMINGS.firstRender")
+        read = page.evaluate("performance.getEntriesByName('el-script-start')[0].startTime")
         rows = page.locator("#events tbody tr:not(.spacer)").count()
         print(
             f"  first paint (the static rows, no script yet)      {paint:7.0f} ms  since navigation"
+        )
+        print(
+            f"  index script read and run (events.js starts)     {read:7.0f} ms  since navigation"
         )
         print(
             f"  events table drawn, filters ready (index read)   {first:7.0f} ms  since navigation ({rows} rows in the DOM)"

@@ -9,6 +9,8 @@
  */
 (function () {
   "use strict";
+  // Everything before this mark is the browser reading the page and the index script.
+  performance.mark("el-script-start");
   var data = window.EL_INDEX;
   var table = document.getElementById("events");
   var scroller = document.getElementById("events-scroll");
