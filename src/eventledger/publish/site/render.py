@@ -565,6 +565,7 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         )
     # Every event page has the same header and footer: render them once, not 100,000 times.
     chrome = env.get_template("chrome.html").module
+    opening = chrome.opening()  # type: ignore[attr-defined]
     top = chrome.top(site, "../", "events/")  # type: ignore[attr-defined]
     bottom = chrome.bottom(site)  # type: ignore[attr-defined]
     for event, summary in zip(d.events, summaries, strict=True):
@@ -577,14 +578,17 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
             )
             for p in d.participants[event["event_id"]]
         ]
+        event_spans = _spans(data, d, event)
         page(
             f"events/{event['event_id']}.html",
             "event.html",
             event=event,
             summary=summary,
             participants=participants,
-            spans=_spans(data, d, event),
+            spans=event_spans,
+            quotes_only=any(s.context is None for s in event_spans),
             fields=_fields(event),
+            opening=opening,
             top=top,
             bottom=bottom,
         )
