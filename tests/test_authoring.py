@@ -169,3 +169,78 @@ def test_a_file_that_is_not_yaml_is_a_clear_error(repo: Path) -> None:
     code, out = write_cli(repo, TALKS)
     assert code == 1 and f"{TALKS}: cannot read the record (line 2:" in out
     assert "Traceback" not in out
+
+
+# --- near misses: a quote that is almost in the text ------------------------------------------
+
+
+def accept_near(repo: Path, rel: str) -> tuple[int, str]:
+    args = ["locate", "--root", str(repo), "--write", str(repo / rel), "--accept-near"]
+    result = CliRunner().invoke(main, args)
+    return result.exit_code, result.output
+
+
+def test_a_near_miss_is_marked_and_written_only_when_accepted(repo: Path) -> None:
+    path = repo / TALKS
+    right = path.read_text(encoding="utf-8")
+    typo = right.replace("„wichtigen Verhandlungen“", "„wichtgen Verhandlungen“")
+    path.write_text(typo, encoding="utf-8")
+    code, out = write_cli(repo, TALKS)
+    assert code == 1
+    assert "the closest passage (start: 125, end: 168, line 2) differs in 1 character" in out
+    assert "character 24: the text has 'i' where the quote has nothing" in out
+    assert "text:  Putin sprach von „wichti⟦i⟧gen" not in out  # one mark, at the difference
+    assert "quote: Putin sprach von „wicht⟦⟧gen Verhandlungen“." in out
+    assert "rerun with --accept-near" in out
+    assert path.read_text(encoding="utf-8") == typo  # nothing written without the flag
+
+    code, out = accept_near(repo, TALKS)
+    assert code == 0, out
+    assert path.read_text(encoding="utf-8") == right
+    assert not [i for i in load_dataset(Repository(repo)).issues if i.file == TALKS]
+
+
+def test_an_ambiguous_near_miss_is_not_written_even_when_accepted(repo: Path) -> None:
+    text = repo / "sources" / SOURCE / "text.txt"
+    twice = text.read_text(encoding="utf-8") + "\nPutin sprach von „wichtigen Verhandlungen“!"
+    text.write_bytes(twice.encode("utf-8"))
+    path = repo / TALKS
+    near = path.read_text(encoding="utf-8").replace(
+        '"Putin sprach von „wichtigen Verhandlungen“."',
+        '"Putin sprach von „wichtigen Verhandlungen“?"',
+    )
+    path.write_text(near, encoding="utf-8")
+    code, out = accept_near(repo, TALKS)
+    assert code == 1
+    assert "2 passages are almost the quote" in out
+    assert "quote more words" in out and "nothing written" in out
+    assert path.read_text(encoding="utf-8") == near
+
+
+def test_validate_names_an_invisible_difference_and_points_at_the_fix(repo: Path) -> None:
+    path = repo / TALKS
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Putin sprach von", "Putin sprach\\u202e von"),
+        encoding="utf-8",
+    )
+    code, out = invoke(repo, "validate")
+    assert code == 1
+    assert f"{TALKS}:38:5: error[quote-near-miss]" in out
+    assert "the quote has U+202E RIGHT-TO-LEFT OVERRIDE" in out
+    assert "found: Putin sprach⟦<U+202E>⟧ von" in out
+    assert f"eventledger locate --write {TALKS} --accept-near" in out
+
+
+def test_the_near_miss_search_stays_fast_on_a_long_text() -> None:
+    from time import perf_counter
+
+    from eventledger.check.spans import closest_passages
+
+    filler = " ".join(f"Wort{i % 5000} und Putin sagte am Donnerstag" for i in range(40_000))
+    text = f"{filler} Das gemeinsame Treffen zwischen Kim Jong Un und Wladimir Putin. {filler}"
+    began = perf_counter()
+    misses = closest_passages(
+        text, "Das gemeinsame Trefen zwischen Kim Jong Un und Wladimir Putin."
+    )
+    assert perf_counter() - began < 2.0  # about 0.05 s; a whole-text alignment takes minutes
+    assert [(m.start, m.differing) for m in misses] == [(len(filler) + 1, 1)]

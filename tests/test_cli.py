@@ -135,7 +135,10 @@ def test_locate_names_the_invisible_difference(repo: Path) -> None:
         main, ["locate", "--root", str(repo), "example-2019-04-25-summit", "10 Uhr"]
     )
     assert result.exit_code == 1
-    assert "it occurs if white space is ignored, at start: 218, end: 224" in result.output
+    assert "the closest passage (start: 218, end: 224, line 3) differs in 1 character" in (
+        result.output
+    )
     assert "U+00A0 NO-BREAK SPACE where the quote has U+0020 SPACE" in result.output
+    assert "text:  10⟦<U+00A0>⟧Uhr" in result.output
     code, out = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "")
     assert code == 2 and "QUOTE is empty" in out

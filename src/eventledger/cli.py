@@ -14,7 +14,7 @@ from eventledger.author.generate import stale, write
 from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
 from eventledger.author.scaffold import ScaffoldError, new_event
-from eventledger.check.spans import first_difference, near_matches, read_source_text
+from eventledger.check.spans import closest_passages, describe_near_miss, read_source_text
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues.reporters import FORMATS, summarize
 from eventledger.model.schema import SchemaError
@@ -107,21 +107,42 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Fill in or repair start and end of every span of the event FILE from its quote, in place.",
 )
+@click.option(
+    "--accept-near",
+    is_flag=True,
+    help="With --write: a quote that occurs nowhere but is almost exactly one passage takes "
+    "that passage's words and offsets.",
+)
 def locate(
-    source_id: str | None, quote: str | None, fmt: str, root: Path | None, record_file: Path | None
+    source_id: str | None,
+    quote: str | None,
+    fmt: str,
+    root: Path | None,
+    record_file: Path | None,
+    accept_near: bool,
 ) -> None:
     """Print the offsets of QUOTE in the text of SOURCE_ID (every occurrence).
 
+    A quote that occurs nowhere is compared with the closest passages of the text: each
+    difference is marked and invisible characters are named.
+
     With --write FILE, set the offsets of every span of FILE instead; when a quote occurs
     more than once and the offsets point at none of them, write nothing and list the
-    candidates. Exit status 1 when a quote does not occur or is ambiguous.
+    candidates. With --accept-near as well, a quote that is almost exactly one passage
+    takes that passage's words and offsets; when several passages are that close, nothing
+    is written.
+
+    Exit status: 0 found (or written), 1 a quote does not occur, is ambiguous, or only
+    almost occurs (without --accept-near), 2 usage error.
     """
+    if accept_near and record_file is None:
+        raise click.UsageError("--accept-near goes with --write FILE")
     if record_file is not None:
         if source_id is not None:
             raise click.UsageError("give either SOURCE_ID QUOTE or --write FILE, not both")
         repository = _repository(root or record_file.resolve().parent)
         try:
-            outcome = locate_write(repository, record_file.resolve())
+            outcome = locate_write(repository, record_file.resolve(), accept_near=accept_near)
         except LocateWriteError as err:
             click.echo(f"error: {err}", err=True)
             sys.exit(EXIT_INVALID)
@@ -148,17 +169,11 @@ def locate(
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
-            near = near_matches(source.text, quote)
-            if near is not None:
-                kind, similar = near
-                s, e = similar[0]
-                actual = source.text[s:e]
-                click.echo(
-                    f"it occurs if {'Unicode normalization' if kind == 'normalization' else 'white space'} "
-                    f"is ignored, at start: {s}, end: {e} ({first_difference(quote, actual)}); "
-                    f"the text there is: {json.dumps(actual, ensure_ascii=False)}",
-                    err=True,
-                )
+            misses = closest_passages(source.text, quote)
+            if misses:
+                told = describe_near_miss(quote, source.text, misses)
+                click.echo(f"{told.summary}\n    text:  {told.text_marked}", err=True)
+                click.echo(f"    quote: {told.quote_marked}", err=True)
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
 
 

@@ -325,10 +325,23 @@ CODES: tuple[Code, ...] = (
         "Copy the quote from text.txt, or normalize the record file to NFC.",
     ),
     _c(
+        "quote-near-miss",
+        S,
+        "Quote almost in the source",
+        "The quote occurs nowhere in the source text, but a passage differs from it in at most a "
+        "tenth of its characters (a typo, a dropped letter, a typographic quotation mark, an "
+        "invisible character). The message names each difference; expected shows the passage and "
+        "found the quote, with the differing characters between \u27e6 \u27e7 and invisible or "
+        "non-ASCII ones written as <U+XXXX>.",
+        "Copy the passage from the hint, or run eventledger locate --write FILE --accept-near, which "
+        "writes the passage's words and offsets when exactly one passage is that close.",
+    ),
+    _c(
         "quote-not-found",
         S,
         "Quote not in the source",
-        "The quote occurs nowhere in the source text, not even with white space or normalization relaxed.",
+        "The quote occurs nowhere in the source text, not even with white space or normalization "
+        "relaxed, and no passage differs from it in less than a tenth of its characters.",
         "Check the source_id and copy the quote exactly from text.txt.",
     ),
     _c(
