@@ -62,7 +62,15 @@ def main() -> None:
     metavar="REV",
     help="Check only the records changed since the git revision REV and the events citing them.",
 )
-def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | None) -> None:
+@click.option(
+    "--staged",
+    is_flag=True,
+    help="Check the records as staged for the commit (the index), against --changed-since "
+    "(default HEAD); untracked files and unstaged edits play no part (the pre-commit hook).",
+)
+def validate(
+    paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | None, staged: bool
+) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
 
     With --changed-since REV, parse only the records changed since REV (committed,
@@ -71,15 +79,17 @@ def validate(paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | 
 
     Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
-    if since is not None and paths:
-        raise click.UsageError("give either PATHS or --changed-since, not both")
+    if (since is not None or staged) and paths:
+        raise click.UsageError("give either PATHS or --changed-since/--staged, not both")
+    if staged and since is None:
+        since = "HEAD"
     from eventledger.check.changes import ChangesError, check_changed
     from eventledger.check.checker import check
 
     repository = _repository(root or (paths[0].parent if paths else None))
     try:
         if since is not None:
-            dataset = check_changed(repository, since).dataset
+            dataset = check_changed(repository, since, staged=staged).dataset
         else:
             dataset = check(repository, list(paths) if paths else None)
     except ChangesError as err:
