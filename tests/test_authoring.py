@@ -244,3 +244,35 @@ def test_the_near_miss_search_stays_fast_on_a_long_text() -> None:
     )
     assert perf_counter() - began < 2.0  # about 0.05 s; a whole-text alignment takes minutes
     assert [(m.start, m.differing) for m in misses] == [(len(filler) + 1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("date", "path", "start", "end", "precision"),
+    [
+        ("2019-04-25", "2019/2019-04-25-talks", "2019-04-25", "2019-04-25", "day"),
+        ("2019-04", "2019/2019-04-talks", "2019-04-01", "2019-04-30", "month"),
+        ("2024-02", "2024/2024-02-talks", "2024-02-01", "2024-02-29", "month"),
+        ("1991", "1991/1991-talks", "1991-01-01", "1991-12-31", "year"),
+        ("1980s", "1980/1980-talks", "1980-01-01", "1989-12-31", "decade"),
+    ],
+)
+def test_new_event_takes_the_date_as_precisely_as_the_source_gives_it(
+    repo: Path, date: str, path: str, start: str, end: str, precision: str
+) -> None:
+    code, out = invoke(repo, "new", "event", "talks", "--date", date)
+    assert code == 0, out
+    assert out.strip() == f"events/{path}.yaml"
+    data = load((repo / out.strip()).read_bytes(), out.strip())[0]
+    assert data is not None
+    assert (data.data["date_start"], data.data["date_end"]) == (start, end)
+    assert data.data["date_precision"] == precision
+    issues = {i.code for i in load_dataset(Repository(repo)).issues if i.file == out.strip()}
+    assert not issues & {"date-precision-mismatch", "invalid-date", "dates-out-of-order"}
+
+
+@pytest.mark.parametrize("date", ["1985s", "2019-13", "2019-02-30", "19", "April 2019"])
+def test_new_event_says_which_dates_it_takes(repo: Path, date: str) -> None:
+    code, out = invoke(repo, "new", "event", "x", "--date", date)
+    assert code == 2, out
+    assert date in out
+    assert not list((repo / "events").rglob("*-x.yaml"))

@@ -13,7 +13,7 @@ from eventledger import __version__
 from eventledger.author.generate import stale, write
 from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
-from eventledger.author.scaffold import ScaffoldError, new_event
+from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
 from eventledger.check.spans import closest_passages, describe_near_miss, read_source_text
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues.reporters import FORMATS, summarize
@@ -197,24 +197,30 @@ def new() -> None:
 @click.option(
     "--date",
     "day",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="date_start and date_end (YYYY-MM-DD); default: a date the SLUG starts with, else today.",
+    metavar="DATE",
+    help="When the event took place, as precisely as the source says: YYYY-MM-DD (day), "
+    "YYYY-MM (month), YYYY (year) or a decade such as 1980s. Sets date_start, date_end "
+    "(the whole day, month, year or decade) and date_precision. Default: a day the SLUG "
+    "starts with, else today.",
 )
 @click.option("--title", help="The short English title.")
 @click.option("--source", "source_id", help="source_id of the first span.")
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def new_event_command(
-    slug: str, day: Any, title: str | None, source_id: str | None, root: Path | None
+    slug: str, day: str | None, title: str | None, source_id: str | None, root: Path | None
 ) -> None:
     """Write events/<yyyy>/<date>-<slug>.yaml from the template, review_status: draft.
 
-    The id is <date>-<slug>, or <date>-<slug>-2, -3, ... when taken (ids are never reused).
+    The id is <date>-<slug> with the date as far as it is known (2019-04-25-..., 2019-04-...,
+    2019-..., 1980-... for the 1980s), or <date>-<slug>-2, -3, ... when taken (ids are never
+    reused).
+
+    Exit status: 0 written (the path is printed), 2 usage error (bad date or slug, file exists).
     """
     repository = _repository(root)
     try:
-        made = new_event(
-            repository, slug, day=day.date() if day else None, title=title, source=source_id
-        )
+        when = parse_event_date(day) if day is not None else None
+        made = new_event(repository, slug, day=when, title=title, source=source_id)
     except ScaffoldError as err:
         raise click.UsageError(str(err)) from err
     click.echo(repository.rel(made.path))
