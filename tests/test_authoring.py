@@ -276,3 +276,129 @@ def test_new_event_says_which_dates_it_takes(repo: Path, date: str) -> None:
     assert code == 2, out
     assert date in out
     assert not list((repo / "events").rglob("*-x.yaml"))
+
+
+# --- new source, new actor ------------------------------------------------------------------
+
+
+def new_source_cli(repo: Path, text: Path, *extra: str) -> tuple[int, str]:
+    args = [
+        "new",
+        "source",
+        "example-2019-04-26-kim-reise",
+        "--root",
+        str(repo),
+        "--text",
+        str(text),
+        "--publisher",
+        "Example Zeitung",
+        "--title",
+        "Kim reist nach Wladiwostok",
+        "--published",
+        "2019-04-26",
+        "--language",
+        "de",
+        "--rights",
+        "quotes-only",
+        *extra,
+    ]
+    result = CliRunner().invoke(main, args)
+    return result.exit_code, result.output
+
+
+def test_new_source_normalizes_the_text_and_says_every_change(repo: Path, tmp_path: Path) -> None:
+    given = tmp_path / "article.txt"
+    given.write_bytes(
+        b"\xef\xbb\xbfKim reiste nach Wladiwostok.\r\n"
+        b"Dort traf er Putin\xc2\xa0am Donnerstag. \r\n"
+        b"Die Gespra\xcc\x88che dauerten lange.\r\n"
+    )
+    code, out = new_source_cli(
+        repo,
+        given,
+        "--published-basis",
+        "inferred",
+        "--published-precision",
+        "week",
+        "--published-earliest",
+        "2019-04-24",
+        "--published-latest",
+        "2019-04-27",
+        "--published-note",
+        "The talks 'am Donnerstag' are told as past.",
+    )
+    assert code == 0, out
+    folder = repo / "sources" / "example-2019-04-26-kim-reise"
+    text = (folder / "text.txt").read_text(encoding="utf-8")
+    assert text == (
+        "Kim reiste nach Wladiwostok.\nDort traf er Putin\u00a0am Donnerstag. \n"
+        "Die Gespräche dauerten lange.\n"
+    )
+    assert "changed: removed the byte-order mark (U+FEFF) at the start" in out
+    assert "changed: converted 3 CRLF line ending(s) to LF" in out
+    assert "changed: normalized 1 line (first: line 3) to Unicode NFC" in out
+    assert "kept: white space at the end of 1 line (first: line 2)" in out
+    assert "kept: 1 U+00A0 NO-BREAK SPACE (first: line 2)" in out
+    data = load((folder / "source.yaml").read_bytes(), "source.yaml")[0]
+    assert data is not None
+    assert data.data["characters"] == str(len(text))
+    assert data.data["published_precision"] == "week"
+    assert (data.data["published_earliest"], data.data["published_latest"]) == (
+        "2019-04-24",
+        "2019-04-27",
+    )
+    issues = load_dataset(Repository(repo)).issues
+    assert not [i for i in issues if i.file.startswith("sources/")], issues
+
+    before = (folder / "text.txt").read_bytes()
+    code, out = new_source_cli(repo, given)
+    assert code == 2 and "exists already" in out
+    assert (folder / "text.txt").read_bytes() == before
+
+
+def test_new_source_writes_nothing_for_a_wrong_value(repo: Path, tmp_path: Path) -> None:
+    given = tmp_path / "article.txt"
+    given.write_text("Kim reiste nach Wladiwostok.\n", encoding="utf-8")
+    code, out = new_source_cli(repo, given, "--published-precision", "weak")
+    assert code == 2 and "'weak' is not one of" in out and "did you mean 'week'?" in out
+    code, out = new_source_cli(repo, given, "--published-latest", "2019-04-01")
+    assert code == 2 and "published_earliest <= published <= published_latest" in out
+    given.write_bytes(b"Gespr\xe4che\n")  # Latin-1
+    code, out = new_source_cli(repo, given)
+    assert code == 2 and "not UTF-8 (byte 5, line 1)" in out
+    assert not (repo / "sources" / "example-2019-04-26-kim-reise").exists()
+
+
+def test_new_source_strips_trailing_white_space_only_when_asked(repo: Path, tmp_path: Path) -> None:
+    given = tmp_path / "article.txt"
+    given.write_text("Kim reiste ab. \nPutin blieb.\t\n", encoding="utf-8")
+    code, out = new_source_cli(repo, given, "--strip-trailing-whitespace")
+    assert code == 0, out
+    assert "changed: removed white space at the end of 2 lines (first: line 1)" in out
+    text = repo / "sources" / "example-2019-04-26-kim-reise" / "text.txt"
+    assert text.read_text(encoding="utf-8") == "Kim reiste ab.\nPutin blieb.\n"
+
+
+def test_new_actor_writes_a_record_that_validates(repo: Path) -> None:
+    code, out = invoke(
+        repo,
+        "new",
+        "actor",
+        "kim-yo-jong",
+        "--name",
+        "Kim Yo Jong",
+        "--kind",
+        "person",
+        "--written-as",
+        "Kim Yo Jong",
+        "--country",
+        "PRK",
+    )
+    assert code == 0, out
+    assert out.strip() == "actors/kim-yo-jong.yaml"
+    issues = [i for i in load_dataset(Repository(repo)).issues if i.file == out.strip()]
+    assert [i.code for i in issues] == ["unused-actor"]  # a warning until an event names it
+    code, out = invoke(repo, "new", "actor", "kim-yo-jong", "--name", "X", "--kind", "person")
+    assert code == 2 and "exists already" in out
+    code, out = invoke(repo, "new", "actor", "x", "--name", "X", "--kind", "persn")
+    assert code == 2 and "did you mean 'person'?" in out

@@ -13,6 +13,7 @@ from eventledger import __version__
 from eventledger.author.generate import stale, write
 from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
+from eventledger.author.new_record import NewRecordError, new_actor, new_source, source_report
 from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
 from eventledger.check.spans import closest_passages, describe_near_miss, read_source_text
 from eventledger.check.spans import locate as locate_quote
@@ -22,6 +23,7 @@ from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository, RepositoryNotFound
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+_ROOT_HELP = "Repository root (default: found from the current directory upwards)."
 
 # Commands that check tables or build packages import pandas, Pandera and pyarrow inside
 # the command: that takes most of a second, which locate, new and generate (run from
@@ -224,6 +226,122 @@ def new_event_command(
     except ScaffoldError as err:
         raise click.UsageError(str(err)) from err
     click.echo(repository.rel(made.path))
+
+
+@new.command(name="source")
+@click.argument("source_id")
+@click.option(
+    "--text",
+    "text_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The text as published (UTF-8); stored as sources/SOURCE_ID/text.txt in NFC with LF.",
+)
+@click.option("--publisher", required=True, help="Who published the text.")
+@click.option("--title", required=True, help="Title of the text as published.")
+@click.option("--author", help="Author, where the text names one.")
+@click.option(
+    "--published", required=True, metavar="YYYY-MM-DD", help="Publication day (recorded)."
+)
+@click.option(
+    "--published-basis",
+    default="stated",
+    show_default=True,
+    help="stated, or inferred from the text (then say how in --published-note).",
+)
+@click.option(
+    "--published-precision",
+    metavar="TERM",
+    help="When the day is not known: week, month or year (schema/vocabularies.yaml).",
+)
+@click.option(
+    "--published-earliest", metavar="YYYY-MM-DD", help="First day the text can have appeared."
+)
+@click.option(
+    "--published-latest", metavar="YYYY-MM-DD", help="Last day the text can have appeared."
+)
+@click.option("--published-note", help="How an inferred or uncertain date was obtained.")
+@click.option("--language", required=True, help="ISO 639-1 code of the text's language, e.g. de.")
+@click.option("--url", help="Where the text was published.")
+@click.option(
+    "--rights",
+    required=True,
+    help="quotes-only (press texts: only the quoted spans ship), open or public-domain.",
+)
+@click.option(
+    "--strip-trailing-whitespace",
+    is_flag=True,
+    help="Also remove spaces and tabs at the end of lines (kept by default, and reported).",
+)
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+)
+def new_source_command(
+    source_id: str,
+    text_file: Path,
+    root: Path | None,
+    strip_trailing_whitespace: bool,
+    **fields: str | None,
+) -> None:
+    """Write sources/SOURCE_ID/text.txt and source.yaml: the text normalized to what the
+    tool reads (UTF-8, NFC, LF, no byte-order mark), its SHA-256 and length recorded.
+
+    Every change made to the text is reported; invisible characters kept are named. An
+    existing source is never overwritten.
+
+    Exit status: 0 written, 2 usage error (a value schema/ refuses, the source exists,
+    the text is not UTF-8); nothing is written then.
+    """
+    repository = _repository(root)
+    try:
+        made = new_source(
+            repository,
+            source_id,
+            text_file,
+            fields,
+            strip_trailing_whitespace=strip_trailing_whitespace,
+        )
+    except NewRecordError as err:
+        raise click.UsageError(str(err)) from err
+    click.echo("\n".join(source_report(repository, made)))
+
+
+@new.command(name="actor")
+@click.argument("actor_id")
+@click.option("--name", required=True, help="Name in English.")
+@click.option(
+    "--kind",
+    required=True,
+    help="person, role, state, government, organization, media or group.",
+)
+@click.option(
+    "--written-as",
+    "names_as_written",
+    multiple=True,
+    help="A name as the sources write it (repeat for several).",
+)
+@click.option("--country", metavar="ISO3", help="ISO 3166-1 alpha-3 code, e.g. PRK.")
+@click.option("--wikidata", metavar="QID", help="Wikidata QID, only where certain.")
+@click.option("--description", help="One English sentence saying who or what the actor is.")
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+)
+def new_actor_command(
+    actor_id: str, names_as_written: tuple[str, ...], root: Path | None, **fields: str | None
+) -> None:
+    """Write actors/ACTOR_ID.yaml. An existing actor is never overwritten.
+
+    Exit status: 0 written (the path is printed), 2 usage error (a value schema/ refuses,
+    the actor exists).
+    """
+    repository = _repository(root)
+    try:
+        path = new_actor(
+            repository, actor_id, {**fields, "names_as_written": list(names_as_written)}
+        )
+    except NewRecordError as err:
+        raise click.UsageError(str(err)) from err
+    click.echo(repository.rel(path))
 
 
 @main.command()
