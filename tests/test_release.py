@@ -16,11 +16,13 @@ import pytest
 
 from casekit import PROJECT
 from eventledger.issues.catalog import CODES, Layer
-from eventledger.model.schema import TABLES, load_schema
+from eventledger.model.schema import load_schema
 from eventledger.publish.release import ReleaseError, Result, build
 from eventledger.publish.verify import verify
 from eventledger.read.repository import Repository
 from releasekit import CREATED, OPEN_TEXT, git, make_release_repository
+
+TABLES = tuple(load_schema(PROJECT / "schema").tables)
 
 BIN = PROJECT / ".venv" / "bin"
 VERSION = "0.1.0"

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventledger.issues.catalog import BY_CODE
-from eventledger.read.strict_yaml import MAX_DEPTH, load
+from eventledger.syntax.strict_yaml import MAX_DEPTH, load
 
 YAML_ALPHABET = st.sampled_from(
     [*list("abc :-[]{}&*!|>'\"#,?%@`\n\t "), "\ufeff", "\r\n", "\x00", "ü", "NO", "yes", "~"]

@@ -19,8 +19,8 @@ from eventledger.check.spans import closest_passages, describe_near_miss, read_s
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues.reporters import FORMATS, summarize
 from eventledger.model.schema import SchemaError
-from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository, RepositoryNotFound
+from eventledger.syntax.positions import line_of
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 _ROOT_HELP = "Repository root (default: found from the current directory upwards)."

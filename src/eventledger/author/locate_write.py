@@ -31,9 +31,9 @@ from eventledger.check.spans import (
     locate,
     read_source_text,
 )
-from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import Document, double_quoted, load
+from eventledger.syntax.positions import line_of
+from eventledger.syntax.strict_yaml import Document, double_quoted, load
 
 KEYS = ("start", "end")
 # A scalar that can stand where an offset goes: quoted, plain up to a flow indicator, or nothing.

@@ -25,7 +25,7 @@ from eventledger.issues.suggest import did_you_mean
 from eventledger.model.patterns import ISO_DAY
 from eventledger.model.schema import Schema, TableSpec, load_schema
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import double_quoted
+from eventledger.syntax.strict_yaml import double_quoted
 
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

@@ -39,8 +39,9 @@ from eventledger.check.checker import Dataset, KnownIds, check_files
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssueList
 from eventledger.model.patterns import ID_DAY_PREFIX
+from eventledger.model.schema import load_schema
 from eventledger.read.repository import RecordFile, Repository
-from eventledger.read.strict_yaml import MAX_BYTES
+from eventledger.syntax.strict_yaml import MAX_BYTES
 
 WATCHED = ("events", "actors", "sources", "schema")
 # What a checker needs besides the records: the root markers (see read/repository.py).
@@ -212,7 +213,7 @@ def _check_changed(
     candidates = citing_events(repository, actors | sources | gone, staged=staged) & by_rel.keys()
     context = _context(files, [by_rel[p] for p in direct if by_rel[p].kind == "event"])
     parse = sorted(direct | candidates | context)
-    known = KnownIds.from_files(files)
+    known = KnownIds.from_files(files, load_schema(repository.schema_dir).model)
     changed_set = set(changed)
     dataset = check_files(
         tree,

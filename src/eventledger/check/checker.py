@@ -15,15 +15,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger.check.rules import check_record
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.tables import Table, build_tables, check_table
-from eventledger.issues import Issue, IssueList
+from eventledger.issues import Issue, IssueList, RecordPath
+from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
+from eventledger.model.kinds import Model, Reference
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.records import Record, read_record
 from eventledger.read.repository import RecordFile, Repository
-from eventledger.read.strict_yaml import MAX_BYTES, load
+from eventledger.syntax.strict_yaml import MAX_BYTES, load
 
 
 @dataclass
@@ -42,43 +45,54 @@ class Dataset:
 
 
 def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
+    """Read and check one record file on its own: a pure function of its bytes, its path
+    and the schema (what a worker process can run and a cache can keep)."""
     try:
         raw = entry.path.read_bytes()
     except OSError as err:
         record = Record(entry.kind, entry.rel, None)
         record.issues.append(
-            Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}")
+            Issue(
+                entry.rel,
+                0,
+                0,
+                "file-unreadable",
+                f"cannot read the file: {err.strerror}",
+                hint="make the file readable (chmod a+r) or remove it",
+            )
         )
         return record
     doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
     if doc is None:
         record = Record(entry.kind, entry.rel, None)
     else:
-        record = read_record(entry.kind, entry.rel, doc, schema)
+        record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
+        check_record(record, schema)
         record.drop_document(raw)
     record.issues[:0] = issues
     return record
 
 
+# The table whose ids name source texts: the spans of a partial check read their texts.
+SOURCE_TABLE = "sources"
+
+
 @dataclass(frozen=True)
 class KnownIds:
-    """The ids a repository holds, read from file names alone (an id equals its file stem)."""
+    """The ids a repository holds per table, read from file names alone (an id equals its
+    file stem, or its folder's name)."""
 
-    actors: frozenset[str]
-    sources: frozenset[str]
-    events: frozenset[str] = frozenset()
+    tables: dict[str, frozenset[str]]
 
     @classmethod
-    def from_files(cls, files: Iterable[RecordFile]) -> KnownIds:
-        actors, sources, events = set(), set(), set()
+    def from_files(cls, files: Iterable[RecordFile], model: Model) -> KnownIds:
+        ids: dict[str, set[str]] = {k.table: set() for k in model.kinds}
         for entry in files:
-            if entry.kind == "actor":
-                actors.add(entry.expected_id)
-            elif entry.kind == "source":
-                sources.add(entry.expected_id)
-            elif entry.kind == "event":
-                events.add(entry.expected_id)
-        return cls(frozenset(actors), frozenset(sources), frozenset(events))
+            ids[model.kind(entry.kind).table].add(entry.expected_id)
+        return cls({table: frozenset(found) for table, found in ids.items()})
+
+    def __getitem__(self, table: str) -> frozenset[str]:
+        return self.tables.get(table, frozenset())
 
 
 def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Dataset:
@@ -111,7 +125,7 @@ def check_files(
             0,
             "unexpected-file",
             "no record belongs here",
-            hint="events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt",
+            hint=", ".join(k.layout.pattern() for k in schema.model.kinds),
         )
         for s in stray
     ]
@@ -119,8 +133,8 @@ def check_files(
     if known is not None:
         _read_cited_texts(repository, records, texts, known)
     _check_spans(records, texts)
-    _check_layout(records, files)
-    _check_references(records, known)
+    _check_layout(records, files, schema.model)
+    _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
     tables = build_tables(records, schema)
     for table in tables.values():
@@ -139,7 +153,7 @@ def _read_cited_texts(
     for record in records:
         for row in record.children("evidence"):
             sid = row.values.get("source_id")
-            if isinstance(sid, str) and sid in known.sources and sid not in texts:
+            if isinstance(sid, str) and sid in known[SOURCE_TABLE] and sid not in texts:
                 texts[sid] = read_source_text(repository.source_text(sid), sid)
 
 
@@ -165,83 +179,92 @@ def _check_spans(records: Iterable[Record], texts: dict[str, SourceText]) -> Non
                 check_span(record, row, source)
 
 
-def _check_layout(records: list[Record], files: list[RecordFile]) -> None:
+def _check_layout(records: list[Record], files: list[RecordFile], model: Model) -> None:
     for record, entry in zip(records, files, strict=True):
         rid = record.id
         if rid is None:
             continue
+        layout = model.kind(entry.kind).layout
         if rid != entry.expected_id:
-            where = "folder" if entry.kind == "source" else "file name"
+            where = "folder" if layout.id_folder else "file name"
             record.report(
                 "id-stem-mismatch",
                 f"id '{rid}' differs from its {where} '{entry.expected_id}'",
-                (f"{record.table[:-1]}_id",),
+                (record.id_field,),
                 expected=entry.expected_id,
                 found=rid,
                 hint="rename the file (git mv) or correct the id",
             )
-        if entry.kind == "event":
-            start = record.main().get("date_start")
+        if layout.year_from is not None:
+            start = record.main().get(layout.year_from)
             folder = entry.path.parent.name
             if isinstance(start, dt.date) and folder != f"{start.year:04d}":
+                right = f"{layout.folder}/{start.year}/{entry.path.name}"
                 record.report(
                     "wrong-folder",
-                    f"an event starting in {start.year} belongs in events/{start.year}/",
-                    ("date_start",),
-                    expected=f"events/{start.year}/{entry.path.name}",
+                    f"an {layout.kind} starting in {start.year} belongs in "
+                    f"{layout.folder}/{start.year}/",
+                    (layout.year_from,),
+                    expected=right,
                     found=entry.rel,
-                    hint=f"git mv {entry.rel} events/{start.year}/{entry.path.name}",
+                    hint=f"git mv {entry.rel} {right}",
                 )
 
 
-def _check_references(records: list[Record], ids: KnownIds | None = None) -> None:
-    if ids is None:
-        actors = {r.id for r in records if r.kind == "actor" and r.id}
-        sources = {r.id for r in records if r.kind == "source" and r.id}
-    else:
-        actors, sources = set(ids.actors), set(ids.sources)
-    used: set[str] = set()
+def _check_references(records: list[Record], model: Model, ids: KnownIds | None = None) -> None:
+    """Every reference the Table Schemas declare (foreignKeys, and itemReference on lists)
+    resolves to a record; records nobody refers to are named where the catalog asks."""
+    known: dict[str, set[str]] = {}
+    for kind in model.kinds:
+        known[kind.table] = {r.id for r in records if r.kind == kind.name and r.id}
+        if ids is not None:  # only part of the repository was parsed: the file names know the rest
+            known[kind.table] |= ids[kind.table]
+    used: dict[str, set[str]] = defaultdict(set)
     for record in records:
-        if record.kind != "event":
-            continue
-        for row in record.rows[1:]:
-            for column, known, code in (
-                ("actor_id", actors, "unknown-actor"),
-                ("source_id", sources, "unknown-source"),
-            ):
-                value = row.values.get(column)
-                path = (*row.prefix, column)
-                if not isinstance(value, str) or path in record.flagged:
+        for row in record.rows:
+            for ref in model.references_from(row.table):
+                path = (*row.prefix, ref.field)
+                value = row.values.get(ref.field)
+                if path in record.flagged or value is None:
                     continue
-                if column == "actor_id":
-                    used.add(value)
-                if value not in known:
-                    folder = "actors/<id>.yaml" if column == "actor_id" else "sources/<id>/"
-                    record.report(
-                        code,
-                        f"{column} '{value}' does not exist",
-                        path,
-                        found=value,
-                        hint=did_you_mean(value, known) or f"add {folder.replace('<id>', value)}",
-                    )
-    events = {r.id for r in records if r.kind == "event" and r.id}
-    if ids is not None:  # only part of the repository was parsed: the file names know the rest
-        events |= ids.events
-    for record in records:
-        if record.kind != "event" or ("distinct_from",) in record.flagged:
+                for item in value if ref.items else [value]:
+                    if not isinstance(item, str):
+                        continue
+                    used[ref.target].add(item)
+                    if item not in known[ref.target]:
+                        _report_unknown(record, ref, item, path, known[ref.target], model)
+    for kind in model.kinds:
+        code = f"unused-{kind.name}"
+        referrers = model.references_to(kind.table)
+        if not referrers or not is_code(code):
             continue
-        for other in record.main().get("distinct_from") or []:
-            if other not in events:
+        by = _owner(model, referrers[0].table)
+        for record in records:
+            if record.kind == kind.name and record.id and record.id not in used[kind.table]:
                 record.report(
-                    "unknown-event",
-                    f"distinct_from names '{other}', which does not exist",
-                    ("distinct_from",),
-                    found=other,
-                    hint=did_you_mean(other, events),
+                    code, f"no {by} names the {kind.name} '{record.id}'", (kind.id_field,)
                 )
-    for record in records:
-        if record.kind == "actor" and record.id and record.id not in used:
-            record.report("unused-actor", f"no event names the actor '{record.id}'", ("actor_id",))
+
+
+def _owner(model: Model, table: str) -> str:
+    """The kind whose records hold the rows of a table (its own, or a child table)."""
+    for kind in model.kinds:
+        if kind.table == table or any(c.table == table for c in kind.children):
+            return kind.name
+    return table
+
+
+def _report_unknown(
+    record: Record, ref: Reference, value: str, path: RecordPath, known: set[str], model: Model
+) -> None:
+    target = model.kind_of_table(ref.target)
+    hint = did_you_mean(value, known)
+    if ref.items:
+        message = f"{ref.field} names '{value}', which does not exist"
+    else:
+        message = f"{ref.field} '{value}' does not exist"
+        hint = hint or f"add {target.layout.place(value)}"
+    record.report(f"unknown-{target.name}", message, path, found=value, hint=hint)
 
 
 def _check_suspected_duplicates(records: list[Record]) -> None:

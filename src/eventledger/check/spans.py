@@ -13,9 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from eventledger.read.positions import line_of
 from eventledger.read.records import Record, Row
-from eventledger.read.strict_yaml import double_quoted
+from eventledger.syntax.positions import line_of
+from eventledger.syntax.strict_yaml import double_quoted
 
 
 @dataclass(frozen=True)

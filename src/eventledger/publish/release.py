@@ -21,7 +21,6 @@ from eventledger.check.checker import check_package_metadata, load_dataset
 from eventledger.git import GitMissing, git
 from eventledger.issues import Issue
 from eventledger.model.codebook import codebook
-from eventledger.model.schema import TABLES
 from eventledger.publish.archive import write_zip
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource, sha256
@@ -122,7 +121,11 @@ def _quiet(_: str) -> None:
 
 
 def _check_versions(
-    version: str, new: dict[str, Any], earlier: list[dict[str, Any]], current: dict[str, Any] | None
+    version: str,
+    new: dict[str, Any],
+    earlier: list[dict[str, Any]],
+    current: dict[str, Any] | None,
+    order: list[str],
 ) -> Changes:
     if current is not None and not same_content(current, new):
         raise ReleaseError(
@@ -131,7 +134,7 @@ def _check_versions(
             "datapackage.json (see CONTRIBUTING.md, Versions)."
         )
     previous = earlier[-1] if earlier else None
-    changes = compare(previous, new)
+    changes = compare(previous, new, order)
     if previous is None:
         return changes
     step = bump(previous["version"], version)
@@ -202,17 +205,18 @@ def _files(
     schema = dataset.schema
     selection = select(dataset)
     rows = selection.rows
-    problems = [p for t in TABLES for p in unwritable(schema.tables[t], rows[t])]
+    problems = [p for t, spec in schema.tables.items() for p in unwritable(spec, rows[t])]
     if problems:
         raise ReleaseError("values a CSV cell cannot hold unchanged:\n  " + "\n  ".join(problems))
     earlier = ordered({v: m for v, m in manifests.items() if parse_version(v) < key})
     new = manifest(name, version, created, schema, rows, selection.drafts)
-    changes = _check_versions(version, new, earlier, manifests.get(version))
+    changes = _check_versions(
+        version, new, earlier, manifests.get(version), list(schema.model.record_tables)
+    )
 
     files: dict[str, bytes] = {}
     csv_res, parquet_res = [], []
-    for table in TABLES:
-        spec = schema.tables[table]
+    for table, spec in schema.tables.items():
         data = csv_bytes(spec, rows[table])
         files[f"data/{table}.csv"] = data
         csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
@@ -242,9 +246,11 @@ def _files(
         folder=root / "build" / version,
         archive=root / "build" / f"{name}-{version}.zip",
         status="built",
-        counts={t: len(rows[t]) for t in TABLES},
+        counts={t: len(rows[t]) for t in schema.tables},
         drafts=selection.drafts,
-        formula_cells=[c for t in TABLES for c in formula_cells(schema.tables[t], rows[t])],
+        formula_cells=[
+            c for t, spec in schema.tables.items() for c in formula_cells(spec, rows[t])
+        ],
         changes=changes,
         files=len(files),
         created_from=created_from,

@@ -17,7 +17,7 @@ from typing import Any
 
 from openpyxl import Workbook
 
-from eventledger.model.schema import TABLES, Schema
+from eventledger.model.schema import Schema
 from eventledger.publish.archive import write_zip
 
 Row = dict[str, Any]
@@ -30,8 +30,7 @@ def workbook_bytes(
 ) -> bytes:
     book = Workbook()
     book.remove(book.active)
-    for name in TABLES:
-        spec = schema.tables[name]
+    for name, spec in schema.tables.items():
         sheet = book.create_sheet(name)
         sheet.append(list(spec.field_names))
         for r, row in enumerate(rows[name], start=2):
