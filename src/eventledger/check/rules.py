@@ -105,6 +105,25 @@ def check_record(record: Record, schema: Schema) -> None:
     check_reference_paths(record, schema.model)
     if record.kind == "event":
         check_event(record, schema)
+    elif record.kind == "source":
+        check_source_dates(record)
+
+
+def check_source_dates(record: Record) -> None:
+    """A source whose day is uncertain: the day recorded lies within the days the text allows."""
+    values = record.main()
+    named = ("published_earliest", "published", "published_latest")
+    days = [(k, values.get(k)) for k in named if isinstance(values.get(k), dt.date)]
+    for (k1, d1), (k2, d2) in zip(days, days[1:], strict=False):
+        if d1 > d2:
+            record.report(
+                "dates-out-of-order",
+                f"{k1} {d1} is after {k2} {d2}",
+                (k1,),
+                expected="published_earliest <= published <= published_latest",
+                found=" / ".join(f"{k}: {d}" for k, d in days),
+            )
+            return
 
 
 def check_event(record: Record, schema: Schema) -> None:

@@ -221,8 +221,9 @@ CODES: tuple[Code, ...] = (
     _c(
         "dates-out-of-order",
         Layer.RECORD,
-        "date_start after date_end",
-        "The interval is reversed: date_start is later than date_end.",
+        "Dates out of order",
+        "An interval is reversed: an event's date_start is later than its date_end, or a "
+        "source's published lies outside published_earliest..published_latest.",
         "Swap the dates or correct the one that is wrong.",
     ),
     _c(
