@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
@@ -114,7 +115,7 @@ def check_source_dates(record: Record) -> None:
     values = record.main()
     named = ("published_earliest", "published", "published_latest")
     days = [(k, values.get(k)) for k in named if isinstance(values.get(k), dt.date)]
-    for (k1, d1), (k2, d2) in zip(days, days[1:], strict=False):
+    for (k1, d1), (k2, d2) in itertools.pairwise(days):
         if d1 > d2:
             record.report(
                 "dates-out-of-order",
