@@ -114,7 +114,7 @@ def check_source_dates(record: Record) -> None:
     """A source whose day is uncertain: the day recorded lies within the days the text allows."""
     values = record.main()
     named = ("published_earliest", "published", "published_latest")
-    days = [(k, values.get(k)) for k in named if isinstance(values.get(k), dt.date)]
+    days = [(k, d) for k in named if isinstance(d := values.get(k), dt.date)]
     for (k1, d1), (k2, d2) in itertools.pairwise(days):
         if d1 > d2:
             record.report(
