@@ -72,7 +72,13 @@ def select(dataset: Dataset) -> Selection:
             if record.kind == kind.name and record.id in named:
                 rows[kind.table].append(dict(record.main()))
     for name, spec in schema.tables.items():
-        rows[name] = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
+        # A list a record leaves out is the empty list, in every table and format: [] in
+        # Parquet, an empty cell in CSV; a loader never has to tell null from [] apart.
+        lists = {f.name for f in spec.fields if f.type == "list"}
+        rows[name] = [
+            {f: [] if f in lists and row.get(f) is None else row.get(f) for f in spec.field_names}
+            for row in rows[name]
+        ]
         rows[name].sort(key=_key(spec))
     texts: dict[str, str] = {}
     for source in rows[SOURCE_TABLE]:
