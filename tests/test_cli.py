@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -142,3 +143,48 @@ def test_locate_names_the_invisible_difference(repo: Path) -> None:
     assert "text:  10⟦<U+00A0>⟧Uhr" in result.output
     code, out = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "")
     assert code == 2 and "QUOTE is empty" in out
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        if isinstance(command, click.Group):
+            found += _commands(command, path)
+        else:
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(main), ids=" ".join)
+def test_every_command_says_its_exit_status_and_explains_root(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Exit status: 0" in result.output, command
+    options = main
+    for name in command:
+        options = options.commands[name]  # type: ignore[attr-defined]
+    for param in options.params:
+        assert not isinstance(param, click.Option) or param.help, (command, param.name)
+
+
+def test_version_names_the_tool_and_the_dataset(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventledger import __version__
+
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        f"eventledger {__version__}",
+        f"dataset: eventledger-kim-putin 0.1.0 ({repo.resolve()})",
+    ]
+    monkeypatch.chdir(repo.parent)
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.output.splitlines()[1].startswith("dataset: none here")
+
+
+def test_quiet_validate_prints_nothing_when_valid(repo: Path) -> None:
+    code, out = invoke("validate", "--root", str(repo), "--quiet")
+    assert code == 0 and out == ""

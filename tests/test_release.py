@@ -161,6 +161,33 @@ def test_verify_compares_parquet_rows_with_csv(package: Path, tmp_path: Path) ->
     ]
 
 
+def test_verify_and_diff_take_a_zip_or_a_folder(built: Result, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventledger.cli import main
+
+    runner = CliRunner()
+    for given in (built.folder, built.archive):
+        result = runner.invoke(main, ["verify", str(given)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"OK: {given}: ")
+    result = runner.invoke(
+        main, ["diff", "--format", "json", str(built.archive), str(built.folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert not any(json.loads(result.output)["added"].values())
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
+        archive.writestr("../outside.txt", "written outside")
+    result = runner.invoke(main, ["verify", str(evil)])
+    assert result.exit_code == 2 and "refusing the entry '../outside.txt'" in result.output
+    assert not (tmp_path.parent / "outside.txt").exists()
+    result = runner.invoke(main, ["verify", str(built.folder / "SHA256SUMS")])
+    assert result.exit_code == 2 and "not a folder and not a readable zip" in result.output
+
+
 def test_every_package_code_is_exercised_here() -> None:
     """Package-level codes cannot be record cases under tests/cases/invalid/; they are tested here."""
     package_codes = {c.code for c in CODES if c.layer is Layer.PACKAGE}

@@ -37,10 +37,34 @@ def _repository(root: Path | None) -> Repository:
         raise click.UsageError(str(err)) from err
 
 
+def _versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"eventledger {__version__}")
+    try:
+        repository = Repository.find(None)
+    except RepositoryNotFound:
+        click.echo("dataset: none here (no datapackage.json and schema/ at or above this folder)")
+    else:
+        click.echo(f"dataset: {repository.dataset_version()} ({repository.root})")
+    ctx.exit(EXIT_VALID)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="eventledger")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_versions,
+    help="Print the version of the tool and of the dataset here (the next release), and exit.",
+)
 def main() -> None:
-    """Check, locate and publish hand-verified event records."""
+    """Check, locate and publish hand-verified event records.
+
+    Every command exits 0 when it succeeds, 1 when the data is invalid or the work cannot
+    be done, and 2 on a usage error; each command's --help says exactly when.
+    """
 
 
 @main.command()
@@ -56,7 +80,7 @@ def main() -> None:
 @click.option(
     "--root",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Repository root (default: found from the current directory upwards).",
+    help=_ROOT_HELP,
 )
 @click.option(
     "--changed-since",
@@ -70,8 +94,14 @@ def main() -> None:
     help="Check the records as staged for the commit (the index), against --changed-since "
     "(default HEAD); untracked files and unstaged edits play no part (the pre-commit hook).",
 )
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when there is no issue.")
 def validate(
-    paths: tuple[Path, ...], fmt: str, root: Path | None, since: str | None, staged: bool
+    paths: tuple[Path, ...],
+    fmt: str,
+    root: Path | None,
+    since: str | None,
+    staged: bool,
+    quiet: bool,
 ) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
 
@@ -101,7 +131,8 @@ def validate(
         sys.exit(EXIT_INVALID)
     issues = dataset.issues.sorted()
     summary = summarize(issues, len(dataset.records))
-    click.echo(FORMATS[fmt](issues, summary))
+    if not (quiet and not issues):
+        click.echo(FORMATS[fmt](issues, summary))
     sys.exit(EXIT_VALID if summary.valid else EXIT_INVALID)
 
 
@@ -109,9 +140,16 @@ def validate(
 @click.argument("source_id", required=False)
 @click.argument("quote", required=False)
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json (a list of start, end and line) for programs.",
 )
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+)
 @click.option(
     "--write",
     "record_file",
@@ -191,7 +229,10 @@ def locate(
 
 @main.group()
 def new() -> None:
-    """Start a new record from the template."""
+    """Start a new record: an event from the template, a source from its text, an actor.
+
+    Exit status: 0 written, 2 usage error (nothing written).
+    """
 
 
 @new.command(name="event")
@@ -207,7 +248,9 @@ def new() -> None:
 )
 @click.option("--title", help="The short English title.")
 @click.option("--source", "source_id", help="source_id of the first span.")
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+)
 def new_event_command(
     slug: str, day: str | None, title: str | None, source_id: str | None, root: Path | None
 ) -> None:
@@ -348,9 +391,15 @@ def new_actor_command(
 @click.option(
     "--check", is_flag=True, help="Only report derived files that are out of date (exit 1 if any)."
 )
-@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+)
 def generate(check: bool, root: Path | None) -> None:
-    """Regenerate the derived files: record JSON Schemas, templates, docs/errors.md, docs/cli.md."""
+    """Regenerate the derived files: record JSON Schemas, templates, docs/errors.md, docs/cli.md.
+
+    Exit status: 0 written (or, with --check, all up to date), 1 with --check when a
+    derived file is out of date, 2 usage error.
+    """
     repository = _repository(root)
     if check:
         old = stale(repository, main)
@@ -408,7 +457,9 @@ _PUBLISH_OPTIONS = [
         help="json prints a machine-readable summary.",
     ),
     click.option("--quiet", "-q", is_flag=True, help="No progress messages."),
-    click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path)),
+    click.option(
+        "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+    ),
 ]
 
 
@@ -423,8 +474,9 @@ def _publish_options(f: Any) -> Any:
 def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
     """Check everything and write build/<version>/ and build/<name>-<version>.zip.
 
-    Exit status 1 (nothing written) when a record has errors, the package fails frictionless
-    or its own checks, or the version exists with different content.
+    Exit status: 0 built (or already built with the same content), 1 nothing written: a
+    record has errors, the package fails frictionless or its own checks, or the version
+    exists with different content; 2 usage error.
     """
     _publish(root, fmt, quiet, record=False)
 
@@ -432,26 +484,47 @@ def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
 @main.command()
 @_publish_options
 def release(fmt: str, quiet: bool, root: Path | None) -> None:
-    """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
+    """Build the release and record releases/<version>.json (commit it) for the next one's changes.
+
+    Exit status: 0 built and recorded, 1 nothing written (as for build), 2 usage error.
+    """
     _publish(root, fmt, quiet, record=True)
 
 
 @main.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("release_path", metavar="RELEASE", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(sorted(FORMATS)), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, github for annotations.",
 )
-def verify(folder: Path, fmt: str) -> None:
-    """Re-check every checksum of a built release (Parquet included) and that each Parquet table
-    holds the rows of its CSV twin. Exit status 1 when anything differs."""
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when everything matches.")
+def verify(release_path: Path, fmt: str, quiet: bool) -> None:
+    """Re-check every checksum of a built release (Parquet included) and that each Parquet
+    table holds the rows of its CSV twin. RELEASE is its folder (build/<version>) or its zip.
+
+    Exit status: 0 everything matches, 1 anything differs, 2 usage error (not a folder or a
+    readable release zip).
+    """
+    from eventledger.publish.archive import ArchiveError, release_folder
     from eventledger.publish.verify import verify as verify_build
 
-    issues = sorted(verify_build(folder))
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    try:
+        with release_folder(release_path) as folder:
+            issues = sorted(verify_build(folder))
+            files = sum(1 for p in folder.rglob("*") if p.is_file())
+    except ArchiveError as err:
+        raise click.UsageError(str(err)) from err
     summary = summarize(issues, files, unit="file")
-    if fmt == "text" and summary.valid:
+    if quiet and summary.valid:
+        pass
+    elif fmt == "text" and summary.valid:
         click.echo(
-            f"OK: {folder}: {files} files match SHA256SUMS and their descriptors; Parquet equals CSV."
+            f"OK: {release_path}: {files} files match SHA256SUMS and their descriptors; "
+            "Parquet equals CSV."
         )
     else:
         click.echo(FORMATS[fmt](issues, summary))
@@ -459,19 +532,30 @@ def verify(folder: Path, fmt: str) -> None:
 
 
 @main.command(name="diff")
-@click.argument("old", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("new", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("old", type=click.Path(exists=True, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text (Markdown) for people, json for programs.",
 )
 def diff_command(old: Path, new: Path, fmt: str) -> None:
-    """Records added, removed and changed (with the fields) between two builds."""
+    """Records added, removed and changed (with the fields) between two builds, each given
+    as its folder (build/<version>) or its zip.
+
+    Exit status: 0 compared (whatever changed), 2 usage error (not a built release).
+    """
+    from eventledger.publish.archive import ArchiveError, release_folder
     from eventledger.publish.diff import DiffError, diff
     from eventledger.publish.manifest import changes_markdown
 
     try:
-        changes = diff(old, new)
-    except DiffError as err:
+        with release_folder(old) as old_folder, release_folder(new) as new_folder:
+            changes = diff(old_folder, new_folder)
+    except (DiffError, ArchiveError) as err:
         raise click.UsageError(str(err)) from err
     if fmt == "json":
         click.echo(json.dumps(changes.to_dict(), ensure_ascii=False, indent=2))
