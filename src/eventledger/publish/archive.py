@@ -60,14 +60,14 @@ def release_folder(path: Path) -> Iterator[Path]:
         total = sum(e.file_size for e in entries)
         if len(entries) > MAX_ENTRIES or total > MAX_UNPACKED:
             raise ArchiveError(f"{path}: {len(entries)} entries, {total} bytes: not a release zip")
-        if len(tops) != 1:
-            raise ArchiveError(
-                f"{path}: a release zip holds one folder (<name>-<version>/); found {len(tops)}"
-            )
         for entry in entries:
             name = PurePosixPath(entry.filename)
             link = (entry.external_attr >> 16) & 0o170000 == 0o120000
             if name.is_absolute() or ".." in name.parts or "\\" in entry.filename or link:
                 raise ArchiveError(f"{path}: refusing the entry {entry.filename!r}")
+        if len(tops) != 1:
+            raise ArchiveError(
+                f"{path}: a release zip holds one folder (<name>-<version>/); found {len(tops)}"
+            )
         archive.extractall(tmp)
         yield Path(tmp) / tops.pop()
