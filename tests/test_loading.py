@@ -25,7 +25,7 @@ from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import load_schema
 from eventledger.publish.cells import cell, csv_bytes, read_csv_rows
 from eventledger.publish.parquet import parquet_bytes
-from eventledger.publish.release import Result, build
+from eventledger.publish.release import BuildResult, build
 from eventledger.read.records import Record, read_row
 from eventledger.read.repository import Repository
 from eventledger.syntax.strict_yaml import load
@@ -36,7 +36,7 @@ ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Result:
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     root = make_release_repository(tmp_path_factory.mktemp("loading") / "repo")
     return build(Repository(root))
 
@@ -58,7 +58,7 @@ def run_blocks(blocks: list[str], cwd: Path, namespace: dict[str, Any]) -> dict[
     return namespace
 
 
-def test_readme_loading_snippets_run_against_a_release(built: Result) -> None:
+def test_readme_loading_snippets_run_against_a_release(built: BuildResult) -> None:
     blocks = readme_loading_blocks()
     assert len(blocks) >= 6  # the folder, frictionless, pandas Parquet, pandas CSV, DuckDB, polars
     joined = "\n".join(blocks)
@@ -76,7 +76,9 @@ def test_readme_loading_snippets_run_against_a_release(built: Result) -> None:
     assert all(isinstance(v, list) for v in typed["distinct_from"])
 
 
-def test_readme_loading_snippets_run_on_a_downloaded_zip(built: Result, tmp_path: Path) -> None:
+def test_readme_loading_snippets_run_on_a_downloaded_zip(
+    built: BuildResult, tmp_path: Path
+) -> None:
     """The zip unpacks to <name>-<version>/, which is all the snippets need besides `folder`."""
     import zipfile
 
@@ -90,7 +92,7 @@ def test_readme_loading_snippets_run_on_a_downloaded_zip(built: Result, tmp_path
     assert namespace["typed"]["event_id"].notna().all()
 
 
-def test_empty_lists_are_empty_everywhere(built: Result) -> None:
+def test_empty_lists_are_empty_everywhere(built: BuildResult) -> None:
     """[] in Parquet, an empty cell in CSV: never null in one and [] in the other."""
     for name, spec in SCHEMA.tables.items():
         lists = [f.name for f in spec.fields if f.type == "list"]
@@ -104,7 +106,7 @@ def test_empty_lists_are_empty_everywhere(built: Result) -> None:
                 assert parquet_row[column] == csv_row[column]
 
 
-def test_loaders_see_the_values_of_the_records(built: Result) -> None:
+def test_loaders_see_the_values_of_the_records(built: BuildResult) -> None:
     from frictionless import Package
 
     folder = built.folder
@@ -123,7 +125,7 @@ def test_loaders_see_the_values_of_the_records(built: Result) -> None:
 
 
 @pytest.mark.parametrize("table", list(SCHEMA.tables))
-def test_arrow_csv_and_published_schema_agree(built: Result, table: str) -> None:
+def test_arrow_csv_and_published_schema_agree(built: BuildResult, table: str) -> None:
     spec = SCHEMA.tables[table]
     descriptor = json.loads((built.folder / "datapackage.json").read_text())
     published = next(r for r in descriptor["resources"] if r["name"] == table)["schema"]

@@ -17,7 +17,7 @@ import pytest
 from casekit import PROJECT
 from eventledger.issues.catalog import CODES, Layer
 from eventledger.model.schema import load_schema
-from eventledger.publish.release import ReleaseError, Result, build
+from eventledger.publish.release import BuildResult, ReleaseError, build
 from eventledger.publish.verify import verify
 from eventledger.read.repository import Repository
 from releasekit import CREATED, OPEN_TEXT, git, make_release_repository
@@ -41,16 +41,16 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(repo: Path) -> Result:
+def built(repo: Path) -> BuildResult:
     return build(Repository(repo))
 
 
 @pytest.fixture(scope="module")
-def package(built: Result) -> Path:
+def package(built: BuildResult) -> Path:
     return built.folder
 
 
-def test_writes_every_part_of_the_release(built: Result, package: Path) -> None:
+def test_writes_every_part_of_the_release(built: BuildResult, package: Path) -> None:
     names = set(files_of(package))
     for table in TABLES:
         assert f"data/{table}.csv" in names
@@ -161,7 +161,7 @@ def test_verify_compares_parquet_rows_with_csv(package: Path, tmp_path: Path) ->
     ]
 
 
-def test_verify_and_diff_take_a_zip_or_a_folder(built: Result, tmp_path: Path) -> None:
+def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from eventledger.cli import main
@@ -196,7 +196,7 @@ def test_every_package_code_is_exercised_here() -> None:
 
 
 def test_two_builds_of_one_commit_are_byte_identical(
-    repo: Path, built: Result, tmp_path: Path
+    repo: Path, built: BuildResult, tmp_path: Path
 ) -> None:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
@@ -205,7 +205,7 @@ def test_two_builds_of_one_commit_are_byte_identical(
     assert again.archive.read_bytes() == built.archive.read_bytes()
 
 
-def test_only_verified_records_ship(built: Result, package: Path) -> None:
+def test_only_verified_records_ship(built: BuildResult, package: Path) -> None:
     assert built.drafts == ["2019-04-25-kim-train-departs"]
     everything = b"".join(files_of(package).values())
     events = (package / "data" / "events.csv").read_text()
@@ -232,7 +232,7 @@ def test_quotes_only_sources_ship_metadata_hash_and_spans_never_the_text(package
 
 
 def test_formula_like_cells_are_listed_and_the_xlsx_runs_nothing(
-    built: Result, package: Path
+    built: BuildResult, package: Path
 ) -> None:
     assert any("-30 Grad" in c for c in built.formula_cells)
     assert any("=1+1" in c for c in built.formula_cells)

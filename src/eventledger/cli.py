@@ -17,7 +17,8 @@ from eventledger.author.new_record import NewRecordError, new_actor, new_source,
 from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
 from eventledger.check.spans import closest_passages, describe_near_miss, read_source_text
 from eventledger.check.spans import locate as locate_quote
-from eventledger.issues.reporters import FORMATS, summarize
+from eventledger.issues import IssuesError
+from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
 from eventledger.read.repository import Repository, RepositoryNotFound
 from eventledger.syntax.positions import line_of
@@ -410,8 +411,8 @@ def generate(check: bool, root: Path | None) -> None:
         click.echo(f"wrote {repository.rel(path)}")
 
 
-def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
-    from eventledger.publish.release import ReleaseError, build, summary_text
+def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> None:
+    from eventledger.publish.release import build
 
     repository = _repository(root)
 
@@ -420,9 +421,9 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             click.echo(f"... {message}", err=True)
 
     try:
-        result = build(repository, progress=progress, record=record)
-    except (ReleaseError, SchemaError) as err:
-        issues = getattr(err, "issues", [])
+        result = build(repository, progress=progress, write_manifest=write_manifest)
+    except (IssuesError, SchemaError) as err:
+        issues = err.issues if isinstance(err, IssuesError) else []
         if fmt == "json":
             click.echo(
                 json.dumps(
@@ -433,18 +434,15 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             )
         else:
             if issues:
-                checked = getattr(err, "checked", 0)
+                checked = err.checked if isinstance(err, IssuesError) else 0
                 click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
             click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
+    data = result.to_dict(repository.root)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {"ok": True, **result.to_dict(repository.root)}, ensure_ascii=False, indent=2
-            )
-        )
+        click.echo(json.dumps({"ok": True, **data}, ensure_ascii=False, indent=2))
     else:
-        click.echo(summary_text(result, repository.root))
+        click.echo(release_text(data))
 
 
 _PUBLISH_OPTIONS = [
@@ -478,7 +476,7 @@ def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
     record has errors, the package fails frictionless or its own checks, or the version
     exists with different content; 2 usage error.
     """
-    _publish(root, fmt, quiet, record=False)
+    _publish(root, fmt, quiet, write_manifest=False)
 
 
 @main.command()
@@ -488,7 +486,7 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
 
     Exit status: 0 built and recorded, 1 nothing written (as for build), 2 usage error.
     """
-    _publish(root, fmt, quiet, record=True)
+    _publish(root, fmt, quiet, write_manifest=True)
 
 
 @main.command()

@@ -9,12 +9,12 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger.check.metadata import check_package_metadata
 from eventledger.check.rules import check_record
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.tables import Table, build_tables, check_table
@@ -22,7 +22,6 @@ from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
 from eventledger.model.kinds import Model, Reference
-from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.records import Record, read_record
 from eventledger.read.repository import RecordFile, Repository
@@ -293,16 +292,17 @@ def _report_group(members: list[Record]) -> None:
 
     Names a few of the others, never all: a group can be large and the report must stay linear.
     """
-    ids = {m.id for m in members}
     acknowledged_by: dict[str | None, set[str | None]] = defaultdict(set)
     for m in members:
         for other in m.main().get("distinct_from") or []:
             acknowledged_by[other].add(m.id)
+    # Counted by member, not by id: members can share an id (then also a duplicate-id), and
+    # counting ids made the count disagree with the names shown ("as  and 1 more").
+    members_with_id = Counter(m.id for m in members)
     for record in members:
-        acknowledged = (
-            set(record.main().get("distinct_from") or []) | acknowledged_by[record.id]
-        ) & ids
-        remaining = len(members) - 1 - len(acknowledged - {record.id})
+        acknowledged = set(record.main().get("distinct_from") or []) | acknowledged_by[record.id]
+        silent = sum(members_with_id[a] for a in acknowledged) - (record.id in acknowledged)
+        remaining = len(members) - 1 - silent
         if remaining <= 0:
             continue
         shown: list[str] = []
@@ -349,56 +349,3 @@ def _with_dependents(prefixes: list[str], records: list[Record]) -> list[str]:
 
 def _under(file: str, prefix: str) -> bool:
     return prefix in ("", ".") or file == prefix or file.startswith(prefix.rstrip("/") + "/")
-
-
-def check_package_metadata(repository: Repository) -> list[Issue]:
-    """The root datapackage.json: readable, with the name and version a release needs."""
-    path = repository.root / "datapackage.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        return [
-            Issue("datapackage.json", 0, 0, "package-metadata-invalid", f"cannot read it: {err}")
-        ]
-    except json.JSONDecodeError as err:
-        return [
-            Issue(
-                "datapackage.json",
-                err.lineno,
-                err.colno,
-                "package-metadata-invalid",
-                f"not valid JSON: {err.msg}",
-            )
-        ]
-    if not isinstance(data, dict):
-        return [
-            Issue("datapackage.json", 1, 1, "package-metadata-invalid", "must be a JSON object")
-        ]
-    issues = []
-    if not isinstance(data.get("name"), str) or not data["name"]:
-        issues.append(
-            Issue(
-                "datapackage.json",
-                1,
-                1,
-                "package-metadata-invalid",
-                "'name' is missing",
-                path=("name",),
-                expected="the package name",
-            )
-        )
-    version = data.get("version")
-    if not isinstance(version, str) or not SEMVER.fullmatch(version):
-        issues.append(
-            Issue(
-                "datapackage.json",
-                1,
-                1,
-                "package-metadata-invalid",
-                "'version' is not MAJOR.MINOR.PATCH",
-                path=("version",),
-                expected="for example 0.2.0",
-                found=str(version),
-            )
-        )
-    return issues
