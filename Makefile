@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv validate test lint typecheck release publish build bench lock clean
+.PHONY: help venv validate test test-fast lint typecheck release publish build bench lock clean
 
 help:
 	@echo "make release    check every record, build build/<version>/ and its zip, verify them (anyone, any branch)"
 	@echo "make publish    record the built version: releases/<version>.json, CITATION.cff, commit, tag v<version> (maintainers)"
 	@echo "make validate   check every record in the repository"
 	@echo "make test       lint, type-check and run every test"
+	@echo "make test-fast  the same without the end-to-end tests (marked slow), for the edit loop"
 	@echo "make bench      run the benchmarks"
 	@echo "make lock       re-pin requirements.lock after changing pyproject.toml"
 
@@ -35,6 +36,9 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 # Building records nothing, so any number of builds on any branch never block each other.
 release: $(STAMP)

@@ -31,6 +31,9 @@ from eventledger.read.repository import Repository
 from eventledger.syntax.strict_yaml import load
 from releasekit import make_release_repository
 
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
+
 SCHEMA = load_schema(PROJECT / "schema")
 ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "date": pa.date32()}
 

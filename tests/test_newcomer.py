@@ -32,6 +32,9 @@ import pytest
 from casekit import PROJECT
 from gitkit import GIT_ENV, git
 
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 SOURCE = "example-2000-russland-nordkorea"
 ARTICLE = (
@@ -118,7 +121,6 @@ class Newcomer:
         path.write_text(text, encoding="utf-8")
 
 
-@pytest.mark.slow
 def test_a_newcomer_adds_a_source_an_actor_and_an_event_that_reach_the_release(
     tmp_path: Path,
 ) -> None:

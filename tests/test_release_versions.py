@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from casekit import PROJECT
 from eventledger.publish.release import ReleaseError, build
 from eventledger.read.repository import Repository
 from releasekit import git, make_release_repository
 
-BIN = PROJECT / ".venv" / "bin"
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent  # the eventledger installed beside this Python
 EVENT = "events/2019/2019-04-26-kim-cold-departure.yaml"
 
 

@@ -15,7 +15,12 @@ from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
 from eventledger.author.new_record import NewRecordError, new_actor, new_source, source_report
 from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
-from eventledger.check.spans import closest_passages, describe_near_miss, read_source_text
+from eventledger.check.spans import (
+    closest_passages,
+    describe_near_miss,
+    near_miss,
+    read_source_text,
+)
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues import IssuesError
 from eventledger.issues.reporters import FORMATS, release_text, summarize
@@ -220,8 +225,15 @@ def locate(
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
-            misses = closest_passages(source.text, quote)
-            if misses:
+            # The same findings, in the same order and words, as validate reports them.
+            near = near_miss(source.text, quote)
+            if near is not None:
+                click.echo(
+                    f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
+                    f"{json.dumps(near.actual, ensure_ascii=False)}",
+                    err=True,
+                )
+            elif misses := closest_passages(source.text, quote):
                 told = describe_near_miss(quote, source.text, misses)
                 click.echo(f"{told.summary}\n    text:  {told.text_marked}", err=True)
                 click.echo(f"    quote: {told.quote_marked}", err=True)

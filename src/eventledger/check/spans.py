@@ -105,29 +105,25 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
             else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}",
         )
         return
-    near = near_matches(text, quote)
+    near = near_miss(text, quote)
     if near is not None:
-        kind, places = near
-        s, e = places[0]
-        actual = text[s:e]
-        if kind == "normalization":
+        if near.kind == "normalization":
             record.report(
                 "quote-normalization-differs",
-                f"the quote matches the source only after NFC normalization ({first_difference(quote, actual)})",
+                near.sentence,
                 (*prefix, "quote"),
-                expected=actual,
+                expected=near.actual,
                 found=quote,
-                hint=f"copy the quote from text.txt ({_offsets(places)})",
+                hint=f"copy the quote from text.txt ({_offsets(near.places)})",
             )
         else:
             record.report(
                 "quote-whitespace-differs",
-                "the quote matches the source only if white space is ignored "
-                f"({first_difference(quote, actual)}); the text has it at {s}..{e}",
+                f"{near.sentence}; the text has it at {near.start}..{near.end}",
                 (*prefix, "quote"),
-                expected=actual,
+                expected=near.actual,
                 found=quote,
-                hint=f"use quote: {double_quoted(actual)} with start: {s}, end: {e}",
+                hint=f"use quote: {double_quoted(near.actual)} with start: {near.start}, end: {near.end}",
             )
         return
     misses = closest_passages(text, quote, around=(start,))
@@ -166,6 +162,43 @@ def near_matches(text: str, quote: str) -> tuple[str, list[tuple[int, int]]] | N
     return None
 
 
+@dataclass(frozen=True)
+class NearMiss:
+    """Where a quote that does not occur exactly would occur with a rule relaxed, and what
+    differs: the one wording of this finding, for validate and locate alike."""
+
+    kind: str  # "normalization" or "whitespace"
+    places: list[tuple[int, int]]
+    actual: str  # the text at the first place
+    difference: str  # the first differing character, named
+
+    @property
+    def start(self) -> int:
+        return self.places[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.places[0][1]
+
+    @property
+    def sentence(self) -> str:
+        rule = (
+            "after NFC normalization"
+            if self.kind == "normalization"
+            else "if white space is ignored"
+        )
+        return f"the quote matches the source only {rule} ({self.difference})"
+
+
+def near_miss(text: str, quote: str) -> NearMiss | None:
+    near = near_matches(text, quote)
+    if near is None:
+        return None
+    kind, places = near
+    actual = text[places[0][0] : places[0][1]]
+    return NearMiss(kind, places, actual, first_difference(quote, actual))
+
+
 # A near miss: the passage of the text that differs from the quote in at most this many
 # characters (and at least 2, so that one typo in a short quote still counts).
 _NEAR_SHARE = 0.1
@@ -179,7 +212,7 @@ _MARK_OPEN, _MARK_CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: rare in press texts, un
 
 
 @dataclass(frozen=True)
-class NearMiss:
+class ClosePassage:
     """A passage of the text that is almost the quote."""
 
     start: int
@@ -236,7 +269,7 @@ def _seeds(text: str, quote: str, around: tuple[int, ...], tolerance: int) -> li
     return kept
 
 
-def closest_passages(text: str, quote: str, around: tuple[int, ...] = ()) -> list[NearMiss]:
+def closest_passages(text: str, quote: str, around: tuple[int, ...] = ()) -> list[ClosePassage]:
     """Every passage of text that differs from quote in at most a tenth of its characters,
     best first; [] when none is that close (or the quote occurs exactly).
 
@@ -247,7 +280,7 @@ def closest_passages(text: str, quote: str, around: tuple[int, ...] = ()) -> lis
         return []
     limit = max(_NEAR_MIN, int(len(quote) * _NEAR_SHARE))
     slack = limit + 8
-    found: dict[tuple[int, int], NearMiss] = {}
+    found: dict[tuple[int, int], ClosePassage] = {}
     for seed in _seeds(text, quote, around, limit):
         lo, hi = max(0, seed - slack), min(len(text), seed + len(quote) + slack)
         placed = _align(text, quote, lo, hi)
@@ -255,9 +288,9 @@ def closest_passages(text: str, quote: str, around: tuple[int, ...] = ()) -> lis
             continue
         differing = _differing(text[placed[0] : placed[1]], quote)
         if differing <= limit:
-            found[placed] = NearMiss(placed[0], placed[1], differing)
+            found[placed] = ClosePassage(placed[0], placed[1], differing)
     # Keep the best of overlapping passages: one place in the text is one near miss.
-    kept: list[NearMiss] = []
+    kept: list[ClosePassage] = []
     for miss in sorted(found.values(), key=lambda m: (m.differing, m.start)):
         if all(miss.end <= k.start or miss.start >= k.end for k in kept):
             kept.append(miss)
@@ -265,7 +298,7 @@ def closest_passages(text: str, quote: str, around: tuple[int, ...] = ()) -> lis
 
 
 @dataclass(frozen=True)
-class NearMissText:
+class ClosePassageText:
     """How a near miss is told, in validate and locate alike (one wording)."""
 
     summary: str  # where the closest passage is and what differs, invisible characters named
@@ -297,8 +330,8 @@ def _characters(n: int) -> str:
 
 
 def describe_near_miss(
-    quote: str, text: str, misses: list[NearMiss], file: str = "FILE"
-) -> NearMissText:
+    quote: str, text: str, misses: list[ClosePassage], file: str = "FILE"
+) -> ClosePassageText:
     """Tell the closest passage: where, what differs (named), and the fix."""
     best = misses[0]
     passage = text[best.start : best.end]
@@ -333,7 +366,7 @@ def describe_near_miss(
             f"the closest differs in {_characters(best.differing)}: {'; '.join(shown)}"
         )
         hint = "quote more words so that one passage matches, copied from text.txt"
-    return NearMissText(summary, "".join(text_marked), "".join(quote_marked), hint)
+    return ClosePassageText(summary, "".join(text_marked), "".join(quote_marked), hint)
 
 
 def first_difference(quote: str, actual: str) -> str:
