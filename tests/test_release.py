@@ -302,17 +302,50 @@ def test_records_with_errors_are_refused_before_anything_is_written(
     assert not (clone / "build").exists()
 
 
-def test_an_existing_version_is_never_overwritten(repo: Path, tmp_path: Path) -> None:
+def test_a_build_never_blocks_a_later_one_but_a_recorded_version_keeps_its_records(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build/<version>/ is a local copy: the same files are a no-op, other records replace it
+    (atomically: a failing build leaves the old one); releases/<version>.json is what fixes
+    a version's records."""
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     first = build(Repository(clone))
     before = files_of(first.folder)
-    assert build(Repository(clone)).status == "unchanged"
+    again = build(Repository(clone))
+    assert again.status == "unchanged" and files_of(first.folder) == before
+
     event = clone / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
     event.write_text(event.read_text().replace("as Kim leaves", "as Kim departs"))
-    with pytest.raises(ReleaseError, match="already exists with different content"):
+    from eventledger.publish import release
+
+    with monkeypatch.context() as patched:
+        patched.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
+        with pytest.raises(ReleaseError, match="simulated failure"):
+            build(Repository(clone))
+    assert files_of(first.folder) == before  # the old build stays whole
+    assert [p.name for p in (clone / "build").iterdir() if p.name.startswith(".")] == []
+    replaced = build(Repository(clone))
+    assert replaced.status == "replaced"
+    assert b"as Kim departs" in (replaced.folder / "data" / "events.csv").read_bytes()
+    assert verify(replaced.folder) == []
+
+    build(Repository(clone), write_manifest=True)  # recorded: now the records are fixed
+    event.write_text(event.read_text().replace("as Kim departs", "as Kim goes"))
+    with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
         build(Repository(clone))
-    assert files_of(first.folder) == before
+
+
+def test_a_withheld_draft_never_makes_two_builds_different_records(
+    repo: Path, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    first = build(Repository(clone), write_manifest=True)
+    assert first.drafts == ["2019-04-25-kim-train-departs"]
+    (clone / "events" / "2019" / "2019-04-25-kim-train-departs.yaml").unlink()
+    second = build(Repository(clone))  # the same records ship: not refused
+    assert second.drafts == [] and second.counts == first.counts
 
 
 def test_outside_git_without_source_date_epoch_is_refused(

@@ -423,7 +423,8 @@ def generate(check: bool, root: Path | None) -> None:
         click.echo(f"wrote {repository.rel(path)}")
 
 
-def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> None:
+def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
+    from eventledger.publish.record import record_release, refuse_uncommitted
     from eventledger.publish.release import build
 
     repository = _repository(root)
@@ -433,7 +434,19 @@ def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> 
             click.echo(f"... {message}", err=True)
 
     try:
-        result = build(repository, progress=progress, write_manifest=write_manifest)
+        if record:
+            refuse_uncommitted(repository)
+        result = build(repository, progress=progress)
+        data = result.to_dict(repository.root)
+        if record:
+            progress(f"recording {result.version}")
+            recorded = record_release(repository, result.version, result.folder / "manifest.json")
+            data |= {
+                "manifest": repository.rel(recorded.manifest),
+                "tag": recorded.tag,
+                "commit": recorded.commit,
+                "recorded": True,
+            }
     except (IssuesError, SchemaError) as err:
         issues = err.issues if isinstance(err, IssuesError) else []
         if fmt == "json":
@@ -447,10 +460,9 @@ def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> 
         else:
             if issues:
                 checked = err.checked if isinstance(err, IssuesError) else 0
-                click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
+                click.echo(FORMATS[fmt](sorted(issues), summarize(issues, checked)), err=True)
             click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
-    data = result.to_dict(repository.root)
     if fmt == "json":
         click.echo(json.dumps({"ok": True, **data}, ensure_ascii=False, indent=2))
     else:
@@ -461,10 +473,11 @@ _PUBLISH_OPTIONS = [
     click.option(
         "--format",
         "fmt",
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(sorted(FORMATS)),
         default="text",
         show_default=True,
-        help="json prints a machine-readable summary.",
+        help="text for people; json prints a machine-readable summary; github writes the "
+        "records' errors as pull-request annotations.",
     ),
     click.option("--quiet", "-q", is_flag=True, help="No progress messages."),
     click.option(
@@ -482,23 +495,33 @@ def _publish_options(f: Any) -> Any:
 @main.command(name="build")
 @_publish_options
 def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
-    """Check everything and write build/<version>/ and build/<name>-<version>.zip.
+    """Check every record, write build/<version>/ and build/<name>-<version>.zip, verify
+    them, and say where they are (what `make release` runs). Records nothing: build as often
+    as you like, on any branch. An earlier build of the version is replaced, unless it holds
+    these very files (then nothing is written); a version that releases/ records must keep
+    its records.
 
-    Exit status: 0 built (or already built with the same content), 1 nothing written: a
-    record has errors, the package fails frictionless or its own checks, or the version
-    exists with different content; 2 usage error.
+    Exit status: 0 built (or nothing changed), 1 nothing written: a record has errors, the
+    package fails frictionless or its own checks, or a recorded version's records differ;
+    2 usage error.
     """
-    _publish(root, fmt, quiet, write_manifest=False)
+    _publish(root, fmt, quiet, record=False)
 
 
 @main.command()
 @_publish_options
 def release(fmt: str, quiet: bool, root: Path | None) -> None:
-    """Build the release and record releases/<version>.json (commit it) for the next one's changes.
+    """Build the version, then record it (the maintainer's act, `make publish`): write
+    releases/<version>.json, from which the next release computes its changes, cite the
+    version in CITATION.cff, commit both ("Release <version>") and tag v<version>.
 
-    Exit status: 0 built and recorded, 1 nothing written (as for build), 2 usage error.
+    Needs git and no uncommitted change to tracked files. Recording a version that is
+    recorded and tagged already does nothing.
+
+    Exit status: 0 built and recorded, 1 nothing recorded (as for build, or git refuses),
+    2 usage error.
     """
-    _publish(root, fmt, quiet, write_manifest=True)
+    _publish(root, fmt, quiet, record=True)
 
 
 @main.command()

@@ -57,6 +57,18 @@ def _tag_commit(repository: Repository, tag: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def refuse_uncommitted(repository: Repository) -> None:
+    """A release commit holds the release and nothing else: refuse a tree with uncommitted
+    changes to tracked files (untracked files and build/ play no part)."""
+    dirty = _git(repository, "status", "--porcelain", "--untracked-files=no").splitlines()
+    if dirty:
+        shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        raise RecordError(
+            f"uncommitted changes ({shown}); commit or stash them first: the release commit "
+            "holds the manifest and CITATION.cff only"
+        )
+
+
 def record_release(repository: Repository, version: str, built_manifest: Path) -> Recorded:
     """Record the built version: write releases/<version>.json, cite the version in
     CITATION.cff, commit both ("Release <version>") and tag v<version>.
@@ -76,13 +88,7 @@ def record_release(repository: Repository, version: str, built_manifest: Path) -
             f"the tag {tag} exists but releases/{version}.json does not hold this build; "
             "raise the version in datapackage.json"
         )
-    dirty = _git(repository, "status", "--porcelain", "--untracked-files=no").strip()
-    if dirty:
-        shown = ", ".join(line[3:] for line in dirty.splitlines()[:5])
-        raise RecordError(
-            f"uncommitted changes ({shown}); commit or stash them first: the release commit "
-            "holds the manifest and CITATION.cff only"
-        )
+    refuse_uncommitted(repository)
     manifest.parent.mkdir(exist_ok=True)
     write_atomically(manifest, data)
     paths = [manifest.relative_to(repository.root).as_posix()]
