@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventledger.issues import RecordPath
 from eventledger.read.records import Record, Row
 from eventledger.syntax.positions import line_of
 from eventledger.syntax.strict_yaml import double_quoted
@@ -74,10 +75,16 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
         return  # reported once on the source itself
     values = row.values
     start, end, quote = values.get("start"), values.get("end"), values.get("quote")
-    if not isinstance(start, int) or not isinstance(end, int) or not isinstance(quote, str):
+    if not isinstance(quote, str) or not quote:
         return  # already reported by the record checks
     text = source.text
     prefix = row.prefix
+    if not isinstance(start, int) or not isinstance(end, int):
+        # The missing or broken offsets are reported by the record checks; a quote that is
+        # not in the text is a second mistake, which locate --write cannot mend: say it now.
+        if not locate(text, quote):
+            _report_absent(record, prefix, source, quote, None)
+        return
     if not 0 <= start < end <= len(text):
         record.report(
             "offsets-out-of-range",
@@ -90,7 +97,6 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
         return
     if text[start:end] == quote:
         return
-    at_offsets = text[start:end]
     exact = locate(text, quote)
     if exact:
         record.report(
@@ -99,12 +105,25 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
             f"but occurs at {_offsets(exact)}",
             (*prefix, "quote"),
             expected=quote,
-            found=at_offsets,
+            found=text[start:end],
             hint=f"set {_offsets(exact)}"
             if len(exact) == 1
             else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}",
         )
         return
+    _report_absent(record, prefix, source, quote, (start, end))
+
+
+def _report_absent(
+    record: Record,
+    prefix: RecordPath,
+    source: SourceText,
+    quote: str,
+    offsets: tuple[int, int] | None,
+) -> None:
+    """A quote that occurs nowhere exactly: as it would with a rule relaxed, as the closest
+    passage, or not at all."""
+    text = source.text or ""
     near = near_miss(text, quote)
     if near is not None:
         if near.kind == "normalization":
@@ -126,7 +145,7 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
                 hint=f"use quote: {double_quoted(near.actual)} with start: {near.start}, end: {near.end}",
             )
         return
-    misses = closest_passages(text, quote, around=(start,))
+    misses = closest_passages(text, quote, around=offsets[:1] if offsets else ())
     if misses:
         described = describe_near_miss(quote, text, misses, record.file)
         record.report(
@@ -142,8 +161,11 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
         "quote-not-found",
         f"the quote occurs nowhere in {source.source_id}, and no passage is close to it",
         (*prefix, "quote"),
-        expected=f"text at {start}..{end}: {at_offsets!r}",
+        expected=f"text at {offsets[0]}..{offsets[1]}: {text[offsets[0] : offsets[1]]!r}"
+        if offsets
+        else None,
         found=quote,
+        hint="check the source_id and copy the quote from text.txt",
     )
 
 
