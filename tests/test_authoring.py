@@ -402,3 +402,7 @@ def test_new_actor_writes_a_record_that_validates(repo: Path) -> None:
     assert code == 2 and "exists already" in out
     code, out = invoke(repo, "new", "actor", "x", "--name", "X", "--kind", "persn")
     assert code == 2 and "did you mean 'person'?" in out
+    (repo / "actors" / "vladimir-putin.yaml").rename(repo / "putin.txt")
+    commit_all(repo, "delete an actor")  # committed before, deleted now: the id stays used
+    code, out = invoke(repo, "new", "actor", "vladimir-putin", "--name", "X", "--kind", "person")
+    assert code == 2 and "was used before and deleted" in out

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eventledger.atomic import write_atomically
+from eventledger.author.scaffold import deleted_ids
 from eventledger.issues.suggest import did_you_mean
 from eventledger.model.patterns import ISO_DAY
 from eventledger.model.schema import Schema, TableSpec, load_schema
@@ -33,6 +34,7 @@ _TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
 # Written without quotes, as the corpus writes ids, terms and hashes; anything else (names,
 # dates, free text) is double-quoted so that no editor or other YAML reader retypes it.
 _PLAIN = re.compile(r"[a-z][a-z0-9-]*|[0-9a-f]{64}|[A-Z]{3}|Q[0-9]+")
+_REUSED = "the {kind} id {id!r} was used before and deleted (git log); ids are never reused: choose another"
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 
 
@@ -210,6 +212,8 @@ def new_source(
             "published_earliest <= published <= published_latest does not hold: "
             f"{earliest or '-'} / {published} / {latest or '-'}"
         )
+    if source_id in deleted_ids(repository, "sources", "source.yaml"):
+        raise NewRecordError(_REUSED.format(kind="source", id=source_id))
     folder = repository.root / "sources" / source_id
     try:
         folder.mkdir(parents=True)
@@ -236,6 +240,8 @@ def new_actor(repository: Repository, actor_id: str, values: dict[str, object]) 
     table = schema.tables["actors"]
     record = {**values, "actor_id": actor_id}
     _check(table, schema, record)
+    if actor_id in deleted_ids(repository, "actors"):
+        raise NewRecordError(_REUSED.format(kind="actor", id=actor_id))
     path = repository.root / "actors" / f"{actor_id}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -84,19 +84,27 @@ def slugify(text: str) -> str:
     return _SLUG_JUNK.sub("-", text.lower()).strip("-")
 
 
-def used_event_ids(repository: Repository) -> set[str]:
-    """Ids of every event file, and of every event file git remembers deleting: ids are never reused."""
-    files, _ = repository.discover()
-    used = {f.path.stem for f in files if f.kind == "event"}
+def deleted_ids(repository: Repository, folder: str, record_file: str | None = None) -> set[str]:
+    """Ids of the records git remembers deleting under folder: ids are never reused. A record
+    is a file <id>.yaml, or, with record_file, a folder <id>/ holding that file."""
     try:
         done = git(
-            repository.root, "log", "--diff-filter=D", "--name-only", "--format=", "--", "events"
+            repository.root, "log", "--diff-filter=D", "--name-only", "--format=", "--", folder
         )
     except GitMissing:  # no git: the files on disk are all we know
-        return used
-    if done.returncode == 0:
-        used |= {Path(p).stem for p in done.stdout.splitlines() if p.endswith(".yaml")}
-    return used
+        return set()
+    if done.returncode != 0:
+        return set()
+    paths = [Path(p) for p in done.stdout.splitlines()]
+    if record_file is not None:
+        return {p.parent.name for p in paths if p.name == record_file}
+    return {p.stem for p in paths if p.suffix == ".yaml"}
+
+
+def used_event_ids(repository: Repository) -> set[str]:
+    """Ids of every event file, and of every event file git remembers deleting."""
+    files, _ = repository.discover()
+    return {f.path.stem for f in files if f.kind == "event"} | deleted_ids(repository, "events")
 
 
 def next_id(slug: str, day: dt.date | EventDate, used: set[str]) -> str:
