@@ -406,3 +406,15 @@ def test_new_actor_writes_a_record_that_validates(repo: Path) -> None:
     commit_all(repo, "delete an actor")  # committed before, deleted now: the id stays used
     code, out = invoke(repo, "new", "actor", "vladimir-putin", "--name", "X", "--kind", "person")
     assert code == 2 and "was used before and deleted" in out
+
+
+def test_a_near_miss_never_prints_an_invisible_character_as_it_is(repo: Path) -> None:
+    """A bidi override the quote and the text share is shown by code point, not obeyed."""
+    text = repo / "sources" / SOURCE / "text.txt"
+    text.write_bytes(text.read_bytes() + "\nDas Treffen\u202e dauerte zwei Stunden.".encode())
+    result = CliRunner().invoke(
+        main, ["locate", "--root", str(repo), SOURCE, "Das Treffen\u202e dauerte zwie Stunden."]
+    )
+    assert result.exit_code == 1
+    assert "\u202e" not in result.output
+    assert "text:  Das Treffen<U+202E> dauerte zw" in result.output

@@ -339,6 +339,18 @@ def _shown(chars: str) -> str:
     )
 
 
+def _visible(chars: str) -> str:
+    """Characters both sides share, printable as they are except the invisible ones
+    (format and control characters, spaces other than U+0020), which a terminal would act on."""
+    return "".join(
+        f"<U+{ord(c):04X}>"
+        if unicodedata.category(c) in ("Cf", "Cc", "Co", "Cs", "Zl", "Zp")
+        or (unicodedata.category(c) == "Zs" and c != " ")
+        else c
+        for c in chars
+    )
+
+
 def _said(chars: str) -> str:
     if not chars:
         return "nothing"
@@ -362,8 +374,8 @@ def describe_near_miss(
     for tag, i1, i2, j1, j2 in ops:
         a, b = passage[i1:i2], quote[j1:j2]
         if tag == "equal":
-            text_marked.append(a)
-            quote_marked.append(b)
+            text_marked.append(_visible(a))
+            quote_marked.append(_visible(b))
             continue
         text_marked.append(f"{_MARK_OPEN}{_shown(a)}{_MARK_CLOSE}")
         quote_marked.append(f"{_MARK_OPEN}{_shown(b)}{_MARK_CLOSE}")
