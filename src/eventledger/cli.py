@@ -101,6 +101,12 @@ def main() -> None:
     "(default HEAD); untracked files and unstaged edits play no part (the pre-commit hook).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when there is no issue.")
+@click.option(
+    "--require-coverage",
+    is_flag=True,
+    help="Report a sentence that no record codes and no uncoded.yaml sets aside as an error, "
+    "not a warning (what make validate and CI run).",
+)
 def validate(
     paths: tuple[Path, ...],
     fmt: str,
@@ -108,12 +114,14 @@ def validate(
     since: str | None,
     staged: bool,
     quiet: bool,
+    require_coverage: bool,
 ) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
 
     With --changed-since REV, parse only the records changed since REV (committed,
     uncommitted or untracked) and the events that cite a changed or deleted actor or
-    source; report on those files. Ids are checked against the whole repository.
+    source; report on those files. Ids are checked against the whole repository; sentence
+    coverage is not checked (it needs every record).
 
     Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
@@ -125,6 +133,9 @@ def validate(
     from eventledger.check.checker import check
 
     repository = _repository(root or (paths[0].parent if paths else None))
+    outside = [str(p) for p in paths if not p.resolve().is_relative_to(repository.root)]
+    if outside:
+        raise click.UsageError(f"not in the repository {repository.root}: {', '.join(outside)}")
     try:
         if since is not None:
             dataset = check_changed(repository, since, staged=staged).dataset
@@ -135,6 +146,8 @@ def validate(
     except SchemaError as err:
         click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
         sys.exit(EXIT_INVALID)
+    if require_coverage:
+        dataset.issues.escalate("--require-coverage")
     issues = dataset.issues.sorted()
     summary = summarize(issues, len(dataset.records))
     if not (quiet and not issues):
@@ -161,7 +174,7 @@ def validate(
     "record_file",
     metavar="FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Fill in or repair start and end of every span of the event FILE from its quote, in place.",
+    help="Fill in or repair start and end of every span of the record FILE (the evidence of an event, the passages of an uncoded set) from its quote, in place.",
 )
 @click.option(
     "--accept-near",
@@ -522,6 +535,35 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
     2 usage error.
     """
     _publish(root, fmt, quiet, record=True)
+
+
+@main.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the default web browser.")
+@click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
+)
+def browse(open_browser: bool, root: Path | None) -> None:
+    """Build the reviewer's view of the working tree into build/browse/ and print its index.html.
+
+    Drafts are included and marked, and every source shows its full text with each span
+    highlighted: the folder is for this machine only, never to be published.
+
+    Exit status: 0 written (the path of index.html is printed), 1 it cannot be built, 2 usage
+    error.
+    """
+    import webbrowser
+
+    from eventledger.publish.browse import BrowseError, build_browse
+
+    repository = _repository(root)
+    try:
+        index = build_browse(repository)
+    except (BrowseError, SchemaError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(str(index))
+    if open_browser:
+        webbrowser.open(index.as_uri())
 
 
 @main.command()

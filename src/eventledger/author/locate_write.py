@@ -31,6 +31,7 @@ from eventledger.check.spans import (
     locate,
     read_source_text,
 )
+from eventledger.model.schema import load_schema
 from eventledger.read.repository import Repository
 from eventledger.syntax.positions import line_of
 from eventledger.syntax.strict_yaml import Document, double_quoted, load
@@ -41,7 +42,34 @@ _VALUE = re.compile(r"""([ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\s,#{}\[
 
 
 class LocateWriteError(Exception):
-    """The file cannot be rewritten at all (unreadable, not valid YAML, no evidence list)."""
+    """The file cannot be rewritten at all (unreadable, not valid YAML, no list of spans)."""
+
+
+@dataclass(frozen=True)
+class SpanList:
+    """Where a record lists its spans: the evidence of an event, the passages of an uncoded set."""
+
+    key: str
+    source_field: str | None  # the item's field naming the source; None: the record's id does
+    id_field: str
+
+
+EVIDENCE = SpanList("evidence", "source_id", "event_id")  # for a file outside any repository
+
+
+def span_list(repository: Repository, path: Path) -> SpanList:
+    """The span list of the kind of record at path, from the dataset model."""
+    layout = repository.layout_of(path)
+    if layout is None:
+        return EVIDENCE
+    model = load_schema(repository.schema_dir).model
+    kind = model.kind(layout.kind)
+    for child in kind.children:
+        table = model.span_table(child.table)
+        if table is not None:
+            own = table.source_field == child.parent_field
+            return SpanList(child.key, None if own else table.source_field, kind.id_field)
+    raise LocateWriteError(f"{repository.rel(path)}: a {kind.name} record has no spans to locate")
 
 
 @dataclass(frozen=True)
@@ -53,7 +81,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Fix:
-    span: int  # 0-based index in evidence
+    span: int  # 0-based index in the span list
     line: int  # line of the span in the record
     old: tuple[Any, Any]
     new: tuple[int, int]
@@ -72,6 +100,7 @@ class Refusal:
 @dataclass
 class Outcome:
     file: str
+    key: str = EVIDENCE.key  # the list the spans stand in
     fixes: list[Fix] = field(default_factory=list)
     kept: int = 0  # spans whose offsets were right already
     refusals: list[Refusal] = field(default_factory=list)
@@ -86,7 +115,11 @@ def _offsets(values: tuple[Any, Any]) -> tuple[int, int] | None:
 
 
 def plan(
-    repository: Repository, path: Path, *, accept_near: bool = False
+    repository: Repository,
+    path: Path,
+    where: SpanList = EVIDENCE,
+    *,
+    accept_near: bool = False,
 ) -> tuple[Outcome, Document, str, bytes]:
     """Decide the offsets of every span; return the outcome, the parsed record and its text."""
     rel = repository.rel(path) if path.resolve().is_relative_to(repository.root) else str(path)
@@ -100,17 +133,19 @@ def plan(
         raise LocateWriteError(f"{rel}: cannot read the record ({shown}); fix that first")
     bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
     text = raw[len(bom) :].decode("utf-8")
-    spans = doc.data.get("evidence") if isinstance(doc.data, dict) else None
+    data = doc.data if isinstance(doc.data, dict) else {}
+    spans = data.get(where.key)
     if not isinstance(spans, list) or not spans:
-        raise LocateWriteError(f"{rel}: the record has no evidence list; nothing to locate")
-    outcome = Outcome(rel)
+        raise LocateWriteError(f"{rel}: the record has no {where.key} list; nothing to locate")
+    outcome = Outcome(rel, where.key)
     sources: dict[str, SourceText] = {}
     for i, span in enumerate(spans):
-        line = doc.position(("evidence", i))[0]
+        line = doc.position((where.key, i))[0]
         if not isinstance(span, dict):
             outcome.refusals.append(Refusal(i, line, "the span is not a mapping"))
             continue
-        sid, quote = span.get("source_id"), span.get("quote")
+        sid = span.get(where.source_field) if where.source_field else data.get(where.id_field)
+        quote = span.get("quote")
         if not isinstance(sid, str) or not isinstance(quote, str) or not quote:
             outcome.refusals.append(Refusal(i, line, "the span needs a source_id and a quote"))
             continue
@@ -181,14 +216,15 @@ def plan(
     return outcome, doc, text, bom
 
 
-def _edit(text: str, doc: Document, fixes: list[Fix], rel: str) -> str:
+def _edit(text: str, doc: Document, fixes: list[Fix], rel: str, where: SpanList) -> str:
     lines = text.splitlines(keepends=True)
     inserts: dict[int, list[str]] = {}  # 0-based line index -> lines to insert after it
     for fix in fixes:
-        span = doc.data["evidence"][fix.span]
+        span = doc.data[where.key][fix.span]
+        first = _first_anchor(span, where)
         for key, value in zip(KEYS, fix.new, strict=True):
             if key in span:
-                line, col = doc.positions[("evidence", fix.span, key)]
+                line, col = doc.positions[(where.key, fix.span, key)]
                 row = lines[line - 1]
                 head = row[: col - 1]
                 rest = row[col - 1 :]
@@ -204,11 +240,12 @@ def _edit(text: str, doc: Document, fixes: list[Fix], rel: str) -> str:
                 space = token.group(1) if not token.group(2) and tail.strip() else ""
                 lines[line - 1] = f"{head}{key}: {value}{space}{tail}"
             else:
-                after = _insert_after(doc, lines, fix.span, key, rel)
-                indent = doc.positions[("evidence", fix.span, "source_id")][1] - 1
+                anchor = first if key == "start" or "start" not in span else "start"
+                after = _insert_after(doc, lines, (where.key, fix.span, anchor), key, rel)
+                indent = doc.positions[(where.key, fix.span, first)][1] - 1
                 inserts.setdefault(after, []).append(f"{' ' * indent}{key}: {value}\n")
         if fix.quote is not None:
-            _replace_quote(doc, lines, fix.span, fix.quote, rel)
+            _replace_quote(doc, lines, where.key, fix.span, fix.quote, rel)
     for after in sorted(inserts, reverse=True):
         lines[after + 1 : after + 1] = inserts[after]
     return "".join(lines)
@@ -217,9 +254,11 @@ def _edit(text: str, doc: Document, fixes: list[Fix], rel: str) -> str:
 _QUOTED = re.compile(r"""[ \t]*("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*')([ \t]*(?:#.*)?)\n?$""")
 
 
-def _replace_quote(doc: Document, lines: list[str], span: int, passage: str, rel: str) -> None:
+def _replace_quote(
+    doc: Document, lines: list[str], key: str, span: int, passage: str, rel: str
+) -> None:
     """Write passage as the span's quote, double-quoted, in place of a quote on one line."""
-    line, col = doc.positions[("evidence", span, "quote")]
+    line, col = doc.positions[(key, span, "quote")]
     row = lines[line - 1]
     head, rest = row[: col - 1], row[col - 1 :]
     nxt = lines[line] if line < len(lines) else ""
@@ -238,10 +277,16 @@ def _replace_quote(doc: Document, lines: list[str], span: int, passage: str, rel
     lines[line - 1] = f"{head}quote: {double_quoted(passage)}{comment}{ending}"
 
 
-def _insert_after(doc: Document, lines: list[str], span: int, key: str, rel: str) -> int:
-    """The 0-based line after which a missing key goes: after source_id (start) or start (end)."""
-    anchor = "source_id" if key == "start" or "start" not in doc.data["evidence"][span] else "start"
-    line, col = doc.positions[("evidence", span, anchor)]
+def _first_anchor(span: dict[str, Any], where: SpanList) -> str:
+    """The key a missing start goes after: the span's source (evidence), else its quote."""
+    return where.source_field if where.source_field and where.source_field in span else "quote"
+
+
+def _insert_after(
+    doc: Document, lines: list[str], at: tuple[str, int, str], key: str, rel: str
+) -> int:
+    """The 0-based line after which a missing key goes: after the anchor key's line."""
+    line, col = doc.positions[at]
     nxt = lines[line] if line < len(lines) else ""
     if nxt.strip() and len(nxt) - len(nxt.lstrip(" ")) > col - 1:  # the value goes on
         raise LocateWriteError(
@@ -255,14 +300,16 @@ def _insert_after(doc: Document, lines: list[str], span: int, key: str, rel: str
 
 
 def locate_write(repository: Repository, path: Path, *, accept_near: bool = False) -> Outcome:
-    """Fill in or repair the offsets of every span of the event at path, in place; with
-    accept_near, also take the words of the one passage a near-miss quote stands for."""
-    outcome, doc, text, bom = plan(repository, path, accept_near=accept_near)
+    """Fill in or repair the offsets of every span of the record at path (an event's evidence,
+    an uncoded set's passages), in place; with accept_near, a near-miss quote also takes the
+    words of the one passage it stands for."""
+    where = span_list(repository, path)
+    outcome, doc, text, bom = plan(repository, path, where, accept_near=accept_near)
     if outcome.refusals or not outcome.fixes:
         return outcome
-    new_text = _edit(text, doc, outcome.fixes, outcome.file)
+    new_text = _edit(text, doc, outcome.fixes, outcome.file, where)
     check, _ = load(bom + new_text.encode("utf-8"), outcome.file)
-    back = check.data.get("evidence") if check and isinstance(check.data, dict) else None
+    back = check.data.get(where.key) if check and isinstance(check.data, dict) else None
     got = []
     for f in outcome.fixes:
         span = back[f.span] if isinstance(back, list) and f.span < len(back) else None
@@ -282,7 +329,7 @@ def report_lines(outcome: Outcome) -> list[str]:
     """What locate --write tells the contributor: each change, or why nothing was written."""
     out: list[str] = []
     for r in outcome.refusals:
-        out.append(f"{outcome.file}:{r.line}: evidence[{r.span}]: {r.message}")
+        out.append(f"{outcome.file}:{r.line}: {outcome.key}[{r.span}]: {r.message}")
         out += [f"    {d}" for d in r.details]
         out += [
             f"    candidate: start: {c.start}, end: {c.end}  (line {c.line})" for c in r.candidates
@@ -291,12 +338,12 @@ def report_lines(outcome: Outcome) -> list[str]:
         was = ", ".join(f"{k}: {'' if v is None else v}" for k, v in zip(KEYS, f.old, strict=True))
         if f.quote is not None:
             out.append(
-                f"{outcome.file}:{f.line}: evidence[{f.span}]: quote: {double_quoted(f.quote)}, "
+                f"{outcome.file}:{f.line}: {outcome.key}[{f.span}]: quote: {double_quoted(f.quote)}, "
                 f"start: {f.new[0]}, end: {f.new[1]}  (the text's words; was {was})"
             )
             continue
         out.append(
-            f"{outcome.file}:{f.line}: evidence[{f.span}]: start: {f.new[0]}, end: {f.new[1]}"
+            f"{outcome.file}:{f.line}: {outcome.key}[{f.span}]: start: {f.new[0]}, end: {f.new[1]}"
             f"  (was {was})"
         )
     if outcome.refusals:
