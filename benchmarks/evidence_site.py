@@ -76,6 +76,9 @@ def rows(n: int, seed: int = 12) -> dict[str, list[dict[str, Any]]]:
             "published": dt.date(2019, 1, 1) + dt.timedelta(days=i),
             "published_basis": "stated",
             "published_note": None,
+            "published_precision": None,  # stated to the day
+            "published_earliest": None,
+            "published_latest": None,
             "language": "de",
             "url": None,
             "sha256": hashlib.sha256(str(i).encode()).hexdigest(),
