@@ -11,7 +11,7 @@ help:
 	@echo "make release    build, check and publish build/<version>/ (the maintainer's command)"
 	@echo "make validate   check every record in the repository"
 	@echo "make test       lint, type-check and run every test"
-	@echo "make bench      run the benchmarks"
+	@echo "make bench      time validate and build on 10k and 100k synthetic events (BENCH_1M=1: also 1M)"
 	@echo "make lock       re-pin requirements.lock after changing pyproject.toml"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -39,8 +39,7 @@ release: $(STAMP)
 	$(BIN)/eventledger release
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/loader.py
-	$(BIN)/python benchmarks/changed_since.py
+	$(BIN)/python benchmarks/scale.py
 
 lock:
 	$(PYTHON) -m pip install --quiet uv
