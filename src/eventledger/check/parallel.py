@@ -1,0 +1,209 @@
+"""Reading and checking record files on every core, with a cache, merged in file order.
+
+Reading one file (strict YAML, typed rows, the rules within one record) is a pure
+function of its bytes, its path and the schema, so it runs in worker processes. Workers
+send back compact results, never parsed documents (pickling those costs more than
+parsing): the file's bytes, which later checks need to place an issue, and the JSON
+payload that the cache also stores (typed rows, issues, the field paths already
+reported). The parent decodes the payloads in the order of the files, so the records,
+and every check after them, come out the same whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+from eventledger.issues import Issue
+from eventledger.model.schema import Schema
+from eventledger.read.cache import Cache
+from eventledger.read.records import Record, Row, read_record
+from eventledger.read.repository import RecordFile
+from eventledger.read.strict_yaml import MAX_BYTES, load
+
+CHUNK = 256  # files per task: large enough to amortize a round trip, small enough to balance
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
+    """Read and check one record file on its own (the record layer)."""
+    try:
+        raw = entry.path.read_bytes()
+    except OSError as err:
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(
+            Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}")
+        )
+        return record
+    return _read(entry, raw, schema, max_bytes)
+
+
+def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Record:
+    doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
+    if doc is None:
+        record = Record(entry.kind, entry.rel, None)
+    else:
+        record = read_record(entry.kind, entry.rel, doc, schema)
+        record.drop_document(raw)
+    record.issues[:0] = issues
+    return record
+
+
+def _date(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in the cache")
+
+
+def encode(record: Record) -> bytes:
+    """The compact result of reading one file: what the cache stores and workers send back."""
+    data = {
+        "parsed": record.raw is not None,
+        "rows": [[row.table, list(row.prefix), row.values] for row in record.rows],
+        "issues": [
+            [i.line, i.column, i.code, i.message, list(i.path), i.expected, i.found, i.hint]
+            for i in record.issues
+        ],
+        "flagged": [list(p) for p in sorted(record.flagged, key=repr)],
+    }
+    return json.dumps(data, default=_date, separators=(",", ":")).encode()
+
+
+def decode(entry: RecordFile, payload: bytes, raw: bytes | None, schema: Schema) -> Record:
+    """The record encode() described. Raises ValueError, KeyError or TypeError on a payload
+    that does not describe one (a damaged or foreign cache entry)."""
+    data: dict[str, Any] = json.loads(payload)
+    dates = _date_fields(schema)
+    rows = []
+    for table, prefix, values in data["rows"]:
+        if not isinstance(values, dict):
+            raise ValueError("not a row")
+        for name in dates[table]:
+            value = values.get(name)
+            if value is not None:
+                values[name] = dt.date.fromisoformat(value)
+        rows.append(Row(table, values, tuple(prefix)))
+    issues = [
+        Issue(entry.rel, line, column, code, message, tuple(path), expected, found, hint)
+        for line, column, code, message, path, expected, found, hint in data["issues"]
+    ]
+    flagged = {tuple(p) for p in data["flagged"]}
+    raw = raw if data["parsed"] is True else None
+    return Record(entry.kind, entry.rel, None, rows, issues, raw, flagged)
+
+
+def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
+    return {
+        name: tuple(f.name for f in table.fields if f.type == "date")
+        for name, table in schema.tables.items()
+    }
+
+
+# One result per file: (bytes or None when unreadable, payload, cache bytes written).
+Result = tuple[bytes | None, bytes, int]
+
+
+def _work(
+    entries: Sequence[RecordFile], schema: Schema, max_bytes: int, cache: Cache | None
+) -> list[Result]:
+    out: list[Result] = []
+    for entry in entries:
+        try:
+            raw: bytes | None = entry.path.read_bytes()
+        except OSError:
+            raw = None
+        if raw is None:
+            out.append((None, encode(read_file(entry, schema, max_bytes)), 0))
+            continue
+        key = cache.key(entry.kind, entry.rel, raw) if cache is not None else ""
+        payload = cache.get(key) if cache is not None else None
+        written = 0
+        if payload is None:
+            payload = encode(_read(entry, raw, schema, max_bytes))
+            if cache is not None:
+                written = cache.put(key, payload)
+        out.append((raw, payload, written))
+    return out
+
+
+# Set in each worker by fork from the parent, so the schema is never pickled per task.
+_SHARED: tuple[Schema, int, Cache | None] | None = None
+
+
+def _work_shared(entries: Sequence[RecordFile]) -> list[Result]:
+    assert _SHARED is not None
+    return _work(entries, *_SHARED)
+
+
+def _chunks(files: Sequence[RecordFile]) -> Iterator[Sequence[RecordFile]]:
+    for start in range(0, len(files), CHUNK):
+        yield files[start : start + CHUNK]
+
+
+def _results(
+    files: Sequence[RecordFile], schema: Schema, max_bytes: int, jobs: int, cache: Cache | None
+) -> Iterator[list[Result]]:
+    """The results of each chunk of files, in order, as they come (decoded as they arrive, so
+    the parent never holds every payload at once)."""
+    global _SHARED
+    if jobs <= 1 or len(files) <= CHUNK:
+        for part in _chunks(files):
+            yield _work(part, schema, max_bytes, cache)
+        return
+    _SHARED = (schema, max_bytes, cache)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+            yield from pool.map(_work_shared, _chunks(files))
+    finally:
+        _SHARED = None
+
+
+def read_files(
+    files: Sequence[RecordFile],
+    schema: Schema,
+    *,
+    max_bytes: int = MAX_BYTES,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> list[Record]:
+    """Read every file (in workers when jobs > 1), in the order given."""
+    # Every record read stays alive until the end of the run: the collector's passes over
+    # them find nothing to free and cost about a sixth of the run, so pause it.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        records: list[Record] = []
+        written = 0
+        for part, results in zip(
+            _chunks(files), _results(files, schema, max_bytes, jobs, cache), strict=True
+        ):
+            for entry, (raw, payload, wrote) in zip(part, results, strict=True):
+                written += wrote
+                try:
+                    records.append(decode(entry, payload, raw, schema))
+                except (ValueError, KeyError, TypeError):
+                    # An entry that passed its checksum but describes no record (written by
+                    # something else): never trust it; read the file again, replace the entry.
+                    record = read_file(entry, schema, max_bytes)
+                    if cache is not None and raw is not None:
+                        written += cache.put(cache.key(entry.kind, entry.rel, raw), encode(record))
+                    records.append(record)
+        if cache is not None:
+            cache.account(written)
+        return records
+    finally:
+        gc.freeze()  # what was read stays; later collections need not scan it
+        if enabled:
+            gc.enable()

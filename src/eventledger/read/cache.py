@@ -1,0 +1,152 @@
+"""A cache of what reading one record file found, keyed by what that result depends on.
+
+Reading and checking one file is a pure function of its bytes, its path, the schema and
+the tool's code, so its result is stored under the SHA-256 of all of them: a second run
+re-reads only the files whose bytes changed, and any change to schema/ or to the code
+(a new version, or an edited checkout) starts afresh.
+
+Entries live in .eventledger-cache/ at the repository root (git-ignored). Each is written
+aside and renamed, so concurrent runs never see part of one, and carries the SHA-256 of
+its payload, so an entry cut short, damaged or written by another program is ignored and
+rebuilt, never trusted. Payloads are JSON, never pickle: an entry can at worst describe a
+file wrongly (which is why CI runs with --no-cache), never run code. A cache folder that is
+a symbolic link is not used: the tool never follows a link out of the repository.
+
+The folder is bounded: a ledger counts the bytes written, and past the limit the oldest
+entries go until three quarters of it remain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import eventledger
+from eventledger.atomic import write_atomically
+
+FOLDER = ".eventledger-cache"
+MAGIC = b"eventledger-cache 1\n"
+DIGEST = 32  # bytes of a SHA-256
+DEFAULT_LIMIT = 2 << 30  # a million records take about 1.5 GB
+
+
+@functools.cache
+def code_digest() -> str:
+    """The tool's version and the bytes of its code: an edited checkout is another tool."""
+    package = Path(eventledger.__file__).parent
+    digest = hashlib.sha256(eventledger.__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Cache:
+    folder: Path
+    namespace: bytes  # digest of the code, the schema and the reading options
+    limit: int = DEFAULT_LIMIT
+
+    @classmethod
+    def open(
+        cls, root: Path, schema_dir: Path, options: str, limit: int = DEFAULT_LIMIT
+    ) -> Cache | None:
+        """The cache of the repository at root, or None when it cannot be used."""
+        folder = root / FOLDER
+        if folder.is_symlink():
+            return None
+        try:
+            folder.mkdir(exist_ok=True)
+            (folder / "entries").mkdir(exist_ok=True)
+        except OSError:
+            return None  # a read-only checkout checks without a cache
+        namespace = hashlib.sha256(
+            f"{code_digest()}\0{folder_digest(schema_dir)}\0{options}".encode()
+        ).digest()
+        return cls(folder, namespace, limit)
+
+    def key(self, kind: str, rel: str, data: bytes) -> str:
+        digest = hashlib.sha256(self.namespace)
+        digest.update(f"{kind}\0{rel}\0".encode())
+        digest.update(hashlib.sha256(data).digest())
+        return digest.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / "entries" / key[:2] / key[2:]
+
+    def get(self, key: str) -> bytes | None:
+        """The payload stored under key, or None when there is none or it fails its checksum."""
+        try:
+            with open(self._path(key), "rb") as handle:
+                blob = handle.read()
+        except OSError:
+            return None
+        head = len(MAGIC) + DIGEST
+        if not blob.startswith(MAGIC) or len(blob) < head:
+            return None
+        payload = blob[head:]
+        if hashlib.sha256(key.encode() + payload).digest() != blob[len(MAGIC) : head]:
+            return None
+        return payload
+
+    def put(self, key: str, payload: bytes) -> int:
+        """Store payload under key; return the bytes written (0 when the cache cannot write)."""
+        path = self._path(key)
+        blob = MAGIC + hashlib.sha256(key.encode() + payload).digest() + payload
+        try:
+            path.parent.mkdir(exist_ok=True)
+            write_atomically(path, blob, durable=False)
+        except OSError:
+            return 0
+        return len(blob)
+
+    def account(self, written: int) -> None:
+        """Count bytes written in this run; past the limit, remove the oldest entries."""
+        if written <= 0:
+            return
+        ledger = self.folder / "ledger"
+        try:
+            total = int(ledger.read_text(encoding="ascii")) + written
+        except (OSError, ValueError):
+            total = self._size()  # no ledger yet, or a damaged one: count what is there
+        if total > self.limit:
+            total = self._evict()
+        with contextlib.suppress(OSError):
+            write_atomically(ledger, str(total).encode(), durable=False)
+
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        found = []
+        for shard in os.scandir(self.folder / "entries"):
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(shard.path):
+                with contextlib.suppress(OSError):
+                    stat = entry.stat(follow_symlinks=False)
+                    found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+        return found
+
+    def _size(self) -> int:
+        return sum(size for _, size, _ in self._entries())
+
+    def _evict(self) -> int:
+        entries = sorted(self._entries())
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in entries:
+            if total <= self.limit * 3 // 4:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+        return total
