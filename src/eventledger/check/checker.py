@@ -15,15 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList
 from eventledger.issues.suggest import did_you_mean
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema, load_schema
-from eventledger.read.records import Record, read_record
+from eventledger.read.cache import Cache
+from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
-from eventledger.read.strict_yaml import MAX_BYTES, load
+from eventledger.read.strict_yaml import MAX_BYTES
 
 
 @dataclass
@@ -39,25 +41,6 @@ class Dataset:
 
     def by_kind(self, kind: str) -> list[Record]:
         return [r for r in self.records if r.kind == kind]
-
-
-def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
-    try:
-        raw = entry.path.read_bytes()
-    except OSError as err:
-        record = Record(entry.kind, entry.rel, None)
-        record.issues.append(
-            Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}")
-        )
-        return record
-    doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
-    if doc is None:
-        record = Record(entry.kind, entry.rel, None)
-    else:
-        record = read_record(entry.kind, entry.rel, doc, schema)
-        record.drop_document(raw)
-    record.issues[:0] = issues
-    return record
 
 
 @dataclass(frozen=True)
@@ -81,10 +64,12 @@ class KnownIds:
         return cls(frozenset(actors), frozenset(sources), frozenset(events))
 
 
-def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Dataset:
-    """Read and check every record of the repository."""
+def load_dataset(
+    repository: Repository, *, max_bytes: int = MAX_BYTES, jobs: int = 1, cache: Cache | None = None
+) -> Dataset:
+    """Read and check every record of the repository (reading files in jobs processes)."""
     files, stray = repository.discover()
-    return check_files(repository, files, stray, max_bytes=max_bytes)
+    return check_files(repository, files, stray, max_bytes=max_bytes, jobs=jobs, cache=cache)
 
 
 def check_files(
@@ -94,6 +79,8 @@ def check_files(
     *,
     known: KnownIds | None = None,
     max_bytes: int = MAX_BYTES,
+    jobs: int = 1,
+    cache: Cache | None = None,
 ) -> Dataset:
     """Read and check the given record files.
 
@@ -103,7 +90,7 @@ def check_files(
     sources that are not among the files are read without checking their records.
     """
     schema = load_schema(repository.schema_dir)
-    records = [read_file(entry, schema, max_bytes) for entry in files]
+    records = read_files(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
     extra: list[Issue] = [
         Issue(
             s.rel,
@@ -300,9 +287,15 @@ def _report_group(members: list[Record]) -> None:
         )
 
 
-def check(repository: Repository, paths: Iterable[Path] | None = None) -> Dataset:
+def check(
+    repository: Repository,
+    paths: Iterable[Path] | None = None,
+    *,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> Dataset:
     """Check the whole repository; when paths are given, keep only the issues in files under them."""
-    dataset = load_dataset(repository)
+    dataset = load_dataset(repository, jobs=jobs, cache=cache)
     if paths is not None:
         prefixes = _with_dependents([repository.rel(p) for p in paths], dataset.records)
         kept = [i for i in dataset.issues if any(_under(i.file, p) for p in prefixes)]

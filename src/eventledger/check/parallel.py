@@ -21,13 +21,15 @@ from multiprocessing import get_context
 from typing import Any
 
 from eventledger.issues import Issue
+from eventledger.issues.catalog import lookup
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache
 from eventledger.read.records import Record, Row, read_record
 from eventledger.read.repository import RecordFile
 from eventledger.read.strict_yaml import MAX_BYTES, load
 
-CHUNK = 256  # files per task: large enough to amortize a round trip, small enough to balance
+CHUNK = 256  # files per task at most: enough to amortize a round trip, few enough to balance
+SERIAL_BELOW = 64  # fewer files are read faster than worker processes start
 
 
 def available_cores() -> int:
@@ -99,6 +101,8 @@ def decode(entry: RecordFile, payload: bytes, raw: bytes | None, schema: Schema)
         Issue(entry.rel, line, column, code, message, tuple(path), expected, found, hint)
         for line, column, code, message, path, expected, found, hint in data["issues"]
     ]
+    for issue in issues:
+        lookup(issue.code)  # KeyError on a code this tool does not know
     flagged = {tuple(p) for p in data["flagged"]}
     raw = raw if data["parsed"] is True else None
     return Record(entry.kind, entry.rel, None, rows, issues, raw, flagged)
@@ -127,7 +131,7 @@ def _work(
         if raw is None:
             out.append((None, encode(read_file(entry, schema, max_bytes)), 0))
             continue
-        key = cache.key(entry.kind, entry.rel, raw) if cache is not None else ""
+        key = cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw) if cache else ""
         payload = cache.get(key) if cache is not None else None
         written = 0
         if payload is None:
@@ -147,25 +151,27 @@ def _work_shared(entries: Sequence[RecordFile]) -> list[Result]:
     return _work(entries, *_SHARED)
 
 
-def _chunks(files: Sequence[RecordFile]) -> Iterator[Sequence[RecordFile]]:
-    for start in range(0, len(files), CHUNK):
-        yield files[start : start + CHUNK]
+def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordFile]]:
+    for start in range(0, len(files), size):
+        yield files[start : start + size]
 
 
 def _results(
     files: Sequence[RecordFile], schema: Schema, max_bytes: int, jobs: int, cache: Cache | None
-) -> Iterator[list[Result]]:
-    """The results of each chunk of files, in order, as they come (decoded as they arrive, so
-    the parent never holds every payload at once)."""
+) -> Iterator[tuple[Sequence[RecordFile], list[Result]]]:
+    """Each chunk of files with its results, in order, as they come (decoded as they arrive,
+    so the parent never holds every payload at once)."""
     global _SHARED
-    if jobs <= 1 or len(files) <= CHUNK:
-        for part in _chunks(files):
-            yield _work(part, schema, max_bytes, cache)
+    if jobs <= 1 or len(files) < SERIAL_BELOW:
+        for part in _chunks(files, CHUNK):
+            yield part, _work(part, schema, max_bytes, cache)
         return
+    size = min(CHUNK, -(-len(files) // (jobs * 4)))
+    parts = list(_chunks(files, size))
     _SHARED = (schema, max_bytes, cache)
     try:
         with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
-            yield from pool.map(_work_shared, _chunks(files))
+            yield from zip(parts, pool.map(_work_shared, parts), strict=True)
     finally:
         _SHARED = None
 
@@ -186,9 +192,7 @@ def read_files(
     try:
         records: list[Record] = []
         written = 0
-        for part, results in zip(
-            _chunks(files), _results(files, schema, max_bytes, jobs, cache), strict=True
-        ):
+        for part, results in _results(files, schema, max_bytes, jobs, cache):
             for entry, (raw, payload, wrote) in zip(part, results, strict=True):
                 written += wrote
                 try:
@@ -198,7 +202,8 @@ def read_files(
                     # something else): never trust it; read the file again, replace the entry.
                     record = read_file(entry, schema, max_bytes)
                     if cache is not None and raw is not None:
-                        written += cache.put(cache.key(entry.kind, entry.rel, raw), encode(record))
+                        key = cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw)
+                        written += cache.put(key, encode(record))
                     records.append(record)
         if cache is not None:
             cache.account(written)

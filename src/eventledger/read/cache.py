@@ -72,9 +72,11 @@ class Cache:
             (folder / "entries").mkdir(exist_ok=True)
         except OSError:
             return None  # a read-only checkout checks without a cache
-        namespace = hashlib.sha256(
-            f"{code_digest()}\0{folder_digest(schema_dir)}\0{options}".encode()
-        ).digest()
+        try:
+            schema = folder_digest(schema_dir)
+        except OSError:
+            return None  # the checks report an unreadable schema; they need no cache for it
+        namespace = hashlib.sha256(f"{code_digest()}\0{schema}\0{options}".encode()).digest()
         return cls(folder, namespace, limit)
 
     def key(self, kind: str, rel: str, data: bytes) -> str:
