@@ -4,7 +4,6 @@ workers give exactly what one process gives."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 from casekit import CASES, make_repository
 from eventledger.check.parallel import CHUNK, read_file, read_files
 from eventledger.model.schema import Schema, load_schema
-from eventledger.read.cache import FOLDER, MAGIC, Cache
+from eventledger.read.cache import FOLDER, Cache
 from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
 
@@ -41,8 +40,12 @@ def corpus(tmp_path: Path) -> tuple[Repository, list[RecordFile], Schema]:
     return repository, files, load_schema(repository.schema_dir)
 
 
-def entries(repository: Repository) -> list[Path]:
-    return sorted(p for p in (repository.root / FOLDER / "entries").rglob("*") if p.is_file())
+def packs(repository: Repository) -> list[Path]:
+    return sorted((repository.root / FOLDER / "packs").iterdir())
+
+
+def cache_bytes(repository: Repository) -> int:
+    return sum(p.stat().st_size for p in (repository.root / FOLDER).rglob("*") if p.is_file())
 
 
 def open_cache(repository: Repository, limit: int = 1 << 30) -> Cache:
@@ -70,44 +73,44 @@ def test_a_damaged_entry_is_ignored_and_rebuilt(
 ) -> None:
     repository, files, schema = corpus
     expected = snapshot([read_file(f, schema) for f in files])
+    read_files(files, schema, jobs=2, cache=open_cache(repository))
     cache = open_cache(repository)
-    read_files(files, schema, cache=cache)
-    stored = entries(repository)
-    assert stored
-    for path in stored:
-        blob = path.read_bytes()
-        if damage == "flip a byte":
-            blob = blob[:-5] + bytes([blob[-5] ^ 0x20]) + blob[-4:]
-        elif damage == "cut short":
-            blob = blob[: len(blob) // 2]
-        elif damage == "empty":
-            blob = b""
-        else:  # a correct checksum over a payload that describes no record
-            key = path.parent.name + path.name
-            payload = b'{"rows": "nothing here"}'
-            blob = MAGIC + hashlib.sha256(key.encode() + payload).digest() + payload
-        path.write_bytes(blob)
+    assert len(cache.index) == len(files)
+    if damage == "foreign payload":  # a correct checksum over a payload that is no record
+        cache.commit(cache.write_pack([(k, b'{"rows": "nothing"}') for k in cache.index]))
+    else:
+        for name, offset, length in cache.index.values():
+            path = repository.root / FOLDER / "packs" / name
+            blob = bytearray(path.read_bytes())
+            if damage == "flip a byte":
+                blob[offset + length - 2] ^= 0x20
+            elif damage == "cut short":
+                blob = blob[: offset + length // 2]
+            else:
+                blob = bytearray()
+            path.write_bytes(bytes(blob))
+    cache = open_cache(repository)
     assert snapshot(read_files(files, schema, jobs=2, cache=cache)) == expected
-    for path in entries(repository):  # rebuilt: every entry is whole again
-        key = path.parent.name + path.name
-        assert cache.get(key) is not None
+    cache = open_cache(repository)  # rebuilt: every entry is whole again
+    assert all(cache.lookup(key) is not None for key in cache.index)
+    assert snapshot(read_files(files, schema, jobs=2, cache=cache)) == expected
 
 
 def test_a_second_run_reads_only_what_changed(
     corpus: tuple[Repository, list[RecordFile], Schema],
 ) -> None:
     repository, files, schema = corpus
-    cache = open_cache(repository)
-    read_files(files, schema, cache=cache)
-    before = {p: p.stat().st_mtime_ns for p in entries(repository)}
+    read_files(files, schema, jobs=2, cache=open_cache(repository))
+    before = {p: p.stat().st_mtime_ns for p in packs(repository)}
+    keys = set(open_cache(repository).index)
     changed = files[:3]
     for entry in changed:
         entry.path.write_bytes(entry.path.read_bytes() + b"# edited\n")
-    records = read_files(files, schema, cache=cache)
-    after = entries(repository)
-    new = [p for p in after if p not in before]
-    assert len(new) == len(changed)  # one new entry per changed file, nothing else rewritten
-    assert all(p.stat().st_mtime_ns == before[p] for p in after if p in before)
+    records = read_files(files, schema, jobs=2, cache=open_cache(repository))
+    new = [p for p in packs(repository) if p not in before]
+    added = set(open_cache(repository).index) - keys
+    assert len(new) == 1 and len(added) == len(changed)  # the 3 changed files, nothing else
+    assert all(p.stat().st_mtime_ns == before[p] for p in before)
     assert snapshot(records) == snapshot([read_file(f, schema) for f in files])
 
 
@@ -115,14 +118,15 @@ def test_the_folder_stays_within_its_bound(
     corpus: tuple[Repository, list[RecordFile], Schema],
 ) -> None:
     repository, files, schema = corpus
-    probe = open_cache(repository)
-    read_files(files[:1], schema, cache=probe)
-    one = entries(repository)[0].stat().st_size
+    read_files(files, schema, cache=open_cache(repository))
+    everything = cache_bytes(repository)
     shutil.rmtree(repository.root / FOLDER)
-    limit = one * 40
-    cache = open_cache(repository, limit)
-    read_files(files, schema, cache=cache)
-    assert sum(p.stat().st_size for p in entries(repository)) <= limit
+    limit = everything // 3
+    for _ in range(3):  # cold, then warm runs that find part of it evicted
+        records = read_files(files, schema, jobs=2, cache=open_cache(repository, limit))
+        assert cache_bytes(repository) <= limit + 4096  # the ledger and index files aside
+    assert open_cache(repository, limit).index  # what remains is still used
+    assert snapshot(records) == snapshot([read_file(f, schema) for f in files])
 
 
 def test_a_cache_folder_that_is_a_link_is_not_used(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from casekit import CASES, PROJECT, make_repository
-from eventledger.read.cache import FOLDER
+from eventledger.read.cache import FOLDER, Cache
 
 EXE = PROJECT / ".venv" / "bin" / "eventledger"
 
@@ -64,12 +64,16 @@ def test_workers_and_cache_change_nothing_in_the_output(
 def test_a_corrupted_cache_entry_is_ignored(tmp_path: Path) -> None:
     root = broken(tmp_path)
     expected = validate(root, "--jobs", "2")
-    entries = [p for p in (root / FOLDER / "entries").rglob("*") if p.is_file()]
-    assert entries
-    for path in entries:
+    cache = Cache.open(root, root / "schema", "")
+    assert cache is not None and cache.index
+    for name, offset, length in cache.index.values():
+        path = root / FOLDER / "packs" / name
         blob = bytearray(path.read_bytes())
-        blob[-3] ^= 0x55
+        blob[offset + length - 3] ^= 0x55
         path.write_bytes(bytes(blob))
+    for run in (root / FOLDER / "entries").rglob("*"):  # the stored outcomes of whole runs
+        if run.is_file():
+            run.write_bytes(run.read_bytes()[:-7])
     assert validate(root, "--jobs", "2") == expected
     assert validate(root, "--jobs", "1") == expected
 

@@ -23,7 +23,7 @@ from typing import Any
 from eventledger.issues import Issue
 from eventledger.issues.catalog import lookup
 from eventledger.model.schema import Schema
-from eventledger.read.cache import Cache
+from eventledger.read.cache import Cache, Location
 from eventledger.read.records import Record, Row, read_record
 from eventledger.read.repository import RecordFile
 from eventledger.read.strict_yaml import MAX_BYTES, load
@@ -115,38 +115,43 @@ def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
-# One result per file: (bytes or None when unreadable, payload, cache bytes written).
-Result = tuple[bytes | None, bytes, int]
+# One result per file: its bytes (None when unreadable) and the payload; per task, where
+# the entries it wrote to the cache are.
+Result = tuple[bytes | None, bytes]
+Done = tuple[list[Result], dict[str, Location]]
+
+
+def _key(cache: Cache, entry: RecordFile, raw: bytes, max_bytes: int) -> str:
+    return cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw)
 
 
 def _work(
     entries: Sequence[RecordFile], schema: Schema, max_bytes: int, cache: Cache | None
-) -> list[Result]:
+) -> Done:
     out: list[Result] = []
+    new: list[tuple[str, bytes]] = []
     for entry in entries:
         try:
             raw: bytes | None = entry.path.read_bytes()
         except OSError:
             raw = None
         if raw is None:
-            out.append((None, encode(read_file(entry, schema, max_bytes)), 0))
+            out.append((None, encode(read_file(entry, schema, max_bytes))))
             continue
-        key = cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw) if cache else ""
-        payload = cache.get(key) if cache is not None else None
-        written = 0
+        key = _key(cache, entry, raw, max_bytes) if cache is not None else ""
+        payload = cache.lookup(key) if cache is not None else None
         if payload is None:
             payload = encode(_read(entry, raw, schema, max_bytes))
-            if cache is not None:
-                written = cache.put(key, payload)
-        out.append((raw, payload, written))
-    return out
+            new.append((key, payload))
+        out.append((raw, payload))
+    return out, cache.write_pack(new) if cache is not None else {}
 
 
 # Set in each worker by fork from the parent, so the schema is never pickled per task.
 _SHARED: tuple[Schema, int, Cache | None] | None = None
 
 
-def _work_shared(entries: Sequence[RecordFile]) -> list[Result]:
+def _work_shared(entries: Sequence[RecordFile]) -> Done:
     assert _SHARED is not None
     return _work(entries, *_SHARED)
 
@@ -158,7 +163,7 @@ def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordF
 
 def _results(
     files: Sequence[RecordFile], schema: Schema, max_bytes: int, jobs: int, cache: Cache | None
-) -> Iterator[tuple[Sequence[RecordFile], list[Result]]]:
+) -> Iterator[tuple[Sequence[RecordFile], Done]]:
     """Each chunk of files with its results, in order, as they come (decoded as they arrive,
     so the parent never holds every payload at once)."""
     global _SHARED
@@ -191,10 +196,11 @@ def read_files(
     gc.disable()
     try:
         records: list[Record] = []
-        written = 0
-        for part, results in _results(files, schema, max_bytes, jobs, cache):
-            for entry, (raw, payload, wrote) in zip(part, results, strict=True):
-                written += wrote
+        added: dict[str, Location] = {}
+        rebuilt: list[tuple[str, bytes]] = []
+        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache):
+            added.update(wrote)
+            for entry, (raw, payload) in zip(part, results, strict=True):
                 try:
                     records.append(decode(entry, payload, raw, schema))
                 except (ValueError, KeyError, TypeError):
@@ -202,11 +208,11 @@ def read_files(
                     # something else): never trust it; read the file again, replace the entry.
                     record = read_file(entry, schema, max_bytes)
                     if cache is not None and raw is not None:
-                        key = cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw)
-                        written += cache.put(key, encode(record))
+                        rebuilt.append((_key(cache, entry, raw, max_bytes), encode(record)))
                     records.append(record)
         if cache is not None:
-            cache.account(written)
+            added.update(cache.write_pack(rebuilt))
+            cache.commit(added)
         return records
     finally:
         gc.freeze()  # what was read stays; later collections need not scan it

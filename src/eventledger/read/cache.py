@@ -5,15 +5,20 @@ the tool's code, so its result is stored under the SHA-256 of all of them: a sec
 re-reads only the files whose bytes changed, and any change to schema/ or to the code
 (a new version, or an edited checkout) starts afresh.
 
-Entries live in .eventledger-cache/ at the repository root (git-ignored). Each is written
-aside and renamed, so concurrent runs never see part of one, and carries the SHA-256 of
-its payload, so an entry cut short, damaged or written by another program is ignored and
-rebuilt, never trusted. Payloads are JSON, never pickle: an entry can at worst describe a
-file wrongly (which is why CI runs with --no-cache), never run code. A cache folder that is
-a symbolic link is not used: the tool never follows a link out of the repository.
+Entries live in .eventledger-cache/ at the repository root (git-ignored). The entries of
+a run are appended to pack files (one per worker task: one small file per record would
+cost more to write than the parse it saves) and found through an index that the run
+replaces in one rename when it ends; single entries (the file index, a run's outcome) are
+files of their own, written aside and renamed. Every entry carries the SHA-256 of its key
+and payload, so an entry cut short, damaged, written by another program or missing from a
+pack that another run removed is ignored and rebuilt, never trusted. Concurrent runs each
+write their own packs; the index last written wins, and what the other run added is only
+read again next time. Payloads are JSON, never pickle: an entry can at worst describe a
+file wrongly (which is why CI runs with --no-cache), never run code. A cache folder that
+is a symbolic link is not used: the tool never follows a link out of the repository.
 
 The folder is bounded: a ledger counts the bytes written, and past the limit the oldest
-entries go until three quarters of it remain.
+packs and entries go until three quarters of it remain.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import eventledger
 from eventledger.atomic import write_atomically
@@ -53,11 +61,16 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
+Location = tuple[str, int, int]  # pack file name, offset, length
+
+
+@dataclass
 class Cache:
     folder: Path
     namespace: bytes  # digest of the code, the schema and the reading options
     limit: int = DEFAULT_LIMIT
+    index: dict[str, Location] = field(default_factory=dict)  # key -> where its entry is
+    _packs: dict[str, IO[bytes]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
@@ -70,6 +83,7 @@ class Cache:
         try:
             folder.mkdir(exist_ok=True)
             (folder / "entries").mkdir(exist_ok=True)
+            (folder / "packs").mkdir(exist_ok=True)
         except OSError:
             return None  # a read-only checkout checks without a cache
         try:
@@ -77,7 +91,9 @@ class Cache:
         except OSError:
             return None  # the checks report an unreadable schema; they need no cache for it
         namespace = hashlib.sha256(f"{code_digest()}\0{schema}\0{options}".encode()).digest()
-        return cls(folder, namespace, limit)
+        cache = cls(folder, namespace, limit)
+        cache.index = cache._read_index()
+        return cache
 
     def key(self, kind: str, rel: str, data: bytes) -> str:
         digest = hashlib.sha256(self.namespace)
@@ -95,6 +111,25 @@ class Cache:
                 blob = handle.read()
         except OSError:
             return None
+        return self._payload(key, blob)
+
+    def put(self, key: str, payload: bytes) -> int:
+        """Store payload under key; return the bytes written (0 when the cache cannot write)."""
+        path = self._path(key)
+        blob = self._blob(key, payload)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            write_atomically(path, blob, durable=False)
+        except OSError:
+            return 0
+        return len(blob)
+
+    @staticmethod
+    def _blob(key: str, payload: bytes) -> bytes:
+        return MAGIC + hashlib.sha256(key.encode() + payload).digest() + payload
+
+    @staticmethod
+    def _payload(key: str, blob: bytes) -> bytes | None:
         head = len(MAGIC) + DIGEST
         if not blob.startswith(MAGIC) or len(blob) < head:
             return None
@@ -103,16 +138,61 @@ class Cache:
             return None
         return payload
 
-    def put(self, key: str, payload: bytes) -> int:
-        """Store payload under key; return the bytes written (0 when the cache cannot write)."""
-        path = self._path(key)
-        blob = MAGIC + hashlib.sha256(key.encode() + payload).digest() + payload
+    def _index_key(self) -> str:
+        return hashlib.sha256(self.namespace + b"\0pack index").hexdigest()
+
+    def _read_index(self) -> dict[str, Location]:
+        payload = self.get(self._index_key())
+        if payload is None:
+            return {}
         try:
-            path.parent.mkdir(exist_ok=True)
-            write_atomically(path, blob, durable=False)
+            data = json.loads(payload)
+            return {k: (str(v[0]), int(v[1]), int(v[2])) for k, v in data.items()}
+        except (ValueError, TypeError, IndexError, AttributeError):
+            return {}
+
+    def lookup(self, key: str) -> bytes | None:
+        """The payload stored in a pack under key, or None (absent, gone or damaged)."""
+        where = self.index.get(key)
+        if where is None:
+            return None
+        name, offset, length = where
+        try:
+            handle = self._packs.get(name)
+            if handle is None:
+                handle = self._packs[name] = open(self.folder / "packs" / name, "rb")  # noqa: SIM115
+            blob = os.pread(handle.fileno(), length, offset)
         except OSError:
-            return 0
-        return len(blob)
+            return None
+        return self._payload(key, blob)
+
+    def write_pack(self, entries: list[tuple[str, bytes]]) -> dict[str, Location]:
+        """Write entries (key, payload) to a new pack; return where each is (empty on failure)."""
+        if not entries:
+            return {}
+        name = f"{secrets.token_hex(8)}.pack"
+        where: dict[str, Location] = {}
+        parts, offset = [], 0
+        for key, payload in entries:
+            blob = self._blob(key, payload)
+            where[key] = (name, offset, len(blob))
+            parts.append(blob)
+            offset += len(blob)
+        try:
+            write_atomically(self.folder / "packs" / name, b"".join(parts), durable=False)
+        except OSError:
+            return {}
+        return where
+
+    def commit(self, added: dict[str, Location]) -> None:
+        """Record the entries this run wrote in the index; keep the folder within its bound."""
+        if not added:
+            return
+        self.index.update(added)
+        written = sum(length for _, _, length in added.values())
+        self.account(written)
+        data = json.dumps({k: list(v) for k, v in self.index.items()}, separators=(",", ":"))
+        self.put(self._index_key(), data.encode())
 
     def account(self, written: int) -> None:
         """Count bytes written in this run; past the limit, remove the oldest entries."""
@@ -130,13 +210,15 @@ class Cache:
 
     def _entries(self) -> list[tuple[float, int, Path]]:
         found = []
-        for shard in os.scandir(self.folder / "entries"):
-            if not shard.is_dir(follow_symlinks=False):
-                continue
-            for entry in os.scandir(shard.path):
-                with contextlib.suppress(OSError):
-                    stat = entry.stat(follow_symlinks=False)
-                    found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+        folders = [self.folder / "packs"]
+        with contextlib.suppress(OSError):
+            folders += [Path(e.path) for e in os.scandir(self.folder / "entries") if e.is_dir()]
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    with contextlib.suppress(OSError):
+                        stat = entry.stat(follow_symlinks=False)
+                        found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
         return found
 
     def _size(self) -> int:
@@ -145,10 +227,13 @@ class Cache:
     def _evict(self) -> int:
         entries = sorted(self._entries())
         total = sum(size for _, size, _ in entries)
+        gone: set[str] = set()
         for _, size, path in entries:
             if total <= self.limit * 3 // 4:
                 break
             with contextlib.suppress(OSError):
                 path.unlink()
                 total -= size
+                gone.add(path.name)
+        self.index = {k: v for k, v in self.index.items() if v[0] not in gone}
         return total
