@@ -52,6 +52,19 @@ def manifest(
     def cells(table: str, row: Row) -> dict[str, str]:
         return {f.name: cell(f, row[f.name]) for f in schema.tables[table].fields}
 
+    # Most cells repeat (vocabulary terms, dates, ids of actors and sources): hash each
+    # distinct cell text once. A million records have tens of millions of cells; the memo
+    # stays bounded, since the texts that never repeat (titles, quotes) would only fill it.
+    seen: dict[str, str] = {}
+
+    def cell_digest(text: str) -> str:
+        digest = seen.get(text)
+        if digest is None:
+            digest = _digest(text)
+            if len(seen) < 100_000:
+                seen[text] = digest
+        return digest
+
     records: dict[str, dict[str, Any]] = {}
     children: dict[str, dict[str, list[Any]]] = {c: {} for c in CHILDREN}
     for child, key in CHILDREN.items():
@@ -60,7 +73,7 @@ def manifest(
     for table, id_field in RECORD_TABLES.items():
         out: dict[str, Any] = {}
         for row in rows[table]:
-            fields = {k: _digest(v) for k, v in cells(table, row).items()}
+            fields = {k: cell_digest(v) for k, v in cells(table, row).items()}
             if table == "events":
                 for child in CHILDREN:
                     fields[child] = _digest(children[child].get(row[id_field], []))
