@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv validate test lint typecheck release build bench lock clean
+.PHONY: help venv validate test test-fast lint typecheck release build bench lock clean
 
 help:
 	@echo "make release    build, check and publish build/<version>/ (the maintainer's command)"
 	@echo "make validate   check every record in the repository"
 	@echo "make test       lint, type-check and run every test"
+	@echo "make test-fast  the same without the end-to-end tests (marked slow), for the edit loop"
 	@echo "make bench      time validate and build on 10k and 100k synthetic events (BENCH_1M=1: also 1M)"
 	@echo "make lock       re-pin requirements.lock after changing pyproject.toml"
 
@@ -34,6 +35,9 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 release: $(STAMP)
 	$(BIN)/eventledger release

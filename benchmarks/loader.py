@@ -31,7 +31,7 @@ from eventledger.check.checker import load_dataset
 from eventledger.model.schema import load_schema
 from eventledger.read.records import read_record
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import load
+from eventledger.syntax.strict_yaml import load
 
 
 def build(root: Path, n: int) -> list[Path]:
@@ -88,7 +88,7 @@ def main(n: int) -> None:
             for p, b in zip(paths, blobs, strict=True):
                 doc, _ = load(b, p.name)
                 assert doc is not None
-                read_record("event", p.name, doc, schema)
+                read_record(schema.model.kind("event"), p.name, doc, schema)
 
         rows: list[tuple[str, Callable[[], object]]] = [
             ("baseline: yaml.safe_load (pure Python)", lambda: [yaml.safe_load(b) for b in blobs]),

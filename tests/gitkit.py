@@ -20,9 +20,16 @@ GIT_ENV = {
 }
 
 
-def git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str, when: str | None = None) -> str:
+    """Run git in root with the user's own git configuration shut out; when sets the
+    author and committer date, so commits (and the releases built from them) repeat."""
+    env = (
+        GIT_ENV
+        if when is None
+        else {**GIT_ENV, "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    )
     done = subprocess.run(
-        ["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=False
+        ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
     return done.stdout

@@ -5,11 +5,10 @@ committed to a real git repository at a fixed time."""
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
+import gitkit
 from casekit import CASES, make_repository
 
 COMMIT_TIME = "2026-01-02T03:04:05+01:00"
@@ -60,18 +59,7 @@ reviewed_on: 2026-11-22
 
 
 def git(root: Path, *args: str, when: str = COMMIT_TIME) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_DATE": when,
-        "GIT_COMMITTER_DATE": when,
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.org",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.org",
-    }
-    return subprocess.run(
-        ["git", "-C", str(root), *args], env=env, check=True, capture_output=True, text=True
-    ).stdout
+    return gitkit.git(root, *args, when=when)
 
 
 def make_release_repository(root: Path, *, commit: bool = True) -> Path:

@@ -14,7 +14,7 @@ from eventledger.author.scaffold import ScaffoldError, next_id
 from eventledger.check.checker import load_dataset
 from eventledger.cli import main
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import load
+from eventledger.syntax.strict_yaml import load
 from gitkit import case_repository, commit_all
 
 SOURCE = "example-2019-04-25-summit"

@@ -10,7 +10,7 @@ from casekit import CASES, Case, invalid_cases, valid_cases
 from eventledger.check.checker import load_dataset
 from eventledger.issues.catalog import CODES, Layer
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import MAX_BYTES
+from eventledger.syntax.strict_yaml import MAX_BYTES
 
 
 def run(case: Case, root: Path) -> tuple[set[tuple[str, str, int]], set[tuple[str, str, int]]]:
@@ -35,13 +35,31 @@ def test_invalid_case_reports_exactly_its_issues(case: Case, tmp_path: Path) -> 
     assert found == expected
 
 
+# Codes that no file in a repository can cause on its own, each proven by the test named:
+# a file that vanishes between listing and reading, a table check that fails as a whole.
+PROVEN_BY_TESTS = {
+    "file-unreadable": ("test_checker.py", "test_a_file_that_cannot_be_read_is_an_issue"),
+    "table-check-failed": ("test_checker.py", "test_a_whole_table_failure_is_an_issue"),
+}
+
+
 def test_every_issue_code_has_an_invalid_case() -> None:
     """Every code a record can cause has a case. Package codes (layer 'package') concern a built
     release, not records, so they cannot be cases here: tests/test_release.py tampers with a
     build to produce each of them (and checks that it covers them all)."""
     have = {p.name for p in (CASES / "invalid").iterdir() if any(p.iterdir())}
-    missing = sorted({c.code for c in CODES if c.layer is not Layer.PACKAGE} - have)
+    missing = sorted(
+        {c.code for c in CODES if c.layer is not Layer.PACKAGE} - have - set(PROVEN_BY_TESTS)
+    )
     assert missing == []
+
+
+def test_codes_without_a_case_are_proven_by_a_test() -> None:
+    import ast
+
+    for code, (module, name) in PROVEN_BY_TESTS.items():
+        tree = ast.parse((Path(__file__).parent / module).read_text(encoding="utf-8"))
+        assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, code
 
 
 def test_every_case_folder_is_an_issue_code() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from casekit import CASES, make_repository
+from casekit import CASES, PROJECT, make_repository
 from eventledger.check.checker import load_dataset
 from eventledger.read.repository import Repository
 
@@ -95,3 +95,55 @@ def test_distinct_from_acknowledges_a_suspected_duplicate_from_either_side(tmp_p
             "events/2019/2019-04-25-kim-putin-banquet.yaml, events/2019/2019-04-25-kim-putin-talks.yaml",
         ),
     ]
+
+
+def test_a_suspected_duplicate_never_names_nobody(tmp_path: Path) -> None:
+    """Two copies share the id the third acknowledges: the third is warned about no one, and
+    no warning reads "as  and 1 more" (the count once went by ids, the names by records)."""
+    make_repository(tmp_path)
+    folder = tmp_path / "events" / "2019"
+    folder.mkdir(parents=True)
+    text = EVENT.read_text(encoding="utf-8")
+    shutil.copyfile(EVENT, folder / EVENT.name)
+    (folder / "2019-04-25-kim-putin-talks-copy.yaml").write_text(text, encoding="utf-8")
+    third = text.replace("2019-04-25-kim-putin-talks", "2019-04-25-kim-putin-walk").replace(
+        "geo_precision: city", "geo_precision: city\ndistinct_from: [2019-04-25-kim-putin-talks]"
+    )
+    (folder / "2019-04-25-kim-putin-walk.yaml").write_text(third, encoding="utf-8")
+    warned = [
+        i
+        for i in load_dataset(Repository(tmp_path)).issues
+        if i.code == "duplicate-event-suspected"
+    ]
+    assert all(i.found and not i.found.startswith(" ") for i in warned)
+    assert "events/2019/2019-04-25-kim-putin-walk.yaml" not in {i.file for i in warned}
+
+
+def test_a_file_that_cannot_be_read_is_an_issue(tmp_path: Path) -> None:
+    """A record that vanishes (or is locked) between listing and reading is reported, never
+    skipped: a skipped record would silently drop out of the release."""
+    from eventledger.check.checker import check_files
+
+    make_repository(tmp_path)
+    repository = Repository(tmp_path)
+    files, stray = repository.discover()
+    victim = next(f for f in files if f.kind == "actor")
+    victim.path.unlink()
+    dataset = check_files(repository, files, stray)
+    found = [(i.file, i.code) for i in dataset.issues if i.code == "file-unreadable"]
+    assert found == [(victim.rel, "file-unreadable")]
+
+
+def test_a_whole_table_failure_is_an_issue() -> None:
+    """A Pandera failure that belongs to no row (here: a column missing from the frame)
+    becomes the catalogued issue table-check-failed, not a KeyError."""
+    import pandas as pd
+
+    from eventledger.check.tables import Table, check_table
+    from eventledger.model.schema import load_schema
+
+    schema = load_schema(PROJECT / "schema")
+    spec = schema.tables["actors"]
+    frame = pd.DataFrame({name: pd.array([], dtype="string") for name in spec.field_names[1:]})
+    issues = check_table(Table(spec, frame, []), schema)
+    assert issues and {i.code for i in issues} == {"table-check-failed"}

@@ -22,21 +22,24 @@ from hypothesis import strategies as st
 
 from casekit import PROJECT
 from eventledger.model.arrow_schema import arrow_schema
-from eventledger.model.schema import TABLES, load_schema
+from eventledger.model.schema import load_schema
 from eventledger.publish.cells import cell, csv_bytes, read_csv_rows
 from eventledger.publish.parquet import parquet_bytes
-from eventledger.publish.release import Result, build
+from eventledger.publish.release import BuildResult, build
 from eventledger.read.records import Record, read_row
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import load
+from eventledger.syntax.strict_yaml import load
 from releasekit import make_release_repository
+
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
 
 SCHEMA = load_schema(PROJECT / "schema")
 ARROW = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "date": pa.date32()}
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Result:
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     root = make_release_repository(tmp_path_factory.mktemp("loading") / "repo")
     return build(Repository(root))
 
@@ -47,7 +50,7 @@ def readme_loading_blocks() -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_readme_loading_snippets_run_against_a_release(built: Result) -> None:
+def test_readme_loading_snippets_run_against_a_release(built: BuildResult) -> None:
     blocks = readme_loading_blocks()
     assert len(blocks) >= 4  # frictionless, pandas, DuckDB, polars
     joined = "\n".join(blocks)
@@ -63,7 +66,7 @@ def test_readme_loading_snippets_run_against_a_release(built: Result) -> None:
         os.chdir(here)
 
 
-def test_loaders_see_the_values_of_the_records(built: Result) -> None:
+def test_loaders_see_the_values_of_the_records(built: BuildResult) -> None:
     from frictionless import Package
 
     folder = built.folder
@@ -81,8 +84,8 @@ def test_loaders_see_the_values_of_the_records(built: Result) -> None:
     assert "-30 Grad" in quotes
 
 
-@pytest.mark.parametrize("table", TABLES)
-def test_arrow_csv_and_published_schema_agree(built: Result, table: str) -> None:
+@pytest.mark.parametrize("table", list(SCHEMA.tables))
+def test_arrow_csv_and_published_schema_agree(built: BuildResult, table: str) -> None:
     spec = SCHEMA.tables[table]
     descriptor = json.loads((built.folder / "datapackage.json").read_text())
     published = next(r for r in descriptor["resources"] if r["name"] == table)["schema"]

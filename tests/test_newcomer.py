@@ -28,6 +28,9 @@ import pytest
 from casekit import PROJECT
 from gitkit import GIT_ENV, git
 
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 SOURCE = "derstandard-2019-04-25-putin-kim-gipfel"
 QUOTE = (
@@ -104,7 +107,6 @@ class Newcomer:
         path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-@pytest.mark.slow
 def test_a_newcomer_adds_an_event_that_reaches_the_next_release(tmp_path: Path) -> None:
     root = tmp_path / "eventledger"
     git(tmp_path, "clone", "-q", str(PROJECT), str(root))

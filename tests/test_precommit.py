@@ -19,6 +19,9 @@ import yaml
 from casekit import CASES, PROJECT, make_repository
 from gitkit import GIT_ENV, git
 
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 TALKS = "events/2019/2019-04-25-kim-putin-talks.yaml"
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from casekit import PROJECT
 from eventledger.publish.release import ReleaseError, build
 from eventledger.read.repository import Repository
 from releasekit import git, make_release_repository
 
-BIN = PROJECT / ".venv" / "bin"
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent  # the eventledger installed beside this Python
 EVENT = "events/2019/2019-04-26-kim-cold-departure.yaml"
 
 
@@ -40,7 +43,7 @@ def commit(root: Path, when: str) -> None:
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """0.1.0 released (manifest committed), then a correction released as 0.1.1."""
     root = make_release_repository(tmp_path_factory.mktemp("versions") / "repo")
-    first = build(Repository(root), record=True)
+    first = build(Repository(root), write_manifest=True)
     assert first.manifest_path == root / "releases" / "0.1.0.json"
     commit(root, "2026-02-01T00:00:00+00:00")
     edit(root, EVENT, "as Kim leaves", "as Kim departs")
@@ -50,7 +53,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_correction_is_listed_with_the_fields_that_changed(history: Path) -> None:
-    result = build(Repository(history), record=True)
+    result = build(Repository(history), write_manifest=True)
     changes = json.loads((result.folder / "changes.json").read_text())
     assert changes["previous"] == "0.1.0"
     assert changes["required_bump"] == "patch"
@@ -63,7 +66,7 @@ def test_a_correction_is_listed_with_the_fields_that_changed(history: Path) -> N
 
 
 def test_diff_compares_two_builds(history: Path) -> None:
-    build(Repository(history), record=True)  # 0.1.1 (no-op when the test above ran)
+    build(Repository(history), write_manifest=True)  # 0.1.1 (no-op when the test above ran)
     run = subprocess.run(
         [str(BIN / "eventledger"), "diff", "--format", "json", "build/0.1.0", "build/0.1.1"],
         cwd=history,
@@ -122,12 +125,12 @@ def test_the_same_version_with_other_records_is_refused(history: Path, tmp_path:
 
 def test_removed_ids_are_never_reused(tmp_path: Path) -> None:
     root = make_release_repository(tmp_path / "repo")
-    build(Repository(root), record=True)
+    build(Repository(root), write_manifest=True)
     cold = (root / EVENT).read_text()
     (root / EVENT).unlink()
     set_version(root, "0.2.0")
     commit(root, "2026-03-01T00:00:00+00:00")
-    second = build(Repository(root), record=True)
+    second = build(Repository(root), write_manifest=True)
     assert second.changes is not None
     assert second.changes.removed["events"] == ["2019-04-26-kim-cold-departure"]
     (root / EVENT).write_text(cold)
@@ -174,7 +177,7 @@ def test_cli_json_summary_quiet_and_clear_refusal(tmp_path: Path) -> None:
 def _released(tmp_path: Path) -> Path:
     """A fixture repository with 0.1.0 released and its manifest committed."""
     root = make_release_repository(tmp_path / "repo")
-    build(Repository(root), record=True)
+    build(Repository(root), write_manifest=True)
     commit(root, "2026-02-01T00:00:00+00:00")
     return root
 
@@ -203,7 +206,7 @@ def test_a_draft_withheld_for_a_correction_comes_back_under_its_id(tmp_path: Pat
     edit(root, EVENT, "review_status: verified", "review_status: draft")
     set_version(root, "0.2.0")
     commit(root, "2026-02-02T00:00:00+00:00")
-    withheld = build(Repository(root), record=True)
+    withheld = build(Repository(root), write_manifest=True)
     assert "2019-04-26-kim-cold-departure" in withheld.drafts
     changes = (withheld.folder / "CHANGES.md").read_text(encoding="utf-8")
     assert (
@@ -213,14 +216,14 @@ def test_a_draft_withheld_for_a_correction_comes_back_under_its_id(tmp_path: Pat
     edit(root, EVENT, "review_status: draft", "review_status: verified")
     set_version(root, "0.3.0")
     commit(root, "2026-02-04T00:00:00+00:00")
-    back = build(Repository(root), record=True)
+    back = build(Repository(root), write_manifest=True)
     assert back.counts["events"] == withheld.counts["events"] + 1
     commit(root, "2026-02-05T00:00:00+00:00")
     # Deleting the file withdraws the id for good: it may never come back.
     (root / EVENT).rename(tmp_path / "kept.yaml")
     set_version(root, "0.4.0")
     commit(root, "2026-02-06T00:00:00+00:00")
-    build(Repository(root), record=True)
+    build(Repository(root), write_manifest=True)
     commit(root, "2026-02-07T00:00:00+00:00")
     (tmp_path / "kept.yaml").rename(root / EVENT)
     set_version(root, "0.5.0")

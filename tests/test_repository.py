@@ -9,7 +9,7 @@ from pathlib import Path
 from casekit import PROJECT
 from eventledger.check.checker import load_dataset
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import load
+from eventledger.syntax.strict_yaml import load
 
 # SHA-256 of the five seed articles as delivered (shared/seeds/), so that the stored texts
 # are proven to be the originals even where shared/ is not checked out beside the clone.

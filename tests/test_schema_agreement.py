@@ -23,11 +23,12 @@ from eventledger.check.checker import Dataset, load_dataset
 from eventledger.cli import main
 from eventledger.model.pandera_schema import table_schema
 from eventledger.model.record_schema import record_schema
-from eventledger.model.schema import CHILD_TABLES, TABLES, FieldSpec, Schema, load_schema
-from eventledger.read.records import KINDS
+from eventledger.model.schema import FieldSpec, Schema, load_schema
 from eventledger.read.repository import Repository
 
 SCHEMA = load_schema(PROJECT / "schema")
+TABLES = tuple(SCHEMA.tables)
+KINDS = {k.name: k for k in SCHEMA.model.kinds}
 
 
 @pytest.fixture(scope="module")
@@ -133,24 +134,29 @@ def _json(value: Any) -> Any:
 
 def _document(dataset: Dataset, kind: str) -> dict[str, Any]:
     record = next(r for r in dataset.records if r.kind == kind)
-    main = {f.name: _json(record.main()[f.name]) for f in SCHEMA.tables[KINDS[kind]].written_fields}
+    main = {
+        f.name: _json(record.main()[f.name])
+        for f in SCHEMA.tables[KINDS[kind].table].written_fields
+    }
     doc = {k: v for k, v in main.items() if v is not None}
-    if kind == "event":
-        for child, key in CHILD_TABLES.items():
-            fields = SCHEMA.tables[child].written_fields
-            doc[key] = [
-                {f.name: _json(r.values[f.name]) for f in fields if r.values[f.name] is not None}
-                for r in record.children(child)
-            ]
+    for child in KINDS[kind].children:
+        fields = SCHEMA.tables[child.table].written_fields
+        doc[child.key] = [
+            {f.name: _json(r.values[f.name]) for f in fields if r.values[f.name] is not None}
+            for r in record.children(child.table)
+        ]
     return doc
 
 
 def _targets(table: str) -> tuple[str, str | None]:
     """(record kind, child list key) of the record in which a table's fields are written."""
-    for kind, name in KINDS.items():
-        if name == table:
-            return kind, None
-    return "event", CHILD_TABLES[table]
+    for kind in KINDS.values():
+        if kind.table == table:
+            return kind.name, None
+        for child in kind.children:
+            if child.table == table:
+                return kind.name, child.key
+    raise KeyError(table)
 
 
 RECORD_CONSTRAINTS = [c for c in CONSTRAINTS if SCHEMA.tables[c[0]].field(c[1]).written]
@@ -220,11 +226,11 @@ def test_plover_types_are_the_sixteen() -> None:
 
 
 def test_template_is_a_record_with_every_written_field(tmp_path: Path) -> None:
-    from eventledger.read.strict_yaml import load
+    from eventledger.syntax.strict_yaml import load
 
     text = (PROJECT / "schema" / "templates" / "event.yaml").read_bytes()
     doc, issues = load(text, "event.yaml")
     assert issues == [] and doc is not None
-    assert set(doc.data) == {f.name for f in SCHEMA.tables["events"].written_fields} | set(
-        CHILD_TABLES.values()
-    )
+    assert set(doc.data) == {f.name for f in SCHEMA.tables["events"].written_fields} | {
+        c.key for c in KINDS["event"].children
+    }

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 
 from casekit import PROJECT
-from eventledger.model.schema import TABLES, Schema, load_schema
+from eventledger.model.schema import Schema, load_schema
 from eventledger.publish.spreadsheet import spreadsheet
 
 CREATED = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
@@ -48,7 +48,7 @@ def rows_for(schema: Schema, count: int) -> dict[str, list[dict[str, Any]]]:
             for i in range(count)
             for spec in [schema.tables[name]]
         ]
-        for name in TABLES
+        for name in schema.tables
     }
 
 
@@ -64,8 +64,8 @@ def test_cells_read_back_typed_and_inert(schema: Schema) -> None:
     rows = rows_for(schema, 12)
     sheet = spreadsheet(schema, rows, CREATED)
     book = openpyxl.load_workbook(io.BytesIO(sheet.data))
-    assert book.sheetnames == list(TABLES)
-    for name in TABLES:
+    assert book.sheetnames == list(schema.tables)
+    for name in schema.tables:
         spec = schema.tables[name]
         got = list(book[name].iter_rows())
         assert [c.value for c in got[0]] == list(spec.field_names)

@@ -11,13 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 import yaml
 
 from casekit import CASES, PROJECT
 from eventledger.cli import main
 from gitkit import GIT_ENV, case_repository, commit_all, git
+
+# End to end: builds releases, clones repositories or runs the installed CLI.
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 WORKFLOW = PROJECT / ".github" / "workflows" / "validate.yml"
@@ -54,7 +56,6 @@ def test_every_eventledger_command_in_the_workflow_exists() -> None:
         if ".venv/bin/eventledger " in line
     ]
     assert {c[0] for c in calls} >= {"validate", "build", "verify"}
-    assert isinstance(main, click.Group)
     for name, *args in calls:
         command = main.commands[name]
         options = {o for p in command.params for o in getattr(p, "opts", [])}

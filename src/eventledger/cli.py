@@ -15,14 +15,15 @@ from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
 from eventledger.author.scaffold import ScaffoldError, new_event
 from eventledger.check.parallel import available_cores
-from eventledger.check.spans import first_difference, near_matches, read_source_text
 from eventledger.check.spans import locate as locate_quote
-from eventledger.issues.reporters import FORMATS, summarize
+from eventledger.check.spans import near_miss, read_source_text
+from eventledger.issues import IssuesError
+from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
 from eventledger.read.cache import FOLDER as CACHE_FOLDER
 from eventledger.read.cache import Cache
-from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository, RepositoryNotFound
+from eventledger.syntax.positions import line_of
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -184,15 +185,11 @@ def locate(
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
             click.echo(f"the quote does not occur in {source_id}", err=True)
-            near = near_matches(source.text, quote)
+            near = near_miss(source.text, quote)
             if near is not None:
-                kind, similar = near
-                s, e = similar[0]
-                actual = source.text[s:e]
                 click.echo(
-                    f"it occurs if {'Unicode normalization' if kind == 'normalization' else 'white space'} "
-                    f"is ignored, at start: {s}, end: {e} ({first_difference(quote, actual)}); "
-                    f"the text there is: {json.dumps(actual, ensure_ascii=False)}",
+                    f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
+                    f"{json.dumps(near.actual, ensure_ascii=False)}",
                     err=True,
                 )
     sys.exit(EXIT_VALID if places else EXIT_INVALID)
@@ -248,8 +245,8 @@ def generate(check: bool, root: Path | None) -> None:
         click.echo(f"wrote {repository.rel(path)}")
 
 
-def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
-    from eventledger.publish.release import ReleaseError, build, summary_text
+def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> None:
+    from eventledger.publish.release import build
 
     repository = _repository(root)
 
@@ -258,9 +255,9 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             click.echo(f"... {message}", err=True)
 
     try:
-        result = build(repository, progress=progress, record=record)
-    except (ReleaseError, SchemaError) as err:
-        issues = getattr(err, "issues", [])
+        result = build(repository, progress=progress, write_manifest=write_manifest)
+    except (IssuesError, SchemaError) as err:
+        issues = err.issues if isinstance(err, IssuesError) else []
         if fmt == "json":
             click.echo(
                 json.dumps(
@@ -271,18 +268,15 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             )
         else:
             if issues:
-                checked = getattr(err, "checked", 0)
+                checked = err.checked if isinstance(err, IssuesError) else 0
                 click.echo(FORMATS["text"](sorted(issues), summarize(issues, checked)), err=True)
             click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
+    data = result.to_dict(repository.root)
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {"ok": True, **result.to_dict(repository.root)}, ensure_ascii=False, indent=2
-            )
-        )
+        click.echo(json.dumps({"ok": True, **data}, ensure_ascii=False, indent=2))
     else:
-        click.echo(summary_text(result, repository.root))
+        click.echo(release_text(data))
 
 
 _PUBLISH_OPTIONS = [
@@ -313,14 +307,14 @@ def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
     Exit status 1 (nothing written) when a record has errors, the package fails frictionless
     or its own checks, or the version exists with different content.
     """
-    _publish(root, fmt, quiet, record=False)
+    _publish(root, fmt, quiet, write_manifest=False)
 
 
 @main.command()
 @_publish_options
 def release(fmt: str, quiet: bool, root: Path | None) -> None:
     """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
-    _publish(root, fmt, quiet, record=True)
+    _publish(root, fmt, quiet, write_manifest=True)
 
 
 @main.command()

@@ -13,7 +13,6 @@ from eventledger.issues.errors_doc import errors_markdown
 from eventledger.model.record_schema import record_schema
 from eventledger.model.schema import load_schema
 from eventledger.model.templates import template
-from eventledger.read.records import KINDS
 from eventledger.read.repository import Repository
 
 
@@ -21,7 +20,7 @@ def derived_files(repository: Repository, cli: click.Group) -> dict[Path, str]:
     """Every derived file with the content it must have."""
     schema = load_schema(repository.schema_dir)
     out: dict[Path, str] = {}
-    for kind in KINDS:
+    for kind in (k.name for k in schema.model.kinds):
         out[repository.schema_dir / f"{kind}.record.schema.json"] = (
             json.dumps(record_schema(kind, schema), indent=2, ensure_ascii=False) + "\n"
         )

@@ -21,9 +21,9 @@ from typing import Any
 
 from eventledger.atomic import write_atomically
 from eventledger.check.spans import SourceText, locate, read_source_text
-from eventledger.read.positions import line_of
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import Document, load
+from eventledger.syntax.positions import line_of
+from eventledger.syntax.strict_yaml import Document, load
 
 KEYS = ("start", "end")
 # A scalar that can stand where an offset goes: quoted, plain up to a flow indicator, or nothing.

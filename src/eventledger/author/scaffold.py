@@ -13,7 +13,7 @@ from eventledger.model.patterns import ID_DAY_PREFIX
 from eventledger.model.schema import load_schema
 from eventledger.model.templates import template
 from eventledger.read.repository import Repository
-from eventledger.read.strict_yaml import double_quoted
+from eventledger.syntax.strict_yaml import double_quoted
 
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
 _DATED = ID_DAY_PREFIX

@@ -32,8 +32,9 @@ from eventledger.check.checker import Dataset, KnownIds, check_files
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssueList
 from eventledger.model.patterns import ID_DAY_PREFIX
+from eventledger.model.schema import load_schema
 from eventledger.read.repository import RecordFile, Repository
-from eventledger.read.strict_yaml import MAX_BYTES
+from eventledger.syntax.strict_yaml import MAX_BYTES
 
 WATCHED = ("events", "actors", "sources", "schema")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git hash-object -t tree /dev/null
@@ -159,7 +160,7 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
     candidates = citing_events(repository, actors | sources | gone) & by_rel.keys()
     context = _context(files, [by_rel[p] for p in direct if by_rel[p].kind == "event"])
     parse = sorted(direct | candidates | context)
-    known = KnownIds.from_files(files)
+    known = KnownIds.from_files(files, load_schema(repository.schema_dir).model)
     changed_set = set(changed)
     dataset = check_files(
         repository,

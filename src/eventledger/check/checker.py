@@ -9,23 +9,24 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.tables import Table, build_tables, check_table
-from eventledger.issues import Issue, IssueList
+from eventledger.issues import Issue, IssueList, RecordPath
+from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
-from eventledger.model.patterns import SEMVER
+from eventledger.model.kinds import Model, Reference
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.cache import Cache
 from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
-from eventledger.read.strict_yaml import MAX_BYTES
+from eventledger.syntax.strict_yaml import MAX_BYTES
 
 
 @dataclass
@@ -43,25 +44,26 @@ class Dataset:
         return [r for r in self.records if r.kind == kind]
 
 
+# The table whose ids name source texts: the spans of a partial check read their texts.
+SOURCE_TABLE = "sources"
+
+
 @dataclass(frozen=True)
 class KnownIds:
-    """The ids a repository holds, read from file names alone (an id equals its file stem)."""
+    """The ids a repository holds per table, read from file names alone (an id equals its
+    file stem, or its folder's name)."""
 
-    actors: frozenset[str]
-    sources: frozenset[str]
-    events: frozenset[str] = frozenset()
+    tables: dict[str, frozenset[str]]
 
     @classmethod
-    def from_files(cls, files: Iterable[RecordFile]) -> KnownIds:
-        actors, sources, events = set(), set(), set()
+    def from_files(cls, files: Iterable[RecordFile], model: Model) -> KnownIds:
+        ids: dict[str, set[str]] = {k.table: set() for k in model.kinds}
         for entry in files:
-            if entry.kind == "actor":
-                actors.add(entry.expected_id)
-            elif entry.kind == "source":
-                sources.add(entry.expected_id)
-            elif entry.kind == "event":
-                events.add(entry.expected_id)
-        return cls(frozenset(actors), frozenset(sources), frozenset(events))
+            ids[model.kind(entry.kind).table].add(entry.expected_id)
+        return cls({table: frozenset(found) for table, found in ids.items()})
+
+    def __getitem__(self, table: str) -> frozenset[str]:
+        return self.tables.get(table, frozenset())
 
 
 def load_dataset(
@@ -98,7 +100,7 @@ def check_files(
             0,
             "unexpected-file",
             "no record belongs here",
-            hint="events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml and text.txt",
+            hint=", ".join(k.layout.pattern() for k in schema.model.kinds),
         )
         for s in stray
     ]
@@ -106,8 +108,8 @@ def check_files(
     if known is not None:
         _read_cited_texts(repository, records, texts, known)
     _check_spans(records, texts)
-    _check_layout(records, files)
-    _check_references(records, known)
+    _check_layout(records, files, schema.model)
+    _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
     tables = build_tables(records, schema)
     for table in tables.values():
@@ -126,7 +128,7 @@ def _read_cited_texts(
     for record in records:
         for row in record.children("evidence"):
             sid = row.values.get("source_id")
-            if isinstance(sid, str) and sid in known.sources and sid not in texts:
+            if isinstance(sid, str) and sid in known[SOURCE_TABLE] and sid not in texts:
                 texts[sid] = read_source_text(repository.source_text(sid), sid)
 
 
@@ -152,83 +154,92 @@ def _check_spans(records: Iterable[Record], texts: dict[str, SourceText]) -> Non
                 check_span(record, row, source)
 
 
-def _check_layout(records: list[Record], files: list[RecordFile]) -> None:
+def _check_layout(records: list[Record], files: list[RecordFile], model: Model) -> None:
     for record, entry in zip(records, files, strict=True):
         rid = record.id
         if rid is None:
             continue
+        layout = model.kind(entry.kind).layout
         if rid != entry.expected_id:
-            where = "folder" if entry.kind == "source" else "file name"
+            where = "folder" if layout.id_folder else "file name"
             record.report(
                 "id-stem-mismatch",
                 f"id '{rid}' differs from its {where} '{entry.expected_id}'",
-                (f"{record.table[:-1]}_id",),
+                (record.id_field,),
                 expected=entry.expected_id,
                 found=rid,
                 hint="rename the file (git mv) or correct the id",
             )
-        if entry.kind == "event":
-            start = record.main().get("date_start")
+        if layout.year_from is not None:
+            start = record.main().get(layout.year_from)
             folder = entry.path.parent.name
             if isinstance(start, dt.date) and folder != f"{start.year:04d}":
+                right = f"{layout.folder}/{start.year}/{entry.path.name}"
                 record.report(
                     "wrong-folder",
-                    f"an event starting in {start.year} belongs in events/{start.year}/",
-                    ("date_start",),
-                    expected=f"events/{start.year}/{entry.path.name}",
+                    f"an {layout.kind} starting in {start.year} belongs in "
+                    f"{layout.folder}/{start.year}/",
+                    (layout.year_from,),
+                    expected=right,
                     found=entry.rel,
-                    hint=f"git mv {entry.rel} events/{start.year}/{entry.path.name}",
+                    hint=f"git mv {entry.rel} {right}",
                 )
 
 
-def _check_references(records: list[Record], ids: KnownIds | None = None) -> None:
-    if ids is None:
-        actors = {r.id for r in records if r.kind == "actor" and r.id}
-        sources = {r.id for r in records if r.kind == "source" and r.id}
-    else:
-        actors, sources = set(ids.actors), set(ids.sources)
-    used: set[str] = set()
+def _check_references(records: list[Record], model: Model, ids: KnownIds | None = None) -> None:
+    """Every reference the Table Schemas declare (foreignKeys, and itemReference on lists)
+    resolves to a record; records nobody refers to are named where the catalog asks."""
+    known: dict[str, set[str]] = {}
+    for kind in model.kinds:
+        known[kind.table] = {r.id for r in records if r.kind == kind.name and r.id}
+        if ids is not None:  # only part of the repository was parsed: the file names know the rest
+            known[kind.table] |= ids[kind.table]
+    used: dict[str, set[str]] = defaultdict(set)
     for record in records:
-        if record.kind != "event":
-            continue
-        for row in record.rows[1:]:
-            for column, known, code in (
-                ("actor_id", actors, "unknown-actor"),
-                ("source_id", sources, "unknown-source"),
-            ):
-                value = row.values.get(column)
-                path = (*row.prefix, column)
-                if not isinstance(value, str) or path in record.flagged:
+        for row in record.rows:
+            for ref in model.references_from(row.table):
+                path = (*row.prefix, ref.field)
+                value = row.values.get(ref.field)
+                if path in record.flagged or value is None:
                     continue
-                if column == "actor_id":
-                    used.add(value)
-                if value not in known:
-                    folder = "actors/<id>.yaml" if column == "actor_id" else "sources/<id>/"
-                    record.report(
-                        code,
-                        f"{column} '{value}' does not exist",
-                        path,
-                        found=value,
-                        hint=did_you_mean(value, known) or f"add {folder.replace('<id>', value)}",
-                    )
-    events = {r.id for r in records if r.kind == "event" and r.id}
-    if ids is not None:  # only part of the repository was parsed: the file names know the rest
-        events |= ids.events
-    for record in records:
-        if record.kind != "event" or ("distinct_from",) in record.flagged:
+                for item in value if ref.items else [value]:
+                    if not isinstance(item, str):
+                        continue
+                    used[ref.target].add(item)
+                    if item not in known[ref.target]:
+                        _report_unknown(record, ref, item, path, known[ref.target], model)
+    for kind in model.kinds:
+        code = f"unused-{kind.name}"
+        referrers = model.references_to(kind.table)
+        if not referrers or not is_code(code):
             continue
-        for other in record.main().get("distinct_from") or []:
-            if other not in events:
+        by = _owner(model, referrers[0].table)
+        for record in records:
+            if record.kind == kind.name and record.id and record.id not in used[kind.table]:
                 record.report(
-                    "unknown-event",
-                    f"distinct_from names '{other}', which does not exist",
-                    ("distinct_from",),
-                    found=other,
-                    hint=did_you_mean(other, events),
+                    code, f"no {by} names the {kind.name} '{record.id}'", (kind.id_field,)
                 )
-    for record in records:
-        if record.kind == "actor" and record.id and record.id not in used:
-            record.report("unused-actor", f"no event names the actor '{record.id}'", ("actor_id",))
+
+
+def _owner(model: Model, table: str) -> str:
+    """The kind whose records hold the rows of a table (its own, or a child table)."""
+    for kind in model.kinds:
+        if kind.table == table or any(c.table == table for c in kind.children):
+            return kind.name
+    return table
+
+
+def _report_unknown(
+    record: Record, ref: Reference, value: str, path: RecordPath, known: set[str], model: Model
+) -> None:
+    target = model.kind_of_table(ref.target)
+    hint = did_you_mean(value, known)
+    if ref.items:
+        message = f"{ref.field} names '{value}', which does not exist"
+    else:
+        message = f"{ref.field} '{value}' does not exist"
+        hint = hint or f"add {target.layout.place(value)}"
+    record.report(f"unknown-{target.name}", message, path, found=value, hint=hint)
 
 
 def _check_suspected_duplicates(records: list[Record]) -> None:
@@ -257,16 +268,17 @@ def _report_group(members: list[Record]) -> None:
 
     Names a few of the others, never all: a group can be large and the report must stay linear.
     """
-    ids = {m.id for m in members}
     acknowledged_by: dict[str | None, set[str | None]] = defaultdict(set)
     for m in members:
         for other in m.main().get("distinct_from") or []:
             acknowledged_by[other].add(m.id)
+    # Counted by member, not by id: members can share an id (then also a duplicate-id), and
+    # counting ids made the count disagree with the names shown ("as  and 1 more").
+    members_with_id = Counter(m.id for m in members)
     for record in members:
-        acknowledged = (
-            set(record.main().get("distinct_from") or []) | acknowledged_by[record.id]
-        ) & ids
-        remaining = len(members) - 1 - len(acknowledged - {record.id})
+        acknowledged = set(record.main().get("distinct_from") or []) | acknowledged_by[record.id]
+        silent = sum(members_with_id[a] for a in acknowledged) - (record.id in acknowledged)
+        remaining = len(members) - 1 - silent
         if remaining <= 0:
             continue
         shown: list[str] = []
@@ -319,56 +331,3 @@ def _with_dependents(prefixes: list[str], records: list[Record]) -> list[str]:
 
 def _under(file: str, prefix: str) -> bool:
     return prefix in ("", ".") or file == prefix or file.startswith(prefix.rstrip("/") + "/")
-
-
-def check_package_metadata(repository: Repository) -> list[Issue]:
-    """The root datapackage.json: readable, with the name and version a release needs."""
-    path = repository.root / "datapackage.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        return [
-            Issue("datapackage.json", 0, 0, "package-metadata-invalid", f"cannot read it: {err}")
-        ]
-    except json.JSONDecodeError as err:
-        return [
-            Issue(
-                "datapackage.json",
-                err.lineno,
-                err.colno,
-                "package-metadata-invalid",
-                f"not valid JSON: {err.msg}",
-            )
-        ]
-    if not isinstance(data, dict):
-        return [
-            Issue("datapackage.json", 1, 1, "package-metadata-invalid", "must be a JSON object")
-        ]
-    issues = []
-    if not isinstance(data.get("name"), str) or not data["name"]:
-        issues.append(
-            Issue(
-                "datapackage.json",
-                1,
-                1,
-                "package-metadata-invalid",
-                "'name' is missing",
-                path=("name",),
-                expected="the package name",
-            )
-        )
-    version = data.get("version")
-    if not isinstance(version, str) or not SEMVER.fullmatch(version):
-        issues.append(
-            Issue(
-                "datapackage.json",
-                1,
-                1,
-                "package-metadata-invalid",
-                "'version' is not MAJOR.MINOR.PATCH",
-                path=("version",),
-                expected="for example 0.2.0",
-                found=str(version),
-            )
-        )
-    return issues

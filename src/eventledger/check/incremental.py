@@ -1,8 +1,8 @@
 """A whole repository's check, answered from the cache when none of its inputs changed.
 
 The issues of a full check are a pure function of its inputs: every record file (its
-path and bytes), the files that do not belong, the source texts, datapackage.json, the
-schema and the tool's code. The run's fingerprint is the SHA-256 of all of them; when a
+path and bytes), the files beside a record that has a folder of its own (a source's
+text), the files that do not belong, datapackage.json, the schema and the tool's code. The run's fingerprint is the SHA-256 of all of them; when a
 run with the same fingerprint is stored, its issues are the answer and nothing is parsed.
 
 Hashing every file would still read every file, so, like git's index, the cache keeps
@@ -13,6 +13,7 @@ unchanged. A file changed within a second before the run that hashed it is hashe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -91,10 +92,14 @@ def fingerprint(
         digest.update(
             f"{entry.kind}\0{entry.rel}\0{index.digest(entry.path, entry.rel)}\n".encode()
         )
-        if entry.kind == "source":
-            text = repository.source_text(entry.expected_id)
-            rel = f"sources/{entry.expected_id}/text.txt"
-            digest.update(f"text\0{rel}\0{index.digest(text, rel)}\n".encode())
+        if entry.id_folder:  # its folder's other files (a source's text.txt) are inputs too
+            folder = entry.rel.rsplit("/", 1)[0]
+            with contextlib.suppress(OSError):
+                for name in sorted(os.listdir(entry.path.parent)):
+                    if name != entry.path.name:
+                        rel = f"{folder}/{name}"
+                        sha = index.digest(entry.path.parent / name, rel)
+                        digest.update(f"beside\0{rel}\0{sha}\n".encode())
     for entry in stray:
         digest.update(f"stray\0{entry.rel}\n".encode())
     meta = repository.root / "datapackage.json"

@@ -20,13 +20,14 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
+from eventledger.check.rules import check_record
 from eventledger.issues import Issue
 from eventledger.issues.catalog import lookup
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache, Location
 from eventledger.read.records import Record, Row, read_record
 from eventledger.read.repository import RecordFile
-from eventledger.read.strict_yaml import MAX_BYTES, load
+from eventledger.syntax.strict_yaml import MAX_BYTES, load
 
 CHUNK = 256  # files per task at most: enough to amortize a round trip, few enough to balance
 SERIAL_BELOW = 64  # fewer files are read faster than worker processes start
@@ -40,13 +41,21 @@ def available_cores() -> int:
 
 
 def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
-    """Read and check one record file on its own (the record layer)."""
+    """Read and check one record file on its own: a pure function of its bytes, its path
+    and the schema (what a worker process can run and a cache can keep)."""
     try:
         raw = entry.path.read_bytes()
     except OSError as err:
         record = Record(entry.kind, entry.rel, None)
         record.issues.append(
-            Issue(entry.rel, 0, 0, "file-empty", f"cannot read the file: {err.strerror}")
+            Issue(
+                entry.rel,
+                0,
+                0,
+                "file-unreadable",
+                f"cannot read the file: {err.strerror}",
+                hint="make the file readable (chmod a+r) or remove it",
+            )
         )
         return record
     return _read(entry, raw, schema, max_bytes)
@@ -57,7 +66,8 @@ def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Reco
     if doc is None:
         record = Record(entry.kind, entry.rel, None)
     else:
-        record = read_record(entry.kind, entry.rel, doc, schema)
+        record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
+        check_record(record, schema)
         record.drop_document(raw)
     record.issues[:0] = issues
     return record
@@ -73,6 +83,8 @@ def encode(record: Record) -> bytes:
     """The compact result of reading one file: what the cache stores and workers send back."""
     data = {
         "parsed": record.raw is not None,
+        "table": record.table,
+        "id_field": record.id_field,
         "rows": [[row.table, list(row.prefix), row.values] for row in record.rows],
         "issues": [
             [i.line, i.column, i.code, i.message, list(i.path), i.expected, i.found, i.hint]
@@ -105,7 +117,10 @@ def decode(entry: RecordFile, payload: bytes, raw: bytes | None, schema: Schema)
         lookup(issue.code)  # KeyError on a code this tool does not know
     flagged = {tuple(p) for p in data["flagged"]}
     raw = raw if data["parsed"] is True else None
-    return Record(entry.kind, entry.rel, None, rows, issues, raw, flagged)
+    table, id_field = data["table"], data["id_field"]
+    if not isinstance(table, str) or not isinstance(id_field, str):
+        raise ValueError("not a record")
+    return Record(entry.kind, entry.rel, None, table, id_field, rows, issues, raw, flagged)
 
 
 def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventledger.read.records import Record, Row
-from eventledger.read.strict_yaml import double_quoted
+from eventledger.syntax.strict_yaml import double_quoted
 
 
 @dataclass(frozen=True)
@@ -103,29 +103,25 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
             else f"the quote occurs {len(exact)} times; choose one: {_offsets(exact)}",
         )
         return
-    near = near_matches(text, quote)
+    near = near_miss(text, quote)
     if near is not None:
-        kind, places = near
-        s, e = places[0]
-        actual = text[s:e]
-        if kind == "normalization":
+        if near.kind == "normalization":
             record.report(
                 "quote-normalization-differs",
-                f"the quote matches the source only after NFC normalization ({first_difference(quote, actual)})",
+                near.sentence,
                 (*prefix, "quote"),
-                expected=actual,
+                expected=near.actual,
                 found=quote,
-                hint=f"copy the quote from text.txt ({_offsets(places)})",
+                hint=f"copy the quote from text.txt ({_offsets(near.places)})",
             )
         else:
             record.report(
                 "quote-whitespace-differs",
-                "the quote matches the source only if white space is ignored "
-                f"({first_difference(quote, actual)}); the text has it at {s}..{e}",
+                f"{near.sentence}; the text has it at {near.start}..{near.end}",
                 (*prefix, "quote"),
-                expected=actual,
+                expected=near.actual,
                 found=quote,
-                hint=f"use quote: {double_quoted(actual)} with start: {s}, end: {e}",
+                hint=f"use quote: {double_quoted(near.actual)} with start: {near.start}, end: {near.end}",
             )
         return
     record.report(
@@ -150,6 +146,43 @@ def near_matches(text: str, quote: str) -> tuple[str, list[tuple[int, int]]] | N
         if loose:
             return "whitespace", loose
     return None
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """Where a quote that does not occur exactly would occur with a rule relaxed, and what
+    differs: the one wording of this finding, for validate and locate alike."""
+
+    kind: str  # "normalization" or "whitespace"
+    places: list[tuple[int, int]]
+    actual: str  # the text at the first place
+    difference: str  # the first differing character, named
+
+    @property
+    def start(self) -> int:
+        return self.places[0][0]
+
+    @property
+    def end(self) -> int:
+        return self.places[0][1]
+
+    @property
+    def sentence(self) -> str:
+        rule = (
+            "after NFC normalization"
+            if self.kind == "normalization"
+            else "if white space is ignored"
+        )
+        return f"the quote matches the source only {rule} ({self.difference})"
+
+
+def near_miss(text: str, quote: str) -> NearMiss | None:
+    near = near_matches(text, quote)
+    if near is None:
+        return None
+    kind, places = near
+    actual = text[places[0][0] : places[0][1]]
+    return NearMiss(kind, places, actual, first_difference(quote, actual))
 
 
 def first_difference(quote: str, actual: str) -> str:

@@ -13,7 +13,8 @@ import pandera.pandas as pa
 from eventledger.issues import Issue
 from eventledger.issues.suggest import did_you_mean
 from eventledger.model.pandera_schema import CONSTRAINT_CODES, table_schema
-from eventledger.model.schema import TABLES, FieldSpec, Schema, TableSpec
+from eventledger.model.schema import FieldSpec, Schema, TableSpec
+from eventledger.model.types import TYPES
 from eventledger.read.records import Record, Row
 
 
@@ -27,13 +28,10 @@ class Table:
 
 
 def _column(spec: FieldSpec, values: list[Any]) -> Any:
-    if spec.type == "string":
-        return pd.array(values, dtype=pd.StringDtype())
-    if spec.type == "integer":
-        return pd.array(values, dtype="Int64")
-    if spec.type == "number":
-        return pd.array(values, dtype="Float64")
-    return pd.Series(values, dtype=object)  # dates as datetime.date, lists as lists
+    dtype = TYPES[spec.type].pandas_dtype
+    if dtype == "object":  # dates as datetime.date, lists as lists
+        return pd.Series(values, dtype=object)
+    return pd.array(values, dtype=dtype)  # type: ignore[call-overload]  # dtype is a name
 
 
 def build_table(spec: TableSpec, origins: list[tuple[Record, Row]]) -> Table:
@@ -44,11 +42,11 @@ def build_table(spec: TableSpec, origins: list[tuple[Record, Row]]) -> Table:
 
 
 def build_tables(records: list[Record], schema: Schema) -> dict[str, Table]:
-    rows: dict[str, list[tuple[Record, Row]]] = {name: [] for name in TABLES}
+    rows: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
     for record in records:
         for row in record.rows:
             rows[row.table].append((record, row))
-    return {name: build_table(schema.tables[name], rows[name]) for name in TABLES}
+    return {name: build_table(spec, rows[name]) for name, spec in schema.tables.items()}
 
 
 def check_table(table: Table, schema: Schema) -> list[Issue]:

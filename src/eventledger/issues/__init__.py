@@ -80,3 +80,13 @@ class IssueList:
     @property
     def warnings(self) -> list[Issue]:
         return [i for i in self.items if i.severity is Severity.WARNING]
+
+
+class IssuesError(Exception):
+    """Work that cannot continue, with the data problems that stopped it (if any), so every
+    caller can show them the same way."""
+
+    def __init__(self, message: str, issues: list[Issue] | None = None, checked: int = 0) -> None:
+        super().__init__(message)
+        self.issues = issues or []
+        self.checked = checked  # how many records (or files) were checked to find the issues

@@ -40,20 +40,11 @@ def _c(
     return Code(code, layer, Severity.WARNING if warn else Severity.ERROR, title, explanation, fix)
 
 
-F, R, S, P, T, K = (
-    Layer.FILE,
-    Layer.RECORD,
-    Layer.SPAN,
-    Layer.REPOSITORY,
-    Layer.TABLE,
-    Layer.PACKAGE,
-)
-
 CODES: tuple[Code, ...] = (
     # --- reading the file ---------------------------------------------------------------
     _c(
         "file-too-large",
-        F,
+        Layer.FILE,
         "File over the size cap",
         "A record file is larger than the cap (1 MiB by default). No hand-written record is that large; "
         "the file is not read, so a runaway generator or a pasted article cannot exhaust memory.",
@@ -61,14 +52,22 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "file-empty",
-        F,
+        Layer.FILE,
         "Empty file",
         "The file holds no YAML document (it is empty, or only comments and white space).",
         "Fill it from the template (eventledger new event) or delete it.",
     ),
     _c(
+        "file-unreadable",
+        Layer.FILE,
+        "File cannot be read",
+        "The operating system refused to read the file (for example its permissions deny it). "
+        "A record that cannot be read is never skipped silently: it would drop out of the release.",
+        "Make the file readable (chmod a+r FILE) or remove it.",
+    ),
+    _c(
         "invalid-utf8",
-        F,
+        Layer.FILE,
         "Not valid UTF-8",
         "The file contains bytes that are not valid UTF-8. Records must be UTF-8 so that every tool "
         "reads the same characters.",
@@ -76,28 +75,28 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "byte-order-mark",
-        F,
+        Layer.FILE,
         "Byte-order mark",
         "The file starts with a UTF-8 byte-order mark (U+FEFF), which some tools keep as part of the first key.",
         "Re-save the file as UTF-8 without BOM.",
     ),
     _c(
         "crlf-line-endings",
-        F,
+        Layer.FILE,
         "Windows line endings",
         "The file uses CR LF line endings. Records use LF only, so diffs and offsets stay the same on every system.",
         "Convert the file to LF line endings (git config core.autocrlf input; dos2unix).",
     ),
     _c(
         "nul-byte",
-        F,
+        Layer.FILE,
         "NUL byte",
         "The file contains a NUL byte (U+0000), a sign of a binary or corrupted file.",
         "Remove the NUL bytes; re-create the file from the template if it is corrupted.",
     ),
     _c(
         "tab-character",
-        F,
+        Layer.FILE,
         "Tab character",
         "The file contains a tab. YAML forbids tabs for indentation and tabs inside values are invisible "
         "in review; indent with spaces and write \\t in a double-quoted string if a tab is meant.",
@@ -105,28 +104,28 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "yaml-syntax",
-        F,
+        Layer.FILE,
         "YAML syntax error",
         "The YAML parser could not read the file at this place.",
         "Fix the syntax at the line named; compare with the template in schema/templates/.",
     ),
     _c(
         "multiple-documents",
-        F,
+        Layer.FILE,
         "More than one YAML document",
         "The file holds more than one YAML document (separated by ---). One file holds one record.",
         "Move each further document into a file of its own.",
     ),
     _c(
         "duplicate-key",
-        F,
+        Layer.FILE,
         "Duplicate key",
         "A mapping names the same key twice. Most YAML loaders silently keep the last value, hiding an edit.",
         "Keep one of the two keys and delete the other.",
     ),
     _c(
         "yaml-anchor",
-        F,
+        Layer.FILE,
         "Anchor or alias",
         "Anchors (&name) and aliases (*name) are not allowed: they hide repeated content from review and "
         "allow exponential 'billion laughs' expansion. The file is refused without expanding anything.",
@@ -134,21 +133,21 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "yaml-tag",
-        F,
+        Layer.FILE,
         "YAML tag",
         "Explicit tags such as !!python/object or !!str are not allowed; a record holds plain data only.",
         "Remove the tag; quote the value if it must stay a string.",
     ),
     _c(
         "nesting-too-deep",
-        F,
+        Layer.FILE,
         "Nesting too deep",
         "The document nests mappings and lists deeper than any record needs (the cap is 20 levels).",
         "Flatten the structure to the shape of the template.",
     ),
     _c(
         "implicit-boolean",
-        F,
+        Layer.FILE,
         "Unquoted yes/no/on/off",
         "An unquoted yes, no, on, off, true, false, y or n is read as a boolean by YAML 1.1 tools and as "
         "a string by others (the 'Norway problem': country NO). eventledger keeps it a string, but the "
@@ -157,7 +156,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "not-a-mapping",
-        F,
+        Layer.FILE,
         "Record is not a mapping",
         "The top level of a record file must be a mapping of field names to values, not a list or a scalar.",
         "Start from the template: one 'key: value' per line at the top level.",
@@ -165,70 +164,70 @@ CODES: tuple[Code, ...] = (
     # --- one record -------------------------------------------------------------------------
     _c(
         "missing-field",
-        R,
+        Layer.RECORD,
         "Required field missing",
         "A field the schema requires is absent or empty.",
         "Add the field; the template shows every field with its description.",
     ),
     _c(
         "unknown-field",
-        R,
+        Layer.RECORD,
         "Unknown field",
         "The record holds a key the schema does not define (often a typo).",
         "Rename the key to the field meant (see the hint), or delete it.",
     ),
     _c(
         "wrong-type",
-        R,
+        Layer.RECORD,
         "Wrong type",
         "A value has the wrong type: text where a number belongs, a scalar where a list or mapping belongs.",
         "Write the value in the type the schema gives (see expected).",
     ),
     _c(
         "invalid-date",
-        R,
+        Layer.RECORD,
         "Invalid date",
         "A date is not a real calendar date in ISO 8601 form YYYY-MM-DD.",
         'Write the date as YYYY-MM-DD, for example "2019-04-25".',
     ),
     _c(
         "not-in-vocabulary",
-        R,
+        Layer.RECORD,
         "Term not in vocabulary",
         "A value is not one of the terms of its controlled vocabulary (schema/vocabularies.yaml).",
         "Use one of the terms listed in expected; CODEBOOK.md defines each.",
     ),
     _c(
         "bad-format",
-        R,
+        Layer.RECORD,
         "Value does not match the required pattern",
         "A value does not match the pattern its field requires (ids, ISO codes, QIDs, hashes).",
         "Rewrite the value in the form the pattern in expected describes.",
     ),
     _c(
         "out-of-range",
-        R,
+        Layer.RECORD,
         "Number out of range",
         "A number lies outside the minimum or maximum of its field.",
         "Correct the number (coordinates in decimal degrees, offsets from 0).",
     ),
     _c(
         "bad-length",
-        R,
+        Layer.RECORD,
         "Text too short or too long",
         "A text value is shorter or longer than its field allows.",
         "Shorten or complete the text.",
     ),
     _c(
         "dates-out-of-order",
-        R,
+        Layer.RECORD,
         "date_start after date_end",
         "The interval is reversed: date_start is later than date_end.",
         "Swap the dates or correct the one that is wrong.",
     ),
     _c(
         "date-precision-mismatch",
-        R,
+        Layer.RECORD,
         "Dates disagree with the precision",
         "The interval does not fit date_precision: a month-precision event must lie within one calendar "
         "month, a week within seven days, a year within one calendar year.",
@@ -236,7 +235,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "date-note-missing",
-        R,
+        Layer.RECORD,
         "Resolved or inferred date without a note",
         "date_basis is resolved or inferred, but date_note does not say how the date was obtained.",
         "Add date_note, for example: 'am Donnerstag' read against the publication date 2019-04-24.",
@@ -244,35 +243,35 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "incomplete-coordinates",
-        R,
+        Layer.RECORD,
         "Latitude without longitude (or the reverse)",
         "Only one of latitude and longitude is given.",
         "Give both coordinates or neither.",
     ),
     _c(
         "reference-is-path",
-        R,
+        Layer.RECORD,
         "Reference written as a path",
         "An actor or source reference is written as a file path; references are plain ids.",
         "Write only the id (the file stem), for example kim-jong-un instead of actors/kim-jong-un.yaml.",
     ),
     _c(
         "duplicate-participant",
-        R,
+        Layer.RECORD,
         "Actor listed twice",
         "The same actor appears more than once among the participants of one event.",
         "Keep one entry per actor with the role it plays.",
     ),
     _c(
         "no-evidence",
-        R,
+        Layer.RECORD,
         "Event without evidence",
         "Every event needs at least one span of evidence quoting its source.",
         'Add an evidence entry; eventledger locate SOURCE_ID "quote" gives the offsets.',
     ),
     _c(
         "unsupported-claim",
-        R,
+        Layer.RECORD,
         "Claim without a span that supports it",
         "A claim of the record (the event, its date, its place, a participant) is not named in the "
         "supports list of any span, so a reader cannot check it against the text.",
@@ -280,7 +279,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "span-actor-not-participant",
-        R,
+        Layer.RECORD,
         "Span names an actor that is not a participant",
         "A span's actor_ids names an actor that is not among the event's participants, or names actors "
         "without the claim 'actor' in supports.",
@@ -288,7 +287,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "verified-without-reviewer",
-        R,
+        Layer.RECORD,
         "Verified record without reviewer or date",
         "A record marked verified must say who verified it (reviewed_by) and on what day (reviewed_on).",
         "Add reviewed_by and reviewed_on, or set review_status back to draft.",
@@ -296,21 +295,21 @@ CODES: tuple[Code, ...] = (
     # --- spans against sources ------------------------------------------------------------------------
     _c(
         "offsets-out-of-range",
-        S,
+        Layer.SPAN,
         "Offsets outside the text",
         "start and end must satisfy 0 <= start < end <= length of the source text.",
         'Recompute the offsets: eventledger locate SOURCE_ID "quote".',
     ),
     _c(
         "quote-mismatch",
-        S,
+        Layer.SPAN,
         "Quote differs from the text at its offsets",
         "text[start:end] is not the quote, but the quote does occur elsewhere in the source.",
         "Use the offsets in the hint (or run eventledger locate --write FILE).",
     ),
     _c(
         "quote-whitespace-differs",
-        S,
+        Layer.SPAN,
         "Quote differs only in white space",
         "The quote matches the source only when white space is compared loosely: the text has a "
         "non-breaking space, a line break or a double space where the quote has something else.",
@@ -318,7 +317,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "quote-normalization-differs",
-        S,
+        Layer.SPAN,
         "Quote differs only in Unicode normalization",
         "The quote matches the source only after Unicode NFC normalization (for example a decomposed "
         "umlaut, a + combining diaeresis).",
@@ -326,14 +325,14 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "quote-not-found",
-        S,
+        Layer.SPAN,
         "Quote not in the source",
         "The quote occurs nowhere in the source text, not even with white space or normalization relaxed.",
         "Check the source_id and copy the quote exactly from text.txt.",
     ),
     _c(
         "source-hash-mismatch",
-        S,
+        Layer.SPAN,
         "Source text changed",
         "The SHA-256 of text.txt differs from the one recorded in source.yaml: the text was edited after "
         "the offsets were computed, so every span on it is suspect.",
@@ -341,21 +340,21 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "source-length-mismatch",
-        S,
+        Layer.SPAN,
         "Source length differs",
         "The number of code points in text.txt differs from characters in source.yaml.",
         "Restore text.txt or correct characters to the value found.",
     ),
     _c(
         "source-text-missing",
-        S,
+        Layer.SPAN,
         "Source text missing",
         "sources/<id>/text.txt does not exist or cannot be read.",
         "Add text.txt beside source.yaml, byte for byte as published.",
     ),
     _c(
         "source-text-not-normalized",
-        S,
+        Layer.SPAN,
         "Source text not in NFC with LF line endings",
         "Offsets count code points of the stored text, which must be valid UTF-8 in Unicode NFC with LF "
         "line endings so that every tool counts the same.",
@@ -364,64 +363,74 @@ CODES: tuple[Code, ...] = (
     # --- across records -------------------------------------------------------------------------
     _c(
         "duplicate-id",
-        P,
+        Layer.REPOSITORY,
         "Id used twice",
         "Two records carry the same id. Ids are unique and never reused.",
         "Give one of the records a new id (and rename its file to match).",
     ),
     _c(
         "id-stem-mismatch",
-        P,
+        Layer.REPOSITORY,
         "Id differs from file name",
         "A record's id must equal its file stem (events/2019/<id>.yaml, actors/<id>.yaml, sources/<id>/).",
         "Rename the file or correct the id; never reuse an id that was released.",
     ),
     _c(
         "wrong-folder",
-        P,
+        Layer.REPOSITORY,
         "Event in the wrong year folder",
         "An event file lives in events/<yyyy>/ where yyyy is the year of its date_start.",
         "Move the file to the folder of its year (git mv).",
     ),
     _c(
         "unexpected-file",
-        P,
+        Layer.REPOSITORY,
         "File where no record belongs",
         "A file in events/, actors/ or sources/ does not fit the layout (wrong extension or place).",
         "Move or rename it: events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml + text.txt.",
     ),
     _c(
         "package-metadata-invalid",
-        P,
+        Layer.REPOSITORY,
         "Root datapackage.json unreadable",
         "The root datapackage.json, which names the package and the version of the next release, "
         "is not a JSON object with a name and a MAJOR.MINOR.PATCH version.",
         "Fix the JSON at the line named; keep name and version (for example 0.2.0).",
     ),
     _c(
+        "table-check-failed",
+        Layer.TABLE,
+        "A table check failed as a whole",
+        "A check over a whole table failed in a way that belongs to no single row (for example a "
+        "column missing from the table). It points at a fault in the schema or the tool more "
+        "often than in a record.",
+        "Run eventledger validate --format json and report the issue with its output if no "
+        "record is named.",
+    ),
+    _c(
         "unknown-actor",
-        P,
+        Layer.REPOSITORY,
         "Actor does not exist",
         "A participant or span names an actor id with no file in actors/.",
         "Correct the id or add actors/<id>.yaml.",
     ),
     _c(
         "unknown-event",
-        P,
+        Layer.REPOSITORY,
         "Event does not exist",
         "distinct_from names an event id with no file in events/.",
         "Correct the id; list only events that exist.",
     ),
     _c(
         "unknown-source",
-        P,
+        Layer.REPOSITORY,
         "Source does not exist",
         "A span names a source id with no folder in sources/.",
         "Correct the id or add sources/<id>/source.yaml and text.txt.",
     ),
     _c(
         "duplicate-event-suspected",
-        P,
+        Layer.REPOSITORY,
         "Possibly the same event twice",
         "Two events share type, start date and participants. The same event told by several sources is "
         "one record with spans from each.",
@@ -431,7 +440,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "unused-actor",
-        P,
+        Layer.REPOSITORY,
         "Actor takes part in no event",
         "No event names this actor, so it would be published without any event.",
         "Delete the actor file or add the events it takes part in.",
@@ -440,7 +449,7 @@ CODES: tuple[Code, ...] = (
     # --- the built package (eventledger verify) --------------------------------------------
     _c(
         "checksum-mismatch",
-        K,
+        Layer.PACKAGE,
         "File differs from its checksum",
         "A file of a built release is missing, not listed in SHA256SUMS, or its size or SHA-256 "
         "differs from SHA256SUMS or from the bytes and hash of its resource in datapackage.json. "
@@ -449,7 +458,7 @@ CODES: tuple[Code, ...] = (
     ),
     _c(
         "parquet-differs-from-csv",
-        K,
+        Layer.PACKAGE,
         "Parquet table differs from its CSV twin",
         "A Parquet table does not hold exactly the rows of its CSV twin, or its Arrow schema is not "
         "the one derived from the Table Schema.",
@@ -462,3 +471,7 @@ BY_CODE: dict[str, Code] = {c.code: c for c in CODES}
 
 def lookup(code: str) -> Code:
     return BY_CODE[code]
+
+
+def is_code(code: str) -> bool:
+    return code in BY_CODE

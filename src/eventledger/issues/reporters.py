@@ -1,10 +1,12 @@
-"""Render a list of issues as text, JSON or GitHub Actions annotations."""
+"""Render what the library found for people and programs: issues as text, JSON or GitHub
+Actions annotations, and the summary of a release build."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eventledger.issues import Issue
 from eventledger.issues.catalog import Severity
@@ -101,3 +103,50 @@ def github(issues: Sequence[Issue], summary: Summary) -> str:
 
 
 FORMATS = {"text": text, "json": as_json, "github": github}
+
+
+def release_text(data: Mapping[str, Any]) -> str:
+    """The release summary for people, from a build result's dict: what was written, what was
+    held back, what to watch."""
+    name, version = data["name"], data["version"]
+    verb = "unchanged (same content already built)" if data["status"] == "unchanged" else "built"
+    lines = [f"{name} {version} {verb}: {data['folder']}/ and {data['archive']}"]
+    lines.append(f"  created {data['created']} ({data['created_from']})")
+    rows = data["rows"]
+    lines.append("  rows: " + ", ".join(f"{t} {n}" for t, n in rows.items()))
+    drafts = data["drafts_withheld"]
+    if drafts:
+        lines.append(f"  drafts withheld ({len(drafts)}): {', '.join(drafts)}")
+    else:
+        lines.append("  drafts withheld: none")
+    if rows.get("events", 0) == 0:
+        lines.append("  note: no verified events yet; the package holds empty tables")
+    changes = data["changes"]
+    if changes is not None:
+        previous = changes["previous"]
+        since = (
+            f"since {previous} (needs a {changes['required_bump']} step)"
+            if previous
+            else "(first release)"
+        )
+        counts = [sum(len(v) for v in changes[k].values()) for k in ("added", "removed", "changed")]
+        lines.append(
+            f"  changes {since}: {counts[0]} added, {counts[1]} removed, {counts[2]} changed"
+        )
+    cells = data["formula_like_cells"]
+    if cells:
+        lines.append(
+            f"  {len(cells)} cell(s) a spreadsheet would run as a formula "
+            f"(the CSV is for programs; open {name}-{version}.xlsx instead):"
+        )
+        lines += [f"    {c}" for c in cells]
+    if data["status"] == "unchanged":
+        lines.append(f"  {data['files']} files, re-checked against SHA256SUMS; Parquet equals CSV")
+    else:
+        lines.append(
+            f"  {data['files']} files, checksums in SHA256SUMS; frictionless validate: valid"
+        )
+    if data["manifest"] is not None:
+        rel = data["manifest"]
+        lines.append(f"  release manifest: {rel} (commit it: git add {rel})")
+    return "\n".join(lines)

@@ -5,18 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 
 from eventledger.model.schema import FieldSpec, TableSpec
-
-_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "date": pa.date32(),
-    "list": pa.list_(pa.string()),
-}
+from eventledger.model.types import TYPES
 
 
 def arrow_type(spec: FieldSpec) -> pa.DataType:
-    return _TYPES[spec.type]
+    made: pa.DataType = TYPES[spec.type].arrow_type()
+    return made
 
 
 def arrow_field(spec: FieldSpec) -> pa.Field:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventledger.model.schema import TABLES, FieldSpec, Schema
+from eventledger.model.schema import FieldSpec, Schema
 
 
 def _constraints(spec: FieldSpec) -> str:
@@ -40,7 +40,7 @@ def codebook(schema: Schema, name: str, version: str) -> str:
         "Dates are ISO 8601 (YYYY-MM-DD); an empty CSV cell is a missing value.",
         "",
     ]
-    for table in TABLES:
+    for table in schema.tables:
         spec = schema.tables[table]
         lines += [f"## Table `{table}`", ""]
         lines.append(f"Primary key: {', '.join(f'`{k}`' for k in spec.primary_key)}.")

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-from pandera.engines import pandas_engine
 
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
+from eventledger.model.types import TYPES
 
 # Which issue code a failed constraint becomes.
 CONSTRAINT_CODES = {
@@ -34,13 +34,7 @@ CONSTRAINT_CODES = {
 
 
 def dtype_for(spec: FieldSpec) -> Any:
-    return {
-        "string": pd.StringDtype(),
-        "integer": "Int64",
-        "number": "Float64",
-        "date": pandas_engine.Date,
-        "list": object,
-    }[spec.type]
+    return TYPES[spec.type].pandera_dtype()
 
 
 @dataclass(frozen=True)

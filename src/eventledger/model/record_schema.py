@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventledger.model.patterns import ISO_DAY
-from eventledger.model.schema import CHILD_TABLES, FieldSpec, Schema, TableSpec
-from eventledger.read.records import KINDS
+from eventledger.model.schema import FieldSpec, Schema, TableSpec
+from eventledger.model.types import TYPES
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-DATE_PATTERN = f"^{ISO_DAY.pattern}$"
 
 
 def field_schema(spec: FieldSpec, schema: Schema) -> dict[str, Any]:
@@ -26,24 +24,19 @@ def field_schema(spec: FieldSpec, schema: Schema) -> dict[str, Any]:
             item["enum"] = list(terms)
         if spec.pattern is not None:
             item["pattern"] = spec.pattern
-        out.update({"type": "array", "items": item, "minItems": 1 if spec.required else 0})
+        out.update(TYPES["list"].json_type)
+        out.update({"items": item, "minItems": 1 if spec.required else 0})
         return out
-    if spec.type == "date":
-        out.update({"type": "string", "format": "date", "pattern": DATE_PATTERN})
-    elif spec.type in ("integer", "number"):
-        out["type"] = spec.type
-        if spec.minimum is not None:
-            out["minimum"] = spec.minimum
-        if spec.maximum is not None:
-            out["maximum"] = spec.maximum
-    else:
-        out["type"] = "string"
-        if spec.min_length is not None:
-            out["minLength"] = spec.min_length
-        if spec.max_length is not None:
-            out["maxLength"] = spec.max_length
-        if spec.pattern is not None:
-            out["pattern"] = spec.pattern
+    out.update(TYPES[spec.type].json_type)
+    for keyword, value in (
+        ("minimum", spec.minimum),
+        ("maximum", spec.maximum),
+        ("minLength", spec.min_length),
+        ("maxLength", spec.max_length),
+        ("pattern", spec.pattern),
+    ):
+        if value is not None:
+            out[keyword] = value
     if terms is not None:
         out["enum"] = list(terms)
     if not spec.required:  # an optional field may be written empty
@@ -64,22 +57,23 @@ def object_schema(table: TableSpec, schema: Schema) -> dict[str, Any]:
 
 
 def record_schema(kind: str, schema: Schema) -> dict[str, Any]:
-    table = schema.tables[KINDS[kind]]
+    kind_model = schema.model.kind(kind)
+    table = schema.tables[kind_model.table]
     body = object_schema(table, schema)
-    if kind == "event":
-        for child, key in CHILD_TABLES.items():
-            body["properties"][key] = {
-                "description": f"The event's {key}: one entry per row of the {child} table.",
-                "type": "array",
-                "minItems": 1,
-                "items": object_schema(schema.tables[child], schema),
-            }
-            body["required"].append(key)
+    for child in kind_model.children:
+        key = child.key
+        body["properties"][key] = {
+            "description": f"The {kind}'s {key}: one entry per row of the {child.table} table.",
+            "type": "array",
+            "minItems": 1,
+            "items": object_schema(schema.tables[child.table], schema),
+        }
+        body["required"].append(key)
     return {
         "$schema": DIALECT,
         "$id": f"https://eventledger.example/schema/{kind}.record.schema.json",
         "title": f"eventledger {kind} record",
-        "description": f"One YAML file under {KINDS[kind]}/; generated from schema/{table.name}.tableschema.json "
+        "description": f"One YAML file under {kind_model.layout.folder}/; generated from schema/{table.name}.tableschema.json "
         "and schema/vocabularies.yaml by `eventledger generate`. Do not edit by hand.",
         **body,
     }

@@ -1,8 +1,8 @@
 """The schema of the dataset, read from schema/: Table Schemas and vocabularies.
 
-This module only reads and models schema/; the projections (published Table Schema,
-record JSON Schema, Pandera, Arrow, codebook, template) live in modules of their own
-and are all computed from the objects defined here.
+This module only reads schema/; the dataset model (kinds.py), the per-type projections
+(types.py) and the projections of whole tables (published Table Schema, record JSON
+Schema, Pandera, Arrow, codebook, template) are all computed from the objects defined here.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eventledger.read.strict_yaml import load
+from eventledger.model.kinds import Model, ModelError, derive, item_reference
+from eventledger.model.terms import missing_terms
+from eventledger.model.types import TYPES
+from eventledger.syntax.strict_yaml import load
 
-TABLES = ("events", "participants", "evidence", "actors", "sources")
-# Child tables are written inside an event record as lists under these keys.
-CHILD_TABLES = {"participants": "participants", "evidence": "evidence"}
-FIELD_TYPES = ("string", "integer", "number", "date", "list")
+# Keys of ours in the Table Schemas: acted on here, removed from the published schemas.
+CUSTOM_KEYS = ("vocabulary", "origin", "itemReference")
 
 
 class SchemaError(Exception):
@@ -42,6 +43,7 @@ class FieldSpec:
     delimiter: str | None = None
     origin: str | None = None  # "parent" or "position": filled in from the record's structure
     format: str | None = None
+    item_reference: dict[str, str] | None = None  # list items are ids of this resource's field
 
     @property
     def written(self) -> bool:
@@ -82,8 +84,9 @@ class Vocabulary:
 @dataclass(frozen=True)
 class Schema:
     directory: Path
-    tables: dict[str, TableSpec]
+    tables: dict[str, TableSpec]  # in the model's order
     vocabularies: dict[str, Vocabulary]
+    model: Model
 
     def terms(self, spec: FieldSpec) -> tuple[str, ...] | None:
         if spec.vocabulary is None:
@@ -93,9 +96,9 @@ class Schema:
 
 def _field(raw: dict[str, Any], table: str) -> FieldSpec:
     cons = raw.get("constraints", {})
-    if raw.get("type") not in FIELD_TYPES:
+    if raw.get("type") not in TYPES:
         raise SchemaError(
-            f"{table}.{raw.get('name')}: type {raw.get('type')!r} is not one of {FIELD_TYPES}"
+            f"{table}.{raw.get('name')}: type {raw.get('type')!r} is not one of {tuple(TYPES)}"
         )
     return FieldSpec(
         name=raw["name"],
@@ -113,6 +116,7 @@ def _field(raw: dict[str, Any], table: str) -> FieldSpec:
         delimiter=raw.get("delimiter"),
         origin=raw.get("origin"),
         format=raw.get("format"),
+        item_reference=item_reference(raw),
     )
 
 
@@ -137,14 +141,21 @@ def load_schema(directory: Path) -> Schema:
     """Read schema/; raise SchemaError when it is inconsistent (a bug in the repository, not in a record)."""
     directory = directory.resolve()
     vocabularies = _read_vocabularies(directory / "vocabularies.yaml")
+    missing = missing_terms({v.name: v.terms for v in vocabularies.values()})
+    if missing:
+        raise SchemaError(
+            f"{directory / 'vocabularies.yaml'}: terms the checks rely on are missing: "
+            + "; ".join(missing)
+            + " (rename them in src/eventledger/model/terms.py too, or restore them)"
+        )
     tables = {}
-    for name in TABLES:
-        path = directory / f"{name}.tableschema.json"
+    for path in sorted(directory.glob("*.tableschema.json")):
+        name = path.name.removesuffix(".tableschema.json")
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
+            fields = tuple(_field(f, name) for f in raw["fields"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ModelError) as err:
             raise SchemaError(f"{path}: {err}") from err
-        fields = tuple(_field(f, name) for f in raw["fields"])
         for f in fields:
             if f.vocabulary is not None and f.vocabulary not in vocabularies:
                 raise SchemaError(
@@ -157,4 +168,9 @@ def load_schema(directory: Path) -> Schema:
             foreign_keys=tuple(raw.get("foreignKeys", [])),
             raw=raw,
         )
-    return Schema(directory=directory, tables=tables, vocabularies=vocabularies)
+    try:
+        model = derive(tables)
+    except ModelError as err:
+        raise SchemaError(f"{directory}: {err}") from err
+    ordered = {name: tables[name] for name in model.tables}
+    return Schema(directory=directory, tables=ordered, vocabularies=vocabularies, model=model)

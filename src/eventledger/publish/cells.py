@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventledger.model.schema import FieldSpec, TableSpec
+from eventledger.model.types import LIST_DELIMITER, TYPES
 
 Row = dict[str, Any]
 # A spreadsheet runs a cell starting with one of these as a formula.
@@ -19,28 +19,14 @@ def cell(spec: FieldSpec, value: Any) -> str:
     """The CSV text of a value: empty for null, ISO dates, shortest round-trip floats."""
     if value is None:
         return ""
-    if spec.type == "date":
-        return str(value.isoformat())
-    if spec.type == "list":
-        return (spec.delimiter or ",").join(value)
-    if spec.type == "number":
-        return repr(float(value))
-    return str(value)
+    return TYPES[spec.type].to_cell(value, spec.delimiter or LIST_DELIMITER)
 
 
 def parse_cell(spec: FieldSpec, text: str) -> Any:
     """The inverse of cell()."""
     if text == "":
         return None
-    if spec.type == "integer":
-        return int(text)
-    if spec.type == "number":
-        return float(text)
-    if spec.type == "date":
-        return dt.date.fromisoformat(text)
-    if spec.type == "list":
-        return text.split(spec.delimiter or ",")
-    return text
+    return TYPES[spec.type].from_cell(text, spec.delimiter or LIST_DELIMITER)
 
 
 def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
@@ -72,7 +58,7 @@ def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
             continue
         for row in rows:
             for item in row[f.name] or ():
-                if item == "" or (f.delimiter or ",") in item:
+                if item == "" or (f.delimiter or LIST_DELIMITER) in item:
                     key = "/".join(str(row[k]) for k in spec.primary_key)
                     problems.append(
                         f"{spec.name} {key}: {f.name} item {item!r} is empty or contains the "

@@ -24,5 +24,14 @@ def _manifest(folder: Path) -> dict[str, Any]:
     return data
 
 
+def _table_order(folder: Path) -> list[str]:
+    """The tables in the order the build's descriptor lists them (manifests keep them sorted)."""
+    try:
+        data = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+        return [str(r["name"]) for r in data["resources"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def diff(old: Path, new: Path) -> Changes:
-    return compare(_manifest(old), _manifest(new))
+    return compare(_manifest(old), _manifest(new), _table_order(new))

@@ -20,8 +20,6 @@ from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema
 from eventledger.publish.cells import Row, cell
 
-RECORD_TABLES = {"events": "event_id", "actors": "actor_id", "sources": "source_id"}
-CHILDREN = {"participants": "actor_id", "evidence": "span"}
 LEVELS = ("none", "patch", "minor", "major")
 
 
@@ -66,19 +64,23 @@ def manifest(
         return digest
 
     records: dict[str, dict[str, Any]] = {}
-    children: dict[str, dict[str, list[Any]]] = {c: {} for c in CHILDREN}
-    for child, key in CHILDREN.items():
-        for row in rows[child]:
-            children[child].setdefault(row["event_id"], []).append([row[key], cells(child, row)])
-    for table, id_field in RECORD_TABLES.items():
+    for kind in schema.model.kinds:
+        # A record's hash covers its child rows: a changed span changes the event.
+        children: dict[str, dict[str, list[Any]]] = {c.table: {} for c in kind.children}
+        for child in kind.children:
+            for row in rows[child.table]:
+                item = [row[k] for k in child.item_key]
+                children[child.table].setdefault(row[child.parent_field], []).append(
+                    [item[0] if len(item) == 1 else item, cells(child.table, row)]
+                )
         out: dict[str, Any] = {}
-        for row in rows[table]:
-            fields = {k: cell_digest(v) for k, v in cells(table, row).items()}
-            if table == "events":
-                for child in CHILDREN:
-                    fields[child] = _digest(children[child].get(row[id_field], []))
-            out[row[id_field]] = {"hash": _digest(fields), "fields": fields}
-        records[table] = out
+        for row in rows[kind.table]:
+            rid = row[kind.id_field]
+            fields = {k: cell_digest(v) for k, v in cells(kind.table, row).items()}
+            for child in kind.children:
+                fields[child.table] = _digest(children[child.table].get(rid, []))
+            out[rid] = {"hash": _digest(fields), "fields": fields}
+        records[kind.table] = out
     release: dict[str, Any] = {
         "name": name,
         "version": version,
@@ -127,6 +129,7 @@ def ordered(manifests: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
 class Changes:
     previous: str | None
     version: str
+    tables: list[str] = field(default_factory=list)  # the record tables, in release order
     added: dict[str, list[str]] = field(default_factory=dict)
     removed: dict[str, list[str]] = field(default_factory=dict)
     changed: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # id -> fields
@@ -151,10 +154,18 @@ def _raise(current: str, level: str) -> str:
     return level if LEVELS.index(level) > LEVELS.index(current) else current
 
 
-def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Changes:
-    changes = Changes(old["version"] if old else None, new["version"], new_manifest=new)
+def compare(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any], order: Sequence[str] = ()
+) -> Changes:
+    """What changed from old to new; order lists the record tables as a release lists them
+    (manifests store them sorted), and tables it does not name follow in sorted order."""
+    tables = [t for t in order if t in new["records"]]
+    tables += sorted(t for t in new["records"] if t not in tables)
+    changes = Changes(
+        old["version"] if old else None, new["version"], tables=tables, new_manifest=new
+    )
     if old is None:
-        for table in RECORD_TABLES:
+        for table in tables:
             changes.added[table] = sorted(new["records"][table])
         return changes
     level = "none"
@@ -179,7 +190,7 @@ def compare(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Changes:
         if set(terms) - before:
             changes.schema.append(f"minor: {vocab} terms added: {sorted(set(terms) - before)}")
             level = _raise(level, "minor")
-    for table in RECORD_TABLES:
+    for table in tables:
         a, b = old["records"].get(table, {}), new["records"][table]
         changes.added[table] = sorted(set(b) - set(a))
         changes.removed[table] = sorted(set(a) - set(b))
@@ -233,7 +244,7 @@ def changes_markdown(changes: Changes) -> str:
         lines += [f"Required version step: {changes.level}.", ""]
     if changes.schema:
         lines += ["## Schema", ""] + [f"- {s}" for s in changes.schema] + [""]
-    for table in RECORD_TABLES:
+    for table in changes.tables:
         added = changes.added.get(table, [])
         removed = changes.removed.get(table, [])
         changed = changes.changed.get(table, {})

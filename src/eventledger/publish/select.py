@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eventledger.model.schema import TABLES, TableSpec
+from eventledger.model.schema import TableSpec
+from eventledger.model.terms import FULL_TEXT_RIGHTS, VERIFIED
 
 if TYPE_CHECKING:  # the checker brings pandas; selecting rows needs only its records
     from eventledger.check.checker import Dataset
 
 Row = dict[str, Any]
-# Rights under which a source's full text may be published beside its metadata.
-FULL_TEXT_RIGHTS = ("open", "public-domain")
+REVIEW_FIELD = "review_status"  # a kind whose table has it ships only its verified records
+SOURCE_TABLE = "sources"  # whose texts ship in full where their rights allow
 
 
 @dataclass
@@ -39,35 +40,42 @@ def _key(spec: TableSpec) -> Any:
 
 
 def select(dataset: Dataset) -> Selection:
-    """Verified events with their participants and evidence; the actors and sources they name.
+    """Verified records with their child rows, and the records they name.
 
-    Drafts are left out (and named); actors and sources no released event names are left out
-    too, so a release never carries metadata that only drafts refer to.
+    A kind whose table has a review status ships its verified records; drafts are left out
+    (and named). Any other kind ships only the records that shipped rows refer to, so a
+    release never carries actors or sources that only drafts name.
     """
     schema = dataset.schema
-    rows: dict[str, list[Row]] = {name: [] for name in TABLES}
+    model = schema.model
+    rows: dict[str, list[Row]] = {name: [] for name in schema.tables}
     drafts: list[str] = []
+    reviewed = {k.name for k in model.kinds if REVIEW_FIELD in schema.tables[k.table].field_names}
     for record in dataset.records:
-        if record.kind != "event" or not record.rows:
+        if record.kind not in reviewed or not record.rows:
             continue
-        if record.main().get("review_status") != "verified":
+        if record.main().get(REVIEW_FIELD) != VERIFIED:
             drafts.append(str(record.id or record.file))
             continue
         for row in record.rows:
             rows[row.table].append(dict(row.values))
-    actors = {p["actor_id"] for p in rows["participants"]}
-    sources = {e["source_id"] for e in rows["evidence"]}
-    for record in dataset.records:
-        if record.kind == "actor" and record.id in actors:
-            rows["actors"].append(dict(record.main()))
-        elif record.kind == "source" and record.id in sources:
-            rows["sources"].append(dict(record.main()))
-    for name in TABLES:
-        spec = schema.tables[name]
+    for kind in model.kinds:
+        if kind.name in reviewed:
+            continue
+        named = {
+            row[ref.field]
+            for ref in model.references_to(kind.table)
+            if not ref.items
+            for row in rows[ref.table]
+        }
+        for record in dataset.records:
+            if record.kind == kind.name and record.id in named:
+                rows[kind.table].append(dict(record.main()))
+    for name, spec in schema.tables.items():
         rows[name] = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
         rows[name].sort(key=_key(spec))
     texts: dict[str, str] = {}
-    for source in rows["sources"]:
+    for source in rows[SOURCE_TABLE]:
         text = dataset.texts.get(source["source_id"])
         if source.get("rights") in FULL_TEXT_RIGHTS and text is not None and text.text is not None:
             texts[source["source_id"]] = text.text

@@ -25,7 +25,8 @@ from typing import Any
 
 import xlsxwriter
 
-from eventledger.model.schema import TABLES, Schema
+from eventledger.model.schema import Schema
+from eventledger.model.types import LIST_DELIMITER, TYPES
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -73,8 +74,7 @@ def spreadsheet(
         day = book.add_format({"num_format": "yyyy-mm-dd"})
         sheets: dict[str, list[str]] = {}
         notes: list[str] = []
-        for name in TABLES:
-            spec = schema.tables[name]
+        for name, spec in schema.tables.items():
             table = rows[name]
             names = sheet_names(name, len(table), sheet_rows)
             sheets[name] = names
@@ -83,7 +83,10 @@ def spreadsheet(
                     f"{name}: {len(table):,} rows are more than a sheet holds; "
                     f"the spreadsheet splits them over the sheets {', '.join(names)}"
                 )
-            fields = [(c, f.name, f.type, f.delimiter or ",") for c, f in enumerate(spec.fields)]
+            fields = [
+                (c, f.name, TYPES[f.type].spreadsheet, TYPES[f.type].to_cell, f.delimiter)
+                for c, f in enumerate(spec.fields)
+            ]
             per_sheet = sheet_rows - 1
             for k, sheet_name in enumerate(names):
                 sheet = book.add_worksheet(sheet_name)
@@ -91,14 +94,12 @@ def spreadsheet(
                 for c, header in enumerate(spec.field_names):
                     text(0, c, header)
                 for r, row in enumerate(table[k * per_sheet : (k + 1) * per_sheet], start=1):
-                    for c, column, kind, delimiter in fields:
+                    for c, column, kind, to_text, delimiter in fields:
                         value = row[column]
                         if value is None:
                             continue
-                        if kind == "list":
-                            value = delimiter.join(value)
-                        if kind in ("string", "list"):
-                            if text(r, c, value) == -2:
+                        if kind == "text":  # lists as their CSV text, joined
+                            if text(r, c, to_text(value, delimiter or LIST_DELIMITER)) == -2:
                                 notes.append(
                                     f"{sheet_name} row {r + 1} {column}: longer than a cell holds "
                                     f"({TEXT_LIMIT:,} characters), cut in the spreadsheet; the CSV "

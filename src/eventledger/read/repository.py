@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from eventledger.model.kinds import LAYOUTS, Layout
+
 MARKERS = ("datapackage.json", "schema")
 
 
@@ -15,13 +17,14 @@ class RepositoryNotFound(Exception):
 
 @dataclass(frozen=True)
 class RecordFile:
-    kind: str  # "event", "actor" or "source"
+    kind: str  # a Layout's kind ("event", "actor", "source"), or "unexpected"
     path: Path  # absolute
     rel: str  # repo-relative, POSIX
+    id_folder: bool = False  # the record's id is its folder's name, not its file's stem
 
     @property
     def expected_id(self) -> str:
-        if self.kind == "source":
+        if self.id_folder:
             return self.path.parent.name
         return self.path.stem
 
@@ -54,8 +57,8 @@ class Repository:
         """Every record file, and every file that does not belong where it is (kind 'unexpected')."""
         found: list[RecordFile] = []
         stray: list[RecordFile] = []
-        for kind, folder in (("event", "events"), ("actor", "actors"), ("source", "sources")):
-            base = self.root / folder
+        for layout in LAYOUTS:
+            base = self.root / layout.folder
             if not base.is_dir():
                 continue
             for dirpath, dirnames, filenames in os.walk(base):
@@ -65,17 +68,22 @@ class Repository:
                         continue
                     path = Path(dirpath) / name
                     parts = path.relative_to(base).parts
-                    record = RecordFile(kind, path, path.relative_to(self.root).as_posix())
-                    if _fits(kind, parts):
-                        found.append(record)
-                    elif not (kind == "source" and len(parts) == 2 and parts[1] == "text.txt"):
-                        stray.append(RecordFile("unexpected", path, record.rel))
+                    rel = path.relative_to(self.root).as_posix()
+                    if _fits(layout, parts):
+                        found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
+                    elif not _companion(layout, parts):
+                        stray.append(RecordFile("unexpected", path, rel))
         return found, stray
 
 
-def _fits(kind: str, parts: tuple[str, ...]) -> bool:
-    if kind == "event":
-        return len(parts) in (1, 2) and parts[-1].endswith(".yaml")
-    if kind == "actor":
-        return len(parts) == 1 and parts[0].endswith(".yaml")
-    return len(parts) == 2 and parts[1] == "source.yaml"
+def _fits(layout: Layout, parts: tuple[str, ...]) -> bool:
+    """Whether a path under the kind's folder is one of its records. A file directly in a
+    year-foldered kind's folder fits too: its folder is then reported as wrong."""
+    if layout.id_folder:
+        return len(parts) == 2 and parts[1] == layout.file
+    depth = (1, 2) if layout.year_from is not None else (1,)
+    return len(parts) in depth and parts[-1].endswith(".yaml")
+
+
+def _companion(layout: Layout, parts: tuple[str, ...]) -> bool:
+    return layout.id_folder and len(parts) == 2 and parts[1] in layout.companions

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from eventledger.issues import Issue, RecordPath
-from eventledger.read.positions import line_of
+from eventledger.syntax.positions import line_of
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 20
