@@ -245,17 +245,31 @@ def generate(check: bool, root: Path | None) -> None:
         click.echo(f"wrote {repository.rel(path)}")
 
 
-def _publish(root: Path | None, fmt: str, quiet: bool, write_manifest: bool) -> None:
+def _publish(
+    root: Path | None,
+    fmt: str,
+    quiet: bool,
+    write_manifest: bool,
+    jobs: int | None,
+    no_cache: bool,
+) -> None:
     from eventledger.publish.release import build
 
     repository = _repository(root)
+    cache = None if no_cache else Cache.open(repository.root, repository.schema_dir, "")
 
     def progress(message: str) -> None:
         if not quiet and fmt == "text":
             click.echo(f"... {message}", err=True)
 
     try:
-        result = build(repository, progress=progress, write_manifest=write_manifest)
+        result = build(
+            repository,
+            progress=progress,
+            write_manifest=write_manifest,
+            jobs=jobs or available_cores(),
+            cache=cache,
+        )
     except (IssuesError, SchemaError) as err:
         issues = err.issues if isinstance(err, IssuesError) else []
         if fmt == "json":
@@ -290,6 +304,13 @@ _PUBLISH_OPTIONS = [
     ),
     click.option("--quiet", "-q", is_flag=True, help="No progress messages."),
     click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path)),
+    click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Processes that read records (default: the cores available).",
+    ),
+    click.option("--no-cache", is_flag=True, help="Read every record afresh (CI may use it)."),
 ]
 
 
@@ -301,20 +322,22 @@ def _publish_options(f: Any) -> Any:
 
 @main.command(name="build")
 @_publish_options
-def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
+def build_command(
+    fmt: str, quiet: bool, root: Path | None, jobs: int | None, no_cache: bool
+) -> None:
     """Check everything and write build/<version>/ and build/<name>-<version>.zip.
 
     Exit status 1 (nothing written) when a record has errors, the package fails frictionless
     or its own checks, or the version exists with different content.
     """
-    _publish(root, fmt, quiet, write_manifest=False)
+    _publish(root, fmt, quiet, write_manifest=False, jobs=jobs, no_cache=no_cache)
 
 
 @main.command()
 @_publish_options
-def release(fmt: str, quiet: bool, root: Path | None) -> None:
+def release(fmt: str, quiet: bool, root: Path | None, jobs: int | None, no_cache: bool) -> None:
     """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
-    _publish(root, fmt, quiet, write_manifest=True)
+    _publish(root, fmt, quiet, write_manifest=True, jobs=jobs, no_cache=no_cache)
 
 
 @main.command()

@@ -19,8 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import xlsxwriter
@@ -111,6 +113,40 @@ def spreadsheet(
                             number(r, c, value)
         book.close()
     return Spreadsheet(buffer.getvalue(), sheets, notes)
+
+
+# Set by fork in the one child that writes the workbook: the rows are shared, not pickled.
+_PENDING: tuple[Schema, Mapping[str, Sequence[Row]], dt.datetime] | None = None
+
+
+def _pending() -> Spreadsheet:
+    assert _PENDING is not None
+    return spreadsheet(*_PENDING)
+
+
+def spreadsheet_aside(
+    schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
+) -> Callable[[], Spreadsheet]:
+    """Start writing the workbook in a forked process, beside the rest of the build (it is
+    pure Python cell by cell, and the second core is otherwise idle); return a function
+    that waits for it. Where fork is missing, the workbook is written when asked for."""
+    global _PENDING
+    if "fork" not in get_all_start_methods():
+        return lambda: spreadsheet(schema, rows, created)
+    _PENDING = (schema, rows, created)
+    pool = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+    try:
+        future = pool.submit(_pending)  # forks now, with _PENDING set
+    finally:
+        _PENDING = None
+
+    def wait() -> Spreadsheet:
+        try:
+            return future.result()
+        finally:
+            pool.shutdown()
+
+    return wait
 
 
 def workbook_bytes(
