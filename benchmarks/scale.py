@@ -333,11 +333,17 @@ def measure(n: int, work: Path) -> list[Row]:
     )
     shutil.rmtree(root / "build", ignore_errors=True)
     build = [str(EXE), "build", "--quiet", "--root", str(root)]
-    add(
-        "build",
-        must(run(build, root, {"SOURCE_DATE_EPOCH": "1700000000"}), "build"),
-        "validate, cold",
-    )
+    epoch = {"SOURCE_DATE_EPOCH": "1700000000"}
+    # A maintainer builds after validating: the records come from the cache. The build
+    # with --no-cache reads them all again, as CI would.
+    add("build (records cached)", must(run(build, root, epoch), "build"), "validate, cold")
+    shutil.rmtree(root / "build")
+    if has_option("build", "--no-cache"):
+        add(
+            "build --no-cache",
+            must(run([*build, "--no-cache"], root, epoch), "build --no-cache"),
+            "validate, cold",
+        )
     shutil.rmtree(root)
     return rows
 
@@ -388,6 +394,7 @@ def growth(small: int, big: int, a: list[Row], b: list[Row]) -> list[str]:
 
 def targets(rows: list[Row]) -> list[str]:
     by = {r.label: r.run for r in rows}
+    build = "build --no-cache" if "build --no-cache" in by else "build (records cached)"
     cold = by["validate, cold"].seconds
     checks = [
         (
@@ -401,9 +408,9 @@ def targets(rows: list[Row]) -> list[str]:
             0.05,
         ),
         ("10 changed <= 0.06x cold", by["validate, 10 records changed"].seconds / cold, 0.06),
-        ("build <= 2x cold validate", by["build"].seconds / cold, 2.0),
+        ("build <= 2x cold validate", by[build].seconds / cold, 2.0),
         ("validate peak memory <= 1 GB", by["validate, cold"].tree / 2**30, 1.0),
-        ("build peak memory <= 1.5 GB", by["build"].tree / 2**30, 1.5),
+        ("build peak memory <= 1.5 GB", by[build].tree / 2**30, 1.5),
     ]
     return [
         f"  {'met ' if value <= limit else 'MISS'} {label}: {value:.2f}"
