@@ -110,7 +110,7 @@ def validate(
             from eventledger.check.changes import ChangesError, check_changed
 
             try:
-                dataset = check_changed(repository, since).dataset
+                dataset = check_changed(repository, since, jobs=workers, cache=cache).dataset
             except ChangesError as err:
                 raise click.UsageError(str(err)) from err
             issues, checked = dataset.issues.sorted(), len(dataset.records)

@@ -33,6 +33,7 @@ from eventledger.git import GitMissing, git
 from eventledger.issues import IssueList
 from eventledger.model.patterns import ID_DAY_PREFIX
 from eventledger.model.schema import load_schema
+from eventledger.read.cache import Cache
 from eventledger.read.repository import RecordFile, Repository
 from eventledger.syntax.strict_yaml import MAX_BYTES
 
@@ -139,12 +140,20 @@ def citing_events(repository: Repository, ids: set[str]) -> set[str]:
     return {p for p in done.stdout.split("\0") if p}
 
 
-def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTES) -> ChangedCheck:
-    """Check the records changed since rev and the events that depend on them."""
+def check_changed(
+    repository: Repository,
+    rev: str,
+    *,
+    max_bytes: int = MAX_BYTES,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> ChangedCheck:
+    """Check the records changed since rev and the events that depend on them (read in jobs
+    processes, through cache when given)."""
     changed = changed_paths(repository, rev)
     files, stray = repository.discover()
     if any(p.startswith("schema/") for p in changed):
-        dataset = check_files(repository, files, stray, max_bytes=max_bytes)
+        dataset = check_files(repository, files, stray, max_bytes=max_bytes, jobs=jobs, cache=cache)
         return ChangedCheck(dataset, changed, {r.file for r in dataset.records}, full=True)
     by_rel = {f.rel: f for f in files}
     actors, sources = _changed_ids(changed)
@@ -168,6 +177,8 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
         [s for s in stray if s.rel in changed_set],
         known=known,
         max_bytes=max_bytes,
+        jobs=jobs,
+        cache=cache,
     )
     dependents = {
         r.file
