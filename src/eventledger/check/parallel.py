@@ -62,13 +62,20 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
 
 
 def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Record:
-    doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
-    if doc is None:
-        record = Record(entry.kind, entry.rel, None)
-    else:
+    # Most files are clean: parse without recording where each key stands (most of the
+    # parse), and parse again with positions only when the record has issues to place.
+    positions = False
+    while True:
+        doc, issues = load(raw, entry.rel, max_bytes=max_bytes, positions=positions)
+        if doc is None:
+            record = Record(entry.kind, entry.rel, None)
+            break
         record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
         check_record(record, schema)
-        record.drop_document(raw)
+        if positions or not record.issues:
+            record.drop_document(raw)
+            break
+        positions = True
     record.issues[:0] = issues
     return record
 
