@@ -13,6 +13,7 @@ import pytest
 
 from casekit import CASES, PROJECT, make_repository
 from eventledger.read.cache import FOLDER, Cache
+from releasekit import make_release_repository
 
 EXE = PROJECT / ".venv" / "bin" / "eventledger"
 
@@ -88,3 +89,27 @@ def test_an_edit_is_seen_on_the_next_run(tmp_path: Path) -> None:
     assert code == 1 and event.name in out
     event.write_text(text, encoding="utf-8")
     assert validate(root)[0] == 0
+
+
+def test_a_build_from_workers_and_the_cache_has_the_same_bytes(tmp_path: Path) -> None:
+    root = make_release_repository(tmp_path / "repo")
+
+    def build(*args: str) -> dict[str, bytes]:
+        done = subprocess.run(
+            [str(EXE), "build", "--quiet", "--root", str(root), *args],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        folder = root / "build"
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+        shutil.rmtree(folder)
+        return files
+
+    serial = build("--jobs", "1", "--no-cache")
+    assert build("--jobs", "2") == serial  # cold cache
+    assert build("--jobs", "2") == serial  # warm cache
