@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from eventledger.check.rules import check_record
@@ -189,7 +189,9 @@ def _results(
     """Each chunk of files with its results, in order, as they come (decoded as they arrive,
     so the parent never holds every payload at once)."""
     global _SHARED
-    if jobs <= 1 or len(files) < SERIAL_BELOW:
+    # Workers are forked so that they share the schema and the cache's index with the
+    # parent; where fork is missing (Windows), files are read here.
+    if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
         for part in _chunks(files, CHUNK):
             yield part, _work(part, schema, max_bytes, cache)
         return
