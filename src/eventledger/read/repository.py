@@ -63,12 +63,16 @@ class Repository:
                 continue
             for dirpath, dirnames, filenames in os.walk(base):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                # Relative paths once per folder, not per file: a million files pass here.
+                folder = Path(dirpath)
+                inner = folder.relative_to(base).parts
+                prefix = folder.relative_to(self.root).as_posix() + "/"
                 for name in sorted(filenames):
                     if name.startswith(".") or name in ("README.md",):
                         continue
-                    path = Path(dirpath) / name
-                    parts = path.relative_to(base).parts
-                    rel = path.relative_to(self.root).as_posix()
+                    path = folder / name
+                    parts = (*inner, name)
+                    rel = prefix + name
                     if _fits(layout, parts):
                         found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
                     elif not _companion(layout, parts):
