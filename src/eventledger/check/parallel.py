@@ -15,6 +15,7 @@ import datetime as dt
 import gc
 import json
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
@@ -87,12 +88,21 @@ def _date(value: object) -> str:
 
 
 def encode(record: Record) -> bytes:
-    """The compact result of reading one file: what the cache stores and workers send back."""
+    """The compact result of reading one file: what the cache stores and workers send back.
+    Rows are value lists beside the list of their keys ("shapes"), which a record's rows of
+    one table share."""
+    shapes: dict[tuple[str, ...], int] = {}
+    rows = []
+    for row in record.rows:
+        shape = tuple(row.values)
+        index = shapes.setdefault(shape, len(shapes))
+        rows.append([row.table, list(row.prefix), index, list(row.values.values())])
     data = {
         "parsed": record.raw is not None,
         "table": record.table,
         "id_field": record.id_field,
-        "rows": [[row.table, list(row.prefix), row.values] for row in record.rows],
+        "shapes": [list(shape) for shape in shapes],
+        "rows": rows,
         "issues": [
             [i.line, i.column, i.code, i.message, list(i.path), i.expected, i.found, i.hint]
             for i in record.issues
@@ -102,15 +112,47 @@ def encode(record: Record) -> bytes:
     return json.dumps(data, default=_date, separators=(",", ":")).encode()
 
 
-def decode(entry: RecordFile, payload: bytes, raw: bytes | None, schema: Schema) -> Record:
-    """The record encode() described. Raises ValueError, KeyError or TypeError on a payload
-    that does not describe one (a damaged or foreign cache entry)."""
+# Every decoded row of a table shares one tuple of interned keys, and short texts (terms,
+# ids, dates before parsing) are interned: a hundred thousand records otherwise hold a
+# hundred thousand copies of each field name and vocabulary term.
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_SHORT = 64
+
+
+def _shape(keys: list[str]) -> tuple[str, ...]:
+    key = tuple(keys)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _SHAPES[key] = tuple(sys.intern(k) for k in keys)
+    return shape
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= _SHORT else value
+    if isinstance(value, list):
+        return [sys.intern(v) if isinstance(v, str) and len(v) <= _SHORT else v for v in value]
+    return value
+
+
+def decode(
+    entry: RecordFile,
+    payload: bytes,
+    raw: bytes | None,
+    schema: Schema,
+    dates: dict[str, tuple[str, ...]] | None = None,
+) -> Record:
+    """The record encode() described. Raises ValueError, KeyError, TypeError or IndexError on
+    a payload that does not describe one (a damaged or foreign cache entry)."""
     data: dict[str, Any] = json.loads(payload)
-    dates = _date_fields(schema)
+    dates = dates if dates is not None else _date_fields(schema)
+    shapes = [_shape(keys) for keys in data["shapes"]]
     rows = []
-    for table, prefix, values in data["rows"]:
-        if not isinstance(values, dict):
+    for table, prefix, index, items in data["rows"]:
+        shape = shapes[index]
+        if len(shape) != len(items):
             raise ValueError("not a row")
+        values = dict(zip(shape, map(_value, items), strict=True))
         for name in dates[table]:
             value = values.get(name)
             if value is not None:
@@ -220,14 +262,15 @@ def read_files(
     gc.disable()
     try:
         records: list[Record] = []
+        dates = _date_fields(schema)
         added: dict[str, Location] = {}
         rebuilt: list[tuple[str, bytes]] = []
         for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache):
             added.update(wrote)
             for entry, (raw, payload) in zip(part, results, strict=True):
                 try:
-                    records.append(decode(entry, payload, raw, schema))
-                except (ValueError, KeyError, TypeError):
+                    records.append(decode(entry, payload, raw, schema, dates))
+                except (ValueError, KeyError, TypeError, IndexError):
                     # An entry that passed its checksum but describes no record (written by
                     # something else): never trust it; read the file again, replace the entry.
                     record = read_file(entry, schema, max_bytes)

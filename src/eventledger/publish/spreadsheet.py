@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -124,6 +125,20 @@ def _pending() -> Spreadsheet:
     return spreadsheet(*_PENDING)
 
 
+def _room_for_a_copy() -> bool:
+    """Whether the machine could hold a second copy of this process: the child reads every
+    row, and reading touches (so copies) the memory pages that hold them."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, ValueError, KeyError, IndexError):
+        return False
+    return resident * 2 < available
+
+
 def spreadsheet_aside(
     schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
 ) -> Callable[[], Spreadsheet]:
@@ -131,7 +146,7 @@ def spreadsheet_aside(
     pure Python cell by cell, and the second core is otherwise idle); return a function
     that waits for it. Where fork is missing, the workbook is written when asked for."""
     global _PENDING
-    if "fork" not in get_all_start_methods():
+    if "fork" not in get_all_start_methods() or not _room_for_a_copy():
         return lambda: spreadsheet(schema, rows, created)
     _PENDING = (schema, rows, created)
     pool = ProcessPoolExecutor(1, mp_context=get_context("fork"))
