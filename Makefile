@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv validate test test-fast lint typecheck release build bench lock clean
+.PHONY: help venv validate test test-fast lint typecheck release build bench lock clean browser
 
 help:
 	@echo "make release    build, check and publish build/<version>/ (the maintainer's command)"
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 validate: $(STAMP)
-	$(BIN)/eventledger validate
+	$(BIN)/eventledger validate --require-coverage
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -33,7 +33,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+# The site's browser tests need Debian's Chromium (never a browser downloaded by Playwright)
+# and axe-core from tests/browser/package-lock.json. As root, make installs what is missing;
+# otherwise it stops and prints the command.
+CHROMIUM := /usr/bin/chromium
+AXE_STAMP := tests/browser/node_modules/.installed
+
+browser: $(AXE_STAMP)
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else echo "Chromium is missing; install it with: sudo apt-get install -y chromium" >&2; exit 1; fi; }
+
+$(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y npm; \
+	  else echo "npm is missing; install it with: sudo apt-get install -y npm" >&2; exit 1; fi; }
+	cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(AXE_STAMP)
+
+test: $(STAMP) lint typecheck browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP) lint typecheck
@@ -44,10 +62,11 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/evidence_site.py
 
 lock:
 	$(PYTHON) -m pip install --quiet uv
 	$(PYTHON) -m uv pip compile pyproject.toml requirements-build.in --extra dev --generate-hashes --python-version 3.11 --no-header --universal -o requirements.lock
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) build tests/browser/node_modules

@@ -101,6 +101,15 @@ def make_repository(root: Path) -> None:
     (root / "datapackage.json").write_text(json.dumps(package, indent=2) + "\n", encoding="utf-8")
 
 
+def place_valid_cases(root: Path) -> None:
+    """Every valid case at its place in the repository at root (an event under events/, an
+    uncoded set over the base source's)."""
+    for case in valid_cases():
+        target = root / case.target()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(case.raw())
+
+
 def valid_cases() -> list[Case]:
     return [
         Case(p, None) for p in sorted((CASES / "valid").iterdir()) if not p.name.startswith(".")

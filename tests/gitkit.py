@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-from casekit import CASES, make_repository
+from casekit import make_repository, place_valid_cases
 
 GIT_ENV = {
     **os.environ,
@@ -43,9 +42,7 @@ def commit_all(root: Path, message: str) -> None:
 def case_repository(root: Path) -> Path:
     """The base case repository with the valid events, committed on branch main."""
     make_repository(root)
-    (root / "events" / "2019").mkdir(parents=True, exist_ok=True)
-    for case in (CASES / "valid").glob("*.yaml"):
-        shutil.copyfile(case, root / "events" / "2019" / case.name)
+    place_valid_cases(root)
     git(root, "init", "-q", "-b", "main")
     commit_all(root, "base")
     return root

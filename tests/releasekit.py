@@ -5,11 +5,10 @@ committed to a real git repository at a fixed time."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import gitkit
-from casekit import CASES, make_repository
+from casekit import make_repository, place_valid_cases
 
 COMMIT_TIME = "2026-01-02T03:04:05+01:00"
 CREATED = "2026-01-02T02:04:05Z"
@@ -57,6 +56,26 @@ reviewed_by: case-reviewer
 reviewed_on: 2026-11-22
 """
 
+# The summit source's uncoded set in the release fixture: the first passage names the
+# verified talks, the second the draft (whose id must not ship), and "Der Zug fuhr ..." is
+# left to the draft's span: the repository accounts for it, the release (without the draft)
+# counts it uncovered and never carries its words.
+UNCODED = """\
+source_id: example-2019-04-25-summit
+passages:
+  - start: 0
+    end: 168
+    quote: "Kim Jong Un und Wladimir Putin haben sich am Donnerstag in Wladiwostok getroffen. \
+Das Tête-à-Tête dauerte fast zwei Stunden.\\nPutin sprach von „wichtigen Verhandlungen“."
+    reason: same-event
+    event_id: 2019-04-25-kim-putin-talks
+  - start: 169
+    end: 201
+    quote: "Kim sagte: «Wir sind zufrieden.»"
+    reason: same-event
+    event_id: 2019-04-25-kim-train-departs
+"""
+
 
 def git(root: Path, *args: str, when: str = COMMIT_TIME) -> str:
     return gitkit.git(root, *args, when=when)
@@ -64,10 +83,8 @@ def git(root: Path, *args: str, when: str = COMMIT_TIME) -> str:
 
 def make_release_repository(root: Path, *, commit: bool = True) -> Path:
     make_repository(root)
-    for case in sorted((CASES / "valid").glob("*.yaml")):
-        folder = root / "events" / case.stem[:4]
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(case, folder / case.name)
+    place_valid_cases(root)
+    (root / "sources" / "example-2019-04-25-summit" / "uncoded.yaml").write_text(UNCODED)
     source = root / "sources" / "example-open-bulletin"
     source.mkdir(parents=True)
     (source / "text.txt").write_bytes(OPEN_TEXT.encode())

@@ -66,11 +66,16 @@ def _imports(path: Path, *, runtime_only: bool) -> set[str]:
             continue
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.startswith("eventledger"):
-                found.add(node.module)
-                found |= {f"{node.module}.{a.name}" for a in node.names}
+                # `from package import submodule` depends on the submodule, not on what the
+                # package's __init__ gathers from its other submodules.
+                subs = {f"{node.module}.{a.name}" for a in node.names} & MODULES
+                found |= subs if subs else {node.module}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("eventledger")}
     return found
+
+
+MODULES = set(_modules())
 
 
 def _graph(*, runtime_only: bool) -> dict[str, set[str]]:

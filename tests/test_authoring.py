@@ -169,3 +169,21 @@ def test_a_file_that_is_not_yaml_is_a_clear_error(repo: Path) -> None:
     code, out = write_cli(repo, TALKS)
     assert code == 1 and f"{TALKS}: cannot read the record (line 2:" in out
     assert "Traceback" not in out
+
+
+def test_fills_in_the_passages_of_an_uncoded_set(repo: Path) -> None:
+    """The passages of sources/<id>/uncoded.yaml are spans too: their source is the set's id."""
+    rel = f"sources/{SOURCE}/uncoded.yaml"
+    path = repo / rel
+    original = path.read_text(encoding="utf-8")
+    blank = original.replace("  - start: 125\n    end: 201\n", "  - end: 7\n")
+    assert blank != original
+    path.write_text(blank, encoding="utf-8")
+    code, out = write_cli(repo, rel)
+    assert code == 0, out
+    assert f"{rel}:10: passages[1]: start: 125, end: 201  (was start: , end: 7)" in out
+    assert not [i for i in load_dataset(Repository(repo)).issues if i.file == rel]
+    # A missing start goes after the quote (a passage names no source of its own).
+    assert '«Wir sind zufrieden.»"\n    start: 125\n    reason: commentary' in path.read_text(
+        encoding="utf-8"
+    )

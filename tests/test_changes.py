@@ -18,6 +18,7 @@ from gitkit import case_repository, commit_all, git
 TALKS = "events/2019/2019-04-25-kim-putin-talks.yaml"
 TRAIN = "events/2019/2019-04-25-kim-train-departs.yaml"
 BROKEN = CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml"
+UNCODED = "sources/example-2019-04-25-summit/uncoded.yaml"
 
 
 @pytest.fixture
@@ -81,8 +82,14 @@ def test_a_changed_source_text_reaches_the_events_that_quote_it(repo: Path) -> N
     text.write_text(text.read_text(encoding="utf-8").replace("Kim Jong Un und", "Kim und"))
     got = found(repo)
     files = {f for f, _, _ in got}
-    assert files == {"sources/example-2019-04-25-summit/source.yaml", TALKS, TRAIN}
+    # The uncoded set of that source is checked too: its passages quote the text.
+    assert files == {"sources/example-2019-04-25-summit/source.yaml", UNCODED, TALKS, TRAIN}
     assert ("sources/example-2019-04-25-summit/source.yaml", "source-hash-mismatch", 7) in got
+    assert {c for f, c, _ in got if f == UNCODED} == {
+        "quote-not-found",
+        "quote-mismatch",
+        "offsets-out-of-range",
+    }
     assert got == full(repo, files)
 
 
@@ -171,3 +178,20 @@ def test_a_deleted_event_still_named_in_distinct_from_is_reported(repo: Path) ->
     got = found(repo)
     assert {(f, c) for f, c, _ in got} == {(TALKS, "unknown-event")}
     assert got == full(repo, {TALKS})
+
+
+def test_a_deleted_event_still_named_by_a_passage_is_reported(repo: Path) -> None:
+    uncoded = repo / UNCODED
+    uncoded.write_text(
+        uncoded.read_text(encoding="utf-8").replace(
+            "    reason: background\n",
+            "    reason: same-event\n    event_id: 2019-04-25-kim-train-departs\n",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    commit_all(repo, "the last sentence tells the departure")
+    (repo / TRAIN).unlink()
+    got = found(repo)
+    assert {(f, c) for f, c, _ in got} == {(UNCODED, "unknown-event")}
+    assert got == full(repo, {UNCODED})

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from casekit import CASES, make_repository
+from casekit import CASES, make_repository, place_valid_cases
 from eventledger.cli import main
 
 BROKEN = CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml"
@@ -20,9 +20,7 @@ BROKEN = CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml"
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     make_repository(tmp_path)
-    (tmp_path / "events" / "2019").mkdir(parents=True)
-    for case in (CASES / "valid").glob("*.yaml"):
-        shutil.copyfile(case, tmp_path / "events" / "2019" / case.name)
+    place_valid_cases(tmp_path)
     return tmp_path
 
 
@@ -82,6 +80,14 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "no eventledger repository" in out
     code, _ = invoke("validate", "--format", "xml")
     assert code == 2
+
+
+def test_a_path_outside_the_repository_is_a_usage_error(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    code, out = invoke("validate", "--root", str(repo), str(elsewhere))
+    assert code == 2 and "not in the repository" in out
 
 
 def test_locate_prints_every_occurrence(repo: Path) -> None:

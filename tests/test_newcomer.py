@@ -110,13 +110,15 @@ class Newcomer:
 def test_a_newcomer_adds_an_event_that_reaches_the_next_release(tmp_path: Path) -> None:
     root = tmp_path / "eventledger"
     git(tmp_path, "clone", "-q", str(PROJECT), str(root))
+    # The clone's main is the commit under test, whichever branch the project is on.
+    git(root, "checkout", "-q", "-B", "main")
     you = Newcomer(root)
     version = json.loads((root / "datapackage.json").read_text())["version"]
     major, minor, _ = (int(x) for x in version.split("."))
     following = f"{major}.{minor + 1}.0"
 
     # The maintainer has cut the current release (step 4).
-    you.run("eventledger validate")
+    you.run("eventledger validate --require-coverage")
     you.run("eventledger release")
     you.run(
         f'git add releases/{version}.json && git commit -m "Release {version}" && git tag v{version}'
@@ -176,7 +178,7 @@ def test_a_newcomer_adds_an_event_that_reaches_the_next_release(tmp_path: Path) 
     # GitHub merges the pull request; the maintainer cuts the next release (step 4).
     git(root, "switch", "-q", "main")
     git(root, "merge", "-q", "--no-ff", "-m", "Merge charm-offensive", "charm-offensive")
-    you.run("eventledger validate")
+    you.run("eventledger validate --require-coverage")
     summary = you.run("eventledger release")
     assert f"{following} built" in summary
     build = root / "build" / following

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from casekit import CASES, PROJECT, make_repository
+from casekit import CASES, PROJECT, make_repository, place_valid_cases
 from gitkit import GIT_ENV, git
 
 # End to end: builds releases, clones repositories or runs the installed CLI.
@@ -48,9 +48,7 @@ def test_pre_commit_rejects_a_bad_record_and_accepts_it_repaired(tmp_path: Path)
     local = {**hook, "language": "unsupported", "entry": " ".join([str(BIN / command), *args])}
     root = tmp_path / "records"
     make_repository(root)
-    (root / "events" / "2019").mkdir(parents=True)
-    for case in (CASES / "valid").glob("*.yaml"):
-        shutil.copyfile(case, root / "events" / "2019" / case.name)
+    place_valid_cases(root)
     (root / ".pre-commit-config.yaml").write_text(
         yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]}, sort_keys=False)
     )

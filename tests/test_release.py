@@ -67,6 +67,7 @@ def test_writes_every_part_of_the_release(built: BuildResult, package: Path) -> 
         "parquet/datapackage.json",
         "SHA256SUMS",
         "CODEBOOK.md",
+        "COVERAGE.md",
         "CHANGES.md",
         "changes.json",
         "manifest.json",
@@ -208,7 +209,48 @@ def test_only_verified_records_ship(built: BuildResult, package: Path) -> None:
     assert "2019-04-25-kim-putin-talks" in events
     assert "kim-train-departs" not in events
     assert b"kim-train-departs" not in (package / "data" / "evidence.csv").read_bytes()
-    assert b"Wir sind zufrieden" not in everything  # quoted only by the draft
+    assert b"Wir sind zufrieden" not in (package / "data" / "evidence.csv").read_bytes()
+    assert b"10\xc2\xa0Uhr" not in everything  # quoted only by the draft
+
+
+def test_set_aside_quotes_of_a_quotes_only_source_never_ship(package: Path) -> None:
+    """Set-aside passages quote every sentence no record codes: with the evidence quotes they
+    would be nearly the whole article. For a quotes-only source only their counts ship (in
+    the coverage table); the passages stay in the repository."""
+    for table in ("uncoded", "passages"):
+        rows = list(csv.DictReader(io.StringIO((package / "data" / f"{table}.csv").read_text())))
+        assert rows == [], table
+    everything = b"".join(files_of(package).values())
+    assert "Kim sagte: «Wir sind zufrieden.»".encode() not in everything
+
+
+def test_passages_naming_a_withheld_draft_ship_without_the_dangling_key() -> None:
+    from eventledger.model.schema import load_schema
+    from eventledger.publish.select import _empty_withheld_references
+
+    schema = load_schema(PROJECT / "schema")
+    rows: dict[str, list[dict[str, object]]] = {name: [] for name in schema.tables}
+    rows["events"] = [{"event_id": "2019-04-25-kim-putin-talks"}]
+    rows["passages"] = [
+        {"source_id": "s", "passage": 1, "event_id": "2019-04-25-kim-putin-talks"},
+        {"source_id": "s", "passage": 2, "event_id": "2019-04-25-kim-train-departs"},
+    ]
+    _empty_withheld_references(rows, schema.tables, schema.model)
+    assert [p["event_id"] for p in rows["passages"]] == ["2019-04-25-kim-putin-talks", None]
+
+
+def test_the_coverage_of_each_source_counts_only_what_ships(package: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO((package / "data" / "coverage.csv").read_text())))
+    assert [(r["source_id"], r["status"], r["reason"], r["sentences"]) for r in rows] == [
+        ("example-2019-04-25-summit", "coded", "", "2"),
+        ("example-2019-04-25-summit", "set-aside", "same-event", "2"),
+        # "Der Zug fuhr um 10 Uhr ab." is coded only by the draft, which does not ship.
+        ("example-2019-04-25-summit", "uncovered", "", "1"),
+        ("example-open-bulletin", "coded", "", "2"),
+    ]
+    report = (package / "COVERAGE.md").read_text()
+    assert "| `example-2019-04-25-summit` | 5 | 2 | 2 | 1 |" in report
+    assert "| all sources | **7** | **4** | **2** | **1** |" in report
 
 
 def test_quotes_only_sources_ship_metadata_hash_and_spans_never_the_text(package: Path) -> None:

@@ -57,3 +57,16 @@ def test_every_record_file_has_the_schema_line_for_editors() -> None:
             path
         )
     assert Path(PROJECT / "schema" / "event.record.schema.json").is_file()
+
+
+def test_each_source_folder_holds_a_source_and_its_uncoded_set() -> None:
+    """Two kinds share sources/<id>/: each file is a record of one of them, none is stray."""
+    files, stray = Repository(PROJECT).discover()
+    assert stray == []
+    in_sources = sorted((f.kind, f.rel) for f in files if f.rel.startswith("sources/"))
+    folders = sorted(p.name for p in (PROJECT / "sources").iterdir() if p.is_dir())
+    assert in_sources == sorted(
+        [("source", f"sources/{s}/source.yaml") for s in folders]
+        + [("uncoded", f"sources/{s}/uncoded.yaml") for s in folders]
+    )
+    assert {f.expected_id for f in files if f.kind == "uncoded"} == set(folders)

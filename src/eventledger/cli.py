@@ -17,7 +17,7 @@ from eventledger.author.scaffold import ScaffoldError, new_event
 from eventledger.check.parallel import available_cores
 from eventledger.check.spans import locate as locate_quote
 from eventledger.check.spans import near_miss, read_source_text
-from eventledger.issues import IssuesError
+from eventledger.issues import IssueList, IssuesError
 from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
 from eventledger.read.cache import FOLDER as CACHE_FOLDER
@@ -67,6 +67,12 @@ def main() -> None:
     help="Check only the records changed since the git revision REV and the events citing them.",
 )
 @click.option(
+    "--require-coverage",
+    is_flag=True,
+    help="Report a sentence that no record codes and no uncoded.yaml sets aside as an error, "
+    "not a warning (what make validate and CI run).",
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
@@ -82,6 +88,7 @@ def validate(
     fmt: str,
     root: Path | None,
     since: str | None,
+    require_coverage: bool,
     jobs: int | None,
     no_cache: bool,
 ) -> None:
@@ -89,7 +96,8 @@ def validate(
 
     With --changed-since REV, parse only the records changed since REV (committed,
     uncommitted or untracked) and the events that cite a changed or deleted actor or
-    source; report on those files. Ids are checked against the whole repository.
+    source; report on those files. Ids are checked against the whole repository; sentence
+    coverage is not checked (it needs every record).
 
     Records are read in --jobs processes and kept in a cache keyed by their content
     (.eventledger-cache/, git-ignored), so a second run reads only what changed; the
@@ -103,6 +111,9 @@ def validate(
     from eventledger.check.incremental import check_repository
 
     repository = _repository(root or (paths[0].parent if paths else None))
+    outside = [str(p) for p in paths if not p.resolve().is_relative_to(repository.root)]
+    if outside:
+        raise click.UsageError(f"not in the repository {repository.root}: {', '.join(outside)}")
     workers = jobs or available_cores()
     cache = None if no_cache else Cache.open(repository.root, repository.schema_dir, "")
     try:
@@ -125,6 +136,10 @@ def validate(
     except SchemaError as err:
         click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
         sys.exit(EXIT_INVALID)
+    if require_coverage:
+        found = IssueList(issues)
+        found.escalate("--require-coverage")
+        issues = found.sorted()
     summary = summarize(issues, checked)
     click.echo(FORMATS[fmt](issues, summary))
     sys.exit(EXIT_VALID if summary.valid else EXIT_INVALID)
@@ -142,7 +157,7 @@ def validate(
     "record_file",
     metavar="FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Fill in or repair start and end of every span of the event FILE from its quote, in place.",
+    help="Fill in or repair start and end of every span of the record FILE (the evidence of an event, the passages of an uncoded set) from its quote, in place.",
 )
 def locate(
     source_id: str | None, quote: str | None, fmt: str, root: Path | None, record_file: Path | None
@@ -338,6 +353,30 @@ def build_command(
 def release(fmt: str, quiet: bool, root: Path | None, jobs: int | None, no_cache: bool) -> None:
     """Build the release and record releases/<version>.json (commit it) for the next one's changes."""
     _publish(root, fmt, quiet, write_manifest=True, jobs=jobs, no_cache=no_cache)
+
+
+@main.command()
+@click.option("--open", "open_browser", is_flag=True, help="Open it in the default web browser.")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def browse(open_browser: bool, root: Path | None) -> None:
+    """Build the reviewer's view of the working tree into build/browse/ and print its index.html.
+
+    Drafts are included and marked, and every source shows its full text with each span
+    highlighted: the folder is for this machine only, never to be published.
+    """
+    import webbrowser
+
+    from eventledger.publish.browse import BrowseError, build_browse
+
+    repository = _repository(root)
+    try:
+        index = build_browse(repository)
+    except (BrowseError, SchemaError) as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(str(index))
+    if open_browser:
+        webbrowser.open(index.as_uri())
 
 
 @main.command()

@@ -21,6 +21,7 @@ from typing import Any
 
 from eventledger.atomic import write_atomically
 from eventledger.check.spans import SourceText, locate, read_source_text
+from eventledger.model.schema import load_schema
 from eventledger.read.repository import Repository
 from eventledger.syntax.positions import line_of
 from eventledger.syntax.strict_yaml import Document, load
@@ -31,7 +32,34 @@ _VALUE = re.compile(r"""([ \t]*)("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^\s,#{}\[
 
 
 class LocateWriteError(Exception):
-    """The file cannot be rewritten at all (unreadable, not valid YAML, no evidence list)."""
+    """The file cannot be rewritten at all (unreadable, not valid YAML, no list of spans)."""
+
+
+@dataclass(frozen=True)
+class SpanList:
+    """Where a record lists its spans: the evidence of an event, the passages of an uncoded set."""
+
+    key: str
+    source_field: str | None  # the item's field naming the source; None: the record's id does
+    id_field: str
+
+
+EVIDENCE = SpanList("evidence", "source_id", "event_id")  # for a file outside any repository
+
+
+def span_list(repository: Repository, path: Path) -> SpanList:
+    """The span list of the kind of record at path, from the dataset model."""
+    layout = repository.layout_of(path)
+    if layout is None:
+        return EVIDENCE
+    model = load_schema(repository.schema_dir).model
+    kind = model.kind(layout.kind)
+    for child in kind.children:
+        table = model.span_table(child.table)
+        if table is not None:
+            own = table.source_field == child.parent_field
+            return SpanList(child.key, None if own else table.source_field, kind.id_field)
+    raise LocateWriteError(f"{repository.rel(path)}: a {kind.name} record has no spans to locate")
 
 
 @dataclass(frozen=True)
@@ -43,7 +71,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Fix:
-    span: int  # 0-based index in evidence
+    span: int  # 0-based index in the span list
     line: int  # line of the span in the record
     old: tuple[Any, Any]
     new: tuple[int, int]
@@ -60,6 +88,7 @@ class Refusal:
 @dataclass
 class Outcome:
     file: str
+    key: str = EVIDENCE.key  # the list the spans stand in
     fixes: list[Fix] = field(default_factory=list)
     kept: int = 0  # spans whose offsets were right already
     refusals: list[Refusal] = field(default_factory=list)
@@ -73,7 +102,9 @@ def _offsets(values: tuple[Any, Any]) -> tuple[int, int] | None:
     return None
 
 
-def plan(repository: Repository, path: Path) -> tuple[Outcome, Document, str, bytes]:
+def plan(
+    repository: Repository, path: Path, where: SpanList = EVIDENCE
+) -> tuple[Outcome, Document, str, bytes]:
     """Decide the offsets of every span; return the outcome, the parsed record and its text."""
     rel = repository.rel(path) if path.resolve().is_relative_to(repository.root) else str(path)
     try:
@@ -86,17 +117,19 @@ def plan(repository: Repository, path: Path) -> tuple[Outcome, Document, str, by
         raise LocateWriteError(f"{rel}: cannot read the record ({shown}); fix that first")
     bom = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
     text = raw[len(bom) :].decode("utf-8")
-    spans = doc.data.get("evidence") if isinstance(doc.data, dict) else None
+    data = doc.data if isinstance(doc.data, dict) else {}
+    spans = data.get(where.key)
     if not isinstance(spans, list) or not spans:
-        raise LocateWriteError(f"{rel}: the record has no evidence list; nothing to locate")
-    outcome = Outcome(rel)
+        raise LocateWriteError(f"{rel}: the record has no {where.key} list; nothing to locate")
+    outcome = Outcome(rel, where.key)
     sources: dict[str, SourceText] = {}
     for i, span in enumerate(spans):
-        line = doc.position(("evidence", i))[0]
+        line = doc.position((where.key, i))[0]
         if not isinstance(span, dict):
             outcome.refusals.append(Refusal(i, line, "the span is not a mapping"))
             continue
-        sid, quote = span.get("source_id"), span.get("quote")
+        sid = span.get(where.source_field) if where.source_field else data.get(where.id_field)
+        quote = span.get("quote")
         if not isinstance(sid, str) or not isinstance(quote, str) or not quote:
             outcome.refusals.append(Refusal(i, line, "the span needs a source_id and a quote"))
             continue
@@ -143,14 +176,15 @@ def plan(repository: Repository, path: Path) -> tuple[Outcome, Document, str, by
     return outcome, doc, text, bom
 
 
-def _edit(text: str, doc: Document, fixes: list[Fix], rel: str) -> str:
+def _edit(text: str, doc: Document, fixes: list[Fix], rel: str, where: SpanList) -> str:
     lines = text.splitlines(keepends=True)
     inserts: dict[int, list[str]] = {}  # 0-based line index -> lines to insert after it
     for fix in fixes:
-        span = doc.data["evidence"][fix.span]
+        span = doc.data[where.key][fix.span]
+        first = _first_anchor(span, where)
         for key, value in zip(KEYS, fix.new, strict=True):
             if key in span:
-                line, col = doc.positions[("evidence", fix.span, key)]
+                line, col = doc.positions[(where.key, fix.span, key)]
                 row = lines[line - 1]
                 head = row[: col - 1]
                 rest = row[col - 1 :]
@@ -166,18 +200,25 @@ def _edit(text: str, doc: Document, fixes: list[Fix], rel: str) -> str:
                 space = token.group(1) if not token.group(2) and tail.strip() else ""
                 lines[line - 1] = f"{head}{key}: {value}{space}{tail}"
             else:
-                after = _insert_after(doc, lines, fix.span, key, rel)
-                indent = doc.positions[("evidence", fix.span, "source_id")][1] - 1
+                anchor = first if key == "start" or "start" not in span else "start"
+                after = _insert_after(doc, lines, (where.key, fix.span, anchor), key, rel)
+                indent = doc.positions[(where.key, fix.span, first)][1] - 1
                 inserts.setdefault(after, []).append(f"{' ' * indent}{key}: {value}\n")
     for after in sorted(inserts, reverse=True):
         lines[after + 1 : after + 1] = inserts[after]
     return "".join(lines)
 
 
-def _insert_after(doc: Document, lines: list[str], span: int, key: str, rel: str) -> int:
-    """The 0-based line after which a missing key goes: after source_id (start) or start (end)."""
-    anchor = "source_id" if key == "start" or "start" not in doc.data["evidence"][span] else "start"
-    line, col = doc.positions[("evidence", span, anchor)]
+def _first_anchor(span: dict[str, Any], where: SpanList) -> str:
+    """The key a missing start goes after: the span's source (evidence), else its quote."""
+    return where.source_field if where.source_field and where.source_field in span else "quote"
+
+
+def _insert_after(
+    doc: Document, lines: list[str], at: tuple[str, int, str], key: str, rel: str
+) -> int:
+    """The 0-based line after which a missing key goes: after the anchor key's line."""
+    line, col = doc.positions[at]
     nxt = lines[line] if line < len(lines) else ""
     if nxt.strip() and len(nxt) - len(nxt.lstrip(" ")) > col - 1:  # the value goes on
         raise LocateWriteError(
@@ -191,14 +232,16 @@ def _insert_after(doc: Document, lines: list[str], span: int, key: str, rel: str
 
 
 def locate_write(repository: Repository, path: Path) -> Outcome:
-    """Fill in or repair the offsets of every span of the event at path, in place."""
-    outcome, doc, text, bom = plan(repository, path)
+    """Fill in or repair the offsets of every span of the record at path (an event's evidence,
+    an uncoded set's passages), in place."""
+    where = span_list(repository, path)
+    outcome, doc, text, bom = plan(repository, path, where)
     if outcome.refusals or not outcome.fixes:
         return outcome
-    new_text = _edit(text, doc, outcome.fixes, outcome.file)
+    new_text = _edit(text, doc, outcome.fixes, outcome.file, where)
     check, _ = load(bom + new_text.encode("utf-8"), outcome.file)
     got = [
-        (s.get("start"), s.get("end")) for s in (check.data.get("evidence") if check else []) or []
+        (s.get("start"), s.get("end")) for s in (check.data.get(where.key) if check else []) or []
     ]
     want = [(str(f.new[0]), str(f.new[1])) for f in outcome.fixes]
     if check is None or [got[f.span] for f in outcome.fixes] != want:
@@ -214,14 +257,14 @@ def report_lines(outcome: Outcome) -> list[str]:
     """What locate --write tells the contributor: each change, or why nothing was written."""
     out: list[str] = []
     for r in outcome.refusals:
-        out.append(f"{outcome.file}:{r.line}: evidence[{r.span}]: {r.message}")
+        out.append(f"{outcome.file}:{r.line}: {outcome.key}[{r.span}]: {r.message}")
         out += [
             f"    candidate: start: {c.start}, end: {c.end}  (line {c.line})" for c in r.candidates
         ]
     for f in outcome.fixes:
         was = ", ".join(f"{k}: {'' if v is None else v}" for k, v in zip(KEYS, f.old, strict=True))
         out.append(
-            f"{outcome.file}:{f.line}: evidence[{f.span}]: start: {f.new[0]}, end: {f.new[1]}"
+            f"{outcome.file}:{f.line}: {outcome.key}[{f.span}]: start: {f.new[0]}, end: {f.new[1]}"
             f"  (was {was})"
         )
     if outcome.refusals:

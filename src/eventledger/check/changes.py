@@ -31,6 +31,7 @@ from pathlib import PurePosixPath
 from eventledger.check.checker import Dataset, KnownIds, check_files
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssueList
+from eventledger.model.kinds import Model
 from eventledger.model.patterns import ID_DAY_PREFIX
 from eventledger.model.schema import load_schema
 from eventledger.read.cache import Cache
@@ -118,8 +119,22 @@ def _changed_ids(changed: list[str]) -> tuple[set[str], set[str]]:
     return actors, sources
 
 
-def citing_events(repository: Repository, ids: set[str]) -> set[str]:
-    """Event files whose text contains any of ids (a superset of those that cite them)."""
+def _citing_paths(model: Model) -> list[str]:
+    """Pathspecs of the record files that can name another record: those of every kind
+    whose table or child tables hold a reference (events; sources/*/uncoded.yaml)."""
+    out = []
+    for kind in model.kinds:
+        tables = (kind.table, *(c.table for c in kind.children))
+        if not any(model.references_from(t) for t in tables):
+            continue
+        layout = kind.layout
+        out.append(f":(glob){layout.folder}/*/{layout.file}" if layout.id_folder else layout.folder)
+    return out
+
+
+def citing_events(repository: Repository, ids: set[str], model: Model) -> set[str]:
+    """Record files (events, uncoded sets) whose text contains any of ids (a superset of
+    those that cite them)."""
     if not ids:
         return set()
     done = _git(
@@ -132,7 +147,7 @@ def citing_events(repository: Repository, ids: set[str]) -> set[str]:
         "-f",
         "-",
         "--",
-        "events",
+        *_citing_paths(model),
         stdin="".join(f"{i}\n" for i in sorted(ids)),
     )
     if done.returncode not in (0, 1):  # 1: nothing matched
@@ -158,7 +173,9 @@ def check_changed(
     by_rel = {f.rel: f for f in files}
     actors, sources = _changed_ids(changed)
     direct = {p for p in changed if p in by_rel}
-    direct |= {f"sources/{s}/source.yaml" for s in sources} & by_rel.keys()
+    # Every record of a changed source's folder: its source.yaml, and its uncoded set,
+    # whose passages quote the text.
+    direct |= {rel for rel in by_rel if rel.startswith("sources/") and rel.split("/")[1] in sources}
     # A deleted event may still be named in another event's distinct_from.
     event_stems = {f.path.stem for f in files if f.kind == "event"}
     gone = {
@@ -166,10 +183,11 @@ def check_changed(
         for p in changed
         if p.startswith("events/") and p.endswith(".yaml") and p not in by_rel
     } - event_stems
-    candidates = citing_events(repository, actors | sources | gone) & by_rel.keys()
+    model = load_schema(repository.schema_dir).model
+    candidates = citing_events(repository, actors | sources | gone, model) & by_rel.keys()
     context = _context(files, [by_rel[p] for p in direct if by_rel[p].kind == "event"])
     parse = sorted(direct | candidates | context)
-    known = KnownIds.from_files(files, load_schema(repository.schema_dir).model)
+    known = KnownIds.from_files(files, model)
     changed_set = set(changed)
     dataset = check_files(
         repository,
@@ -186,7 +204,9 @@ def check_changed(
         if r.file in candidates
         and (
             any(
-                row.values.get("actor_id") in actors or row.values.get("source_id") in sources
+                row.values.get("actor_id") in actors
+                or row.values.get("source_id") in sources
+                or row.values.get("event_id") in gone  # a passage naming a deleted event
                 for row in r.rows[1:]
             )
             or bool(gone.intersection(r.main().get("distinct_from") or []))

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
@@ -21,10 +22,10 @@ from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
-from eventledger.model.kinds import Model, Reference
+from eventledger.model.kinds import SOURCE_TABLE, Model, Reference
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.cache import Cache
-from eventledger.read.records import Record
+from eventledger.read.records import Record, Row
 from eventledger.read.repository import RecordFile, Repository
 from eventledger.syntax.strict_yaml import MAX_BYTES
 
@@ -42,10 +43,6 @@ class Dataset:
 
     def by_kind(self, kind: str) -> list[Record]:
         return [r for r in self.records if r.kind == kind]
-
-
-# The table whose ids name source texts: the spans of a partial check read their texts.
-SOURCE_TABLE = "sources"
 
 
 @dataclass(frozen=True)
@@ -104,10 +101,13 @@ def check_files(
         )
         for s in stray
     ]
-    texts = _check_sources(repository, [r for r in records if r.kind == "source"])
+    source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
+    texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
     if known is not None:
-        _read_cited_texts(repository, records, texts, known)
-    _check_spans(records, texts)
+        _read_cited_texts(repository, records, texts, known, schema.model)
+    _check_spans(records, texts, schema.model)
+    if known is None:  # a partial check does not read every span that touches a text
+        check_coverage(records, texts, schema.model)
     _check_layout(records, files, schema.model)
     _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
@@ -122,13 +122,24 @@ def check_files(
     return dataset
 
 
+def _quoted_source(row: Row, model: Model) -> str | None:
+    """The id of the source a row quotes, if the row is a span of a source text."""
+    table = model.span_table(row.table)
+    sid = row.values.get(table.source_field) if table is not None else None
+    return sid if isinstance(sid, str) else None
+
+
 def _read_cited_texts(
-    repository: Repository, records: list[Record], texts: dict[str, SourceText], known: KnownIds
+    repository: Repository,
+    records: list[Record],
+    texts: dict[str, SourceText],
+    known: KnownIds,
+    model: Model,
 ) -> None:
     for record in records:
-        for row in record.children("evidence"):
-            sid = row.values.get("source_id")
-            if isinstance(sid, str) and sid in known[SOURCE_TABLE] and sid not in texts:
+        for row in record.rows:
+            sid = _quoted_source(row, model)
+            if sid is not None and sid in known[SOURCE_TABLE] and sid not in texts:
                 texts[sid] = read_source_text(repository.source_text(sid), sid)
 
 
@@ -146,10 +157,12 @@ def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, S
     return texts
 
 
-def _check_spans(records: Iterable[Record], texts: dict[str, SourceText]) -> None:
+def _check_spans(records: Iterable[Record], texts: dict[str, SourceText], model: Model) -> None:
+    """Every row of every span table (evidence of events, passages set aside) against the
+    text it quotes."""
     for record in records:
-        for row in record.children("evidence"):
-            source = texts.get(row.values.get("source_id") or "")
+        for row in record.rows:
+            source = texts.get(_quoted_source(row, model) or "")
             if source is not None:
                 check_span(record, row, source)
 
@@ -309,13 +322,15 @@ def check(
     """Check the whole repository; when paths are given, keep only the issues in files under them."""
     dataset = load_dataset(repository, jobs=jobs, cache=cache)
     if paths is not None:
-        prefixes = _with_dependents([repository.rel(p) for p in paths], dataset.records)
+        prefixes = _with_dependents(
+            [repository.rel(p) for p in paths], dataset.records, dataset.schema.model
+        )
         kept = [i for i in dataset.issues if any(_under(i.file, p) for p in prefixes)]
         dataset.issues = IssueList(kept)
     return dataset
 
 
-def _with_dependents(prefixes: list[str], records: list[Record]) -> list[str]:
+def _with_dependents(prefixes: list[str], records: list[Record], model: Model) -> list[str]:
     """A path into a source folder (say its text.txt) also selects its source.yaml, where the
     text's problems are reported, and the events that quote it: checking the file one
     changed must show what the change broke."""
@@ -324,7 +339,7 @@ def _with_dependents(prefixes: list[str], records: list[Record]) -> list[str]:
         return prefixes
     out = prefixes + [f"sources/{sid}" for sid in sorted(sources)]
     for record in records:
-        if any(row.values.get("source_id") in sources for row in record.children("evidence")):
+        if any(_quoted_source(row, model) in sources for row in record.rows):
             out.append(record.file)
     return out
 

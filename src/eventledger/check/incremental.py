@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eventledger.check.parallel import issue_fields, issue_from
 from eventledger.issues import Issue
-from eventledger.issues.catalog import lookup
 from eventledger.read.cache import Cache
 from eventledger.read.repository import RecordFile, Repository
 
@@ -109,22 +109,14 @@ def fingerprint(
 
 
 def _encode(outcome: Outcome) -> bytes:
-    issues = [
-        [i.file, i.line, i.column, i.code, i.message, list(i.path), i.expected, i.found, i.hint]
-        for i in outcome.issues
-    ]
+    issues = [issue_fields(i) for i in outcome.issues]
     return json.dumps({"records": outcome.records, "issues": issues}).encode()
 
 
 def _decode(payload: bytes) -> Outcome | None:
     try:
         data = json.loads(payload)
-        issues = [
-            Issue(file, line, column, code, message, tuple(path), expected, found, hint)
-            for file, line, column, code, message, path, expected, found, hint in data["issues"]
-        ]
-        for issue in issues:
-            lookup(issue.code)  # KeyError on a code this tool does not know
+        issues = [issue_from(values) for values in data["issues"]]
         return Outcome(issues, int(data["records"]), from_cache=True)
     except (ValueError, KeyError, TypeError):
         return None

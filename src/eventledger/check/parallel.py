@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import astuple, fields
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
@@ -103,10 +104,7 @@ def encode(record: Record) -> bytes:
         "id_field": record.id_field,
         "shapes": [list(shape) for shape in shapes],
         "rows": rows,
-        "issues": [
-            [i.line, i.column, i.code, i.message, list(i.path), i.expected, i.found, i.hint]
-            for i in record.issues
-        ],
+        "issues": [issue_fields(i) for i in record.issues],
         "flagged": [list(p) for p in sorted(record.flagged, key=repr)],
     }
     return json.dumps(data, default=_date, separators=(",", ":")).encode()
@@ -158,18 +156,34 @@ def decode(
             if value is not None:
                 values[name] = dt.date.fromisoformat(value)
         rows.append(Row(table, values, tuple(prefix)))
-    issues = [
-        Issue(entry.rel, line, column, code, message, tuple(path), expected, found, hint)
-        for line, column, code, message, path, expected, found, hint in data["issues"]
-    ]
-    for issue in issues:
-        lookup(issue.code)  # KeyError on a code this tool does not know
+    issues = [issue_from(values) for values in data["issues"]]
+    if any(i.file != entry.rel for i in issues):
+        raise ValueError("an issue of another file")
     flagged = {tuple(p) for p in data["flagged"]}
     raw = raw if data["parsed"] is True else None
     table, id_field = data["table"], data["id_field"]
     if not isinstance(table, str) or not isinstance(id_field, str):
         raise ValueError("not a record")
     return Record(entry.kind, entry.rel, None, table, id_field, rows, issues, raw, flagged)
+
+
+_ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
+
+
+def issue_fields(issue: Issue) -> list[Any]:
+    """An issue as a JSON list, every field in order (a path as a list)."""
+    return [list(v) if isinstance(v, tuple) else v for v in astuple(issue)]
+
+
+def issue_from(values: list[Any]) -> Issue:
+    """The inverse of issue_fields. Raises on a list that is no issue of this tool's catalog."""
+    if not isinstance(values, list) or len(values) != len(_ISSUE_FIELDS):
+        raise ValueError("not an issue")
+    data = dict(zip(_ISSUE_FIELDS, values, strict=True))
+    data["path"] = tuple(data["path"])
+    issue = Issue(**data)
+    lookup(issue.code)  # KeyError on a code this tool does not know
+    return issue
 
 
 def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:

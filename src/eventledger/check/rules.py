@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
 
-from eventledger.model.kinds import Model
+from eventledger.model.kinds import PASSAGES, Model
 from eventledger.model.schema import Schema
 from eventledger.model.terms import (
     CLAIM_ACTOR,
@@ -26,6 +26,7 @@ from eventledger.model.terms import (
     MONTH,
     OCCURRED,
     RESOLVED,
+    SAME_EVENT,
     STATED,
     VERIFIED,
     WEEK,
@@ -105,6 +106,52 @@ def check_record(record: Record, schema: Schema) -> None:
     check_reference_paths(record, schema.model)
     if record.kind == "event":
         check_event(record, schema)
+    kind = schema.model.kind(record.kind)
+    if any(c.table == PASSAGES for c in kind.children):
+        _check_uncoded(record)
+
+
+def _check_uncoded(record: Record) -> None:
+    """An uncoded set lists at least one passage (the record JSON Schema says so too)."""
+    assert record.doc is not None
+    items = record.doc.data.get(PASSAGES)
+    if not (isinstance(items, list) and items) and (PASSAGES,) not in record.flagged:
+        record.report(
+            "missing-field",
+            f"required field '{PASSAGES}' is missing or empty",
+            (PASSAGES,) if PASSAGES in record.doc.data else (),
+            flag=False,
+            expected="a list of passages: - start: ..., end: ..., quote: ..., reason: ...",
+            hint="a source whose every sentence is coded needs no uncoded.yaml: delete it",
+        )
+    for row in record.children(PASSAGES):
+        _check_passage(record, row)
+
+
+PASSAGE_EVENT = "event_id"  # the field of a passage that names the event coding its act
+
+
+def _check_passage(record: Record, row: Row) -> None:
+    """A passage names the event that codes its act exactly when its reason is same-event."""
+    reason, event = row.values.get("reason"), row.values.get(PASSAGE_EVENT)
+    if reason == SAME_EVENT and not event and (*row.prefix, PASSAGE_EVENT) not in record.flagged:
+        record.report(
+            "same-event-mismatch",
+            f"reason {SAME_EVENT} but no {PASSAGE_EVENT} names the record that codes the act",
+            (*row.prefix, "reason"),
+            expected=f"{PASSAGE_EVENT}: the id of that event",
+            flag=False,
+        )
+    elif event and isinstance(reason, str) and reason != SAME_EVENT:
+        record.report(
+            "same-event-mismatch",
+            f"{PASSAGE_EVENT} is given but the reason is {reason}, not {SAME_EVENT}",
+            (*row.prefix, PASSAGE_EVENT),
+            found=str(event),
+            hint=f"remove {PASSAGE_EVENT}, or set reason: {SAME_EVENT} if that record codes "
+            "the act the passage tells",
+            flag=False,
+        )
 
 
 def check_event(record: Record, schema: Schema) -> None:

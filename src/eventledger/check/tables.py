@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from eventledger.issues import Issue
-from eventledger.issues.suggest import did_you_mean
+from eventledger.issues.suggest import closest, did_you_mean
+from eventledger.model.codelists import codelist
 from eventledger.model.pandera_schema import CONSTRAINT_CODES, table_schema
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
@@ -34,11 +36,16 @@ def _column(spec: FieldSpec, values: list[Any]) -> Any:
     return pd.array(values, dtype=dtype)  # type: ignore[call-overload]  # dtype is a name
 
 
-def build_table(spec: TableSpec, origins: list[tuple[Record, Row]]) -> Table:
-    data = {f.name: _column(f, [row.values.get(f.name) for _, row in origins]) for f in spec.fields}
+def frame_of(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The typed DataFrame of rows (dicts of typed values), in the schema's column order."""
+    data = {f.name: _column(f, [row.get(f.name) for row in rows]) for f in spec.fields}
     frame = pd.DataFrame(data, columns=list(spec.field_names))
-    frame.index = pd.RangeIndex(len(origins))
-    return Table(spec, frame, origins)
+    frame.index = pd.RangeIndex(len(rows))
+    return frame
+
+
+def build_table(spec: TableSpec, origins: list[tuple[Record, Row]]) -> Table:
+    return Table(spec, frame_of(spec, [row.values for _, row in origins]), origins)
 
 
 def build_tables(records: list[Record], schema: Schema) -> dict[str, Table]:
@@ -134,6 +141,7 @@ def _bad_items(spec: FieldSpec, value: Any, schema: Schema) -> list[str]:
         for v in items
         if (terms is not None and v not in terms)
         or (spec.pattern is not None and not re.fullmatch(spec.pattern, v))
+        or (spec.codelist is not None and v not in codelist(spec.codelist).codes)
     ]
     return bad or [str(v) for v in items]
 
@@ -155,6 +163,11 @@ def _expectation(
         return "one of: " + ", ".join(terms), hint
     if constraint == "pattern":
         return f"text matching {spec.pattern}", None
+    if constraint == "codelist" and spec.codelist is not None:
+        codes = codelist(spec.codelist)
+        match = closest(str(value), codes.codes, ignore_case=True)
+        hint = f"did you mean '{match}' ({codes.describe(match)})?" if match else None
+        return f"a code of {codes.title}", hint
     if constraint in ("minimum", "maximum"):
         return f"between {spec.minimum} and {spec.maximum}", None
     if constraint in ("minLength", "maxLength"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from eventledger.issues.catalog import Severity, lookup
 
@@ -24,10 +24,11 @@ class Issue:
     expected: str | None = None
     found: str | None = None
     hint: str | None = None
+    escalated: bool = False  # reported as an error: an option named by the catalog asked so
 
     @property
     def severity(self) -> Severity:
-        return lookup(self.code).severity
+        return Severity.ERROR if self.escalated else lookup(self.code).severity
 
     @property
     def path_text(self) -> str:
@@ -35,6 +36,7 @@ class Issue:
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
+        del data["escalated"]  # the severity says it
         data["severity"] = str(self.severity)
         data["path"] = self.path_text
         return data
@@ -63,6 +65,13 @@ class IssueList:
     def extend(self, issues: Iterable[Issue]) -> None:
         for issue in issues:
             self.add(issue)
+
+    def escalate(self, option: str) -> None:
+        """Report as errors the warnings whose catalog entry names option (escalated_by)."""
+        self.items = [
+            replace(i, escalated=True) if lookup(i.code).escalated_by == option else i
+            for i in self.items
+        ]
 
     def __iter__(self) -> Iterator[Issue]:
         return iter(self.items)

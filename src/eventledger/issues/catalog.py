@@ -2,6 +2,12 @@
 
 Codes are part of the public interface (CI annotations, JSON output, the docs in
 docs/errors.md are generated from this table), so a code is never renamed or reused.
+
+A code has one severity. A warning that a repository may want to enforce names the
+option that escalates it (escalated_by, e.g. `--require-coverage`): with that option the
+command reports it as an error, and only codes that name the option are escalated, so
+an option can never turn a different warning into an error by accident. The docs say
+which option escalates which code.
 """
 
 from __future__ import annotations
@@ -32,12 +38,23 @@ class Code:
     title: str
     explanation: str
     fix: str
+    escalated_by: str | None = None  # the option that makes this warning an error
 
 
 def _c(
-    code: str, layer: Layer, title: str, explanation: str, fix: str, *, warn: bool = False
+    code: str,
+    layer: Layer,
+    title: str,
+    explanation: str,
+    fix: str,
+    *,
+    warn: bool = False,
+    escalated_by: str | None = None,
 ) -> Code:
-    return Code(code, layer, Severity.WARNING if warn else Severity.ERROR, title, explanation, fix)
+    if escalated_by is not None and not warn:
+        raise ValueError(f"{code}: only a warning can be escalated")
+    severity = Severity.WARNING if warn else Severity.ERROR
+    return Code(code, layer, severity, title, explanation, fix, escalated_by)
 
 
 CODES: tuple[Code, ...] = (
@@ -205,6 +222,18 @@ CODES: tuple[Code, ...] = (
         "Rewrite the value in the form the pattern in expected describes.",
     ),
     _c(
+        "not-in-codelist",
+        Layer.RECORD,
+        "Code not in its code list",
+        "The field holds codes of a standard (its Table Schema names the list with the key "
+        "'codelist'), and the value is none of them. For countries: an ISO 3166-1 alpha-3 code, "
+        "or a former code of ISO 3166-3 (SUN for the USSR, DDR, YUG, CSK, ...), which stays allowed "
+        "for what happened in a state that no longer exists and is marked as historical in "
+        "CODEBOOK.md.",
+        "Use the code the hint suggests, or look the country up in ISO 3166 (pycountry's "
+        "countries and historic_countries hold both lists).",
+    ),
+    _c(
         "out-of-range",
         Layer.RECORD,
         "Number out of range",
@@ -286,6 +315,15 @@ CODES: tuple[Code, ...] = (
         "Add the actor to participants, or correct actor_ids and supports.",
     ),
     _c(
+        "same-event-mismatch",
+        Layer.RECORD,
+        "Passage names an event without the reason same-event, or the reverse",
+        "A passage of an uncoded.yaml names the event record that already codes its act "
+        "(event_id) exactly when its reason is same-event: that reason without the record "
+        "leaves the reader nothing to check, and a record named under another reason says two things.",
+        "With reason same-event, add event_id: the id of the record; otherwise remove event_id.",
+    ),
+    _c(
         "verified-without-reviewer",
         Layer.RECORD,
         "Verified record without reviewer or date",
@@ -329,6 +367,23 @@ CODES: tuple[Code, ...] = (
         "Quote not in the source",
         "The quote occurs nowhere in the source text, not even with white space or normalization relaxed.",
         "Check the source_id and copy the quote exactly from text.txt.",
+    ),
+    _c(
+        "sentence-not-accounted",
+        Layer.SPAN,
+        "Sentence neither coded nor set aside",
+        "A sentence of a source text (as the sentence segmenter pysbd cuts it, with the rules of "
+        "the source's language) is touched by no evidence span of any record and by no passage of "
+        "the source's uncoded.yaml. Every sentence must be accounted for, so that what the dataset "
+        "leaves out is as readable as what it codes. A span touches a sentence when it overlaps "
+        "it by at least one character that is not white space. This is a warning; "
+        "`eventledger validate --require-coverage` (what `make validate` and CI run) makes it an "
+        "error. A check of changed files only (--changed-since) does not look for it.",
+        "Code the sentence in an event record, or set it aside in sources/<id>/uncoded.yaml: add "
+        "a passage with its start, end and quote (eventledger locate gives the offsets) and a "
+        "reason from the vocabulary uncoded_reason.",
+        warn=True,
+        escalated_by="--require-coverage",
     ),
     _c(
         "source-hash-mismatch",

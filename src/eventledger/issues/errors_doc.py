@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from eventledger.issues.catalog import CODES, Layer
+from eventledger.issues.catalog import CODES, Code, Layer
+
+
+def _severity(code: Code) -> str:
+    if code.escalated_by is None:
+        return str(code.severity)
+    return f"{code.severity}; error with `{code.escalated_by}`"
 
 
 def errors_markdown() -> str:
@@ -11,12 +17,15 @@ def errors_markdown() -> str:
         "",
         "Generated from `src/eventledger/issues/catalog.py` by `eventledger generate`; do not edit by hand.",
         "Every code is stable: it is never renamed or given another meaning. Each has at least one",
-        "example under `tests/cases/invalid/<code>/`.",
+        'example under `tests/cases/invalid/<code>/`. A warning marked "error with `--option`" is',
+        "reported as an error by a command given that option (see `escalated_by` in the catalog).",
         "",
         "| code | severity | layer | what it means |",
         "| --- | --- | --- | --- |",
     ]
-    lines += [f"| [`{c.code}`](#{c.code}) | {c.severity} | {c.layer} | {c.title} |" for c in CODES]
+    lines += [
+        f"| [`{c.code}`](#{c.code}) | {_severity(c)} | {c.layer} | {c.title} |" for c in CODES
+    ]
     for layer in Layer:
         codes = [c for c in CODES if c.layer is layer]
         if not codes:
@@ -27,7 +36,7 @@ def errors_markdown() -> str:
                 "",
                 f"### {c.code}",
                 "",
-                f"**{c.title}** ({c.severity}).",
+                f"**{c.title}** ({_severity(c)}).",
                 "",
                 c.explanation,
                 "",

@@ -1,7 +1,11 @@
-"""CODEBOOK.md: every table, field and vocabulary term of a release, generated from schema/."""
+"""CODEBOOK.md: every table, field, vocabulary term and code list of a release, generated
+from schema/."""
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
+from eventledger.model.codelists import codelist
 from eventledger.model.schema import FieldSpec, Schema
 
 
@@ -23,6 +27,8 @@ def _constraints(spec: FieldSpec) -> str:
         parts.append(f"at most {spec.max_length} characters")
     if spec.vocabulary:
         parts.append(f"terms of [{spec.vocabulary}](#vocabulary-{spec.vocabulary})")
+    if spec.codelist:
+        parts.append(f"codes of [{spec.codelist}](#code-list-{spec.codelist})")
     if spec.type == "list":
         parts.append(f"items separated by `{spec.delimiter}` in the CSV")
     return "; ".join(parts)
@@ -30,6 +36,37 @@ def _constraints(spec: FieldSpec) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _codelists(schema: Schema) -> list[str]:
+    """Each code list a field uses, with its former codes named: a reader of SUN must learn
+    that it is the USSR, and historical, from the release itself."""
+    used = sorted({f.codelist for t in schema.tables.values() for f in t.fields if f.codelist})
+    lines: list[str] = []
+    if used:
+        lines += ["## Code lists", ""]
+    for name in used:
+        codes = codelist(name)
+        fields = [
+            f"`{t}.{f.name}`" for t, spec in schema.tables.items() for f in spec.fields
+            if f.codelist == name
+        ]  # fmt: skip
+        lines += [
+            f"### Code list `{name}`",
+            "",
+            f"{', '.join(fields)}: codes of {codes.title} (as pycountry {version('pycountry')} "
+            f"gives them): {len(codes.current)} current codes, and these former codes, allowed "
+            "for states that no longer exist and historical:",
+            "",
+            "| code | name | withdrawn |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| `{code}` | {_cell(codes.former[code])} | {codes.withdrawn[code]} |"
+            for code in sorted(codes.former)
+        ]
+        lines.append("")
+    return lines
 
 
 def codebook(schema: Schema, name: str, version: str) -> str:
@@ -55,6 +92,7 @@ def codebook(schema: Schema, name: str, version: str) -> str:
                 f"| `{f.name}` | {f.type} | {_cell(_constraints(f))} | {_cell(f.description)} |"
             )
         lines.append("")
+    lines += _codelists(schema)
     lines += ["## Vocabularies", ""]
     for vocab in schema.vocabularies.values():
         lines += [f"### Vocabulary `{vocab.name}`", "", vocab.description, ""]

@@ -6,7 +6,11 @@ a child table written inside its parent's record (its foreign key on that field 
 parent), `origin: position` numbers the items of such a list, `primaryKey` gives each
 record table its id field, and `foreignKeys` (plus `itemReference` on list fields, which
 Table Schema cannot key) are the references the checks resolve. The one thing schema/
-cannot say is where a record's file lives: that is LAYOUTS, one line per kind.
+cannot say is where a record's file lives: that is LAYOUTS, one line per kind. A table
+that no one writes because the tool computes it for a release is named in DERIVED.
+
+A table whose rows quote a source (fields start, end and quote, and a reference that
+leads to the source table) is a span table: every such row is checked against the text.
 """
 
 from __future__ import annotations
@@ -61,7 +65,18 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout("event", "events", "events", year_from="date_start", children=("participants", "evidence")),
     Layout("actor", "actors", "actors"),
     Layout("source", "sources", "sources", file="source.yaml", id_folder=True, companions=("text.txt",)),
+    Layout("uncoded", "uncoded", "sources", file="uncoded.yaml", id_folder=True, children=("passages",)),
 )  # fmt: skip
+
+# Tables the tool computes from the records when it builds a release; nobody writes them.
+DERIVED: tuple[str, ...] = ("coverage",)
+
+# The table whose records stand beside the texts that spans quote (sources/<id>/text.txt).
+SOURCE_TABLE = "sources"
+# The fields that make a row a span of a source text: text[start:end] == quote.
+SPAN_FIELDS = ("start", "end", "quote")
+# The span table whose rows set sentences of a source aside (with a reason) instead of coding them.
+PASSAGES = "passages"
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,14 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class SpanTable:
+    """A table whose rows quote a source text: evidence of events, passages set aside."""
+
+    table: str
+    source_field: str  # holds the id of the source whose text the row quotes
+
+
+@dataclass(frozen=True)
 class Kind:
     """A record kind: one file per record, one row of `table`, and rows of its children."""
 
@@ -108,11 +131,21 @@ class Kind:
 class Model:
     kinds: tuple[Kind, ...]
     references: tuple[Reference, ...]
+    spans: tuple[SpanTable, ...] = ()
+    derived: tuple[str, ...] = ()
 
     @property
     def tables(self) -> tuple[str, ...]:
-        """Every table, in the order a release lists them: each kind's table, then its children."""
-        return tuple(t for k in self.kinds for t in (k.table, *(c.table for c in k.children)))
+        """Every table, in the order a release lists them: each kind's table, then its
+        children, then the derived tables."""
+        written = (t for k in self.kinds for t in (k.table, *(c.table for c in k.children)))
+        return (*written, *self.derived)
+
+    def span_table(self, table: str) -> SpanTable | None:
+        for s in self.spans:
+            if s.table == table:
+                return s
+        return None
 
     def kind(self, name: str) -> Kind:
         for k in self.kinds:
@@ -207,10 +240,49 @@ def derive(tables: dict[str, TableSpec]) -> Model:
             placed.add(name)
         kinds.append(Kind(layout, spec.primary_key[0], tuple(children)))
         placed.add(layout.table)
+    for name in DERIVED:
+        if name not in tables:
+            raise ModelError(f"the derived table {name} is missing from schema/")
+        placed.add(name)
     unplaced = sorted(set(tables) - placed)
     if unplaced:
         raise ModelError(f"tables with no layout and no parent: {', '.join(unplaced)}")
-    return Model(tuple(kinds), tuple(references))
+    spans = _span_tables(tables, references)
+    return Model(tuple(kinds), tuple(references), spans, DERIVED)
+
+
+def _span_tables(
+    tables: dict[str, TableSpec], references: list[Reference]
+) -> tuple[SpanTable, ...]:
+    """Every written table with the span fields, and which of its fields leads to the source.
+
+    The source is reached through a chain of single-field references: evidence.source_id
+    names a source directly; passages.source_id names its uncoded set, which names the source.
+    """
+    by_field = {(r.table, r.field): r for r in references if not r.items}
+
+    def leads_to_source(table: str, field: str) -> bool:
+        seen = set()
+        while (table, field) in by_field and (table, field) not in seen:
+            seen.add((table, field))
+            ref = by_field[(table, field)]
+            if ref.target == SOURCE_TABLE:
+                return True
+            table, field = ref.target, ref.target_field
+        return False
+
+    out = []
+    for name, spec in tables.items():
+        if name in DERIVED or not set(SPAN_FIELDS) <= set(spec.field_names):
+            continue
+        fields = [f.name for f in spec.fields if leads_to_source(name, f.name)]
+        if len(fields) != 1:
+            raise ModelError(
+                f"{name} has the span fields {', '.join(SPAN_FIELDS)} but {len(fields)} fields "
+                f"that refer to {SOURCE_TABLE}; a span quotes exactly one source"
+            )
+        out.append(SpanTable(name, fields[0]))
+    return tuple(out)
 
 
 def item_reference(raw: dict[str, Any]) -> dict[str, str] | None:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from eventledger.model.codelists import codelist
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
 
@@ -25,6 +26,7 @@ CONSTRAINT_CODES = {
     "primaryKey": "duplicate-participant",
     "vocabulary": "not-in-vocabulary",
     "pattern": "bad-format",
+    "codelist": "not-in-codelist",
     "minimum": "out-of-range",
     "maximum": "out-of-range",
     "minLength": "bad-length",
@@ -84,6 +86,15 @@ def column_checks(spec: FieldSpec, schema: Schema) -> ColumnChecks:
                 element_wise=False,
                 error="pattern",
             )
+        )
+    if spec.codelist is not None:
+        # After the pattern: a value of the wrong shape is reported as that, once.
+        codes = codelist(spec.codelist).codes
+        constraints.append("codelist")
+        checks.append(
+            _elementwise(codes.__contains__, "codelist")
+            if is_list
+            else pa.Check.isin(sorted(codes), error="codelist")
         )
     if spec.minimum is not None:
         constraints.append("minimum")

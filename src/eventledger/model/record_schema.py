@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventledger.model.codelists import codelist
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
 
@@ -24,6 +25,8 @@ def field_schema(spec: FieldSpec, schema: Schema) -> dict[str, Any]:
             item["enum"] = list(terms)
         if spec.pattern is not None:
             item["pattern"] = spec.pattern
+        if spec.codelist is not None:
+            item["enum"] = sorted(codelist(spec.codelist).codes)
         out.update(TYPES["list"].json_type)
         out.update({"items": item, "minItems": 1 if spec.required else 0})
         return out
@@ -39,6 +42,8 @@ def field_schema(spec: FieldSpec, schema: Schema) -> dict[str, Any]:
             out[keyword] = value
     if terms is not None:
         out["enum"] = list(terms)
+    if spec.codelist is not None:
+        out["enum"] = sorted(codelist(spec.codelist).codes)
     if not spec.required:  # an optional field may be written empty
         out = {
             "description": spec.description,

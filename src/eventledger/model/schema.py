@@ -13,13 +13,14 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from eventledger.model.codelists import NAMES as CODELISTS
 from eventledger.model.kinds import Model, ModelError, derive, item_reference
 from eventledger.model.terms import missing_terms
 from eventledger.model.types import TYPES
 from eventledger.syntax.strict_yaml import load
 
 # Keys of ours in the Table Schemas: acted on here, removed from the published schemas.
-CUSTOM_KEYS = ("vocabulary", "origin", "itemReference")
+CUSTOM_KEYS = ("vocabulary", "origin", "itemReference", "codelist")
 
 
 class SchemaError(Exception):
@@ -44,6 +45,7 @@ class FieldSpec:
     origin: str | None = None  # "parent" or "position": filled in from the record's structure
     format: str | None = None
     item_reference: dict[str, str] | None = None  # list items are ids of this resource's field
+    codelist: str | None = None  # values are codes of this list (model/codelists.py)
 
     @property
     def written(self) -> bool:
@@ -117,6 +119,7 @@ def _field(raw: dict[str, Any], table: str) -> FieldSpec:
         origin=raw.get("origin"),
         format=raw.get("format"),
         item_reference=item_reference(raw),
+        codelist=raw.get("codelist"),
     )
 
 
@@ -160,6 +163,11 @@ def load_schema(directory: Path) -> Schema:
             if f.vocabulary is not None and f.vocabulary not in vocabularies:
                 raise SchemaError(
                     f"{path}: field {f.name} names unknown vocabulary {f.vocabulary!r}"
+                )
+            if f.codelist is not None and f.codelist not in CODELISTS:
+                raise SchemaError(
+                    f"{path}: field {f.name} names unknown codelist {f.codelist!r} "
+                    f"(known: {', '.join(CODELISTS)})"
                 )
         tables[name] = TableSpec(
             name=name,

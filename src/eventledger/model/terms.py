@@ -47,6 +47,14 @@ OPEN = Term("open", "rights")
 PUBLIC_DOMAIN = Term("public-domain", "rights")
 FULL_TEXT_RIGHTS = (OPEN, PUBLIC_DOMAIN)
 
+# Where a sentence of a source stands (the coverage table of a release).
+CODED = Term("coded", "coverage_status")
+SET_ASIDE = Term("set-aside", "coverage_status")
+UNCOVERED = Term("uncovered", "coverage_status")
+
+# The one reason a passage set aside names the event record that codes its act.
+SAME_EVENT = Term("same-event", "uncoded_reason")
+
 REQUIRED: tuple[Term, ...] = (
     VERIFIED,
     OCCURRED,
@@ -64,6 +72,10 @@ REQUIRED: tuple[Term, ...] = (
     CLAIM_FACTUALITY,
     OPEN,
     PUBLIC_DOMAIN,
+    CODED,
+    SET_ASIDE,
+    UNCOVERED,
+    SAME_EVENT,
 )
 
 

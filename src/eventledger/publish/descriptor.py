@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eventledger.model.schema import Schema, TableSpec
+from eventledger.model.codelists import codelist
+from eventledger.model.schema import CUSTOM_KEYS, Schema, TableSpec
 
 Row = dict[str, Any]
 PROFILE_PACKAGE = "https://datapackage.org/profiles/2.0/datapackage.json"
@@ -21,8 +22,12 @@ def published_schema(spec: TableSpec, schema: Schema) -> dict[str, Any]:
     raw = copy.deepcopy(spec.raw)
     raw["$schema"] = PROFILE_TABLE
     for out in raw["fields"]:
-        vocabulary = out.pop("vocabulary", None)
-        out.pop("origin", None)
+        vocabulary, listed = out.get("vocabulary"), out.get("codelist")
+        for key in CUSTOM_KEYS:  # ours, acted on here or in the checks; not Table Schema's
+            out.pop(key, None)
+        if listed is not None and out["type"] != "list":
+            # The codes travel with the package, so frictionless checks them too.
+            out.setdefault("constraints", {})["enum"] = sorted(codelist(listed).codes)
         if out["type"] == "list" and "pattern" in out.get("constraints", {}):
             # Table Schema constraints of a list apply to the whole list, and frictionless
             # refuses a pattern on one; the item pattern is stated in the description.

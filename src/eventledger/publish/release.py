@@ -26,8 +26,11 @@ from eventledger.check.metadata import check_package_metadata
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssuesError
 from eventledger.model.codebook import codebook
+from eventledger.model.kinds import SOURCE_TABLE
+from eventledger.model.schema import Schema
 from eventledger.publish.archive import write_zip
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
+from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource, sha256
 from eventledger.publish.manifest import (
     LEVELS,
@@ -45,7 +48,9 @@ from eventledger.publish.manifest import (
     same_content,
 )
 from eventledger.publish.parquet import parquet_bytes
-from eventledger.publish.select import SOURCE_TABLE, select
+from eventledger.publish.select import COVERAGE_TABLE, Row, select
+from eventledger.publish.site import SiteInput, render_site
+from eventledger.publish.site.sqlite import sqlite_bytes
 from eventledger.publish.spreadsheet import spreadsheet_aside
 from eventledger.publish.verify import SUMS, verify
 from eventledger.read.cache import Cache
@@ -290,12 +295,24 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
     for sid, text in selection.full_texts.items():
         files[f"texts/{sid}.txt"] = text.encode("utf-8")
     files["CODEBOOK.md"] = codebook(schema, name, version).encode("utf-8")
+    files["COVERAGE.md"] = coverage_markdown(rows[COVERAGE_TABLE], name, version).encode("utf-8")
     files["CHANGES.md"] = changes_markdown(changes).encode("utf-8")
     files["changes.json"] = json_bytes(changes.to_dict())
     files["manifest.json"] = manifest_bytes(new)
     sheet = workbook()
     files[f"{name}-{version}.xlsx"] = sheet.data
     progress("wrote the spreadsheet copy")
+    files |= site_files(
+        name,
+        version,
+        created,
+        schema,
+        selection.rows,
+        selection.full_texts,
+        files["CODEBOOK.md"].decode("utf-8"),
+        files["CHANGES.md"].decode("utf-8"),
+    )
+    progress("wrote the evidence browser (site/) and the SQLite copy")
     files[SUMS] = "".join(f"{sha256(files[p])}  {p}\n" for p in sorted(files)).encode("utf-8")
     return Rendered(
         files=files,
@@ -308,6 +325,31 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         ],
         spreadsheet_notes=sheet.notes,
     )
+
+
+def site_files(
+    name: str,
+    version: str,
+    created: str,
+    schema: Schema,
+    rows: dict[str, list[Row]],
+    full_texts: dict[str, str],
+    codebook_md: str,
+    changes_md: str,
+) -> dict[str, bytes]:
+    """site/... and <name>-<version>.sqlite: only what the release publishes."""
+    data = SiteInput(
+        name=name,
+        version=version,
+        created=created,
+        rows=rows,
+        full_texts=full_texts,
+        codebook_md=codebook_md,
+        changes_md=changes_md,
+    )
+    files = {f"site/{path}": body for path, body in render_site(data).items()}
+    files[f"{name}-{version}.sqlite"] = sqlite_bytes(schema.tables, rows)
+    return files
 
 
 def _frictionless(folder: Path) -> list[str]:

@@ -1,5 +1,6 @@
-"""What one release holds: verified events with their participants and evidence, and the
-actors and sources they name.
+"""What one release holds: verified events with their participants and evidence, the
+actors and sources they name, the uncoded sets of those sources, and the tables derived
+from them (the coverage of each source).
 
 Rows are plain dicts of typed values (str, int, float, datetime.date, list[str] or None), the
 same values the checker produced from the YAML records, so nothing is re-parsed on the way.
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from eventledger.check.coverage import LANGUAGE_FIELD, counts, coverage_of
+from eventledger.model.kinds import SOURCE_TABLE, Model
 from eventledger.model.schema import TableSpec
 from eventledger.model.terms import FULL_TEXT_RIGHTS, VERIFIED
 
@@ -18,7 +21,7 @@ if TYPE_CHECKING:  # the checker brings pandas; selecting rows needs only its re
 
 Row = dict[str, Any]
 REVIEW_FIELD = "review_status"  # a kind whose table has it ships only its verified records
-SOURCE_TABLE = "sources"  # whose texts ship in full where their rights allow
+COVERAGE_TABLE = "coverage"  # derived: sentences per source, status and reason
 
 
 @dataclass
@@ -34,17 +37,22 @@ def _key(spec: TableSpec) -> Any:
     names = spec.primary_key
 
     def key(row: Row) -> tuple[Any, ...]:
-        return tuple(row[n] for n in names)
+        # An empty cell (a coverage row's reason) sorts first; None never meets a str.
+        return tuple((row[n] is not None, row[n]) for n in names)
 
     return key
 
 
 def select(dataset: Dataset) -> Selection:
-    """Verified records with their child rows, and the records they name.
+    """Verified records with their child rows, the records they name, the records that
+    name what ships, and the derived tables.
 
     A kind whose table has a review status ships its verified records; drafts are left out
-    (and named). Any other kind ships only the records that shipped rows refer to, so a
-    release never carries actors or sources that only drafts name.
+    (and named). Any other kind ships the records that shipped rows name (so a release never
+    carries actors or sources that only drafts name) and the records that name a shipped
+    record (an uncoded set ships with its source), each with its child rows. An optional
+    reference to a record that does not ship (a passage naming a draft event) is emptied,
+    so every foreign key of the package resolves.
     """
     schema = dataset.schema
     model = schema.model
@@ -68,11 +76,24 @@ def select(dataset: Dataset) -> Selection:
             if not ref.items
             for row in rows[ref.table]
         }
+        naming = [
+            (ref.field, {row[ref.target_field] for row in rows[ref.target]})
+            for ref in model.references_from(kind.table)
+            if not ref.items
+        ]
         for record in dataset.records:
-            if record.kind == kind.name and record.id in named:
-                rows[kind.table].append(dict(record.main()))
+            if record.kind != kind.name or not record.rows:
+                continue
+            main = record.main()
+            if record.id in named or any(main.get(f) in shipped for f, shipped in naming):
+                for row in record.rows:
+                    rows[row.table].append(dict(row.values))
+    _empty_withheld_references(rows, schema.tables, model)
     for name, spec in schema.tables.items():
         rows[name] = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
+    rows[COVERAGE_TABLE] = coverage_rows(dataset, rows)
+    _withhold_set_aside_quotes(rows, model, reviewed)
+    for name, spec in schema.tables.items():
         rows[name].sort(key=_key(spec))
     texts: dict[str, str] = {}
     for source in rows[SOURCE_TABLE]:
@@ -80,3 +101,53 @@ def select(dataset: Dataset) -> Selection:
         if source.get("rights") in FULL_TEXT_RIGHTS and text is not None and text.text is not None:
             texts[source["source_id"]] = text.text
     return Selection(rows, sorted(drafts), texts)
+
+
+def _empty_withheld_references(
+    rows: dict[str, list[Row]], tables: dict[str, TableSpec], model: Model
+) -> None:
+    for ref in model.references:
+        if ref.items or ref.structural or tables[ref.table].field(ref.field).required:
+            continue
+        shipped = {row[ref.target_field] for row in rows[ref.target]}
+        for row in rows[ref.table]:
+            if row.get(ref.field) is not None and row[ref.field] not in shipped:
+                row[ref.field] = None
+
+
+def _withhold_set_aside_quotes(
+    rows: dict[str, list[Row]], model: Model, reviewed: set[str]
+) -> None:
+    """Passages set aside quote every sentence no record codes: with the evidence quotes
+    they are nearly the whole article. For a source whose rights do not let its text ship
+    (quotes-only press texts), they stay in the repository; the release carries only the
+    counts in the coverage table."""
+    full = {s["source_id"] for s in rows[SOURCE_TABLE] if s.get("rights") in FULL_TEXT_RIGHTS}
+    for kind in model.kinds:
+        spans = [model.span_table(c.table) for c in kind.children]
+        if kind.name not in reviewed and any(spans):
+            for child, span in zip(kind.children, spans, strict=True):
+                if span is not None:
+                    rows[child.table] = [
+                        r for r in rows[child.table] if r[span.source_field] in full
+                    ]
+            keep = {r[child.parent_field] for child in kind.children for r in rows[child.table]}
+            rows[kind.table] = [r for r in rows[kind.table] if r[kind.id_field] in keep]
+
+
+def coverage_rows(dataset: Dataset, rows: dict[str, list[Row]]) -> list[Row]:
+    """How many sentences of each shipped source are coded by shipped records, set aside
+    (by reason) by shipped passages, or neither: one row per source, status and reason."""
+    texts = {}
+    languages = {}
+    for source in rows[SOURCE_TABLE]:
+        sid = source["source_id"]
+        text = dataset.texts.get(sid)
+        if text is not None and text.text is not None:
+            texts[sid] = text.text
+            languages[sid] = str(source.get(LANGUAGE_FIELD) or "")
+    out: list[Row] = []
+    for sid, found in coverage_of(dataset.schema.model, rows, texts, languages).items():
+        for (status, reason), n in counts(found).items():
+            out.append({"source_id": sid, "status": status, "reason": reason, "sentences": n})
+    return out

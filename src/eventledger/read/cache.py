@@ -28,8 +28,10 @@ import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import IO
 
@@ -44,9 +46,17 @@ DEFAULT_LIMIT = 2 << 30  # a million records take about 1.5 GB
 
 @functools.cache
 def code_digest() -> str:
-    """The tool's version and the bytes of its code: an edited checkout is another tool."""
+    """The tool's version, the bytes of its code and the versions of what it depends on:
+    an edited checkout, or another pysbd, is another tool."""
     package = Path(eventledger.__file__).parent
     digest = hashlib.sha256(eventledger.__version__.encode())
+    try:
+        for requirement in sorted(metadata.requires("eventledger") or []):
+            name = re.split(r"[\s;<>=!~\[]", requirement, maxsplit=1)[0]
+            if "extra ==" not in requirement:
+                digest.update(f"{name}=={metadata.version(name)}\n".encode())
+    except metadata.PackageNotFoundError:
+        digest.update(b"not installed\n")
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())

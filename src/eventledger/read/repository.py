@@ -53,29 +53,47 @@ class Repository:
     def source_text(self, source_id: str) -> Path:
         return self.root / "sources" / source_id / "text.txt"
 
+    def layout_of(self, path: Path) -> Layout | None:
+        """The layout of the kind whose record the file at path is, if it is one."""
+        try:
+            parts = path.resolve().relative_to(self.root).parts
+        except ValueError:
+            return None
+        return next((x for x in LAYOUTS if parts[:1] == (x.folder,) and _fits(x, parts[1:])), None)
+
     def discover(self) -> tuple[list[RecordFile], list[RecordFile]]:
-        """Every record file, and every file that does not belong where it is (kind 'unexpected')."""
+        """Every record file, and every file that does not belong where it is (kind 'unexpected').
+
+        Each folder is walked once, and each file in it is matched against every layout of
+        that folder: two kinds can share one (sources/<id>/ holds a source and its uncoded
+        set), and a file that is a record or companion of one is no stray of the other."""
         found: list[RecordFile] = []
         stray: list[RecordFile] = []
+        folders: dict[str, list[Layout]] = {}
         for layout in LAYOUTS:
-            base = self.root / layout.folder
+            folders.setdefault(layout.folder, []).append(layout)
+        for folder, layouts in folders.items():
+            base = self.root / folder
             if not base.is_dir():
                 continue
             for dirpath, dirnames, filenames in os.walk(base):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 # Relative paths once per folder, not per file: a million files pass here.
-                folder = Path(dirpath)
-                inner = folder.relative_to(base).parts
-                prefix = folder.relative_to(self.root).as_posix() + "/"
+                here = Path(dirpath)
+                inner = here.relative_to(base).parts
+                prefix = here.relative_to(self.root).as_posix() + "/"
                 for name in sorted(filenames):
                     if name.startswith(".") or name in ("README.md",):
                         continue
-                    path = folder / name
+                    path = here / name
                     parts = (*inner, name)
                     rel = prefix + name
-                    if _fits(layout, parts):
+                    fits = [layout for layout in layouts if _fits(layout, parts)]
+                    if fits:
+                        # A file two layouts claim is read as the one listed first.
+                        layout = fits[0]
                         found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
-                    elif not _companion(layout, parts):
+                    elif not any(_companion(layout, parts) for layout in layouts):
                         stray.append(RecordFile("unexpected", path, rel))
         return found, stray
 

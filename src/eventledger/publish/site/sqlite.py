@@ -1,0 +1,151 @@
+"""<name>-<version>.sqlite: the release's five tables with their keys, and a full-text index.
+
+Deterministic in bytes for one SQLite library: the file is built in a fresh temporary file
+with a fixed page size, no WAL, rows inserted in key order, then VACUUMed, so the same rows
+give the same file (two builds are compared in the tests). Lists are stored as JSON arrays,
+which SQLite's json_each() and Datasette both read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+PAGE_SIZE = 4096
+SQL_TYPES = {
+    "string": "TEXT",
+    "integer": "INTEGER",
+    "number": "REAL",
+    "date": "TEXT",
+    "list": "TEXT",
+}
+FTS = "search"  # the full-text table: one row per evidence span
+
+
+class FieldLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def required(self) -> bool: ...
+
+
+class TableLike(Protocol):
+    """What sqlite_bytes needs of a table's schema (eventledger.schema.TableSpec has it)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def fields(self) -> Sequence[FieldLike]: ...
+    @property
+    def primary_key(self) -> Sequence[str]: ...
+    @property
+    def foreign_keys(self) -> Sequence[Mapping[str, Any]]: ...
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _create(spec: TableLike) -> str:
+    lines = []
+    for f in spec.fields:
+        # Only required fields: a composite key may hold an empty part (coverage.reason of a
+        # coded sentence), which Table Schema allows and SQLite keeps for rowid tables.
+        null = " NOT NULL" if f.required else ""
+        column = _ident(f.name)
+        # json_valid(NULL) is 0 in SQLite before 3.45, so an empty list cell is allowed by name.
+        check = f" CHECK ({column} IS NULL OR json_valid({column}))" if f.type == "list" else ""
+        lines.append(f"{column} {SQL_TYPES.get(f.type, 'TEXT')}{null}{check}")
+    if spec.primary_key:
+        lines.append("PRIMARY KEY (" + ", ".join(_ident(k) for k in spec.primary_key) + ")")
+    for fk in spec.foreign_keys:
+        ref = fk["reference"]
+        lines.append(
+            "FOREIGN KEY ("
+            + ", ".join(_ident(k) for k in fk["fields"])
+            + f") REFERENCES {_ident(ref['resource'])} ("
+            + ", ".join(_ident(k) for k in ref["fields"])
+            + ")"
+        )
+    body = ",\n  ".join(lines)
+    return f"CREATE TABLE {_ident(spec.name)} (\n  {body}\n)"
+
+
+def _value(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "date" or isinstance(value, dt.date):
+        return value.isoformat() if isinstance(value, dt.date) else str(value)
+    if kind == "list":
+        return json.dumps(list(value), ensure_ascii=False)
+    return value
+
+
+def _order(spec: TableLike, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(_value("", row[k]) for k in spec.primary_key)
+
+
+def _fill(
+    db: sqlite3.Connection,
+    tables: Mapping[str, TableLike],
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> None:
+    # Parents before children, so the foreign keys hold at every insert.
+    order = sorted(tables, key=lambda t: (len(tables[t].foreign_keys), t))
+    for name in order:
+        db.execute(_create(tables[name]))
+    for name in order:
+        spec = tables[name]
+        cols = ", ".join(_ident(f.name) for f in spec.fields)
+        marks = ", ".join("?" for _ in spec.fields)
+        db.executemany(
+            f"INSERT INTO {_ident(name)} ({cols}) VALUES ({marks})",
+            (
+                tuple(_value(f.type, row.get(f.name)) for f in spec.fields)
+                for row in sorted(rows.get(name, ()), key=lambda r: _order(spec, r))
+            ),
+        )
+    if "evidence" in tables and "events" in tables:
+        # One row per span: the quote, its translation and its event's title, so one MATCH
+        # finds an event by any of them; event_id and span lead back to the tables.
+        db.execute(
+            f"CREATE VIRTUAL TABLE {FTS} USING fts5("
+            "event_id UNINDEXED, span UNINDEXED, title, quote, translation, "
+            "tokenize = 'unicode61 remove_diacritics 2')"
+        )
+        db.execute(
+            f"INSERT INTO {FTS} (event_id, span, title, quote, translation) "
+            "SELECT v.event_id, v.span, e.title, v.quote, coalesce(v.translation, '') "
+            "FROM evidence AS v JOIN events AS e USING (event_id) ORDER BY v.event_id, v.span"
+        )
+        db.execute(f"INSERT INTO {FTS} ({FTS}) VALUES ('optimize')")
+
+
+def sqlite_bytes(
+    tables: Mapping[str, TableLike], rows: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> bytes:
+    """The tables as one SQLite database file, with keys and the full-text table 'search'."""
+    with tempfile.TemporaryDirectory(prefix="eventledger-sqlite-") as folder:
+        path = Path(folder) / "release.sqlite"
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            db.execute("PRAGMA journal_mode = DELETE")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("BEGIN")
+            _fill(db, tables, rows)
+            db.execute("COMMIT")
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise ValueError(f"rows whose foreign keys do not resolve: {broken[:5]}")
+            db.execute("VACUUM")
+        finally:
+            db.close()
+        return path.read_bytes()

@@ -1,0 +1,314 @@
+"""The evidence browser and the SQLite copy, without a browser: what the files say."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import markupsafe
+import pytest
+
+from casekit import PROJECT
+from eventledger.model.schema import load_schema
+from eventledger.publish.release import BuildResult, build
+from eventledger.publish.site import render_site
+from eventledger.publish.site.render import date_label
+from eventledger.publish.site.sqlite import sqlite_bytes
+from eventledger.publish.site.timeline import Span, layout
+from eventledger.read.repository import Repository
+from releasekit import make_release_repository
+from sitekit import HOSTILE, OPEN_TEXT, PRESS_TEXT, synthetic
+
+SCHEMA = load_schema(PROJECT / "schema")
+
+
+def page(files: dict[str, bytes], path: str) -> str:
+    return files[path].decode("utf-8")
+
+
+def test_the_same_input_gives_the_same_bytes() -> None:
+    first, second = (
+        render_site(synthetic(review=True, coverage=True)),
+        render_site(synthetic(review=True, coverage=True)),
+    )
+    assert first == second
+    assert list(first) == sorted(first)
+
+
+def test_record_text_is_escaped_never_markup() -> None:
+    files = render_site(synthetic())
+    event = page(files, "events/2019-04-25-talks.html")
+    assert HOSTILE not in event and "<script>alert" not in event
+    assert str(markupsafe.escape(HOSTILE)) in event
+    index = page(files, "assets/events-index.js")
+    literal = index.removeprefix("window.EL_INDEX = JSON.parse(").rstrip().removesuffix(");")
+    data = json.loads(json.loads(literal))
+    assert any(row[1].endswith(HOSTILE) for row in data["events"])  # JSON, read as data
+
+
+def test_the_published_site_leaves_drafts_out_and_the_reviewers_view_marks_them() -> None:
+    published = render_site(synthetic())
+    assert "events/2023-09-draft.html" not in published
+    assert b"2023-09-draft" not in b"".join(published.values())
+    review = render_site(synthetic(review=True))
+    draft = page(review, "events/2023-09-draft.html")
+    assert '<span class="badge draft">draft</span>' in draft
+    assert "Reviewer's view" in page(review, "index.html")
+    assert "Reviewer's view" not in page(published, "index.html")
+
+
+def test_a_quote_is_highlighted_in_its_paragraph_where_the_text_may_be_shown() -> None:
+    event = page(render_site(synthetic()), "events/2019-04-25-talks.html")
+    marks = re.findall(r'<mark class="quote">(.*?)</mark>', event, flags=re.DOTALL)
+    assert [html.unescape(m) for m in marks] == [
+        "trafen sich Kim und Putin in Wladiwostok",
+        "<b>Borschtsch</b> & Sekt",
+    ]
+    paragraph = re.search(r'<p class="context" lang="de">(.*?)</p>', event, flags=re.DOTALL)
+    assert paragraph is not None
+    shown = html.unescape(re.sub(r"</?mark[^>]*>", "", paragraph.group(1)))
+    assert shown == OPEN_TEXT.splitlines()[1]  # the whole line, nothing of the others
+
+
+def test_a_quotes_only_source_gives_a_check_that_works_on_ones_own_copy(tmp_path: Path) -> None:
+    files = render_site(synthetic())
+    event = page(files, "events/1945-help.html")
+    assert PRESS_TEXT not in event
+    sha = synthetic().rows["sources"][1]["sha256"]
+    assert sha in event
+    found = re.search(r'<p class="check">.*?<code>(python3 .*?)</code>', event, re.DOTALL)
+    assert found is not None
+    command = html.unescape(found.group(1))
+    # A reader's copy with Windows line ends still gives the quote.
+    (tmp_path / "your-copy.txt").write_bytes(PRESS_TEXT.replace("\n", "\r\n").encode())
+    argv = command.replace("python3", sys.executable, 1)
+    out = subprocess.run(argv, shell=True, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout == "Kim reiste ab\n"
+    assert PRESS_TEXT not in page(files, "sources/press-text.html")
+
+
+def test_the_reviewers_source_page_shows_spans_and_coverage() -> None:
+    source = page(render_site(synthetic(review=True, coverage=True)), "sources/open-bulletin.html")
+    assert "3 sentences" not in source  # counted from the input, not guessed
+    assert re.search(
+        r"(\d+) sentences: (\d+) coded, (\d+) set aside, (\d+) not covered yet", source
+    )
+    text = re.search(r'<div class="fulltext" lang="de">(.*?)</div>', source, re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert html.unescape(re.sub(r"<[^>]+>", "", text)) == OPEN_TEXT  # every character, once
+    assert 'href="../events/2019-04-25-talks.html#span-1"' in text
+    assert 'href="../events/2023-09-draft.html#span-1"' in text
+    assert 'class="cov-set-aside" title="set aside: no-event"' in text
+    assert 'class="cov-uncovered"' in text
+
+
+def test_an_id_that_is_not_a_file_name_makes_no_page() -> None:
+    """The reviewer's view shows broken records; an id like '../x' must not become a path."""
+    data = synthetic(review=True)
+    events = [dict(e) for e in data.rows["events"]]
+    events[0]["event_id"] = "../../escape"
+    rows = {**data.rows, "events": events}
+    files = render_site(dataclasses.replace(data, rows=rows))
+    assert not [p for p in files if ".." in p.split("/") or p.startswith("/")]
+    assert "events/1945-help.html" in files
+
+
+def test_markdown_pages_keep_anchors_and_drop_script_links() -> None:
+    files = render_site(synthetic())
+    codebook = page(files, "codebook.html")
+    assert '<h2 id="vocabulary-event_type">' in codebook
+    assert "<td><code>AGREE</code></td>" in codebook
+    assert 'href="#codebook"' in codebook and "javascript:" not in codebook.split("</a>")[-2]
+    assert 'href="javascript' not in codebook
+    assert "<li><strong>nothing</strong> removed</li>" in page(files, "changes.html")
+
+
+def test_dates_read_as_precisely_as_they_are_known() -> None:
+    d = dt.date
+    assert date_label(d(2019, 4, 25), d(2019, 4, 25), "day") == "2019-04-25 (day)"
+    assert date_label(d(2019, 4, 1), d(2019, 4, 30), "month") == "2019-04 (month)"
+    assert date_label(d(2019, 1, 1), d(2019, 12, 31), "year") == "2019 (year)"
+    assert date_label(d(1960, 1, 1), d(1969, 12, 31), "decade") == "1960s (decade)"
+    assert date_label(d(2019, 4, 22), d(2019, 4, 28), "week") == "2019-04-22 – 2019-04-28 (week)"
+
+
+def test_the_timeline_draws_a_day_as_a_point_and_a_year_as_a_bar() -> None:
+    d = dt.date
+    spans = [
+        Span("a", "A", "", "CONSULT", d(2019, 4, 25), d(2019, 4, 25), "day"),
+        Span("b", "B", "", "CONSULT", d(2019, 4, 26), d(2019, 4, 26), "day"),
+        Span("c", "C", "", "SUPPORT", d(1945, 1, 1), d(1945, 12, 31), "year"),
+        Span("e", "E", "", "REQUEST", d(2023, 9, 1), d(2023, 9, 30), "month"),
+    ]
+    t = layout(spans)
+    marks = {m.event_id: m for m in t.marks}
+    assert marks["a"].width == 0 and marks["c"].width > 0
+    assert marks["a"].x < marks["b"].x  # one day apart is visibly apart
+    assert marks["c"].x < marks["a"].x < marks["e"].x
+    assert t.width < 1000  # 1945..2023 without 78 years of empty axis
+    assert [b.label for b in t.breaks] == ["1946–2018", "2020–2022"]
+
+
+def test_timeline_marks_link_their_events() -> None:
+    files = render_site(synthetic())
+    timeline = page(files, "timeline.html")
+    links = re.findall(
+        r'<a href="events/([^"]+)\.html" class="mark" data-event="([^"]+)"', timeline
+    )
+    assert sorted(a for a, b in links if a == b) == ["1945-help", "1960-tries", "2019-04-25-talks"]
+
+
+def test_no_page_asks_another_host_for_anything() -> None:
+    """Scripts, styles and images come from the folder; only a reader's click may leave it."""
+    for path, data in render_site(synthetic(review=True, coverage=True)).items():
+        text = data.decode("utf-8")
+        loads = re.findall(r'<(?:script|img|iframe|source)[^>]*\bsrc="([^"]*)"', text)
+        loads += re.findall(r'<link[^>]*\bhref="([^"]*)"', text)
+        loads += [u for pair in re.findall(r"url\(([^)]*)\)|@import\s+([^;]+)", text) for u in pair]
+        for url in loads:
+            assert not re.match(r"^\s*['\"]?(?:[a-z]+:)?//", str(url)), (path, url)
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+
+def readme_query() -> str:
+    text = (PROJECT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Browsing the evidence", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 1
+    return str(blocks[0])
+
+
+@pytest.fixture(scope="module")
+def corpus_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from eventledger.check.checker import load_dataset
+    from eventledger.publish.select import select
+
+    dataset = load_dataset(Repository(PROJECT))
+    rows = select(dataset).rows
+    data = sqlite_bytes(dataset.schema.tables, rows)
+    assert data == sqlite_bytes(dataset.schema.tables, rows)  # deterministic in bytes
+    path = tmp_path_factory.mktemp("sqlite") / "corpus.sqlite"
+    path.write_bytes(data)
+    return path
+
+
+def test_the_readme_full_text_query_finds_the_spans_that_name_the_place(
+    corpus_sqlite: Path,
+) -> None:
+    db = sqlite3.connect(corpus_sqlite)
+    rows = db.execute(readme_query()).fetchall()
+    assert len(rows) >= 5
+    assert all("wladiwostok" in quote.lower() for _, _, _, quote in rows)
+
+
+def test_the_sqlite_tables_have_their_keys_and_types(corpus_sqlite: Path) -> None:
+    db = sqlite3.connect(corpus_sqlite)
+    fks = {(r[2], r[3], r[4]) for r in db.execute("PRAGMA foreign_key_list(evidence)")}
+    assert fks == {("events", "event_id", "event_id"), ("sources", "source_id", "source_id")}
+    pk = [r[1] for r in db.execute("PRAGMA table_info(evidence)") if r[5]]
+    assert pk == ["event_id", "span"]
+    types = {r[1]: r[2] for r in db.execute("PRAGMA table_info(events)")}
+    assert types["latitude"] == "REAL" and types["geonames_id"] == "INTEGER"
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    context = db.execute("SELECT context FROM events WHERE context IS NOT NULL LIMIT 1").fetchone()
+    assert isinstance(json.loads(context[0]), list)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+def test_the_sqlite_file_opens_in_the_sqlite3_shell(corpus_sqlite: Path) -> None:
+    shell = Path("/usr/bin/sqlite3")
+    if not shell.exists():
+        pytest.skip("the sqlite3 shell is not installed")
+    out = subprocess.run(
+        [str(shell), str(corpus_sqlite), readme_query()], capture_output=True, text=True, check=True
+    )
+    assert "Wladiwostok" in out.stdout
+
+
+# --- wiring -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    root = make_release_repository(tmp_path_factory.mktemp("site-release") / "repo")
+    return build(Repository(root))
+
+
+def test_a_release_carries_the_site_and_the_sqlite_file_checksummed(release: BuildResult) -> None:
+    folder = release.folder
+    sums = (folder / "SHA256SUMS").read_text(encoding="utf-8")
+    sqlite_name = f"{release.name}-{release.version}.sqlite"
+    for rel in ("site/index.html", "site/timeline.html", "site/assets/events.js", sqlite_name):
+        assert (folder / rel).is_file()
+        assert f"  {rel}\n" in sums
+    with zipfile.ZipFile(release.archive) as z:
+        names = set(z.namelist())
+    assert f"{release.name}-{release.version}/site/index.html" in names
+    # The fixture's open source shows its text; nothing else is published in full.
+    cold = (folder / "site/events/2019-04-26-kim-cold-departure.html").read_text(encoding="utf-8")
+    assert '<mark class="quote">-30 Grad</mark>' in cold
+
+
+@pytest.mark.slow
+def test_browse_builds_the_reviewers_view(tmp_path: Path) -> None:
+    root = make_release_repository(tmp_path / "repo")
+    out = subprocess.run(
+        [str(PROJECT / ".venv" / "bin" / "eventledger"), "browse", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    index = Path(out.stdout.strip())
+    assert index == root / "build" / "browse" / "index.html"
+    assert index.is_file()
+    assert not [p for p in (root / "build").iterdir() if p.name.startswith(".")]  # no leftovers
+    # Rebuilding replaces the view in place.
+    subprocess.run(
+        [str(PROJECT / ".venv" / "bin" / "eventledger"), "browse", "--root", str(root)],
+        check=True,
+        capture_output=True,
+    )
+    assert index.is_file()
+
+
+def test_the_published_site_never_carries_a_quotes_only_text() -> None:
+    """Only the quoted words of a press text ship; its other sentences appear nowhere."""
+    from eventledger.check.checker import load_dataset
+    from eventledger.publish.release import site_files
+    from eventledger.publish.select import select
+
+    dataset = load_dataset(Repository(PROJECT))
+    selection = select(dataset)
+    files = site_files(
+        "x",
+        "0.0.1",
+        "2026-01-01T00:00:00Z",
+        dataset.schema,
+        selection.rows,
+        selection.full_texts,
+        "",
+        "",
+    )
+    published = b"\n".join(files.values()).decode("utf-8", errors="replace")
+    quotes = [v["quote"] for v in selection.rows["evidence"]]
+    checked = 0
+    for source in selection.rows["sources"]:
+        if source["rights"] != "quotes-only":
+            continue
+        text = dataset.texts[source["source_id"]].text or ""
+        for line in text.splitlines():
+            metadata = " ".join(str(v) for v in source.values())  # a headline is metadata
+            if len(line) < 60 or line in metadata or any(line in q for q in quotes):
+                continue
+            assert line not in published and str(markupsafe.escape(line)) not in published
+            checked += 1
+    assert checked > 20
