@@ -150,13 +150,13 @@ def change(root: Path, n: int, count: int = 10) -> None:
 
 
 def record_files(root: Path) -> dict[str, list[str]]:
-    """The record files by record schema, as paths relative to root."""
-    out: dict[str, list[str]] = {"event": [], "actor": [], "source": []}
-    for folder, kind in (("events", "event"), ("actors", "actor"), ("sources", "source")):
-        for dirpath, _, names in os.walk(root / folder):
-            for name in sorted(names):
-                if name.endswith(".yaml"):
-                    out[kind].append(os.path.relpath(os.path.join(dirpath, name), root))
+    """The record files by kind (each kind has its record JSON Schema), relative to root."""
+    from eventledger.read.repository import Repository
+
+    out: dict[str, list[str]] = {}
+    files, _ = Repository(root).discover()
+    for entry in files:
+        out.setdefault(entry.kind, []).append(entry.rel)
     return out
 
 
