@@ -22,7 +22,7 @@ from casekit import PROJECT
 from eventledger.issues.catalog import CODES, Layer
 from eventledger.model.schema import load_schema
 from eventledger.publish.release import BuildResult, ReleaseError, build
-from eventledger.publish.verify import verify
+from eventledger.publish.verify import NotAPackage, verify
 from eventledger.read.repository import Repository
 from releasekit import CREATED, OPEN_TEXT, git, make_release_repository
 
@@ -184,11 +184,201 @@ def test_verify_compares_parquet_rows_with_csv(package: Path, tmp_path: Path) ->
     ]
 
 
+def _resign(copy: Path) -> None:
+    """Rewrite SHA256SUMS and the descriptors' bytes and hash, as a forger would, so that
+    only the content checks can catch what was changed."""
+    import hashlib
+
+    for descriptor in ("datapackage.json", "parquet/datapackage.json"):
+        path = copy / descriptor
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            for res in data.get("resources", []):
+                if isinstance(res, dict) and isinstance(res.get("path"), str):
+                    target = path.parent / res["path"]
+                    if target.is_file() and copy in target.resolve().parents:
+                        raw = target.read_bytes()
+                        res["bytes"] = len(raw)
+                        res["hash"] = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+        path.write_text(json.dumps(data))
+    sums = {
+        p.relative_to(copy).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(copy.rglob("*"))
+        if p.is_file() and not p.is_symlink() and p.name != "SHA256SUMS"
+    }
+    (copy / "SHA256SUMS").write_text("".join(f"{h}  {n}\n" for n, h in sums.items()))
+
+
+def _events_csv(copy: Path) -> Path:
+    return copy / "data" / "events.csv"
+
+
+HOSTILE = {
+    "sums-not-utf8": (
+        lambda c: (c / "SHA256SUMS").write_bytes(b"\xff\xfe garbage\n"),
+        False,
+        ("SHA256SUMS", "package-file-malformed"),
+    ),
+    "sums-malformed-line": (
+        lambda c: (c / "SHA256SUMS").write_text(
+            (c / "SHA256SUMS").read_text() + "not a checksum line\n"
+        ),
+        False,
+        ("SHA256SUMS", "package-file-malformed"),
+    ),
+    "sums-path-leaves-package": (
+        lambda c: (c / "SHA256SUMS").write_text(
+            (c / "SHA256SUMS").read_text() + f"{'0' * 64}  ../../etc/hostname\n"
+        ),
+        False,
+        ("SHA256SUMS", "package-path-unsafe"),
+    ),
+    "sums-absolute-path": (
+        lambda c: (c / "SHA256SUMS").write_text(
+            (c / "SHA256SUMS").read_text() + f"{'0' * 64}  /etc/hostname\n"
+        ),
+        False,
+        ("SHA256SUMS", "package-path-unsafe"),
+    ),
+    "csv-unbalanced-quote": (
+        lambda c: _events_csv(c).write_bytes(_events_csv(c).read_bytes() + b'"unterminated,\n'),
+        True,
+        ("data/events.csv", "package-file-malformed"),
+    ),
+    "csv-undecodable": (
+        lambda c: _events_csv(c).write_bytes(_events_csv(c).read_bytes() + b"\xff\xfe\n"),
+        True,
+        ("data/events.csv", "package-file-malformed"),
+    ),
+    "csv-renamed-header": (
+        lambda c: _events_csv(c).write_bytes(
+            _events_csv(c).read_bytes().replace(b"event_id", b"eventid", 1)
+        ),
+        True,
+        ("data/events.csv", "package-file-malformed"),
+    ),
+    "parquet-garbage": (
+        lambda c: (c / "parquet" / "events.parquet").write_bytes(b"PAR1 not really PAR1"),
+        True,
+        ("parquet/events.parquet", "package-file-malformed"),
+    ),
+    "descriptor-is-a-list": (
+        lambda c: (c / "datapackage.json").write_text("[1, 2]"),
+        False,
+        ("datapackage.json", "package-file-malformed"),
+    ),
+    "resource-without-path": (
+        lambda c: (c / "datapackage.json").write_text(
+            json.dumps({"resources": [{"name": "events"}]})
+        ),
+        False,
+        ("datapackage.json", "package-file-malformed"),
+    ),
+    "resource-path-leaves-package": (
+        lambda c: (c / "datapackage.json").write_text(
+            json.dumps({"resources": [{"name": "events", "path": "../../../etc/hostname"}]})
+        ),
+        False,
+        ("datapackage.json", "package-path-unsafe"),
+    ),
+    "symlinked-file": (
+        lambda c: (c / "data" / "linked.csv").symlink_to("/etc/hostname"),
+        False,
+        ("data/linked.csv", "package-path-unsafe"),
+    ),
+    "symlinked-folder": (
+        lambda c: (c / "more").symlink_to("/etc"),
+        False,
+        ("more", "package-path-unsafe"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_verify_is_total_over_hostile_packages(package: Path, tmp_path: Path, name: str) -> None:
+    tamper, resign, expected = HOSTILE[name]
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    tamper(copy)
+    if resign:
+        _resign(copy)
+    found = {(i.file, i.code) for i in verify(copy)}
+    assert expected in found
+
+
+def test_verify_accepts_the_zip_and_refuses_what_is_not_a_package(
+    built: BuildResult, package: Path, tmp_path: Path
+) -> None:
+    assert verify(built.archive) == []
+    for not_a_package in (tmp_path, PROJECT / "README.md"):
+        with pytest.raises(NotAPackage):
+            verify(not_a_package)
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as zf:
+        zf.writestr("../../evil.txt", "x")
+        zf.writestr("pkg/SHA256SUMS", "")
+    found = {(i.file, i.code) for i in verify(forged)}
+    assert ("forged.zip", "package-path-unsafe") in found
+
+
+def test_verify_hashes_in_chunks(package: Path, tmp_path: Path) -> None:
+    """A large file is hashed, not loaded: peak memory stays far below its size."""
+    import resource
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    with (copy / "big.bin").open("wb") as handle:
+        handle.truncate(300 * 1024**2)  # sparse: 300 MB to read, nothing on disk
+    sums = copy / "SHA256SUMS"
+    sums.write_text(sums.read_text() + f"{'0' * 64}  big.bin\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = {(i.file, i.code) for i in verify(copy)}
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert ("SHA256SUMS", "checksum-mismatch") in found  # it was hashed, and differs
+    assert grown_kb < 100 * 1024
+
+
+def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventledger.cli import main
+
+    runner = CliRunner()
+    for given in (built.folder, built.archive):
+        result = runner.invoke(main, ["verify", str(given)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"OK: {given}: ")
+    result = runner.invoke(
+        main, ["diff", "--format", "json", str(built.archive), str(built.folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert not any(json.loads(result.output)["added"].values())
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
+        archive.writestr("../outside.txt", "written outside")
+    result = runner.invoke(main, ["verify", str(evil)])
+    assert result.exit_code == 1 and "'../outside.txt' leaves the package" in result.output
+    result = runner.invoke(main, ["diff", str(evil), str(built.folder)])
+    assert result.exit_code == 2 and "leaves the package" in result.output
+    assert not (tmp_path.parent / "outside.txt").exists()
+    result = runner.invoke(main, ["verify", str(built.folder / "SHA256SUMS")])
+    assert result.exit_code == 2 and "neither a package folder nor a zip" in result.output
+
+
 def test_every_package_code_is_caused_by_a_tampering(package: Path, tmp_path: Path) -> None:
     """Package-level codes cannot be record cases under tests/cases/invalid/: each is caused
     here, by one of the tamperings verify must catch."""
     package_codes = {c.code for c in CODES if c.layer is Layer.PACKAGE}
     caused = {i.code for t in TAMPERINGS for i in verify(_tampered(package, tmp_path, t))}
+    for name, (tamper, resign, _) in HOSTILE.items():
+        copy = tmp_path / name
+        shutil.copytree(package, copy)
+        tamper(copy)
+        if resign:
+            _resign(copy)
+        caused |= {i.code for i in verify(copy)}
     assert package_codes and caused >= package_codes
 
 
@@ -317,17 +507,55 @@ def test_records_with_errors_are_refused_before_anything_is_written(
     assert not (clone / "build").exists()
 
 
-def test_an_existing_version_is_never_overwritten(repo: Path, tmp_path: Path) -> None:
+def test_a_build_never_blocks_a_later_one_but_a_recorded_version_keeps_its_records(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build/<version>/ is a local copy: the same files are a no-op, other records replace it
+    (atomically: a failing build leaves the old one); releases/<version>.json is what fixes
+    a version's records."""
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     first = build(Repository(clone))
     before = files_of(first.folder)
-    assert build(Repository(clone)).status == "unchanged"
+    again = build(Repository(clone))
+    assert again.status == "unchanged" and files_of(first.folder) == before
+
     event = clone / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
     event.write_text(event.read_text().replace("as Kim leaves", "as Kim departs"))
-    with pytest.raises(ReleaseError, match="already exists with different content"):
+    from eventledger.publish import release
+
+    with monkeypatch.context() as patched:
+        patched.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
+        with pytest.raises(ReleaseError, match="simulated failure"):
+            build(Repository(clone))
+    assert files_of(first.folder) == before  # the old build stays whole
+    assert [p.name for p in (clone / "build").iterdir() if p.name.startswith(".")] == []
+    replaced = build(Repository(clone))
+    assert replaced.status == "replaced"
+    assert b"as Kim departs" in (replaced.folder / "data" / "events.csv").read_bytes()
+    assert verify(replaced.folder) == []
+
+    build(Repository(clone), write_manifest=True)  # recorded: now the records are fixed
+    event.write_text(event.read_text().replace("as Kim departs", "as Kim goes"))
+    with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
         build(Repository(clone))
-    assert files_of(first.folder) == before
+
+
+def test_a_withheld_draft_never_makes_two_builds_different_records(
+    repo: Path, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    first = build(Repository(clone), write_manifest=True)
+    assert first.drafts == ["2019-04-25-kim-train-departs"]
+    draft = clone / "events" / "2019" / "2019-04-25-kim-train-departs.yaml"
+    again = draft.with_name("2019-04-27-kim-train-returns.yaml")
+    again.write_text(
+        draft.read_text().replace("2019-04-25-kim-train-departs", "2019-04-27-kim-train-returns")
+    )  # a second draft: what the build withholds differs, what it ships does not
+    second = build(Repository(clone))  # not "already released with different records"
+    assert second.drafts == ["2019-04-25-kim-train-departs", "2019-04-27-kim-train-returns"]
+    assert second.counts == first.counts
 
 
 def test_outside_git_without_source_date_epoch_is_refused(

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ class _Index:
             st = os.stat(path, follow_symlinks=False)
         except OSError:
             return "missing"
+        if not stat.S_ISREG(st.st_mode):  # never follow a link or open a special file
+            return f"not a regular file {stat.S_IFMT(st.st_mode):o}"
         signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         old = self.old.get(rel)
         if (
@@ -100,8 +103,8 @@ def fingerprint(
                         rel = f"{folder}/{name}"
                         sha = index.digest(entry.path.parent / name, rel)
                         digest.update(f"beside\0{rel}\0{sha}\n".encode())
-    for entry in stray:
-        digest.update(f"stray\0{entry.rel}\n".encode())
+    for entry in stray:  # what does not belong, and why (a link, an unreadable folder)
+        digest.update(f"stray\0{entry.kind}\0{entry.rel}\0{entry.detail}\n".encode())
     meta = repository.root / "datapackage.json"
     digest.update(f"meta\0{index.digest(meta, 'datapackage.json')}\n".encode())
     index.save()

@@ -12,6 +12,7 @@ and every check after them, come out the same whatever the number of workers.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gc
 import json
 import os
@@ -28,8 +29,8 @@ from eventledger.issues.catalog import lookup
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache, Location
 from eventledger.read.records import Record, Row, read_record
-from eventledger.read.repository import RecordFile
-from eventledger.syntax.strict_yaml import MAX_BYTES, load
+from eventledger.read.repository import FileTooLarge, NotRegularFile, RecordFile, read_regular
+from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
 
 CHUNK = 256  # files per task at most: enough to amortize a round trip, few enough to balance
 SERIAL_BELOW = 64  # fewer files are read faster than worker processes start
@@ -42,25 +43,42 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
-    """Read and check one record file on its own: a pure function of its bytes, its path
-    and the schema (what a worker process can run and a cache can keep)."""
+def _raw(entry: RecordFile, max_bytes: int) -> bytes | Record:
+    """The file's bytes, or the record of why they cannot be read."""
     try:
-        raw = entry.path.read_bytes()
+        return read_regular(entry.path, limit=max_bytes)
+    except FileTooLarge as err:  # not read at all: a 3 GB file costs no memory
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(too_large(entry.rel, err.size, max_bytes))
+        return record
     except OSError as err:
+        # The entry was a regular file when the folder was listed; it changed since.
+        if not isinstance(err, NotRegularFile):
+            code = "file-unreadable"
+        else:
+            code = "symlink-not-allowed" if err.errno == errno.ELOOP else "special-file"
         record = Record(entry.kind, entry.rel, None)
         record.issues.append(
             Issue(
                 entry.rel,
                 0,
                 0,
-                "file-unreadable",
+                code,
                 f"cannot read the file: {err.strerror}",
-                hint="make the file readable (chmod a+r) or remove it",
+                hint={
+                    "file-unreadable": "make the file readable (chmod a+r) or remove it",
+                    "symlink-not-allowed": "replace the link with the file itself",
+                }.get(code, "delete it; records are regular files"),
             )
         )
         return record
-    return _read(entry, raw, schema, max_bytes)
+
+
+def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
+    """Read and check one record file on its own: a pure function of its bytes, its path
+    and the schema (what a worker process can run and a cache can keep)."""
+    raw = _raw(entry, max_bytes)
+    return raw if isinstance(raw, Record) else _read(entry, raw, schema, max_bytes)
 
 
 def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Record:
@@ -209,12 +227,9 @@ def _work(
     out: list[Result] = []
     new: list[tuple[str, bytes]] = []
     for entry in entries:
-        try:
-            raw: bytes | None = entry.path.read_bytes()
-        except OSError:
-            raw = None
-        if raw is None:
-            out.append((None, encode(read_file(entry, schema, max_bytes))))
+        raw = _raw(entry, max_bytes)
+        if isinstance(raw, Record):  # unreadable: the record says why
+            out.append((None, encode(raw)))
             continue
         key = _key(cache, entry, raw, max_bytes) if cache is not None else ""
         payload = cache.lookup(key) if cache is not None else None
@@ -230,7 +245,8 @@ _SHARED: tuple[Schema, int, Cache | None] | None = None
 
 
 def _work_shared(entries: Sequence[RecordFile]) -> Done:
-    assert _SHARED is not None
+    if _SHARED is None:
+        raise RuntimeError("a worker started without what the parent shares")
     return _work(entries, *_SHARED)
 
 

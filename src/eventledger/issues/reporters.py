@@ -5,11 +5,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eventledger.issues import Issue
 from eventledger.issues.catalog import Severity
+from eventledger.issues.excerpt import MAX_EXCERPT, printable
+
+# A message quotes values too (ids, keys); it may be longer than an excerpt, never unbounded.
+MAX_MESSAGE = 2 * MAX_EXCERPT
+
+
+def shown(issue: Issue) -> Issue:
+    """issue as it may be printed: every text one line of visible characters, capped.
+
+    Values come from files anyone can write: unescaped, an ESC or BEL retitles a terminal,
+    a newline forges an error line of its own and a 900 KB title floods the log.
+    """
+    return replace(
+        issue,
+        file=printable(issue.file, MAX_MESSAGE),
+        message=printable(issue.message, MAX_MESSAGE),
+        path=tuple(printable(p) if isinstance(p, str) else p for p in issue.path),
+        expected=None if issue.expected is None else printable(issue.expected),
+        found=None if issue.found is None else printable(issue.found),
+        hint=None if issue.hint is None else printable(issue.hint, MAX_MESSAGE),
+    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +62,7 @@ def _plural(n: int, word: str) -> str:
 
 def text(issues: Sequence[Issue], summary: Summary) -> str:
     lines = []
-    for i in issues:
+    for i in map(shown, issues):
         where = f"{i.file}:{i.line}:{i.column}" if i.line else i.file
         path = f" ({i.path_text})" if i.path else ""
         lines.append(f"{where}: {i.severity}[{i.code}] {i.message}{path}")
@@ -68,9 +89,19 @@ def as_json(issues: Sequence[Issue], summary: Summary) -> str:
             "errors": summary.errors,
             "warnings": summary.warnings,
         },
-        "issues": [i.to_dict() for i in issues],
+        # JSON escapes control characters itself; only the length is capped.
+        "issues": [_capped(i) for i in issues],
     }
     return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def _capped(issue: Issue) -> dict[str, object]:
+    data = issue.to_dict()
+    for key, limit in (("message", MAX_MESSAGE), ("expected", MAX_EXCERPT), ("found", MAX_EXCERPT)):
+        value = data[key]
+        if isinstance(value, str) and len(value) > limit:
+            data[key] = f"{value[:limit]}… ({len(value):,} characters)"
+    return data
 
 
 def _escape_data(value: str) -> str:
@@ -84,7 +115,7 @@ def _escape_property(value: str) -> str:
 def github(issues: Sequence[Issue], summary: Summary) -> str:
     """GitHub Actions workflow commands: each issue becomes an annotation on its file and line."""
     lines = []
-    for i in issues:
+    for i in map(shown, issues):
         level = "error" if i.severity is Severity.ERROR else "warning"
         props = [f"file={_escape_property(i.file)}"]
         if i.line:
@@ -109,8 +140,13 @@ def release_text(data: Mapping[str, Any]) -> str:
     """The release summary for people, from a build result's dict: what was written, what was
     held back, what to watch."""
     name, version = data["name"], data["version"]
-    verb = "unchanged (same content already built)" if data["status"] == "unchanged" else "built"
-    lines = [f"{name} {version} {verb}: {data['folder']}/ and {data['archive']}"]
+    where = f"{data['folder']}/ and {data['archive']}"
+    if data["status"] == "unchanged":
+        lines = [f"{name} {version}: nothing changed; {where} already hold this build"]
+    elif data["status"] == "replaced":
+        lines = [f"{name} {version} built: {where} (replacing another, unrecorded build)"]
+    else:
+        lines = [f"{name} {version} built: {where}"]
     lines.append(f"  created {data['created']} ({data['created_from']})")
     rows = data["rows"]
     lines.append("  rows: " + ", ".join(f"{t} {n}" for t, n in rows.items()))
@@ -142,12 +178,29 @@ def release_text(data: Mapping[str, Any]) -> str:
         lines += [f"    {c}" for c in cells]
     lines += [f"  spreadsheet: {note}" for note in data.get("spreadsheet_notes", [])]
     if data["status"] == "unchanged":
-        lines.append(f"  {data['files']} files, re-checked against SHA256SUMS; Parquet equals CSV")
+        lines.append(
+            f"  {data['files']} files, re-checked against SHA256SUMS (verify: OK); nothing written"
+        )
     else:
         lines.append(
-            f"  {data['files']} files, checksums in SHA256SUMS; frictionless validate: valid"
+            f"  {data['files']} files, checksums in SHA256SUMS; frictionless validate: valid; "
+            "verify: OK"
         )
-    if data["manifest"] is not None:
+    if data.get("tag"):
+        lines.append(
+            f"  recorded: {data['manifest']} and CITATION.cff, committed ({data['commit'][:12]}) "
+            f"and tagged {data['tag']}; push both: git push && git push origin {data['tag']}"
+        )
+    elif data["manifest"] is not None:
         rel = data["manifest"]
         lines.append(f"  release manifest: {rel} (commit it: git add {rel})")
+    elif data.get("recorded"):
+        lines.append(
+            f"  {version} is a recorded release (releases/{version}.json): its records are fixed"
+        )
+    else:
+        lines.append(
+            f"  not a release yet: nothing is recorded; a maintainer publishes {version} with "
+            "make publish"
+        )
     return "\n".join(lines)

@@ -121,7 +121,8 @@ _PENDING: tuple[Schema, Mapping[str, Sequence[Row]], dt.datetime] | None = None
 
 
 def _pending() -> Spreadsheet:
-    assert _PENDING is not None
+    if _PENDING is None:
+        raise RuntimeError("the workbook's process started without its rows")
     return spreadsheet(*_PENDING)
 
 
