@@ -12,6 +12,7 @@ lines; the issues reported for every file it names or contains must be exactly t
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -62,8 +63,14 @@ class Case:
             expected: Expectation = set()
             for src in sorted(self.path.rglob("*")):
                 rel = src.relative_to(self.path).as_posix()
-                if src.is_file() and rel != "expect.txt":
-                    dest = root / rel
+                dest = root / rel
+                if src.is_symlink():  # a case about links keeps them links (git stores them)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    if dest.is_dir() and not dest.is_symlink():
+                        shutil.rmtree(dest)
+                    dest.unlink(missing_ok=True)
+                    dest.symlink_to(os.readlink(src))
+                elif src.is_file() and rel != "expect.txt":
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(src, dest)
             for line in (self.path / "expect.txt").read_text().splitlines():
@@ -86,7 +93,11 @@ class Case:
     def files(self, expected: Expectation) -> set[str]:
         """The files whose issues the case speaks for."""
         if self.path.is_dir():
-            own = {p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file()}
+            own = {
+                p.relative_to(self.path).as_posix()
+                for p in self.path.rglob("*")
+                if p.is_file() or p.is_symlink()
+            }
             own.discard("expect.txt")
             return own | {f for f, _, _ in expected}
         return {self.target()}

@@ -40,6 +40,15 @@ def test_invalid_case_reports_exactly_its_issues(case: Case, tmp_path: Path) -> 
 PROVEN_BY_TESTS = {
     "file-unreadable": ("test_checker.py", "test_a_file_that_cannot_be_read_is_an_issue"),
     "table-check-failed": ("test_checker.py", "test_a_whole_table_failure_is_an_issue"),
+    # What git cannot carry: a folder without read permission, a FIFO.
+    "folder-unreadable": (
+        "test_hostile.py",
+        "test_unreadable_folder_fails_the_check_instead_of_dropping_its_records",
+    ),
+    "special-file": (
+        "test_hostile.py",
+        "test_fifo_named_like_a_record_is_reported_and_never_opened",
+    ),
 }
 
 

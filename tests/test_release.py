@@ -22,7 +22,7 @@ from casekit import PROJECT
 from eventledger.issues.catalog import CODES, Layer
 from eventledger.model.schema import load_schema
 from eventledger.publish.release import BuildResult, ReleaseError, build
-from eventledger.publish.verify import verify
+from eventledger.publish.verify import NotAPackage, verify
 from eventledger.read.repository import Repository
 from releasekit import CREATED, OPEN_TEXT, git, make_release_repository
 
@@ -204,11 +204,165 @@ def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Pa
     with zipfile.ZipFile(evil, "w") as archive:
         archive.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
         archive.writestr("../outside.txt", "written outside")
-    result = runner.invoke(main, ["verify", str(evil)])
-    assert result.exit_code == 2 and "refusing the entry '../outside.txt'" in result.output
+    result = runner.invoke(main, ["diff", str(evil), str(built.folder)])
+    assert result.exit_code == 2 and "leaves the package" in result.output
     assert not (tmp_path.parent / "outside.txt").exists()
-    result = runner.invoke(main, ["verify", str(built.folder / "SHA256SUMS")])
-    assert result.exit_code == 2 and "not a folder and not a readable zip" in result.output
+    result = runner.invoke(main, ["diff", str(built.folder / "SHA256SUMS"), str(built.folder)])
+    assert result.exit_code == 2 and "neither a package folder nor a zip of one" in result.output
+
+
+def _resign(copy: Path) -> None:
+    """Rewrite SHA256SUMS and the descriptors' bytes and hash, as a forger would, so that
+    only the content checks can catch what was changed."""
+    import hashlib
+
+    for descriptor in ("datapackage.json", "parquet/datapackage.json"):
+        path = copy / descriptor
+        data = json.loads(path.read_text())
+        if isinstance(data, dict):
+            for res in data.get("resources", []):
+                if isinstance(res, dict) and isinstance(res.get("path"), str):
+                    target = path.parent / res["path"]
+                    if target.is_file() and copy in target.resolve().parents:
+                        raw = target.read_bytes()
+                        res["bytes"] = len(raw)
+                        res["hash"] = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+        path.write_text(json.dumps(data))
+    sums = {
+        p.relative_to(copy).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(copy.rglob("*"))
+        if p.is_file() and not p.is_symlink() and p.name != "SHA256SUMS"
+    }
+    (copy / "SHA256SUMS").write_text("".join(f"{h}  {n}\n" for n, h in sums.items()))
+
+
+def _events_csv(copy: Path) -> Path:
+    return copy / "data" / "events.csv"
+
+
+HOSTILE = {
+    "sums-not-utf8": (
+        lambda c: (c / "SHA256SUMS").write_bytes(b"\xff\xfe garbage\n"),
+        False,
+        ("SHA256SUMS", "package-file-malformed"),
+    ),
+    "sums-malformed-line": (
+        lambda c: (c / "SHA256SUMS").write_text(
+            (c / "SHA256SUMS").read_text() + "not a checksum line\n"
+        ),
+        False,
+        ("SHA256SUMS", "package-file-malformed"),
+    ),
+    "sums-path-leaves-package": (
+        lambda c: (c / "SHA256SUMS").write_text(
+            (c / "SHA256SUMS").read_text() + f"{'0' * 64}  ../../etc/hostname\n"
+        ),
+        False,
+        ("SHA256SUMS", "package-path-unsafe"),
+    ),
+    "sums-absolute-path": (
+        lambda c: (c / "SHA256SUMS").write_text(
+            (c / "SHA256SUMS").read_text() + f"{'0' * 64}  /etc/hostname\n"
+        ),
+        False,
+        ("SHA256SUMS", "package-path-unsafe"),
+    ),
+    "csv-unbalanced-quote": (
+        lambda c: _events_csv(c).write_bytes(_events_csv(c).read_bytes() + b'"unterminated,\n'),
+        True,
+        ("data/events.csv", "package-file-malformed"),
+    ),
+    "csv-undecodable": (
+        lambda c: _events_csv(c).write_bytes(_events_csv(c).read_bytes() + b"\xff\xfe\n"),
+        True,
+        ("data/events.csv", "package-file-malformed"),
+    ),
+    "csv-renamed-header": (
+        lambda c: _events_csv(c).write_bytes(
+            _events_csv(c).read_bytes().replace(b"event_id", b"eventid", 1)
+        ),
+        True,
+        ("data/events.csv", "package-file-malformed"),
+    ),
+    "parquet-garbage": (
+        lambda c: (c / "parquet" / "events.parquet").write_bytes(b"PAR1 not really PAR1"),
+        True,
+        ("parquet/events.parquet", "package-file-malformed"),
+    ),
+    "descriptor-is-a-list": (
+        lambda c: (c / "datapackage.json").write_text("[1, 2]"),
+        False,
+        ("datapackage.json", "package-file-malformed"),
+    ),
+    "resource-without-path": (
+        lambda c: (c / "datapackage.json").write_text(
+            json.dumps({"resources": [{"name": "events"}]})
+        ),
+        False,
+        ("datapackage.json", "package-file-malformed"),
+    ),
+    "resource-path-leaves-package": (
+        lambda c: (c / "datapackage.json").write_text(
+            json.dumps({"resources": [{"name": "events", "path": "../../../etc/hostname"}]})
+        ),
+        False,
+        ("datapackage.json", "package-path-unsafe"),
+    ),
+    "symlinked-file": (
+        lambda c: (c / "data" / "linked.csv").symlink_to("/etc/hostname"),
+        False,
+        ("data/linked.csv", "package-path-unsafe"),
+    ),
+    "symlinked-folder": (
+        lambda c: (c / "more").symlink_to("/etc"),
+        False,
+        ("more", "package-path-unsafe"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_verify_is_total_over_hostile_packages(package: Path, tmp_path: Path, name: str) -> None:
+    tamper, resign, expected = HOSTILE[name]
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    tamper(copy)
+    if resign:
+        _resign(copy)
+    found = {(i.file, i.code) for i in verify(copy)}
+    assert expected in found
+
+
+def test_verify_accepts_the_zip_and_refuses_what_is_not_a_package(
+    built: BuildResult, package: Path, tmp_path: Path
+) -> None:
+    assert verify(built.archive) == []
+    for not_a_package in (tmp_path, PROJECT / "README.md"):
+        with pytest.raises(NotAPackage):
+            verify(not_a_package)
+    forged = tmp_path / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as zf:
+        zf.writestr("../../evil.txt", "x")
+        zf.writestr("pkg/SHA256SUMS", "")
+    found = {(i.file, i.code) for i in verify(forged)}
+    assert ("forged.zip", "package-path-unsafe") in found
+
+
+def test_verify_hashes_in_chunks(package: Path, tmp_path: Path) -> None:
+    """A large file is hashed, not loaded: peak memory stays far below its size."""
+    import resource
+
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    with (copy / "big.bin").open("wb") as handle:
+        handle.truncate(300 * 1024**2)  # sparse: 300 MB to read, nothing on disk
+    sums = copy / "SHA256SUMS"
+    sums.write_text(sums.read_text() + f"{'0' * 64}  big.bin\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    found = {(i.file, i.code) for i in verify(copy)}
+    grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert ("SHA256SUMS", "checksum-mismatch") in found  # it was hashed, and differs
+    assert grown_kb < 100 * 1024
 
 
 def test_every_package_code_is_caused_by_a_tampering(package: Path, tmp_path: Path) -> None:
@@ -216,6 +370,13 @@ def test_every_package_code_is_caused_by_a_tampering(package: Path, tmp_path: Pa
     here, by one of the tamperings verify must catch."""
     package_codes = {c.code for c in CODES if c.layer is Layer.PACKAGE}
     caused = {i.code for t in TAMPERINGS for i in verify(_tampered(package, tmp_path, t))}
+    for name, (tamper, resign, _) in HOSTILE.items():
+        copy = tmp_path / name
+        shutil.copytree(package, copy)
+        tamper(copy)
+        if resign:
+            _resign(copy)
+        caused |= {i.code for i in verify(copy)}
     assert package_codes and caused >= package_codes
 
 

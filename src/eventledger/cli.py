@@ -23,9 +23,10 @@ from eventledger.check.spans import (
 )
 from eventledger.check.spans import locate as locate_quote
 from eventledger.issues import IssuesError
+from eventledger.issues.excerpt import MAX_EXCERPT, printable, printable_lines
 from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
-from eventledger.read.repository import Repository, RepositoryNotFound
+from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
 from eventledger.syntax.positions import line_of
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -133,9 +134,11 @@ def validate(
     from eventledger.check.checker import check
 
     repository = _repository(root or (paths[0].parent if paths else None))
-    outside = [str(p) for p in paths if not p.resolve().is_relative_to(repository.root)]
-    if outside:
-        raise click.UsageError(f"not in the repository {repository.root}: {', '.join(outside)}")
+    try:
+        for path in paths:
+            repository.checkable(path)
+    except OutsideRepository as err:
+        raise click.UsageError(str(err)) from err
     try:
         if since is not None:
             dataset = check_changed(repository, since, staged=staged).dataset
@@ -144,7 +147,9 @@ def validate(
     except ChangesError as err:
         raise click.UsageError(str(err)) from err
     except SchemaError as err:
-        click.echo(f"error: schema/ is broken, cannot check records: {err}", err=True)
+        click.echo(
+            printable_lines(f"error: schema/ is broken, cannot check records: {err}"), err=True
+        )
         sys.exit(EXIT_INVALID)
     if require_coverage:
         dataset.issues.escalate("--require-coverage")
@@ -211,22 +216,29 @@ def locate(
             raise click.UsageError("give either SOURCE_ID QUOTE or --write FILE, not both")
         repository = _repository(root or record_file.resolve().parent)
         try:
-            outcome = locate_write(repository, record_file.resolve(), accept_near=accept_near)
+            outcome = locate_write(repository, record_file.absolute(), accept_near=accept_near)
+        except OutsideRepository as err:
+            raise click.UsageError(str(err)) from err
         except LocateWriteError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(printable_lines(f"error: {err}"), err=True)
             sys.exit(EXIT_INVALID)
-        click.echo("\n".join(locate_report(outcome)))
+        click.echo(printable_lines("\n".join(locate_report(outcome))))
         sys.exit(EXIT_INVALID if outcome.refusals else EXIT_VALID)
     if source_id is None or quote is None:
         raise click.UsageError("give SOURCE_ID and QUOTE, or --write FILE")
     if not quote:
         raise click.UsageError("QUOTE is empty; give the exact words to find")
     repository = _repository(root)
-    path = repository.source_text(source_id)
-    source = read_source_text(path, source_id)
+    try:
+        path = repository.source_text(source_id)
+    except ValueError as err:
+        raise click.UsageError(
+            f"{err}; give the source's id, the name of its folder in sources/"
+        ) from err
+    source = read_source_text(path, source_id, repository.root)
     if source.text is None:
         raise click.UsageError(
-            f"no readable text for source '{source_id}' at {repository.rel(path) if path.exists() else path}"
+            f"no readable text for source '{source_id}' at {repository.rel(path)}: {source.problem}"
         )
     places = locate_quote(source.text, quote)
     if fmt == "json":
@@ -237,13 +249,16 @@ def locate(
         for s, e in places:
             click.echo(f"start: {s}, end: {e}  (line {line_of(source.text, s)})")
         if not places:
-            click.echo(f"the quote does not occur in {source_id}", err=True)
+            click.echo(f"the quote does not occur in {printable(source_id)}", err=True)
             # The same findings, in the same order and words, as validate reports them.
             near = near_miss(source.text, quote)
             if near is not None:
                 click.echo(
-                    f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
-                    f"{json.dumps(near.actual, ensure_ascii=False)}",
+                    printable(
+                        f"{near.sentence}; the text has it at start: {near.start}, end: {near.end}: "
+                        f"{json.dumps(near.actual, ensure_ascii=False)}",
+                        2 * MAX_EXCERPT,
+                    ),
                     err=True,
                 )
             elif misses := closest_passages(source.text, quote):
@@ -474,7 +489,7 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
             if issues:
                 checked = err.checked if isinstance(err, IssuesError) else 0
                 click.echo(FORMATS[fmt](sorted(issues), summarize(issues, checked)), err=True)
-            click.echo(f"error: {err}", err=True)
+            click.echo(printable_lines(f"error: {err}"), err=True)
         sys.exit(EXIT_INVALID)
     if fmt == "json":
         click.echo(json.dumps({"ok": True, **data}, ensure_ascii=False, indent=2))
@@ -567,7 +582,7 @@ def browse(open_browser: bool, root: Path | None) -> None:
 
 
 @main.command()
-@click.argument("release_path", metavar="RELEASE", type=click.Path(exists=True, path_type=Path))
+@click.argument("package", metavar="RELEASE", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -577,28 +592,26 @@ def browse(open_browser: bool, root: Path | None) -> None:
     help="text for people, json for programs, github for annotations.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when everything matches.")
-def verify(release_path: Path, fmt: str, quiet: bool) -> None:
+def verify(package: Path, fmt: str, quiet: bool) -> None:
     """Re-check every checksum of a built release (Parquet included) and that each Parquet
     table holds the rows of its CSV twin. RELEASE is its folder (build/<version>) or its zip.
 
     Exit status: 0 everything matches, 1 anything differs, 2 usage error (not a folder or a
-    readable release zip).
+    zip of a release).
     """
-    from eventledger.publish.archive import ArchiveError, release_folder
-    from eventledger.publish.verify import verify as verify_build
+    from eventledger.publish.verify import NotAPackage, verify_package
 
     try:
-        with release_folder(release_path) as folder:
-            issues = sorted(verify_build(folder))
-            files = sum(1 for p in folder.rglob("*") if p.is_file())
-    except ArchiveError as err:
+        found, files = verify_package(package)
+    except NotAPackage as err:
         raise click.UsageError(str(err)) from err
+    issues = sorted(found)
     summary = summarize(issues, files, unit="file")
     if quiet and summary.valid:
         pass
     elif fmt == "text" and summary.valid:
         click.echo(
-            f"OK: {release_path}: {files} files match SHA256SUMS and their descriptors; "
+            f"OK: {package}: {files} files match SHA256SUMS and their descriptors; "
             "Parquet equals CSV."
         )
     else:
@@ -623,14 +636,14 @@ def diff_command(old: Path, new: Path, fmt: str) -> None:
 
     Exit status: 0 compared (whatever changed), 2 usage error (not a built release).
     """
-    from eventledger.publish.archive import ArchiveError, release_folder
     from eventledger.publish.diff import DiffError, diff
     from eventledger.publish.manifest import changes_markdown
+    from eventledger.publish.verify import NotAPackage, package_folder
 
     try:
-        with release_folder(old) as old_folder, release_folder(new) as new_folder:
+        with package_folder(old) as old_folder, package_folder(new) as new_folder:
             changes = diff(old_folder, new_folder)
-    except (DiffError, ArchiveError) as err:
+    except (DiffError, NotAPackage) as err:
         raise click.UsageError(str(err)) from err
     if fmt == "json":
         click.echo(json.dumps(changes.to_dict(), ensure_ascii=False, indent=2))

@@ -13,8 +13,9 @@ class GitMissing(Exception):
 def git(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run git in root; the caller reads returncode, stdout and stderr (UTF-8 text)."""
     try:
-        return subprocess.run(
-            ["git", "-C", str(root), *args],
+        # git from PATH, as the contributor runs it; an argument list, never a shell.
+        return subprocess.run(  # noqa: S603
+            ["git", "-C", str(root), *args],  # noqa: S607
             input=stdin,
             capture_output=True,
             text=True,

@@ -32,7 +32,7 @@ from eventledger.check.spans import (
     read_source_text,
 )
 from eventledger.model.schema import load_schema
-from eventledger.read.repository import Repository
+from eventledger.read.repository import Repository, read_regular
 from eventledger.syntax.positions import line_of
 from eventledger.syntax.strict_yaml import Document, double_quoted, load
 
@@ -122,9 +122,9 @@ def plan(
     accept_near: bool = False,
 ) -> tuple[Outcome, Document, str, bytes]:
     """Decide the offsets of every span; return the outcome, the parsed record and its text."""
-    rel = repository.rel(path) if path.resolve().is_relative_to(repository.root) else str(path)
+    rel = repository.inside(path)  # OutsideRepository: nothing outside it is ever rewritten
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, repository.root)
     except OSError as err:
         raise LocateWriteError(f"{rel}: cannot read the file: {err.strerror}") from err
     doc, issues = load(raw, rel)
@@ -150,7 +150,14 @@ def plan(
             outcome.refusals.append(Refusal(i, line, "the span needs a source_id and a quote"))
             continue
         if sid not in sources:
-            sources[sid] = read_source_text(repository.source_text(sid), sid)
+            try:
+                text_path = repository.source_text(sid)
+            except ValueError:
+                outcome.refusals.append(
+                    Refusal(i, line, f"source_id {sid!r} is a path; write the source's id")
+                )
+                continue
+            sources[sid] = read_source_text(text_path, sid, repository.root)
         source = sources[sid]
         if source.text is None:
             outcome.refusals.append(

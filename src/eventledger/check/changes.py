@@ -237,10 +237,12 @@ def _check_changed(
     parse = sorted(direct | candidates | context)
     known = KnownIds.from_files(files, model)
     changed_set = set(changed)
+    # A link, a FIFO or a folder that cannot be read hides records whatever changed: always shown.
+    hidden = {s.rel for s in stray if s.kind != "unexpected"}
     dataset = check_files(
         tree,
         [by_rel[p] for p in parse],
-        [s for s in stray if s.rel in changed_set],
+        [s for s in stray if s.rel in changed_set or s.rel in hidden],
         known=known,
         max_bytes=max_bytes,
     )
@@ -258,7 +260,7 @@ def _check_changed(
             or bool(gone.intersection(r.main().get("distinct_from") or []))
         )
     }
-    reported = direct | dependents | changed_set
+    reported = direct | dependents | changed_set | hidden
     dataset.issues = IssueList([i for i in dataset.issues if i.file in reported or i.file == ""])
     return ChangedCheck(dataset, changed, reported)
 

@@ -9,6 +9,7 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,8 +26,14 @@ from eventledger.issues.suggest import did_you_mean
 from eventledger.model.kinds import SOURCE_TABLE, Model, Reference
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.records import Record, Row, read_record
-from eventledger.read.repository import RecordFile, Repository
-from eventledger.syntax.strict_yaml import MAX_BYTES, load
+from eventledger.read.repository import (
+    FileTooLarge,
+    NotRegularFile,
+    RecordFile,
+    Repository,
+    read_regular,
+)
+from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
 
 
 @dataclass
@@ -48,17 +55,29 @@ def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> 
     """Read and check one record file on its own: a pure function of its bytes, its path
     and the schema (what a worker process can run and a cache can keep)."""
     try:
-        raw = entry.path.read_bytes()
+        raw = read_regular(entry.path, limit=max_bytes)
+    except FileTooLarge as err:  # not read at all: a 3 GB file costs no memory
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(too_large(entry.rel, err.size, max_bytes))
+        return record
     except OSError as err:
+        # The entry was a regular file when the folder was listed; it changed since.
+        if not isinstance(err, NotRegularFile):
+            code = "file-unreadable"
+        else:
+            code = "symlink-not-allowed" if err.errno == errno.ELOOP else "special-file"
         record = Record(entry.kind, entry.rel, None)
         record.issues.append(
             Issue(
                 entry.rel,
                 0,
                 0,
-                "file-unreadable",
+                code,
                 f"cannot read the file: {err.strerror}",
-                hint="make the file readable (chmod a+r) or remove it",
+                hint={
+                    "file-unreadable": "make the file readable (chmod a+r) or remove it",
+                    "symlink-not-allowed": "replace the link with the file itself",
+                }.get(code, "delete it; records are regular files"),
             )
         )
         return record
@@ -114,17 +133,7 @@ def check_files(
     """
     schema = load_schema(repository.schema_dir)
     records = [read_file(entry, schema, max_bytes) for entry in files]
-    extra: list[Issue] = [
-        Issue(
-            s.rel,
-            0,
-            0,
-            "unexpected-file",
-            "no record belongs here",
-            hint=", ".join(k.layout.pattern() for k in schema.model.kinds),
-        )
-        for s in stray
-    ]
+    extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
     if known is not None:
@@ -146,6 +155,34 @@ def check_files(
     return dataset
 
 
+_STRAY = {
+    "unexpected": ("unexpected-file", "no record belongs here", ""),
+    "symlink": (
+        "symlink-not-allowed",
+        "a symbolic link; it is not followed",
+        "replace the link with the file itself: git rm the link, git add the file",
+    ),
+    "special": (
+        "special-file",
+        "not a regular file (a FIFO, socket or device); it is not opened",
+        "delete it; records and source texts are regular files",
+    ),
+    "unreadable-folder": (
+        "folder-unreadable",
+        "the folder cannot be listed ({detail}); its records are missing from the check",
+        "make it readable (chmod a+rx) or restore it from git",
+    ),
+}
+
+
+def stray_issue(entry: RecordFile, model: Model) -> Issue:
+    """The issue of an entry in a data folder that is not a record the tool can read."""
+    code, message, hint = _STRAY[entry.kind]
+    if entry.kind == "unexpected":
+        hint = ", ".join(k.layout.pattern() for k in model.kinds)
+    return Issue(entry.rel, 0, 0, code, message.format(detail=entry.detail), hint=hint)
+
+
 def _quoted_source(row: Row, model: Model) -> str | None:
     """The id of the source a row quotes, if the row is a span of a source text."""
     table = model.span_table(row.table)
@@ -164,7 +201,7 @@ def _read_cited_texts(
         for row in record.rows:
             sid = _quoted_source(row, model)
             if sid is not None and sid in known[SOURCE_TABLE] and sid not in texts:
-                texts[sid] = read_source_text(repository.source_text(sid), sid)
+                texts[sid] = read_source_text(repository.source_text(sid), sid, repository.root)
 
 
 def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, SourceText]:
@@ -172,10 +209,8 @@ def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, S
     for record in sources:
         folder_id = Path(record.file).parent.name
         path = repository.source_text(folder_id)
-        text = read_source_text(path, folder_id)
-        check_source(
-            record, text, repository.rel(path) if path.exists() else f"sources/{folder_id}/text.txt"
-        )
+        text = read_source_text(path, folder_id, repository.root)
+        check_source(record, text, f"sources/{folder_id}/text.txt")
         sid = record.id or folder_id
         texts.setdefault(sid, text)
     return texts
@@ -253,8 +288,12 @@ def _check_references(records: list[Record], model: Model, ids: KnownIds | None 
         by = _owner(model, referrers[0].table)
         for record in records:
             if record.kind == kind.name and record.id and record.id not in used[kind.table]:
+                # flag=False: a record nobody cites still has its id checked against the pattern.
                 record.report(
-                    code, f"no {by} names the {kind.name} '{record.id}'", (kind.id_field,)
+                    code,
+                    f"no {by} names the {kind.name} '{record.id}'",
+                    (kind.id_field,),
+                    flag=False,
                 )
 
 

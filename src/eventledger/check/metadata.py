@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import json
-
 from eventledger.issues import Issue
-from eventledger.model.patterns import SEMVER
+from eventledger.issues.excerpt import printable
+from eventledger.jsonfile import JsonFileError, read_json
+from eventledger.model.patterns import PACKAGE_NAME, SEMVER
 from eventledger.read.repository import Repository
 
 
 def check_package_metadata(repository: Repository) -> list[Issue]:
     """The root datapackage.json: readable, with the name and version a release needs."""
-    path = repository.root / "datapackage.json"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        return [
-            Issue("datapackage.json", 0, 0, "package-metadata-invalid", f"cannot read it: {err}")
-        ]
-    except json.JSONDecodeError as err:
+        data = read_json(repository.root / "datapackage.json")
+    except JsonFileError as err:
         return [
             Issue(
                 "datapackage.json",
-                err.lineno,
-                err.colno,
+                err.line,
+                err.column,
                 "package-metadata-invalid",
-                f"not valid JSON: {err.msg}",
+                err.reason,
             )
         ]
     if not isinstance(data, dict):
@@ -33,7 +28,8 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
             Issue("datapackage.json", 1, 1, "package-metadata-invalid", "must be a JSON object")
         ]
     issues = []
-    if not isinstance(data.get("name"), str) or not data["name"]:
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
         issues.append(
             Issue(
                 "datapackage.json",
@@ -43,6 +39,21 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
                 "'name' is missing",
                 path=("name",),
                 expected="the package name",
+            )
+        )
+    elif not PACKAGE_NAME.fullmatch(name):
+        # The name becomes file names in build/: '../../x' would write outside it.
+        issues.append(
+            Issue(
+                "datapackage.json",
+                1,
+                1,
+                "package-metadata-invalid",
+                "'name' is not a Data Package name",
+                path=("name",),
+                expected="lower-case letters, digits, '.', '_' and '-', starting and ending "
+                "with a letter or digit, for example eventledger-kim-putin",
+                found=printable(name),
             )
         )
     version = data.get("version")
@@ -56,7 +67,7 @@ def check_package_metadata(repository: Repository) -> list[Issue]:
                 "'version' is not MAJOR.MINOR.PATCH",
                 path=("version",),
                 expected="for example 0.2.0",
-                found=str(version),
+                found=printable(version),
             )
         )
     return issues

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from eventledger.issues import RecordPath
 from eventledger.read.records import Record, Row
+from eventledger.read.repository import read_regular
 from eventledger.syntax.positions import line_of
 from eventledger.syntax.strict_yaml import double_quoted
 
@@ -27,9 +28,11 @@ class SourceText:
     problem: str | None = None  # why text is None or not normalized
 
 
-def read_source_text(path: Path, source_id: str) -> SourceText:
+def read_source_text(path: Path, source_id: str, root: Path | None = None) -> SourceText:
+    """The text at path; a symbolic link (below root, when given) or a special file is
+    refused without being opened."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, root)
     except OSError as err:
         return SourceText(source_id, None, None, f"cannot read {path.name}: {err.strerror}")
     digest = hashlib.sha256(raw).hexdigest()
@@ -96,6 +99,16 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
         )
         return
     if text[start:end] == quote:
+        for at, edge in ((start, "start"), (end, "end")):
+            if splits_cluster(text, at):
+                record.report(
+                    "span-splits-character",
+                    f"{edge} {at} falls inside one character of {source.source_id}: "
+                    f"{_name(text[at - 1])} and {_name(text[at])} belong together",
+                    (*prefix, edge),
+                    found=f"{edge}: {at}",
+                    hint="move the offset so that the whole character is inside or outside the quote",
+                )
         return
     exact = locate(text, quote)
     if exact:
@@ -152,6 +165,7 @@ def _report_absent(
             "quote-near-miss",
             f"the quote occurs nowhere in {source.source_id}; {described.summary}",
             (*prefix, "quote"),
+            flag=False,  # a quote over the maximum length is told so as well
             expected=described.text_marked,
             found=described.quote_marked,
             hint=described.hint,
@@ -161,12 +175,41 @@ def _report_absent(
         "quote-not-found",
         f"the quote occurs nowhere in {source.source_id}, and no passage is close to it",
         (*prefix, "quote"),
+        flag=False,  # a quote over the maximum length is told so as well
         expected=f"text at {offsets[0]}..{offsets[1]}: {text[offsets[0] : offsets[1]]!r}"
         if offsets
         else None,
         found=quote,
         hint="check the source_id and copy the quote from text.txt",
     )
+
+
+def _regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def splits_cluster(text: str, at: int) -> bool:
+    """True when a boundary at offset at cuts what a reader sees as one character: before a
+    combining mark, a variation selector, a skin-tone modifier or an emoji tag; around a
+    zero-width joiner; between the two regional indicators of a flag."""
+    if at <= 0 or at >= len(text):
+        return False
+    before, after = text[at - 1], text[at]
+    code = ord(after)
+    if unicodedata.category(after) in ("Mn", "Mc", "Me") or "\u200d" in (before, after):
+        return True
+    if 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF:  # variation selectors
+        return True
+    if 0x1F3FB <= code <= 0x1F3FF or 0xE0020 <= code <= 0xE007F:  # skin tones, emoji tags
+        return True
+    if 0x1160 <= code <= 0x11FF or 0xD7B0 <= code <= 0xD7FF:  # Hangul vowel and final jamo
+        return 0x1100 <= ord(before) <= 0x11FF or 0xAC00 <= ord(before) <= 0xD7FF
+    if _regional(before) and _regional(after):
+        run = 0  # flags pair regional indicators from the start of their run
+        while at - run - 1 >= 0 and _regional(text[at - run - 1]):
+            run += 1
+        return run % 2 == 1
+    return False
 
 
 def near_matches(text: str, quote: str) -> tuple[str, list[tuple[int, int]]] | None:

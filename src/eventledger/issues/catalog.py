@@ -120,6 +120,37 @@ CODES: tuple[Code, ...] = (
         "Replace the tab with spaces.",
     ),
     _c(
+        "hidden-line-break",
+        Layer.FILE,
+        "Line break git does not show",
+        "The file holds U+0085 NEXT LINE (NEL), U+2028 LINE SEPARATOR or U+2029 PARAGRAPH SEPARATOR. "
+        "YAML reads each as a line break; git, grep, editors and diff views do not. A key written "
+        "after '# comment' and NEL is a real key to the tool and part of a comment to a reviewer, so "
+        "the file is refused as a whole.",
+        "Delete the character (the message names its line); break lines with LF only.",
+    ),
+    _c(
+        "control-character",
+        Layer.FILE,
+        "Control character",
+        "The file holds a control character (C0 other than LF and tab, DEL, C1, a surrogate or a "
+        "noncharacter such as U+FFFF), raw or written as an escape in a double-quoted string "
+        '("\\x01", "\\0", "\\e"). It is invisible in review, and XML (xlsx) and many CSV readers '
+        "cannot carry it, so no record may hold it.",
+        "Delete the character or its escape.",
+    ),
+    _c(
+        "bidi-control",
+        Layer.FILE,
+        "Bidirectional control",
+        "The file holds a bidirectional formatting character (U+202A..U+202E, U+2066..U+2069, "
+        "U+200E, U+200F, U+061C): raw anywhere, or as an escape in any value but a quote. It "
+        "changes the order in which a line is displayed, so a reviewer does not see what is read "
+        "('Trojan Source').",
+        "Delete it. A quote whose source text holds one writes it as an escape (\\u200f) in a "
+        "double-quoted string, where a reviewer can see it.",
+    ),
+    _c(
         "yaml-syntax",
         Layer.FILE,
         "YAML syntax error",
@@ -415,6 +446,15 @@ CODES: tuple[Code, ...] = (
         "Restore text.txt or correct characters to the value found.",
     ),
     _c(
+        "span-splits-character",
+        Layer.SPAN,
+        "Span boundary inside a character",
+        "start or end falls inside what a reader sees as one character (a grapheme cluster): between "
+        "a letter and its combining mark, between the two regional indicators of a flag, or inside "
+        "an emoji joined with U+200D. The quote then holds half a character.",
+        "Move the offset to the edge of the whole character (quote the mark or the whole flag too).",
+    ),
+    _c(
         "source-text-missing",
         Layer.SPAN,
         "Source text missing",
@@ -457,6 +497,32 @@ CODES: tuple[Code, ...] = (
         "File where no record belongs",
         "A file in events/, actors/ or sources/ does not fit the layout (wrong extension or place).",
         "Move or rename it: events/<yyyy>/<id>.yaml, actors/<id>.yaml, sources/<id>/source.yaml + text.txt.",
+    ),
+    _c(
+        "symlink-not-allowed",
+        Layer.REPOSITORY,
+        "Symbolic link in a data folder",
+        "A file or folder in events/, actors/ or sources/ is a symbolic link. The tool never follows "
+        "one: a link can point outside the repository (a record that would ship without review, or "
+        "a private file that would be printed), and git stores only the link, not what it points to.",
+        "Replace the link with the file itself (git rm the link, git add the file).",
+    ),
+    _c(
+        "special-file",
+        Layer.REPOSITORY,
+        "Not a regular file",
+        "A FIFO, socket or device sits in a data folder. Opening one can block for ever or read "
+        "from a device, so the tool does not open it.",
+        "Delete it; records and source texts are regular files.",
+    ),
+    _c(
+        "folder-unreadable",
+        Layer.REPOSITORY,
+        "Folder cannot be read",
+        "A folder under events/, actors/ or sources/ cannot be listed (permissions, an I/O error). "
+        "Its records would be missing from the check and the release, and their ids would look "
+        "withdrawn, so the whole check fails instead.",
+        "Make the folder readable (chmod a+rx FOLDER) or restore it from git.",
     ),
     _c(
         "package-metadata-invalid",
@@ -524,6 +590,25 @@ CODES: tuple[Code, ...] = (
         "differs from SHA256SUMS or from the bytes and hash of its resource in datapackage.json. "
         "The release was changed or damaged after it was built.",
         "Do not edit a built release: download it again, or rebuild it with make release.",
+    ),
+    _c(
+        "package-file-malformed",
+        Layer.PACKAGE,
+        "File of the package cannot be read",
+        "A file of the package is not what it must be: a SHA256SUMS line that is not "
+        "'<64 hex digits>  <path>' or not UTF-8, a descriptor that is not a Data Package (a list, "
+        "a resource without name or path), a CSV table with unbalanced quotes, undecodable bytes "
+        "or other headers, a Parquet file that Arrow cannot read, a zip that cannot be opened.",
+        "Do not edit a built release: download it again, or rebuild it with make release.",
+    ),
+    _c(
+        "package-path-unsafe",
+        Layer.PACKAGE,
+        "Path that leaves the package",
+        "SHA256SUMS, a descriptor or the zip names a path that is absolute or climbs out of the "
+        "package ('../../etc/hostname'), or the package holds a symbolic link or a special file. "
+        "verify opens none of them: a package only ever names its own regular files.",
+        "Do not use this package; download the release again from its publisher.",
     ),
     _c(
         "parquet-differs-from-csv",

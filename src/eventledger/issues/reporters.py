@@ -10,6 +10,29 @@ from typing import Any
 
 from eventledger.issues import Issue
 from eventledger.issues.catalog import Severity
+from eventledger.issues.excerpt import MAX_EXCERPT, printable
+
+# A message quotes values too (ids, keys); it may be longer than an excerpt, never unbounded.
+MAX_MESSAGE = 2 * MAX_EXCERPT
+
+
+def shown(issue: Issue) -> Issue:
+    """issue as it may be printed: every text one line of visible characters, capped.
+
+    Values come from files anyone can write: unescaped, an ESC or BEL retitles a terminal,
+    a newline forges an error line of its own and a 900 KB title floods the log.
+    """
+    return Issue(
+        printable(issue.file, MAX_MESSAGE),
+        issue.line,
+        issue.column,
+        issue.code,
+        printable(issue.message, MAX_MESSAGE),
+        tuple(printable(p) if isinstance(p, str) else p for p in issue.path),
+        expected=None if issue.expected is None else printable(issue.expected),
+        found=None if issue.found is None else printable(issue.found),
+        hint=None if issue.hint is None else printable(issue.hint, MAX_MESSAGE),
+    )
 
 
 @dataclass(frozen=True)
@@ -41,7 +64,7 @@ def _plural(n: int, word: str) -> str:
 
 def text(issues: Sequence[Issue], summary: Summary) -> str:
     lines = []
-    for i in issues:
+    for i in map(shown, issues):
         where = f"{i.file}:{i.line}:{i.column}" if i.line else i.file
         path = f" ({i.path_text})" if i.path else ""
         lines.append(f"{where}: {i.severity}[{i.code}] {i.message}{path}")
@@ -68,9 +91,19 @@ def as_json(issues: Sequence[Issue], summary: Summary) -> str:
             "errors": summary.errors,
             "warnings": summary.warnings,
         },
-        "issues": [i.to_dict() for i in issues],
+        # JSON escapes control characters itself; only the length is capped.
+        "issues": [_capped(i) for i in issues],
     }
     return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def _capped(issue: Issue) -> dict[str, object]:
+    data = issue.to_dict()
+    for key, limit in (("message", MAX_MESSAGE), ("expected", MAX_EXCERPT), ("found", MAX_EXCERPT)):
+        value = data[key]
+        if isinstance(value, str) and len(value) > limit:
+            data[key] = f"{value[:limit]}… ({len(value):,} characters)"
+    return data
 
 
 def _escape_data(value: str) -> str:
@@ -84,7 +117,7 @@ def _escape_property(value: str) -> str:
 def github(issues: Sequence[Issue], summary: Summary) -> str:
     """GitHub Actions workflow commands: each issue becomes an annotation on its file and line."""
     lines = []
-    for i in issues:
+    for i in map(shown, issues):
         level = "error" if i.severity is Severity.ERROR else "warning"
         props = [f"file={_escape_property(i.file)}"]
         if i.line:

@@ -11,3 +11,7 @@ SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The day an event id starts with, when it names one: 2019-04-25-kim-putin-talks.
 ID_DAY_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}-")
+# A Data Package name (Frictionless: lower-case letters, digits, '.', '_', '-'), which also
+# names files of a build: starting and ending with a letter or digit, so it can be neither
+# '.', '..' nor a hidden file, and holding no '/' that could lead out of build/.
+PACKAGE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?")

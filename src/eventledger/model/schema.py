@@ -7,12 +7,12 @@ Schema, Pandera, Arrow, codebook, template) are all computed from the objects de
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.codelists import NAMES as CODELISTS
 from eventledger.model.kinds import Model, ModelError, derive, item_reference
 from eventledger.model.terms import missing_terms
@@ -155,9 +155,9 @@ def load_schema(directory: Path) -> Schema:
     for path in sorted(directory.glob("*.tableschema.json")):
         name = path.name.removesuffix(".tableschema.json")
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw = read_json(path)
             fields = tuple(_field(f, name) for f in raw["fields"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError, ModelError) as err:
+        except (JsonFileError, KeyError, TypeError, ModelError) as err:
             raise SchemaError(f"{path}: {err}") from err
         for f in fields:
             if f.vocabulary is not None and f.vocabulary not in vocabularies:

@@ -23,8 +23,11 @@ from eventledger.model.patterns import ISO_DAY
 
 # Integer columns are 64-bit in every table format we publish (Int64, Arrow int64).
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-_INT = re.compile(r"[+-]?[0-9]+")
-_NUM = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Numbers as JSON writes them: no '+', no leading zeros. YAML 1.1 readers take 0211 as
+# octal (137) and some take +12 as text, so a record that writes them means different
+# numbers to different tools; each reader of a record must see the same value.
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_NUM = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 LIST_DELIMITER = ","
 
 Parsed = tuple[Any, str | None]  # (typed value, issue code when the text is not of the type)
@@ -130,7 +133,7 @@ TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             name="integer",
-            expected="a whole number between -2**63 and 2**63 - 1",
+            expected="a whole number between -2**63 and 2**63 - 1, without '+' or leading zeros",
             parse=_parse_integer,
             pandas_dtype="Int64",
             pandera_dtype=lambda: "Int64",
@@ -143,7 +146,7 @@ TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             name="number",
-            expected="a finite number",
+            expected="a finite number such as -12.5, without '+' or leading zeros",
             parse=_parse_number,
             pandas_dtype="Float64",
             pandera_dtype=lambda: "Float64",

@@ -105,8 +105,8 @@ def _pending_changes(dataset: Dataset, name: str, version: str, created: str) ->
 
 def _created(root: Path) -> str:
     try:
-        when = commit_time(root).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{when} (HEAD; the working tree may differ)"
+        when, origin = commit_time(root)
+        return f"{when.strftime('%Y-%m-%dT%H:%M:%SZ')} ({origin}; the working tree may differ)"
     except ReleaseError:
         return "from the working tree (no commit)"
 

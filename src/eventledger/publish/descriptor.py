@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eventledger.jsonfile import read_json
 from eventledger.model.codelists import codelist
 from eventledger.model.schema import CUSTOM_KEYS, Schema, TableSpec
 
@@ -100,5 +101,6 @@ def json_bytes(data: Any) -> bytes:
 
 
 def read_base(root: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    """The root datapackage.json, once check_package_metadata has found it sound."""
+    data: dict[str, Any] = read_json(root / "datapackage.json")
     return data

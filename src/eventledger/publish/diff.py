@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from eventledger.publish.manifest import Changes, compare
+from eventledger.jsonfile import JsonFileError, read_json
+from eventledger.publish.manifest import Changes, compare, is_manifest
 
 
 class DiffError(Exception):
@@ -16,20 +16,25 @@ class DiffError(Exception):
 def _manifest(folder: Path) -> dict[str, Any]:
     path = folder / "manifest.json"
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
+        data = read_json(path)
+    except JsonFileError as err:
         raise DiffError(
             f"{path}: not a built release ({err}); pass build/<version> folders"
         ) from err
-    return data
+    if not is_manifest(data):
+        raise DiffError(
+            f"{path}: not the manifest of a built release; pass build/<version> folders"
+        )
+    out: dict[str, Any] = data
+    return out
 
 
 def _table_order(folder: Path) -> list[str]:
     """The tables in the order the build's descriptor lists them (manifests keep them sorted)."""
     try:
-        data = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+        data = read_json(folder / "datapackage.json")
         return [str(r["name"]) for r in data["resources"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (JsonFileError, KeyError, TypeError):
         return []
 
 

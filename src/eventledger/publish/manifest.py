@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema
 from eventledger.publish.cells import Row, cell
@@ -100,6 +101,34 @@ def manifest_bytes(data: Mapping[str, Any]) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
+def is_manifest(data: Any) -> bool:
+    """Whether data has the shape of a manifest, down to every record's hash and fields.
+    A manifest comes with a pull request or a download like any file: its shape is
+    checked before anything relies on it."""
+    if not isinstance(data, dict):
+        return False
+    tops = (
+        isinstance(data.get("version"), str),
+        isinstance(data.get("created"), str),
+        isinstance(data.get("schema"), dict),
+        isinstance(data.get("vocabularies"), dict),
+        isinstance(data.get("records"), dict),
+        isinstance(data.get("withheld", {}), dict),
+    )
+    if not all(tops):
+        return False
+    return all(
+        isinstance(table, dict)
+        and all(
+            isinstance(entry, dict)
+            and isinstance(entry.get("hash"), str)
+            and isinstance(entry.get("fields"), dict)
+            for entry in table.values()
+        )
+        for table in data["records"].values()
+    ) and all(isinstance(fields, dict) for fields in data["schema"].values())
+
+
 def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
     """Every releases/<version>.json, by version."""
     out: dict[str, dict[str, Any]] = {}
@@ -108,9 +137,15 @@ def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
     for path in sorted(folder.glob("*.json")):
         parse_version(path.stem)
         try:
-            out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
+            data = read_json(path)
+        except JsonFileError as err:
             raise ManifestError(f"{path}: cannot read the release manifest: {err}") from err
+        if not is_manifest(data) or data["version"] != path.stem:
+            raise ManifestError(
+                f"{path}: not the release manifest of {path.stem} (an object with its version, "
+                "created, schema, vocabularies and records); restore it from the release"
+            )
+        out[path.stem] = data
     return out
 
 

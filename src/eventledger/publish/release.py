@@ -12,8 +12,11 @@ a published version was released with, or SOURCE_DATE_EPOCH outside git.
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +28,9 @@ from eventledger.check.checker import load_dataset
 from eventledger.check.metadata import check_package_metadata
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssuesError
+from eventledger.issues.excerpt import printable
 from eventledger.model.codebook import codebook
-from eventledger.model.kinds import SOURCE_TABLE
+from eventledger.model.kinds import LAYOUTS, SOURCE_TABLE
 from eventledger.model.schema import Schema
 from eventledger.publish.archive import write_zip
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
@@ -52,7 +56,7 @@ from eventledger.publish.select import COVERAGE_TABLE, Row, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import sqlite_bytes
 from eventledger.publish.spreadsheet import workbook_bytes
-from eventledger.publish.verify import SUMS, verify
+from eventledger.publish.verify import SUMS, safe_relative, verify
 from eventledger.read.repository import Repository
 
 if TYPE_CHECKING:
@@ -141,18 +145,45 @@ class BuildResult:
         }
 
 
-def commit_time(root: Path) -> dt.datetime:
-    """When HEAD was committed (UTC); SOURCE_DATE_EPOCH outside git; otherwise refuse."""
+# What a zip can record: DOS timestamps run from 1980 to 2107.
+ZIP_YEARS = (1980, 2107)
+
+
+def source_date_epoch() -> dt.datetime | None:
+    """SOURCE_DATE_EPOCH as a time, None when unset; ReleaseError, with the reason, when it is
+    not a whole number of seconds or names a time a zip cannot record."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise ReleaseError(
+            f"SOURCE_DATE_EPOCH={printable(raw, 40)} is not a whole number of seconds since 1970-01-01 UTC "
+            "(for example 1767319445); set it to one, or unset it"
+        )
+    seconds = int(raw)
+    low = dt.datetime(ZIP_YEARS[0], 1, 1, tzinfo=dt.UTC)
+    high = dt.datetime(ZIP_YEARS[1], 12, 31, 23, 59, 58, tzinfo=dt.UTC)
+    if not low.timestamp() <= seconds <= high.timestamp():
+        raise ReleaseError(
+            f"SOURCE_DATE_EPOCH={raw} is outside what a zip can record "
+            f"({low:%Y-%m-%d} .. {high:%Y-%m-%d}); the release zip could not keep that time"
+        )
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def commit_time(root: Path) -> tuple[dt.datetime, str]:
+    """When HEAD was committed (UTC); SOURCE_DATE_EPOCH outside git; otherwise refuse.
+    Returns the time and where it comes from, for the summary."""
     try:
         done = git(root, "log", "-1", "--format=%cI")
     except GitMissing:
         done = None
     out = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+    epoch = source_date_epoch()  # a set but unusable value is refused even when unused
     if out:
-        return dt.datetime.fromisoformat(out).astimezone(dt.UTC)
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        return dt.datetime.fromisoformat(out).astimezone(dt.UTC), "commit time of HEAD"
+    if epoch is not None:
+        return epoch, "SOURCE_DATE_EPOCH"
     raise ReleaseError(
         f"{root} is not a git repository with a commit, and SOURCE_DATE_EPOCH is not set: "
         "a release takes its 'created' time from the commit it is built from. "
@@ -193,8 +224,14 @@ def resolve_target(repository: Repository) -> Target:
         created = str(manifests[version]["created"])
         created_from = f"as published in releases/{version}.json"
     else:
-        created = commit_time(root).strftime(TIME_FORMAT)
-        created_from = "commit time of HEAD"
+        when, created_from = commit_time(root)
+        created = when.strftime(TIME_FORMAT)
+    year = int(created[:4])
+    if not ZIP_YEARS[0] <= year <= ZIP_YEARS[1]:
+        raise ReleaseError(
+            f"the release time {created} ({created_from}) is outside what a zip can record "
+            f"({ZIP_YEARS[0]}..{ZIP_YEARS[1]}); commit again with a real date"
+        )
     return Target(name, version, created, created_from, base, manifests)
 
 
@@ -360,13 +397,132 @@ def _zip(target: Target, files: dict[str, bytes]) -> bytes:
     return write_zip([(f"{prefix}/{p}", d) for p, d in files.items()], target.when)
 
 
+def _confined(base: Path, rel: str) -> Path:
+    """base / rel, refused unless it stays below base: names in a build come from the
+    repository (a package name, ids), and none of them may write outside build/."""
+    if safe_relative(rel) is None:
+        raise ReleaseError(f"refusing to write {rel!r}: the path would leave {base}")
+    path = base / rel
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise ReleaseError(f"refusing to write {rel!r}: it resolves outside {base}")
+    return path
+
+
+def _fault(action: str, path: Path, err: OSError, root: Path) -> ReleaseError:
+    """A file-system fault as a release error that names the file, the reason and what to do."""
+    try:
+        where = path.relative_to(root).as_posix()
+    except ValueError:
+        where = str(path)
+    advice = {
+        errno.ENOSPC: "free disk space",
+        errno.EDQUOT: "free disk space (the disk quota is full)",
+        errno.EFBIG: "raise the file-size limit (ulimit -f)",
+        errno.EACCES: "make it writable",
+        errno.EPERM: "make it writable",
+        errno.EROFS: "build on a writable file system",
+        errno.ENOTDIR: "remove or rename the file that stands where a folder must be",
+        errno.EEXIST: "remove or rename the file that stands where a folder must be",
+    }.get(err.errno or 0, "fix the cause")
+    return ReleaseError(
+        f"cannot {action} {where}: {err.strerror or err}; {advice} and run the release again. "
+        "Nothing was changed: the repository and earlier builds are as they were."
+    )
+
+
+class _VersionLock:
+    """One build of a version at a time: an flock on build/.<version>.lock, which the kernel
+    releases when its holder ends, however it ends (so a lock is never stale). The file
+    names the holder, so a second build can say who it waits for; the holder removes it
+    when done, so a finished build leaves nothing behind."""
+
+    def __init__(self, build: Path, version: str) -> None:
+        self.path = build / f".{version}.lock"
+        self.fd = -1
+
+    def __enter__(self) -> _VersionLock:
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 400, 0).decode("utf-8", "replace").strip()
+                os.close(fd)
+                raise ReleaseError(
+                    f"another build of this version is running ({printable(holder) or 'holder unknown'}); "
+                    f"wait until it ends (it holds {self.path.name} in build/)"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder before us removed the file we locked: lock the new one
+        self.fd = fd
+        started = dt.datetime.now(dt.UTC).strftime(TIME_FORMAT)
+        holder = f"process {os.getpid()} on {socket.gethostname()}, since {started}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode("utf-8"), 0)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            os.unlink(self.path)  # while still holding the lock: see the check in __enter__
+        finally:
+            os.close(self.fd)
+
+
+def _remove_stale(build: Path, target: Target, progress: Progress) -> None:
+    """Remove what a build of this version killed before it ended left aside: hidden
+    .<version>-* folders and zips, and half-written .<name>-<version>.zip.*.tmp files. Only
+    called under the version's lock, so no running build owns them."""
+    prefixes = (f".{target.version}-", f".{target.name}-{target.version}.zip.")
+    for entry in sorted(build.iterdir()):
+        if not entry.name.startswith(prefixes):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        progress(f"removed {entry.name}, left in build/ by an interrupted build")
+
+
 def write(
     repository: Repository, target: Target, rendered: Rendered, progress: Progress = _quiet
 ) -> BuildResult:
     """Write build/<version>/ and its zip aside, check them, rename them into place; or, when
-    the same content is there already, check that and put back a zip that went missing."""
-    folder = repository.root / "build" / target.version
-    archive = repository.root / "build" / f"{target.name}-{target.version}.zip"
+    the same content is there already, check that and put back a zip that went missing.
+    Under a lock per version; every file-system fault is a ReleaseError naming the file."""
+    root = repository.root
+    build_dir = _confined(root, "build")
+    folder = _confined(build_dir, target.version)
+    archive = _confined(build_dir, f"{target.name}-{target.version}.zip")
+    try:
+        build_dir.mkdir(exist_ok=True)
+    except OSError as err:
+        raise _fault("create the folder", build_dir, err, root) from err
+    if not build_dir.is_dir() or build_dir.is_symlink():
+        raise ReleaseError(
+            "build is not a folder; remove or rename the file build and run the release again"
+        )
+    try:
+        lock = _VersionLock(build_dir, target.version)
+        with lock:
+            _remove_stale(build_dir, target, progress)
+            return _write_locked(repository, target, rendered, folder, archive, progress)
+    except OSError as err:
+        raise _fault("write", Path(err.filename or build_dir), err, root) from err
+
+
+def _write_locked(
+    repository: Repository,
+    target: Target,
+    rendered: Rendered,
+    folder: Path,
+    archive: Path,
+    progress: Progress,
+) -> BuildResult:
     result = BuildResult(
         name=target.name,
         version=target.version,
@@ -382,7 +538,13 @@ def write(
         files=len(rendered.files),
     )
     files = rendered.files
-    if folder.exists():
+    for path in (folder, archive):
+        if path.is_symlink():
+            raise ReleaseError(
+                f"{repository.rel(path)} is a symbolic link; a build never writes through one. "
+                "Remove it and run the release again"
+            )
+    if os.path.lexists(folder):
         try:
             old_sums = (folder / SUMS).read_bytes()
         except OSError:
@@ -412,13 +574,12 @@ def write(
                 progress(f"wrote the missing {repository.rel(archive)}")
             progress(f"nothing changed: {repository.rel(folder)}/ already holds this build")
             return result
-    folder.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
-    aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
     zip_aside = aside.with_suffix(".zip")
     try:
+        aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         for rel, data in files.items():
-            path = aside / rel
+            path = _confined(aside, rel)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         progress("validating with frictionless")
@@ -444,6 +605,64 @@ def write(
     return result
 
 
+# Without git to say which files were deleted on purpose, a release may drop at most this
+# share of the records of the one before it.
+MAX_UNEXPLAINED_REMOVALS = 0.10
+
+
+def _tracked_ids(repository: Repository) -> dict[str, set[str]] | None:
+    """The ids whose record files git tracks (in the index), by table; None outside git."""
+    try:
+        done = git(repository.root, "ls-files", "-z", "--", *(lay.folder for lay in LAYOUTS))
+    except GitMissing:
+        return None
+    if done.returncode != 0:
+        return None
+    ids: dict[str, set[str]] = {lay.table: set() for lay in LAYOUTS}
+    for path in done.stdout.split("\0"):
+        parts = path.split("/")
+        for lay in LAYOUTS:
+            if parts[0] != lay.folder or len(parts) < 2:
+                continue
+            if lay.id_folder and len(parts) == 3 and parts[2] == lay.file:
+                ids[lay.table].add(parts[1])
+            elif not lay.id_folder and parts[-1].endswith(".yaml"):
+                ids[lay.table].add(parts[-1].removesuffix(".yaml"))
+    return ids
+
+
+def check_removals(
+    repository: Repository, changes: Changes, read: dict[str, set[str]], previous_records: int
+) -> None:
+    """Refuse a release that drops records whose files were not deleted in git: a folder the
+    walk could not see, or files lost from the disk, must not withdraw ids for ever. Records
+    that were read but are not shipped (drafts, sources no shipped event cites) are not lost."""
+    removed = {table: set(ids) - read.get(table, set()) for table, ids in changes.removed.items()}
+    removed = {table: ids for table, ids in removed.items() if ids}
+    if not removed:
+        return
+    tracked = _tracked_ids(repository)
+    if tracked is not None:
+        kept = sorted(
+            f"{t}: {i}" for t, ids in removed.items() for i in ids & tracked.get(t, set())
+        )
+        if kept:
+            shown = ", ".join(kept[:5]) + (f" and {len(kept) - 5} more" if len(kept) > 5 else "")
+            raise ReleaseError(
+                f"{len(kept)} record(s) of the last release would be removed although git "
+                f"still tracks their files ({shown}); the files are missing or unreadable. "
+                "Restore them (git checkout -- <file>), or withdraw them with git rm"
+            )
+        return
+    count = sum(len(ids) for ids in removed.values())
+    if previous_records and count / previous_records > MAX_UNEXPLAINED_REMOVALS:
+        raise ReleaseError(
+            f"{count} of the {previous_records} records of the last release would be removed, "
+            f"more than {MAX_UNEXPLAINED_REMOVALS:.0%}, and without git nothing shows that "
+            "their files were deleted on purpose; build from a git checkout"
+        )
+
+
 def build(
     repository: Repository, *, progress: Progress = _quiet, write_manifest: bool = False
 ) -> BuildResult:
@@ -452,12 +671,27 @@ def build(
     target = resolve_target(repository)
     dataset = check_records(repository, progress)
     rendered = render(target, dataset, progress)
+    earlier = target.earlier
+    if earlier:
+        previous = sum(len(ids) for ids in earlier[-1]["records"].values())
+        read: dict[str, set[str]] = {}
+        for record in dataset.records:
+            if record.id is not None:
+                read.setdefault(record.table, set()).add(record.id)
+        check_removals(repository, rendered.changes, read, previous)
     result = write(repository, target, rendered, progress)
     result.recorded = target.version in target.manifests
     if write_manifest:
         path = repository.root / "releases" / f"{target.version}.json"
-        path.parent.mkdir(exist_ok=True)
-        if not path.exists():
-            write_atomically(path, manifest_bytes(rendered.manifest))
+        try:
+            path.parent.mkdir(exist_ok=True)
+            if not path.exists():
+                write_atomically(path, manifest_bytes(rendered.manifest))
+        except OSError as err:
+            raise ReleaseError(
+                f"{repository.rel(result.folder)}/ is built and checked, but "
+                f"releases/{target.version}.json cannot be written: {err.strerror or err}; "
+                "make releases/ writable and run the release again (it reuses the build)"
+            ) from err
         result.manifest_path = path
     return result

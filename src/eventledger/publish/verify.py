@@ -1,38 +1,146 @@
 """Re-check a built release: every checksum (Parquet included, which frictionless does not
-verify) and that each Parquet table holds exactly the rows of its CSV twin."""
+verify) and that each Parquet table holds exactly the rows of its CSV twin.
+
+verify is total over hostile packages: whatever the bytes of SHA256SUMS, the descriptors,
+the CSV and the Parquet files, the answer is a list of issues, never an exception. No path
+named inside the package is opened before it is known to stay inside it, no symbolic link
+is followed, and files are hashed in chunks, so a huge file costs no memory.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import json
-from pathlib import Path
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from eventledger.issues import Issue
+from eventledger.issues.excerpt import printable
+from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
 from eventledger.publish.cells import read_csv_rows
+from eventledger.syntax.positions import line_of
 
 SUMS = "SHA256SUMS"
+DESCRIPTORS = ("datapackage.json", "parquet/datapackage.json")
+_SUM_LINE = re.compile(r"([0-9a-f]{64})  (.+)")
+_CHUNK = 1 << 20
+# The tables of a release are read whole to compare them; a file past this is refused first.
+MAX_TABLE_BYTES = 2 * 1024**3
+MAX_UNZIPPED_BYTES = 16 * 1024**3
 
 
-class _Digests:
-    """SHA-256 of each file, read and hashed once although SHA256SUMS and both descriptors ask."""
+class NotAPackage(Exception):
+    """The path is not a built package at all (a usage error, not a damaged package)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.known: dict[str, str] = {}
 
-    def __call__(self, rel: str) -> str:
-        if rel not in self.known:
-            self.known[rel] = hashlib.sha256((self.folder / rel).read_bytes()).hexdigest()
-        return self.known[rel]
+def _issue(file: str, code: str, message: str, line: int = 0, **kw: Any) -> Issue:
+    return Issue(printable(file), line, 1 if line else 0, code, message, **kw)
 
 
 def _mismatch(file: str, message: str, **kw: Any) -> Issue:
-    return Issue(file, 0, 0, "checksum-mismatch", message, **kw)
+    return _issue(file, "checksum-mismatch", message, **kw)
+
+
+def _malformed(file: str, message: str, line: int = 0) -> Issue:
+    return _issue(file, "package-file-malformed", message, line)
+
+
+def _unsafe(file: str, message: str, line: int = 0) -> Issue:
+    return _issue(file, "package-path-unsafe", message, line)
+
+
+def safe_relative(rel: str) -> str | None:
+    """rel as a plain relative POSIX path inside the package, or None if it could leave it
+    or name something other than a file below it (absolute, '..', '.', empty parts,
+    backslashes, drive letters, control characters)."""
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or any(ord(c) < 32 or c == "\x7f" for c in rel)
+    ):
+        return None
+    parts = PurePosixPath(rel).parts
+    if any(p in ("", ".", "..") for p in rel.split("/")) or ":" in parts[0]:
+        return None
+    return rel
+
+
+class _Package:
+    """The regular files of a package folder, found without following links, and their
+    SHA-256, each hashed once in chunks although SHA256SUMS and both descriptors ask."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files: set[str] = set()
+        self.issues: list[Issue] = []
+        self.digests: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+        for dirpath, dirnames, filenames in os.walk(folder, onerror=self._unreadable):
+            here = Path(dirpath)
+            for name in sorted(dirnames + filenames):
+                path = here / name
+                rel = path.relative_to(folder).as_posix()
+                try:
+                    mode = os.lstat(path).st_mode
+                except OSError as err:
+                    self.issues.append(_malformed(rel, f"cannot be read: {err.strerror}"))
+                    continue
+                if stat.S_ISLNK(mode):
+                    self.issues.append(
+                        _unsafe(rel, "a symbolic link inside the package; it is not followed")
+                    )
+                elif stat.S_ISREG(mode):
+                    self.files.add(rel)
+                elif not stat.S_ISDIR(mode):
+                    self.issues.append(_unsafe(rel, "not a regular file; it is not opened"))
+            dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+
+    def _unreadable(self, err: OSError) -> None:
+        where = Path(err.filename or self.folder)
+        rel = where.relative_to(self.folder).as_posix() if where != self.folder else "."
+        self.issues.append(_malformed(rel, f"folder cannot be read: {err.strerror}"))
+
+    def read(self, rel: str, limit: int = MAX_TABLE_BYTES) -> bytes:
+        """The bytes of a regular file of the package (OSError if it is too large to read)."""
+        with _open(self.folder / rel) as handle:
+            if os.fstat(handle.fileno()).st_size > limit:
+                raise OSError(f"larger than {limit:,} bytes")
+            data: bytes = handle.read()
+            return data
+
+    def sha256(self, rel: str) -> str:
+        if rel not in self.digests:
+            with _open(self.folder / rel) as handle:
+                digest = hashlib.sha256()
+                size = 0
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+            self.digests[rel], self.sizes[rel] = digest.hexdigest(), size
+        return self.digests[rel]
+
+    def size(self, rel: str) -> int:
+        self.sha256(rel)
+        return self.sizes[rel]
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[Any]:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("not a regular file")
+        yield handle
 
 
 def table_spec(resource: dict[str, Any]) -> TableSpec:
@@ -56,112 +164,266 @@ def table_spec(resource: dict[str, Any]) -> TableSpec:
     )
 
 
-def _resources(
-    folder: Path, descriptor: str, sha: _Digests
-) -> tuple[list[dict[str, Any]], list[Issue]]:
-    path = folder / descriptor
+def _resources(package: _Package, descriptor: str) -> tuple[list[dict[str, Any]], list[Issue]]:
+    """The resources of a descriptor whose name and path are usable, with the issues of the rest."""
+    if descriptor not in package.files:
+        return [], [_mismatch(descriptor, "the descriptor is missing")]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        return [], [_mismatch(descriptor, f"cannot read the descriptor: {err}")]
+        data = read_json(package.folder / descriptor, max_bytes=64 * 1024**2)
+    except JsonFileError as err:
+        return [], [_malformed(descriptor, f"cannot read the descriptor: {err}", err.line)]
+    resources = data.get("resources") if isinstance(data, dict) else None
+    if not isinstance(resources, list):
+        return [], [_malformed(descriptor, "not a Data Package: no list of resources")]
     issues = []
-    resources: list[dict[str, Any]] = data.get("resources", [])
-    for res in resources:
-        rel = (Path(descriptor).parent / res["path"]).as_posix()
-        target = folder / rel
-        if not target.is_file():
+    usable = []
+    for n, res in enumerate(resources):
+        where = f"resources[{n}]"
+        if not isinstance(res, dict) or not isinstance(res.get("name"), str):
+            issues.append(_malformed(descriptor, f"{where} is not a resource with a name"))
+            continue
+        path = res.get("path")
+        if not isinstance(path, str):
+            issues.append(_malformed(descriptor, f"{where} has no path (a string)"))
+            continue
+        rel = safe_relative((PurePosixPath(descriptor).parent / path).as_posix().removeprefix("./"))
+        if rel is None or safe_relative(path) is None:
+            issues.append(
+                _unsafe(descriptor, f"{where}: path {printable(path)!r} leaves the package")
+            )
+            continue
+        if rel not in package.files:
             issues.append(_mismatch(rel, "the resource file is missing"))
             continue
-        actual = {"bytes": target.stat().st_size, "hash": f"sha256:{sha(rel)}"}
+        try:
+            actual = {"bytes": package.size(rel), "hash": f"sha256:{package.sha256(rel)}"}
+        except OSError as err:
+            issues.append(_malformed(rel, f"cannot be read: {err}"))
+            continue
         for key, label in (("bytes", "size"), ("hash", "hash")):
             if res.get(key) != actual[key]:
                 issues.append(
                     _mismatch(
                         rel,
                         f"{label} differs from the descriptor",
-                        expected=str(res.get(key)),
+                        expected=printable(res.get(key)),
                         found=str(actual[key]),
                     )
                 )
-    return resources, issues
+        usable.append({**res, "path": rel})
+    return usable, issues
 
 
-def verify(folder: Path) -> list[Issue]:
-    """Every problem found in the build at folder; an empty list means it is intact."""
+def _check_sums(package: _Package) -> list[Issue]:
     issues: list[Issue] = []
-    sha = _Digests(folder)
-    sums = folder / SUMS
+    if SUMS not in package.files:
+        return [_mismatch(SUMS, "SHA256SUMS is missing")]
+    try:
+        raw = package.read(SUMS, 64 * 1024**2)
+        text = raw.decode("utf-8")
+    except OSError as err:
+        return [_malformed(SUMS, f"cannot be read: {err}")]
+    except UnicodeDecodeError as err:
+        return [_malformed(SUMS, f"bytes at {err.start} are not UTF-8", line_of(raw, err.start))]
     listed: set[str] = set()
-    if not sums.is_file():
-        issues.append(_mismatch(SUMS, "SHA256SUMS is missing"))
-    else:
-        for number, line in enumerate(sums.read_text(encoding="utf-8").splitlines(), start=1):
-            digest, _, rel = line.partition("  ")
-            listed.add(rel)
-            target = folder / rel
-            if not target.is_file():
-                issues.append(
-                    Issue(SUMS, number, 1, "checksum-mismatch", f"{rel} is listed but missing")
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line and number == text.count("\n") + 1:
+            break  # the end of the last line
+        m = _SUM_LINE.fullmatch(line)
+        if m is None:
+            issues.append(
+                _malformed(
+                    SUMS,
+                    f"line is not '<64 hex digits>  <path>': {printable(line, 80)!r}",
+                    number,
                 )
-            elif sha(rel) != digest:
-                issues.append(
-                    Issue(
-                        SUMS,
-                        number,
-                        1,
-                        "checksum-mismatch",
-                        f"{rel} does not match its checksum",
-                        expected=digest,
-                        found=sha(rel),
+            )
+            continue
+        digest, rel = m.group(1), m.group(2)
+        if safe_relative(rel) is None:
+            issues.append(_unsafe(SUMS, f"{printable(rel)!r} leaves the package", number))
+            continue
+        listed.add(rel)
+        if rel not in package.files:
+            issues.append(_issue(SUMS, "checksum-mismatch", f"{rel} is listed but missing", number))
+            continue
+        try:
+            actual = package.sha256(rel)
+        except OSError as err:
+            issues.append(_malformed(rel, f"cannot be read: {err}"))
+            continue
+        if actual != digest:
+            issues.append(
+                _issue(
+                    SUMS,
+                    "checksum-mismatch",
+                    f"{rel} does not match its checksum",
+                    number,
+                    expected=digest,
+                    found=actual,
+                )
+            )
+    for rel in sorted(package.files - listed - {SUMS}):
+        issues.append(_mismatch(rel, "file not listed in SHA256SUMS"))
+    return issues
+
+
+def verify(path: Path) -> list[Issue]:
+    """Every problem found in the built package at path (its folder or its zip); an empty
+    list means it is intact. NotAPackage when path is neither."""
+    return verify_package(path)[0]
+
+
+def verify_package(path: Path) -> tuple[list[Issue], int]:
+    """The issues of the package at path and the number of files checked."""
+    if path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise NotAPackage(f"{path} is neither a package folder nor a zip of one")
+        with tempfile.TemporaryDirectory(prefix="eventledger-verify-") as tmp:
+            issues, folder = _unzip(path, Path(tmp))
+            if folder is None:
+                return issues, 0
+            more, files = _verify_folder(folder)
+            return issues + more, files
+    if not path.is_dir():
+        raise NotAPackage(f"{path} is neither a package folder nor a zip of one")
+    if not any(os.path.lexists(path / name) for name in (SUMS, *DESCRIPTORS)):
+        raise NotAPackage(
+            f"{path} is not a built package: it holds no {SUMS} and no datapackage.json "
+            "(give build/<version>/ or build/<name>-<version>.zip)"
+        )
+    return _verify_folder(path)
+
+
+@contextmanager
+def package_folder(path: Path) -> Iterator[Path]:
+    """The folder of the package at path: the folder itself, or its zip unpacked as verify
+    unpacks it (no name leaves it, no link) into a temporary folder removed afterwards."""
+    if path.is_dir():
+        yield path
+        return
+    if not zipfile.is_zipfile(path):
+        raise NotAPackage(f"{path} is neither a package folder nor a zip of one")
+    with tempfile.TemporaryDirectory(prefix="eventledger-package-") as tmp:
+        issues, folder = _unzip(path, Path(tmp))
+        if folder is None or issues:
+            raise NotAPackage(f"{path}: " + "; ".join(i.message for i in issues))
+        yield folder
+
+
+def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
+    """Extract a release zip (one top folder of regular files) without trusting its names."""
+    issues: list[Issue] = []
+    name = archive.name
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            tops = set()
+            unpacked = 0
+            for info in zf.infolist():
+                mode = info.external_attr >> 16
+                rel = safe_relative(info.filename.rstrip("/") if info.is_dir() else info.filename)
+                if rel is None:
+                    issues.append(
+                        _unsafe(name, f"member {printable(info.filename)!r} leaves the package")
                     )
-                )
-        present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {
-            SUMS
-        }
-        for rel in sorted(present - listed):
-            issues.append(_mismatch(rel, "file not listed in SHA256SUMS"))
-    csv_resources, found = _resources(folder, "datapackage.json", sha)
+                    continue
+                if stat.S_ISLNK(mode):
+                    issues.append(_unsafe(name, f"member {rel} is a symbolic link"))
+                    continue
+                tops.add(rel.split("/", 1)[0])
+                if info.is_dir():
+                    continue
+                target = into / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "xb") as dest:
+                    while chunk := src.read(_CHUNK):
+                        unpacked += len(chunk)
+                        if unpacked > MAX_UNZIPPED_BYTES:  # a zip bomb fills no disk
+                            raise ValueError(
+                                f"it unpacks to more than {MAX_UNZIPPED_BYTES:,} bytes"
+                            )
+                        dest.write(chunk)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
+    if len(tops) != 1:
+        return [
+            *issues,
+            _malformed(name, "a release zip holds one folder, <name>-<version>/"),
+        ], None
+    return issues, into / tops.pop()
+
+
+def _verify_folder(folder: Path) -> tuple[list[Issue], int]:
+    package = _Package(folder)
+    issues = list(package.issues)
+    issues += _check_sums(package)
+    csv_resources, found = _resources(package, "datapackage.json")
     issues += found
-    parquet_resources, found = _resources(folder, "parquet/datapackage.json", sha)
+    parquet_resources, found = _resources(package, "parquet/datapackage.json")
     issues += found
-    if found or any(i.file.startswith(("data/", "parquet/")) for i in issues):
-        return issues  # comparing the tables of damaged files says nothing more
+    files = len(package.files)
+    if issues:
+        return issues, files  # comparing the tables of damaged files says nothing more
     by_name = {r["name"]: r for r in parquet_resources}
     for res in csv_resources:
         twin = by_name.get(res["name"])
-        rel = f"parquet/{twin['path']}" if twin else f"parquet/{res['name']}.parquet"
         if twin is None:
-            issues.append(Issue(rel, 0, 0, "parquet-differs-from-csv", "no Parquet twin"))
+            issues.append(
+                Issue(
+                    f"parquet/{res['name']}.parquet",
+                    0,
+                    0,
+                    "parquet-differs-from-csv",
+                    "no Parquet twin",
+                )
+            )
             continue
+        issues += _compare(package, res, twin["path"])
+    return issues, files
+
+
+def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
+    try:
         spec = table_spec(res)
-        table = pq.read_table(folder / rel)
-        if not table.schema.equals(arrow_schema(spec)):
-            issues.append(
-                Issue(
-                    rel,
-                    0,
-                    0,
-                    "parquet-differs-from-csv",
-                    "Arrow schema differs from the Table Schema",
-                    expected=str(arrow_schema(spec)),
-                    found=str(table.schema),
-                )
+        expected_schema = arrow_schema(spec)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        return [_malformed("datapackage.json", f"the schema of {res['name']} is unusable: {err!r}")]
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(package.folder / rel)
+    except (OSError, ValueError, pa.ArrowException) as err:
+        return [_malformed(rel, f"not a readable Parquet file: {printable(err)}")]
+    if not table.schema.equals(expected_schema):
+        return [
+            Issue(
+                rel,
+                0,
+                0,
+                "parquet-differs-from-csv",
+                "Arrow schema differs from the Table Schema",
+                expected=str(expected_schema),
+                found=str(table.schema),
             )
-            continue
-        rows = read_csv_rows(spec, (folder / res["path"]).read_bytes())
-        parquet_rows = table.to_pylist()
-        if rows != parquet_rows:
-            diff = next(
-                (i for i, (a, b) in enumerate(zip(rows, parquet_rows, strict=False)) if a != b),
-                min(len(rows), len(parquet_rows)),
+        ]
+    try:
+        rows = read_csv_rows(spec, package.read(res["path"]))
+    except (OSError, ValueError, KeyError, TypeError, csv.Error, StopIteration) as err:
+        return [_malformed(res["path"], f"not a readable CSV table: {printable(err)}")]
+    parquet_rows = table.to_pylist()
+    if rows != parquet_rows:
+        diff = next(
+            (i for i, (a, b) in enumerate(zip(rows, parquet_rows, strict=False)) if a != b),
+            min(len(rows), len(parquet_rows)),
+        )
+        return [
+            Issue(
+                rel,
+                0,
+                0,
+                "parquet-differs-from-csv",
+                f"{len(parquet_rows)} rows against {len(rows)} in {res['path']}; first difference at row {diff + 1}",
             )
-            issues.append(
-                Issue(
-                    rel,
-                    0,
-                    0,
-                    "parquet-differs-from-csv",
-                    f"{len(parquet_rows)} rows against {len(rows)} in {res['path']}; first difference at row {diff + 1}",
-                )
-            )
-    return issues
+        ]
+    return []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,16 +14,24 @@ from eventledger.model.kinds import LAYOUTS, Layout
 MARKERS = ("datapackage.json", "schema")
 
 
+DATA_FOLDERS = tuple(dict.fromkeys(layout.folder for layout in LAYOUTS))
+
+
 class RepositoryNotFound(Exception):
     """No eventledger repository at or above the given directory (a usage error)."""
 
 
+class OutsideRepository(ValueError):
+    """A path given on the command line that is not in the repository (a usage error)."""
+
+
 @dataclass(frozen=True)
 class RecordFile:
-    kind: str  # a Layout's kind ("event", "actor", "source"), or "unexpected"
+    kind: str  # a Layout's kind ("event", ...); for a stray "unexpected", "symlink", ...
     path: Path  # absolute
     rel: str  # repo-relative, POSIX
     id_folder: bool = False  # the record's id is its folder's name, not its file's stem
+    detail: str = ""  # why a stray could not be read
 
     @property
     def expected_id(self) -> str:
@@ -57,9 +67,41 @@ class Repository:
         return self.root / "schema"
 
     def rel(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
+        """path relative to the root (POSIX). The last part is not resolved, so a symbolic
+        link is named as itself, not as what it points to; ValueError when outside."""
+        path = Path(os.path.abspath(path))
+        return (path.parent.resolve() / path.name).relative_to(self.root).as_posix()
+
+    def inside(self, path: Path) -> str:
+        """The repo-relative path of path, or OutsideRepository: the tool reads and writes
+        nothing outside the repository it was given."""
+        try:
+            return self.rel(path)
+        except ValueError:
+            raise OutsideRepository(f"{path} is not in the repository {self.root}") from None
+
+    def checkable(self, path: Path) -> str:
+        """The repo-relative path of something validate can check: the root, a folder or file
+        under events/, actors/ or sources/, or datapackage.json; OutsideRepository otherwise."""
+        rel = self.inside(path)
+        top = rel.split("/", 1)[0]
+        if rel in (".", "datapackage.json") or top in DATA_FOLDERS:
+            return rel
+        raise OutsideRepository(
+            f"{rel} is not a record, a source text or a folder of them; "
+            f"validate checks {', '.join(f'{f}/' for f in DATA_FOLDERS)} and datapackage.json"
+        )
 
     def source_text(self, source_id: str) -> Path:
+        """Where the text of source_id lives. An id is one folder name, never a path: ValueError
+        for anything that could leave sources/ ('..', a slash, a NUL)."""
+        if (
+            not source_id
+            or source_id in (".", "..")
+            or any(c in source_id for c in "/\\\0")
+            or source_id.startswith(".")
+        ):
+            raise ValueError(f"source id {source_id!r} is a path, not an id")
         return self.root / "sources" / source_id / "text.txt"
 
     def layout_of(self, path: Path) -> Layout | None:
@@ -71,11 +113,18 @@ class Repository:
         return next((x for x in LAYOUTS if parts[:1] == (x.folder,) and _fits(x, parts[1:])), None)
 
     def discover(self) -> tuple[list[RecordFile], list[RecordFile]]:
-        """Every record file, and every file that does not belong where it is (kind 'unexpected').
+        """Every record file, and every entry that is not one: files that do not belong where
+        they are (kind 'unexpected'), symbolic links ('symlink'), FIFOs, sockets and devices
+        ('special') and folders that cannot be listed ('unreadable-folder').
+
+        Nothing is followed or opened: a link can point outside the repository and a FIFO
+        blocks whoever opens it. A folder that cannot be listed is reported, never skipped:
+        its records would silently be missing from the check and the release.
 
         Each folder is walked once, and each file in it is matched against every layout of
         that folder: two kinds can share one (sources/<id>/ holds a source and its uncoded
-        set), and a file that is a record or companion of one is no stray of the other."""
+        set), and a file that is a record or companion of one is no stray of the other.
+        """
         found: list[RecordFile] = []
         stray: list[RecordFile] = []
         folders: dict[str, list[Layout]] = {}
@@ -83,16 +132,50 @@ class Repository:
             folders.setdefault(layout.folder, []).append(layout)
         for folder, layouts in folders.items():
             base = self.root / folder
-            if not base.is_dir():
+            try:
+                mode = os.lstat(base).st_mode
+            except FileNotFoundError:
                 continue
-            for dirpath, dirnames, filenames in os.walk(base):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if name.startswith(".") or name in ("README.md",):
-                        continue
-                    path = Path(dirpath) / name
+            except OSError as err:
+                stray.append(
+                    RecordFile("unreadable-folder", base, folder, detail=err.strerror or "")
+                )
+                continue
+            if stat.S_ISLNK(mode):
+                stray.append(RecordFile("symlink", base, folder))
+            elif stat.S_ISDIR(mode):
+                self._walk(layouts, base, found, stray)
+        return found, stray
+
+    def _walk(
+        self, layouts: list[Layout], base: Path, found: list[RecordFile], stray: list[RecordFile]
+    ) -> None:
+        pending = [base]
+        while pending:
+            folder = pending.pop()
+            rel_folder = folder.relative_to(self.root).as_posix()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+                # Telling a folder from a file can itself fail (d_type unknown, no permission).
+                kinds = [(e, _entry_kind(e)) for e in entries]
+            except OSError as err:
+                stray.append(
+                    RecordFile("unreadable-folder", folder, rel_folder, detail=err.strerror or "")
+                )
+                continue
+            subfolders: list[Path] = []
+            for entry, what in kinds:
+                if entry.name.startswith("."):  # git's, editors' and the OS's own files
+                    continue
+                path = Path(entry.path)
+                rel = f"{rel_folder}/{entry.name}"
+                if what == "folder":
+                    subfolders.append(path)
+                elif what != "file":
+                    stray.append(RecordFile(what, path, rel))
+                elif entry.name != "README.md":
                     parts = path.relative_to(base).parts
-                    rel = path.relative_to(self.root).as_posix()
                     fits = [layout for layout in layouts if _fits(layout, parts)]
                     if fits:
                         # A file two layouts claim is read as the one listed first.
@@ -100,7 +183,62 @@ class Repository:
                         found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
                     elif not any(_companion(layout, parts) for layout in layouts):
                         stray.append(RecordFile("unexpected", path, rel))
-        return found, stray
+            pending.extend(reversed(subfolders))  # depth first, in name order
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "symlink"
+    if entry.is_dir(follow_symlinks=False):
+        return "folder"
+    if entry.is_file(follow_symlinks=False):
+        return "file"
+    return "special"
+
+
+class NotRegularFile(OSError):
+    """A path the tool refuses to open: a symbolic link (anywhere below the repository root)
+    or a FIFO, socket or device."""
+
+
+class FileTooLarge(Exception):
+    """A file larger than the caller's limit; it was not read."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size:,} bytes")
+        self.size = size
+
+
+def read_regular(path: Path, root: Path | None = None, limit: int | None = None) -> bytes:
+    """The bytes of path, which must be a regular file reached without a symbolic link
+    (checked from root down, when given). Never follows a link and never blocks on a FIFO:
+    the file is opened with O_NOFOLLOW | O_NONBLOCK and checked with fstat before reading.
+    FileTooLarge, without reading, when it holds more than limit bytes."""
+    if root is not None:
+        here = path.parent
+        while here != root and root in here.parents:
+            if here.is_symlink():
+                raise NotRegularFile(
+                    errno.ELOOP, "a folder on the way is a symbolic link", str(here)
+                )
+            here = here.parent
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise NotRegularFile(errno.ELOOP, "is a symbolic link", str(path)) from err
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(errno.EINVAL, "is not a regular file", str(path))
+        if limit is not None and info.st_size > limit:
+            raise FileTooLarge(info.st_size)
+        data = handle.read() if limit is None else handle.read(limit + 1)
+        if limit is not None and len(data) > limit:  # it grew since fstat
+            raise FileTooLarge(len(data))
+        return data
 
 
 def _fits(layout: Layout, parts: tuple[str, ...]) -> bool:

@@ -10,17 +10,30 @@ recursion, and the line and column of every key and list item are kept.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from eventledger.issues import Issue, RecordPath
+from eventledger.issues.excerpt import (
+    BIDI_CONTROLS,
+    FORBIDDEN,
+    FORBIDDEN_OR_BIDI,
+    HIDDEN_LINE_BREAKS,
+    char_name,
+    escape_char,
+    is_invisible,
+)
 from eventledger.syntax.positions import line_of
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 20
+# A file full of control characters gets this many issues, not one per character.
+MAX_CHARACTER_ISSUES = 10
+# The one field whose text must equal the source's, bidirectional controls included
+# (written as escapes, so a reviewer sees them).
+_VERBATIM_KEYS = frozenset({"quote"})
 
 Position = tuple[int, int]  # 1-based line and column
 
@@ -77,20 +90,22 @@ def _issue(file: str, code: str, message: str, line: int = 1, column: int = 1, *
     return Issue(file=file, line=line, column=column, code=code, message=message, **kw)
 
 
+def too_large(file: str, size: int, max_bytes: int = MAX_BYTES) -> Issue:
+    """The issue of a record file over the size cap (read or not)."""
+    return _issue(
+        file,
+        "file-too-large",
+        f"file is {size:,} bytes; the cap is {max_bytes:,}",
+        expected=f"at most {max_bytes} bytes",
+        found=f"{size} bytes",
+    )
+
+
 def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | None, list[Issue]]:
     """Check the bytes of a record file; return its text (LF, no BOM) or None when unreadable."""
     issues: list[Issue] = []
     if len(raw) > max_bytes:
-        issues.append(
-            _issue(
-                file,
-                "file-too-large",
-                f"file is {len(raw):,} bytes; the cap is {max_bytes:,}",
-                expected=f"at most {max_bytes} bytes",
-                found=f"{len(raw)} bytes",
-            )
-        )
-        return None, issues
+        return None, [too_large(file, len(raw), max_bytes)]
     nul = raw.find(b"\x00")
     if nul >= 0:
         issues.append(_issue(file, "nul-byte", "file contains a NUL byte", line_of(raw, nul)))
@@ -135,6 +150,7 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
             )
         )
         text = text.replace("\r\n", "\n")
+    characters = _characters(text, file)
     if "\t" in text:
         for n, row in enumerate(text.split("\n"), 1):
             if "\t" in row:
@@ -148,8 +164,68 @@ def decode(raw: bytes, file: str, *, max_bytes: int = MAX_BYTES) -> tuple[str | 
                         hint="indent with spaces; write \\t inside a double-quoted string",
                     )
                 )
-        return None, issues
+        return None, issues + characters
+    if characters:
+        return None, issues + characters
     return text, issues
+
+
+# Why each kind of character is refused, and what to do: (message, hint).
+_CHARACTER_TEXT = {
+    "hidden-line-break": (
+        "YAML reads a line break here that git, editors and diff views do not show",
+        "delete it; break lines with LF only",
+    ),
+    "bidi-control": (
+        "it reorders how the line is displayed, so a reviewer does not see what is read",
+        "delete it; in a quote that must keep it, write the escape {escape} inside a "
+        "double-quoted string",
+    ),
+    "control-character": (
+        "it is invisible in review and no table format can carry it",
+        "delete it (an editor that shows invisible characters helps)",
+    ),
+}
+
+
+def _character_code(char: str) -> str:
+    if char in HIDDEN_LINE_BREAKS:
+        return "hidden-line-break"
+    return "bidi-control" if char in BIDI_CONTROLS else "control-character"
+
+
+def _characters(text: str, file: str) -> list[Issue]:
+    """Characters that make what YAML reads differ from what git, a diff view or a reviewer
+    shows: hidden line breaks (a key after '# comment' + NEL is a key to YAML and a comment
+    to everyone else), raw controls, bidirectional controls. Named with their line."""
+    if FORBIDDEN_OR_BIDI.search(text) is None:  # the common case: one scan, nothing found
+        return []
+    issues: list[Issue] = []
+    line, counted, last_line = 1, 0, 0
+    for match in FORBIDDEN_OR_BIDI.finditer(text):
+        at = match.start()
+        line += text.count("\n", counted, at)  # counted on from the last match: linear
+        counted = at
+        if line == last_line:
+            continue
+        last_line = line
+        if len(issues) == MAX_CHARACTER_ISSUES:
+            break
+        char = match.group()
+        code = _character_code(char)
+        why, hint = _CHARACTER_TEXT[code]
+        issues.append(
+            _issue(
+                file,
+                code,
+                f"{char_name(char)}: {why}",
+                line,
+                at - (text.rfind("\n", 0, at) + 1) + 1,
+                found=escape_char(char),
+                hint=hint.format(escape=escape_char(char)),
+            )
+        )
+    return issues
 
 
 def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
@@ -211,6 +287,27 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
         doc.positions[entry_path] = frame[3]
         return entry_path
 
+    def escaped(value: str, event: Any, path: RecordPath | None, key: Any) -> None:
+        pattern = FORBIDDEN if key in _VERBATIM_KEYS else FORBIDDEN_OR_BIDI
+        match = pattern.search(value)
+        if match is None:
+            return
+        char = match.group()
+        code = _character_code(char)
+        report(
+            "bidi-control" if code == "bidi-control" else "control-character",
+            f"the escape {escape_char(char)} writes {char_name(char)}, which "
+            + (
+                "reorders how the text is displayed"
+                if code == "bidi-control"
+                else "no table format of a release can carry"
+            ),
+            event,
+            path=path if path is not None else (),
+            found=escape_char(char),
+            hint="delete the escape",
+        )
+
     try:
         events: Any = yaml.parse(text, Loader=_Loader)
         for event in events:
@@ -256,7 +353,11 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
                 plain = not event.style and event.implicit[0]
                 if plain and value in _NULLS:
                     value = None
+                key = stack[-1][2] if stack and isinstance(stack[-1][0], dict) else None
                 path = attach(value, event)
+                # Raw characters were refused with the file; only escapes bring them here.
+                if event.style == '"':
+                    escaped(value, event, path, key)
                 if plain and path is not None and path != () and value in _BOOLEANS:
                     report(
                         "implicit-boolean",
@@ -322,20 +423,15 @@ def load(
     return doc, issues + more
 
 
-_SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+_SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"'}
 
 
 def _escape(char: str) -> str:
     if char in _SHORT_ESCAPES:
         return _SHORT_ESCAPES[char]
-    code = ord(char)
-    # Controls, line and paragraph separators, format characters (bidi controls, zero-width
-    # characters) and every space but the plain one are written as escapes: in a record
-    # they are invisible to a reviewer, so the file must show them.
-    category = unicodedata.category(char)
-    if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") or (category == "Zs" and char != " "):
-        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-    return char
+    # Invisible characters are written as escapes: in a record they are invisible to a
+    # reviewer, so the file must show them.
+    return escape_char(char) if is_invisible(char) else char
 
 
 def double_quoted(text: str) -> str:
