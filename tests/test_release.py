@@ -184,33 +184,6 @@ def test_verify_compares_parquet_rows_with_csv(package: Path, tmp_path: Path) ->
     ]
 
 
-def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from eventledger.cli import main
-
-    runner = CliRunner()
-    for given in (built.folder, built.archive):
-        result = runner.invoke(main, ["verify", str(given)])
-        assert result.exit_code == 0, result.output
-        assert result.output.startswith(f"OK: {given}: ")
-    result = runner.invoke(
-        main, ["diff", "--format", "json", str(built.archive), str(built.folder)]
-    )
-    assert result.exit_code == 0, result.output
-    assert not any(json.loads(result.output)["added"].values())
-
-    evil = tmp_path / "evil.zip"
-    with zipfile.ZipFile(evil, "w") as archive:
-        archive.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
-        archive.writestr("../outside.txt", "written outside")
-    result = runner.invoke(main, ["diff", str(evil), str(built.folder)])
-    assert result.exit_code == 2 and "leaves the package" in result.output
-    assert not (tmp_path.parent / "outside.txt").exists()
-    result = runner.invoke(main, ["diff", str(built.folder / "SHA256SUMS"), str(built.folder)])
-    assert result.exit_code == 2 and "neither a package folder nor a zip of one" in result.output
-
-
 def _resign(copy: Path) -> None:
     """Rewrite SHA256SUMS and the descriptors' bytes and hash, as a forger would, so that
     only the content checks can catch what was changed."""
@@ -363,6 +336,35 @@ def test_verify_hashes_in_chunks(package: Path, tmp_path: Path) -> None:
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert ("SHA256SUMS", "checksum-mismatch") in found  # it was hashed, and differs
     assert grown_kb < 100 * 1024
+
+
+def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventledger.cli import main
+
+    runner = CliRunner()
+    for given in (built.folder, built.archive):
+        result = runner.invoke(main, ["verify", str(given)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"OK: {given}: ")
+    result = runner.invoke(
+        main, ["diff", "--format", "json", str(built.archive), str(built.folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert not any(json.loads(result.output)["added"].values())
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
+        archive.writestr("../outside.txt", "written outside")
+    result = runner.invoke(main, ["verify", str(evil)])
+    assert result.exit_code == 1 and "'../outside.txt' leaves the package" in result.output
+    result = runner.invoke(main, ["diff", str(evil), str(built.folder)])
+    assert result.exit_code == 2 and "leaves the package" in result.output
+    assert not (tmp_path.parent / "outside.txt").exists()
+    result = runner.invoke(main, ["verify", str(built.folder / "SHA256SUMS")])
+    assert result.exit_code == 2 and "neither a package folder nor a zip" in result.output
 
 
 def test_every_package_code_is_caused_by_a_tampering(package: Path, tmp_path: Path) -> None:

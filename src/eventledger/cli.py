@@ -582,7 +582,7 @@ def browse(open_browser: bool, root: Path | None) -> None:
 
 
 @main.command()
-@click.argument("package", metavar="RELEASE", type=click.Path(exists=True, path_type=Path))
+@click.argument("release_path", metavar="RELEASE", type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -592,17 +592,18 @@ def browse(open_browser: bool, root: Path | None) -> None:
     help="text for people, json for programs, github for annotations.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing when everything matches.")
-def verify(package: Path, fmt: str, quiet: bool) -> None:
+def verify(release_path: Path, fmt: str, quiet: bool) -> None:
     """Re-check every checksum of a built release (Parquet included) and that each Parquet
-    table holds the rows of its CSV twin. RELEASE is its folder (build/<version>) or its zip.
+    table holds the rows of its CSV twin. RELEASE is its folder (build/<version>) or its zip;
+    a zip's members are checked before anything is unpacked.
 
-    Exit status: 0 everything matches, 1 anything differs, 2 usage error (not a folder or a
-    zip of a release).
+    Exit status: 0 everything matches, 1 anything differs, 2 usage error (neither a release
+    folder nor a zip).
     """
     from eventledger.publish.verify import NotAPackage, verify_package
 
     try:
-        found, files = verify_package(package)
+        found, files = verify_package(release_path)
     except NotAPackage as err:
         raise click.UsageError(str(err)) from err
     issues = sorted(found)
@@ -611,8 +612,8 @@ def verify(package: Path, fmt: str, quiet: bool) -> None:
         pass
     elif fmt == "text" and summary.valid:
         click.echo(
-            f"OK: {package}: {files} files match SHA256SUMS and their descriptors; "
-            "Parquet equals CSV."
+            f"OK: {printable(str(release_path))}: {files} files match SHA256SUMS and their "
+            "descriptors; Parquet equals CSV."
         )
     else:
         click.echo(FORMATS[fmt](issues, summary))
@@ -638,10 +639,10 @@ def diff_command(old: Path, new: Path, fmt: str) -> None:
     """
     from eventledger.publish.diff import DiffError, diff
     from eventledger.publish.manifest import changes_markdown
-    from eventledger.publish.verify import NotAPackage, package_folder
+    from eventledger.publish.verify import NotAPackage, release_folder
 
     try:
-        with package_folder(old) as old_folder, package_folder(new) as new_folder:
+        with release_folder(old) as old_folder, release_folder(new) as new_folder:
             changes = diff(old_folder, new_folder)
     except (DiffError, NotAPackage) as err:
         raise click.UsageError(str(err)) from err

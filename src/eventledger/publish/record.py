@@ -89,16 +89,26 @@ def record_release(repository: Repository, version: str, built_manifest: Path) -
             "raise the version in datapackage.json"
         )
     refuse_uncommitted(repository)
-    manifest.parent.mkdir(exist_ok=True)
-    write_atomically(manifest, data)
     paths = [manifest.relative_to(repository.root).as_posix()]
     citation = repository.root / CITATION
-    if citation.is_file():
-        text = citation.read_text(encoding="utf-8")
-        cited = _CITED_VERSION.sub(f"version: {version}", text, count=1)
-        if cited != text:
-            write_atomically(citation, cited.encode("utf-8"))
-        paths.append(CITATION)
+    created = not manifest.exists()
+    try:
+        manifest.parent.mkdir(exist_ok=True)
+        write_atomically(manifest, data)
+        if citation.is_file():
+            text = citation.read_text(encoding="utf-8")
+            cited = _CITED_VERSION.sub(f"version: {version}", text, count=1)
+            if cited != text:
+                write_atomically(citation, cited.encode("utf-8"))
+            paths.append(CITATION)
+    except OSError as err:
+        if created:  # nothing half-recorded: the next run starts from the same state
+            manifest.unlink(missing_ok=True)
+        raise RecordError(
+            f"the build is done and checked, but releases/{version}.json cannot be written: "
+            f"{err.strerror or err}; make releases/ and CITATION.cff writable and run the "
+            "release again (it reuses the build)"
+        ) from err
     _git(repository, "add", "--", *paths)
     if _git(repository, "diff", "--cached", "--name-only").strip():
         _git(repository, "commit", "--quiet", "-m", f"Release {version}", "--", *paths)

@@ -574,6 +574,7 @@ def _write_locked(
                 progress(f"wrote the missing {repository.rel(archive)}")
             progress(f"nothing changed: {repository.rel(folder)}/ already holds this build")
             return result
+    folder.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
     zip_aside = aside.with_suffix(".zip")
     try:

@@ -296,17 +296,17 @@ def verify_package(path: Path) -> tuple[list[Issue], int]:
 
 
 @contextmanager
-def package_folder(path: Path) -> Iterator[Path]:
-    """The folder of the package at path: the folder itself, or its zip unpacked as verify
-    unpacks it (no name leaves it, no link) into a temporary folder removed afterwards."""
+def release_folder(path: Path) -> Iterator[Path]:
+    """The folder of a release given as itself or as its zip, unpacked into a temporary folder
+    that is removed afterwards; raise NotAPackage for anything else or an unsafe zip."""
     if path.is_dir():
         yield path
         return
-    if not zipfile.is_zipfile(path):
-        raise NotAPackage(f"{path} is neither a package folder nor a zip of one")
-    with tempfile.TemporaryDirectory(prefix="eventledger-package-") as tmp:
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        raise NotAPackage(f"{path} is neither a release folder nor a zip of one")
+    with tempfile.TemporaryDirectory(prefix="eventledger-release-") as tmp:
         issues, folder = _unzip(path, Path(tmp))
-        if folder is None or issues:
+        if issues or folder is None:
             raise NotAPackage(f"{path}: " + "; ".join(i.message for i in issues))
         yield folder
 
