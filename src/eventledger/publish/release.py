@@ -55,8 +55,9 @@ from eventledger.publish.parquet import parquet_bytes
 from eventledger.publish.select import COVERAGE_TABLE, Row, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import sqlite_bytes
-from eventledger.publish.spreadsheet import workbook_bytes
+from eventledger.publish.spreadsheet import spreadsheet_aside
 from eventledger.publish.verify import SUMS, safe_relative, verify
+from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ class Rendered:
     counts: dict[str, int]
     drafts: list[str]
     formula_cells: list[str]
+    spreadsheet_notes: list[str] = field(default_factory=list)  # tables split over sheets
 
 
 @dataclass
@@ -119,6 +121,7 @@ class BuildResult:
     counts: dict[str, int] = field(default_factory=dict)
     drafts: list[str] = field(default_factory=list)
     formula_cells: list[str] = field(default_factory=list)
+    spreadsheet_notes: list[str] = field(default_factory=list)
     changes: Changes | None = None
     files: int = 0
     manifest_path: Path | None = None
@@ -139,6 +142,7 @@ class BuildResult:
             "rows": self.counts,
             "drafts_withheld": self.drafts,
             "formula_like_cells": self.formula_cells,
+            "spreadsheet_notes": self.spreadsheet_notes,
             "changes": self.changes.to_dict() if self.changes else None,
             "files": self.files,
             "manifest": rel(self.manifest_path) if self.manifest_path else None,
@@ -235,10 +239,16 @@ def resolve_target(repository: Repository) -> Target:
     return Target(name, version, created, created_from, base, manifests)
 
 
-def check_records(repository: Repository, progress: Progress = _quiet) -> Dataset:
-    """Every record, checked; an error anywhere stops the release."""
+def check_records(
+    repository: Repository,
+    progress: Progress = _quiet,
+    *,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> Dataset:
+    """Every record, checked (read in jobs processes); an error anywhere stops the release."""
     progress("checking records")
-    dataset = load_dataset(repository)
+    dataset = load_dataset(repository, jobs=jobs, cache=cache)
     errors = dataset.issues.errors
     if errors:
         raise ReleaseError(
@@ -305,6 +315,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         target.manifests.get(version),
         list(schema.model.record_tables),
     )
+    workbook = spreadsheet_aside(schema, rows, target.when)
     files: dict[str, bytes] = {}
     csv_res, parquet_res = [], []
     for table, spec in schema.tables.items():
@@ -329,7 +340,8 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
     files["CHANGES.md"] = changes_markdown(changes).encode("utf-8")
     files["changes.json"] = json_bytes(changes.to_dict())
     files["manifest.json"] = manifest_bytes(new)
-    files[f"{name}-{version}.xlsx"] = workbook_bytes(schema, rows, target.when)
+    sheet = workbook()
+    files[f"{name}-{version}.xlsx"] = sheet.data
     progress("the spreadsheet copy")
     files |= site_files(
         name,
@@ -352,6 +364,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         formula_cells=[
             c for t, spec in schema.tables.items() for c in formula_cells(spec, rows[t])
         ],
+        spreadsheet_notes=sheet.notes,
     )
 
 
@@ -534,6 +547,7 @@ def _write_locked(
         counts=rendered.counts,
         drafts=rendered.drafts,
         formula_cells=rendered.formula_cells,
+        spreadsheet_notes=rendered.spreadsheet_notes,
         changes=rendered.changes,
         files=len(rendered.files),
     )
@@ -665,12 +679,18 @@ def check_removals(
 
 
 def build(
-    repository: Repository, *, progress: Progress = _quiet, write_manifest: bool = False
+    repository: Repository,
+    *,
+    progress: Progress = _quiet,
+    write_manifest: bool = False,
+    jobs: int = 1,
+    cache: Cache | None = None,
 ) -> BuildResult:
     """Write build/<version>/ and build/<name>-<version>.zip; with write_manifest, also record
-    releases/<version>.json, from which the next release computes its changes."""
+    releases/<version>.json, from which the next release computes its changes. Records are
+    read in jobs processes, through cache when given."""
     target = resolve_target(repository)
-    dataset = check_records(repository, progress)
+    dataset = check_records(repository, progress, jobs=jobs, cache=cache)
     rendered = render(target, dataset, progress)
     earlier = target.earlier
     if earlier:
