@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eventledger.issues import Issue
@@ -22,13 +22,12 @@ def shown(issue: Issue) -> Issue:
     Values come from files anyone can write: unescaped, an ESC or BEL retitles a terminal,
     a newline forges an error line of its own and a 900 KB title floods the log.
     """
-    return Issue(
-        printable(issue.file, MAX_MESSAGE),
-        issue.line,
-        issue.column,
-        issue.code,
-        printable(issue.message, MAX_MESSAGE),
-        tuple(printable(p) if isinstance(p, str) else p for p in issue.path),
+    # replace() keeps every other field (escalation, say) as it is.
+    return replace(
+        issue,
+        file=printable(issue.file, MAX_MESSAGE),
+        message=printable(issue.message, MAX_MESSAGE),
+        path=tuple(printable(p) if isinstance(p, str) else p for p in issue.path),
         expected=None if issue.expected is None else printable(issue.expected),
         found=None if issue.found is None else printable(issue.found),
         hint=None if issue.hint is None else printable(issue.hint, MAX_MESSAGE),

@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -656,7 +657,16 @@ def build(
     releases/<version>.json, from which the next release computes its changes."""
     target = resolve_target(repository)
     dataset = check_records(repository, progress)
-    rendered = render(target, dataset, progress)
+    try:
+        rendered = render(target, dataset, progress)
+    except (OSError, sqlite3.Error) as err:
+        # Rendering writes temporary files too (the SQLite database): a full disk or a
+        # file-size limit there is a fault like any other, not a traceback.
+        raise ReleaseError(
+            f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
+            f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "
+            "release again. Nothing was changed."
+        ) from err
     earlier = target.earlier
     if earlier:
         previous = sum(len(ids) for ids in earlier[-1]["records"].values())
