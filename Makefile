@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv validate test test-fast lint typecheck release build bench lock clean browser
+.PHONY: help venv validate test test-fast lint typecheck release publish build bench lock clean browser
 
 help:
-	@echo "make release    build, check and publish build/<version>/ (the maintainer's command)"
+	@echo "make release    check every record, build build/<version>/ and its zip, verify them (anyone, any branch)"
+	@echo "make publish    record the built version: releases/<version>.json, CITATION.cff, commit, tag v<version> (maintainers)"
 	@echo "make validate   check every record in the repository"
 	@echo "make test       lint, type-check and run every test"
 	@echo "make test-fast  the same without the end-to-end tests (marked slow), for the edit loop"
@@ -57,7 +58,12 @@ test: $(STAMP) lint typecheck browser
 test-fast: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
+# Building records nothing, so any number of builds on any branch never block each other.
 release: $(STAMP)
+	$(BIN)/eventledger build
+
+# The maintainer's act: builds again, then records and tags the version (see CONTRIBUTING.md).
+publish: $(STAMP)
 	$(BIN)/eventledger release
 
 bench: $(STAMP)

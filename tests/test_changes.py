@@ -86,7 +86,7 @@ def test_a_changed_source_text_reaches_the_events_that_quote_it(repo: Path) -> N
     assert files == {"sources/example-2019-04-25-summit/source.yaml", UNCODED, TALKS, TRAIN}
     assert ("sources/example-2019-04-25-summit/source.yaml", "source-hash-mismatch", 7) in got
     assert {c for f, c, _ in got if f == UNCODED} == {
-        "quote-not-found",
+        "quote-near-miss",  # "Kim und": the passage the text now holds, seven letters short
         "quote-mismatch",
         "offsets-out-of-range",
     }
@@ -178,6 +178,25 @@ def test_a_deleted_event_still_named_in_distinct_from_is_reported(repo: Path) ->
     got = found(repo)
     assert {(f, c) for f, c, _ in got} == {(TALKS, "unknown-event")}
     assert got == full(repo, {TALKS})
+
+
+def test_staged_checks_the_index_not_the_work_tree(repo: Path) -> None:
+    """What pre-commit runs: the commit holds the index, so the index is what is checked."""
+    shutil.copyfile(BROKEN, repo / TALKS)
+    git(repo, "add", TALKS)
+    (repo / TALKS).write_bytes((CASES / "valid" / Path(TALKS).name).read_bytes())  # unstaged repair
+    draft = repo / "events" / "2019" / "2019-04-26-unfinished.yaml"
+    draft.write_text("event_id: [unclosed\n", encoding="utf-8")  # untracked, never staged
+
+    staged = check_changed(Repository(repo), "HEAD", staged=True)
+    assert {(i.file, i.code) for i in staged.dataset.issues} == {(TALKS, "quote-mismatch")}
+    assert staged.changed == [TALKS]
+
+    work_tree = {i.file for i in check_changed(Repository(repo), "HEAD").dataset.issues}
+    assert work_tree == {"events/2019/2019-04-26-unfinished.yaml"}
+
+    result = CliRunner().invoke(main, ["validate", "--root", str(repo), "--staged"])
+    assert result.exit_code == 1 and f"{TALKS}:35:5: error[quote-mismatch]" in result.output
 
 
 def test_a_deleted_event_still_named_by_a_passage_is_reported(repo: Path) -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -146,3 +147,61 @@ def test_locate_names_the_invisible_difference(repo: Path) -> None:
     assert "U+00A0 NO-BREAK SPACE where the quote has U+0020 SPACE" in result.output
     code, out = invoke("locate", "--root", str(repo), "example-2019-04-25-summit", "")
     assert code == 2 and "QUOTE is empty" in out
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        if isinstance(command, click.Group):
+            found += _commands(command, path)
+        else:
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(main), ids=" ".join)
+def test_every_command_says_its_exit_status_and_explains_root(command: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*command, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "Exit status: 0" in result.output, command
+    options = main
+    for name in command:
+        options = options.commands[name]  # type: ignore[attr-defined]
+    for param in options.params:
+        assert not isinstance(param, click.Option) or param.help, (command, param.name)
+
+
+def test_version_names_the_tool_and_the_dataset(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventledger import __version__
+
+    monkeypatch.chdir(repo)
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        f"eventledger {__version__}",
+        f"dataset: eventledger-kim-putin 0.1.0 ({repo.resolve()})",
+    ]
+    monkeypatch.chdir(repo.parent)
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.output.splitlines()[1].startswith("dataset: none here")
+
+
+def test_quiet_validate_prints_nothing_when_valid(repo: Path) -> None:
+    code, out = invoke("validate", "--root", str(repo), "--quiet")
+    assert code == 0 and out == ""
+
+
+def test_locate_marks_a_near_miss_as_validate_does(repo: Path) -> None:
+    """A dropped letter: locate shows the closest passage and the difference, exit 1."""
+    result = CliRunner().invoke(
+        main, ["locate", "--root", str(repo), "example-2019-04-25-summit", "Putin sprach vn"]
+    )
+    assert result.exit_code == 1
+    assert "the closest passage (start: 125, end: 141, line 2) differs in 1 character" in (
+        result.output
+    )
+    assert "character 15: the text has 'o' where the quote has nothing" in result.output
+    assert "quote: Putin sprach v⟦⟧n" in result.output

@@ -44,26 +44,69 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
     return build(Repository(root))
 
 
-def readme_loading_blocks() -> list[str]:
+def readme_loading_blocks(language: str = "python") -> list[str]:
     text = (PROJECT / "README.md").read_text()
     section = text.split("## Loading a release", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
 
 
-def test_readme_loading_snippets_run_against_a_release(built: BuildResult) -> None:
-    blocks = readme_loading_blocks()
-    assert len(blocks) >= 4  # frictionless, pandas, DuckDB, polars
-    joined = "\n".join(blocks)
-    for name in ("frictionless", "read_parquet", "duckdb", "polars"):
-        assert name in joined
-    namespace: dict[str, Any] = {}
+def run_blocks(blocks: list[str], cwd: Path, namespace: dict[str, Any]) -> dict[str, Any]:
     here = Path.cwd()
-    os.chdir(built.folder.parent.parent)
+    os.chdir(cwd)
     try:
         for block in blocks:
             exec(compile(block, "README.md", "exec"), namespace)
     finally:
         os.chdir(here)
+    return namespace
+
+
+def test_readme_loading_snippets_run_against_a_release(built: BuildResult) -> None:
+    blocks = readme_loading_blocks()
+    assert len(blocks) >= 6  # the folder, frictionless, pandas Parquet, pandas CSV, DuckDB, polars
+    joined = "\n".join(blocks)
+    for name in ("frictionless", "read_parquet", "read_csv", "duckdb", "polars"):
+        assert name in joined
+    assert not re.search(r"\b[0-9]+\.[0-9]+\.[0-9]+\b", joined), "a version written into a snippet"
+    assert readme_loading_blocks("r"), "the R example"
+    namespace = run_blocks(blocks, built.folder.parent.parent, {})
+    assert namespace["folder"] == Path("build") / built.version
+    typed = namespace["typed"].set_index("event_id")
+    talks = typed.loc["2019-04-25-kim-putin-talks"]
+    assert talks["cameo_code"] == "036"  # a code, not the number 36.0
+    assert talks["date_start"] == dt.date(2019, 4, 25)
+    assert talks["context"] == ["diplomatic"]
+    assert all(isinstance(v, list) for v in typed["distinct_from"])
+
+
+def test_readme_loading_snippets_run_on_a_downloaded_zip(
+    built: BuildResult, tmp_path: Path
+) -> None:
+    """The zip unpacks to <name>-<version>/, which is all the snippets need besides `folder`."""
+    import zipfile
+
+    with zipfile.ZipFile(built.archive) as archive:
+        archive.extractall(tmp_path)
+    folder = tmp_path / f"eventledger-kim-putin-{built.version}"
+    assert (folder / "datapackage.json").is_file()
+    first, *rest = readme_loading_blocks()
+    assert "folder = " in first
+    namespace = run_blocks(rest, tmp_path, {"json": json, "Path": Path, "folder": folder})
+    assert namespace["typed"]["event_id"].notna().all()
+
+
+def test_empty_lists_are_empty_everywhere(built: BuildResult) -> None:
+    """[] in Parquet, an empty cell in CSV: never null in one and [] in the other."""
+    for name, spec in SCHEMA.tables.items():
+        lists = [f.name for f in spec.fields if f.type == "list"]
+        if not lists:
+            continue
+        table = pq.read_table(built.folder / "parquet" / f"{name}.parquet").to_pylist()
+        rows = read_csv_rows(spec, (built.folder / "data" / f"{name}.csv").read_bytes())
+        for parquet_row, csv_row in zip(table, rows, strict=True):
+            for column in lists:
+                assert parquet_row[column] is not None, (name, column)
+                assert parquet_row[column] == csv_row[column]
 
 
 def test_loaders_see_the_values_of_the_records(built: BuildResult) -> None:
@@ -166,7 +209,15 @@ def test_every_value_survives_the_round_trip(table: str, data: st.DataObject) ->
             if isinstance(written, list):
                 written = (f.delimiter or ",").join(written)
             assert cell(f, values[f.name]) == written
-        rows.append({f.name: values.get(f.name) for f in spec.fields})
+        # as a release holds them: a list left out is the empty list (publish/select.py)
+        rows.append(
+            {
+                f.name: []
+                if f.type == "list" and values.get(f.name) is None
+                else values.get(f.name)
+                for f in spec.fields
+            }
+        )
     # CSV: our reader and pandas see exactly the cells written
     data_csv = csv_bytes(spec, rows)
     assert read_csv_rows(spec, data_csv) == rows

@@ -1,14 +1,18 @@
-"""A newcomer's path, end to end, with only the commands CONTRIBUTING.md documents.
+"""A newcomer's path, end to end, with only the commands README.md and CONTRIBUTING.md give.
 
-From a clean clone of this repository: a maintainer cuts a release; a contributor adds
-an event from a quote (locate, new event, locate --write, validate --changed-since);
-another person verifies it; the maintainer cuts the next release, and the event is in
-its CSV and Parquet tables and its CHANGES.md.
+From a fresh clone, on a branch named like a contributor's (whatever branch this checkout
+is on): the README's quick start in its order; a new source from a text file, a new actor
+and a new event of year precision from it, with one quote mistyped on purpose and fixed
+through the hint validate prints; the commit through the pre-commit hook, beside an
+unfinished draft nobody staged; the review; then the maintainer's build, which carries the
+new event, and the maintainer's step that records and tags the release.
 
-Every command is checked against the command lines of CONTRIBUTING.md (placeholders in
+Every command is checked against the command lines of the two documents (placeholders in
 <angle brackets> match any text). Not run: the one-time setup (`make venv` would install
-from the network; the test puts this .venv on PATH instead), `git push` and the merge,
-which GitHub does. Editing the record is what the contributor does in an editor.
+from the network: the clone's .venv is a link to this checkout's, and make is told the
+stamp is up to date), `make test` (this test is part of it: .ci/run runs it, in both
+orders, on a clone on another branch), `git push` and the merge, which GitHub does.
+Editing a record is what the contributor does in an editor.
 """
 
 from __future__ import annotations
@@ -32,26 +36,32 @@ from gitkit import GIT_ENV, git
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
-SOURCE = "derstandard-2019-04-25-putin-kim-gipfel"
+SOURCE = "example-2000-russland-nordkorea"
 QUOTE = (
-    "Als US-Präsident Donald Trump seinen Flirt mit Nordkorea begann, "
-    "verstärkte auch Moskau seine Charmeoffensive gegenüber Kim."
+    "Im Jahr 2000 unterzeichnete das russische Außenministerium mit Pjöngjang "
+    "einen neuen Freundschaftsvertrag."
 )
-EVENT_ID = "2018-01-01-moscow-steps-up-charm-offensive-towards-kim"
+# One sentence, coded by the event below, so that every sentence is accounted for.
+ARTICLE = f"{QUOTE}\r\n"
+MISTYPED = QUOTE.replace("Freundschaftsvertrag", "Freundschaftsvertag")
+ACTOR = "russian-foreign-ministry"
+EVENT_ID = "2000-russia-signs-friendship-treaty-with-north-korea"
 
 
 def documented() -> list[re.Pattern[str]]:
-    """Every command line of CONTRIBUTING.md's steps, as a pattern."""
+    """Every command line of the README's quick start and of CONTRIBUTING.md's steps."""
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     text = (PROJECT / "CONTRIBUTING.md").read_text(encoding="utf-8")
     steps = text.split("## Steps", 1)[1].split("\n## ", 1)[0]
-    lines = re.findall(r"```sh\n(.*?)```", steps, flags=re.S)
+    blocks = re.findall(r"```sh\n(.*?)```", quick + steps, flags=re.S)
     commands = [
         re.sub(r"\s+#.*$", "", line.strip())
-        for block in lines
+        for block in blocks
         for line in block.splitlines()
         if line.strip()
     ]
-    commands += re.findall(r"`((?:git|eventledger) [^`]+)`", steps)
+    commands += re.findall(r"`((?:git|eventledger|make) [^`]+)`", steps)
     patterns = []
     for command in commands:
         parts = re.split(r"(<[^>]+>)", command)
@@ -60,25 +70,32 @@ def documented() -> list[re.Pattern[str]]:
     return patterns
 
 
+def quick_start() -> list[str]:
+    readme = (PROJECT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```sh\n(.*?)```", quick, flags=re.S)[0]
+    return [re.sub(r"\s+#.*$", "", line).strip() for line in block.splitlines() if line.strip()]
+
+
 class Newcomer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, home: Path) -> None:
         self.root = root
         self.patterns = documented()
-        self.env = {**GIT_ENV, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        self.env = {
+            **GIT_ENV,
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "PRE_COMMIT_HOME": str(home),
+        }
 
     def run(self, command: str, *, ok: bool = True) -> str:
-        assert any(p.fullmatch(command) for p in self.patterns), (
-            f"not in CONTRIBUTING.md: {command}"
-        )
+        assert any(p.fullmatch(command) for p in self.patterns), f"not documented: {command}"
         out = []
         for part in command.split(" && "):
+            argv = shlex.split(part)
+            if argv[0] == "make":  # the clone's .venv is this checkout's: never reinstall it
+                argv[1:1] = ["--no-print-directory", "-o", ".venv/.installed"]
             done = subprocess.run(
-                shlex.split(part),
-                cwd=self.root,
-                env=self.env,
-                capture_output=True,
-                text=True,
-                check=False,
+                argv, cwd=self.root, env=self.env, capture_output=True, text=True, check=False
             )
             out.append(done.stdout + done.stderr)
             if ok:
@@ -100,93 +117,140 @@ class Newcomer:
             assert n == 1, key
         path.write_text(text, encoding="utf-8")
 
-    def set_version(self, version: str) -> None:
-        path = self.root / "datapackage.json"
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["version"] = version
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-
-def test_a_newcomer_adds_an_event_that_reaches_the_next_release(tmp_path: Path) -> None:
+def test_a_newcomer_adds_a_source_an_actor_and_an_event_that_reach_the_release(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "eventledger"
     git(tmp_path, "clone", "-q", str(PROJECT), str(root))
     # The clone's main is the commit under test, whichever branch the project is on.
     git(root, "checkout", "-q", "-B", "main")
-    you = Newcomer(root)
+    (root / ".venv").symlink_to(PROJECT / ".venv")
+    you = Newcomer(root, tmp_path / "pre-commit-home")
     version = json.loads((root / "datapackage.json").read_text())["version"]
-    major, minor, _ = (int(x) for x in version.split("."))
-    following = f"{major}.{minor + 1}.0"
+    you.run("git switch -c contributor/friendship-treaty-2000")
 
-    # The maintainer has cut the current release (step 4).
-    you.run("eventledger validate --require-coverage")
-    you.run("eventledger release")
-    you.run(
-        f'git add releases/{version}.json && git commit -m "Release {version}" && git tag v{version}'
+    # The README's quick start, in its order, on the contributor's branch.
+    assert quick_start() == ["make release", "make validate", "make test"]
+    built = you.run("make release")
+    assert f"build/{version}/" in built and "verify" in built, built
+    assert not (root / "releases" / f"{version}.json").exists()  # building records nothing
+    again = you.run("make release")
+    assert "nothing changed" in again, again
+    assert "wrote events" not in again
+    you.run("make validate")
+    you.run(".venv/bin/pre-commit install")
+
+    # A new source (step 1): the text as saved by an editor on Windows.
+    article = tmp_path / "artikel.txt"
+    article.write_bytes(b"\xef\xbb\xbf" + ARTICLE.encode("utf-8"))
+    made = you.run(
+        f"eventledger new source {SOURCE} --text {article} --publisher "
+        '"Example Zeitung" --title "Russland und Nordkorea" --published 2019-04-26 '
+        "--published-basis inferred --published-precision week --published-earliest 2019-04-22 "
+        '--published-latest 2019-04-26 --published-note "The page gives the week only." '
+        "--language de --rights quotes-only"
     )
-    you.set_version(following)
-    you.run(f'git commit -am "Start {following}"')
+    assert "changed: removed the byte-order mark (U+FEFF) at the start" in made
+    assert "changed: converted 1 CRLF line ending(s) to LF" in made
+    you.run(f"eventledger validate sources/{SOURCE}")
 
-    # The contributor adds an event (step 1).
-    you.run("git switch -c charm-offensive")
+    # A new actor (step 2).
+    actor = you.run(
+        f'eventledger new actor {ACTOR} --name "Russian Ministry of Foreign Affairs" '
+        '--kind government --written-as "das russische Außenministerium"'
+    )
+    assert actor.strip() == f"actors/{ACTOR}.yaml"
+
+    # A new event of year precision (step 3), its quote mistyped on purpose.
     located = you.run(f'eventledger locate {SOURCE} "{QUOTE}"')
-    assert re.fullmatch(r"start: \d+, end: \d+  \(line \d+\)\n", located)
+    assert located == f"start: 0, end: {len(QUOTE)}  (line 1)\n"
     created = you.run(
-        f"eventledger new event moscow-steps-up-charm-offensive-towards-kim --date 2018-01-01 "
-        f'--title "Moscow steps up its charm offensive towards Kim Jong Un" --source {SOURCE}'
+        "eventledger new event russia-signs-friendship-treaty-with-north-korea --date 2000 "
+        f'--title "Russia signs a friendship treaty with North Korea" --source {SOURCE}'
     ).strip()
-    assert created == f"events/2018/{EVENT_ID}.yaml"
+    assert created == f"events/2000/{EVENT_ID}.yaml"
+    record = (root / created).read_text(encoding="utf-8")
+    assert 'date_start: "2000-01-01"' in record and 'date_end: "2000-12-31"' in record
+    assert "date_precision: year" in record
     you.edit(
         created,
         {
-            "summary": '"As Donald Trump began his flirt with North Korea, Moscow also stepped '
-            'up its charm offensive towards Kim."',
-            "event_type": "SUPPORT",
+            "summary": '"In 2000 the Russian foreign ministry signed a new friendship treaty '
+            'with North Korea."',
+            "event_type": "AGREE",
             "factuality": "occurred",
-            "date_end": "2018-12-31",
-            "date_precision": "year",
-            "date_basis": "inferred",
-            "date_note": '"Trump\'s approach to North Korea began in 2018; the article gives no date."',
-            "actor_id": "russia",
+            "date_basis": "stated",
+            "actor_id": ACTOR,
             "role": "actor",
-            "quote": json.dumps(QUOTE, ensure_ascii=False),
-            "supports": "[event, actor]",
-            "actor_ids": "[russia, kim-jong-un]",
+            "quote": json.dumps(MISTYPED, ensure_ascii=False),
+            "supports": "[event, date, actor]",
+            "actor_ids": f"[{ACTOR}, north-korea]",
         },
     )
-    record = root / created
-    record.write_text(
-        record.read_text(encoding="utf-8").replace(
-            "    role: actor\n", "    role: actor\n  - actor_id: kim-jong-un\n    role: recipient\n"
+    path = root / created
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "    role: actor\n", "    role: actor\n  - actor_id: north-korea\n    role: recipient\n"
         ),
         encoding="utf-8",
     )
-    wrote = you.run(f"eventledger locate --write {created}")
-    assert "wrote 1 span(s)" in wrote
+    refused = you.run(f"eventledger locate --write {created}", ok=False)
+    assert "rerun with --accept-near" in refused and "nothing written" in refused
+    checked = you.run("eventledger validate --changed-since main", ok=False)
+    assert f"{created}:" in checked and "error[quote-near-miss]" in checked, checked
+    assert "the text has 'r' where the quote has nothing" in checked
+    hint = re.search(r"or run: (eventledger locate --write \S+ --accept-near)", checked)
+    assert hint is not None, checked
+    fixed = you.run(hint.group(1))
+    assert "the text's words" in fixed
+    assert json.dumps(QUOTE, ensure_ascii=False) in path.read_text(encoding="utf-8")
     checked = you.run("eventledger validate --changed-since main")
     assert checked.startswith("OK"), checked
-    you.run(f"git add {created}")
-    you.run('git commit -m "Add the charm offensive from Der Standard"')
 
-    # Someone else verifies it (step 3).
+    # The commit goes through pre-commit, beside an unfinished draft nobody staged.
+    draft = root / "events" / "2000" / "2000-unfinished-draft.yaml"
+    draft.write_text("event_id: 2000-unfinished-draft\ntitle: [\n", encoding="utf-8")
+    you.run(f"git add sources/{SOURCE} actors/{ACTOR}.yaml {created}")
+    committed = you.run('git commit -m "Add the 2000 friendship treaty from Example Zeitung"')
+    assert re.search(r"eventledger validate \(changed records\)\.+Passed", committed), committed
+    draft.unlink()
+
+    # Someone else verifies it (step 5).
     you.edit(
         created,
         {"review_status": "verified", "reviewed_by": "second-reader", "reviewed_on": "2026-11-23"},
     )
     assert you.run("eventledger validate --changed-since main").startswith("OK")
-    you.run('git commit -am "Verify the charm offensive"')
+    you.run('git commit -am "Verify the friendship treaty"')
 
-    # GitHub merges the pull request; the maintainer cuts the next release (step 4).
+    # GitHub merges the pull request; the maintainer builds and records the release (step 6).
     git(root, "switch", "-q", "main")
-    git(root, "merge", "-q", "--no-ff", "-m", "Merge charm-offensive", "charm-offensive")
-    you.run("eventledger validate --require-coverage")
-    summary = you.run("eventledger release")
-    assert f"{following} built" in summary
-    build = root / "build" / following
+    git(
+        root,
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge the friendship treaty",
+        "contributor/friendship-treaty-2000",
+    )
+    you.run("make validate")  # every sentence of every source accounted for
+    summary = you.run("make release")
+    assert f"{version} built" in summary, summary
+    build = root / "build" / version
     with (build / "data" / "events.csv").open(encoding="utf-8", newline="") as handle:
         rows = {row["event_id"]: row for row in csv.DictReader(handle)}
-    assert rows[EVENT_ID]["title"] == "Moscow steps up its charm offensive towards Kim Jong Un"
-    parquet = pd.read_parquet(build / "parquet" / "events.parquet")
-    assert EVENT_ID in set(parquet["event_id"])
+    assert rows[EVENT_ID]["date_precision"] == "year"
+    assert EVENT_ID in set(pd.read_parquet(build / "parquet" / "events.parquet")["event_id"])
     evidence = pd.read_parquet(build / "parquet" / "evidence.parquet")
     assert QUOTE in set(evidence.loc[evidence["event_id"] == EVENT_ID, "quote"])
     assert EVENT_ID in (build / "CHANGES.md").read_text(encoding="utf-8")
+    sources = pd.read_parquet(build / "parquet" / "sources.parquet").set_index("source_id")
+    assert sources.loc[SOURCE, "published_precision"] == "week"
+
+    published = you.run("make publish")
+    assert f"releases/{version}.json" in published, published
+    assert git(root, "tag", "--list", f"v{version}").strip() == f"v{version}"
+    assert git(root, "status", "--porcelain", "--untracked-files=no").strip() == ""
+    assert f"version: {version}" in (root / "CITATION.cff").read_text(encoding="utf-8")

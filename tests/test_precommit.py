@@ -42,7 +42,8 @@ def test_hook_files_are_valid_for_pre_commit(name: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_pre_commit_rejects_a_bad_record_and_accepts_it_repaired(tmp_path: Path) -> None:
+def hooked_repository(tmp_path: Path) -> tuple[Path, Path]:
+    """A records repository with the offered hook installed as a local hook, nothing committed."""
     [hook] = yaml.safe_load((PROJECT / ".pre-commit-hooks.yaml").read_text())
     command, *args = hook["entry"].split()
     local = {**hook, "language": "unsupported", "entry": " ".join([str(BIN / command), *args])}
@@ -55,7 +56,11 @@ def test_pre_commit_rejects_a_bad_record_and_accepts_it_repaired(tmp_path: Path)
     home = tmp_path / "pre-commit-home"
     git(root, "init", "-q", "-b", "main")
     assert run(root, str(BIN / "pre-commit"), "install", home=home).returncode == 0
+    return root, home
 
+
+def test_pre_commit_rejects_a_bad_record_and_accepts_it_repaired(tmp_path: Path) -> None:
+    root, home = hooked_repository(tmp_path)
     git(root, "add", "-A")  # the first commit: no HEAD yet, every record is new
     first = run(root, "git", "commit", "-m", "records", home=home)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -75,4 +80,38 @@ def test_pre_commit_rejects_a_bad_record_and_accepts_it_repaired(tmp_path: Path)
     git(root, "add", TALKS)
     good = run(root, "git", "commit", "-m", "repair the offsets", home=home)
     assert good.returncode == 0, good.stdout + good.stderr
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "2"
+
+
+def test_pre_commit_checks_what_is_committed_not_the_work_tree(tmp_path: Path) -> None:
+    """An unfinished draft nobody staged does not block a valid commit; a broken record that
+    is staged blocks it even when the work tree holds a repaired copy."""
+    root, home = hooked_repository(tmp_path)
+    git(root, "add", "-A")
+    assert run(root, "git", "commit", "-m", "records", home=home).returncode == 0
+
+    draft = root / "events" / "2019" / "2019-04-26-unfinished-draft.yaml"
+    draft.write_text("event_id: 2019-04-26-unfinished-draft\ntitle: [unclosed\n", encoding="utf-8")
+    talks = root / TALKS
+    talks.write_text(
+        talks.read_text(encoding="utf-8")
+        .replace("review_status: verified", "review_status: draft")
+        .replace("reviewed_by: case-reviewer\n", "")
+        .replace("reviewed_on: 2026-11-22\n", ""),
+        encoding="utf-8",
+    )
+    git(root, "add", TALKS)
+    good = run(root, "git", "commit", "-m", "back to draft", home=home)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "2"
+
+    shutil.copyfile(CASES / "invalid" / "quote-mismatch" / "offsets-shifted.yaml", root / TALKS)
+    git(root, "add", TALKS)
+    repaired = run(root, str(BIN / "eventledger"), "locate", "--write", TALKS, home=home)
+    assert repaired.returncode == 0  # the work tree is right, the index is not
+    bad = run(root, "git", "commit", "-m", "shifted offsets staged", home=home)
+    output = bad.stdout + bad.stderr
+    assert bad.returncode != 0, output
+    assert f"{TALKS}:35:5: error[quote-mismatch]" in output
+    assert "unfinished-draft" not in output
     assert git(root, "rev-list", "--count", "HEAD").strip() == "2"

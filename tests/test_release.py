@@ -338,6 +338,35 @@ def test_verify_hashes_in_chunks(package: Path, tmp_path: Path) -> None:
     assert grown_kb < 100 * 1024
 
 
+def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from eventledger.cli import main
+
+    runner = CliRunner()
+    for given in (built.folder, built.archive):
+        result = runner.invoke(main, ["verify", str(given)])
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"OK: {given}: ")
+    result = runner.invoke(
+        main, ["diff", "--format", "json", str(built.archive), str(built.folder)]
+    )
+    assert result.exit_code == 0, result.output
+    assert not any(json.loads(result.output)["added"].values())
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
+        archive.writestr("../outside.txt", "written outside")
+    result = runner.invoke(main, ["verify", str(evil)])
+    assert result.exit_code == 1 and "'../outside.txt' leaves the package" in result.output
+    result = runner.invoke(main, ["diff", str(evil), str(built.folder)])
+    assert result.exit_code == 2 and "leaves the package" in result.output
+    assert not (tmp_path.parent / "outside.txt").exists()
+    result = runner.invoke(main, ["verify", str(built.folder / "SHA256SUMS")])
+    assert result.exit_code == 2 and "neither a package folder nor a zip" in result.output
+
+
 def test_every_package_code_is_caused_by_a_tampering(package: Path, tmp_path: Path) -> None:
     """Package-level codes cannot be record cases under tests/cases/invalid/: each is caused
     here, by one of the tamperings verify must catch."""
@@ -478,17 +507,55 @@ def test_records_with_errors_are_refused_before_anything_is_written(
     assert not (clone / "build").exists()
 
 
-def test_an_existing_version_is_never_overwritten(repo: Path, tmp_path: Path) -> None:
+def test_a_build_never_blocks_a_later_one_but_a_recorded_version_keeps_its_records(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build/<version>/ is a local copy: the same files are a no-op, other records replace it
+    (atomically: a failing build leaves the old one); releases/<version>.json is what fixes
+    a version's records."""
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     first = build(Repository(clone))
     before = files_of(first.folder)
-    assert build(Repository(clone)).status == "unchanged"
+    again = build(Repository(clone))
+    assert again.status == "unchanged" and files_of(first.folder) == before
+
     event = clone / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
     event.write_text(event.read_text().replace("as Kim leaves", "as Kim departs"))
-    with pytest.raises(ReleaseError, match="already exists with different content"):
+    from eventledger.publish import release
+
+    with monkeypatch.context() as patched:
+        patched.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
+        with pytest.raises(ReleaseError, match="simulated failure"):
+            build(Repository(clone))
+    assert files_of(first.folder) == before  # the old build stays whole
+    assert [p.name for p in (clone / "build").iterdir() if p.name.startswith(".")] == []
+    replaced = build(Repository(clone))
+    assert replaced.status == "replaced"
+    assert b"as Kim departs" in (replaced.folder / "data" / "events.csv").read_bytes()
+    assert verify(replaced.folder) == []
+
+    build(Repository(clone), write_manifest=True)  # recorded: now the records are fixed
+    event.write_text(event.read_text().replace("as Kim departs", "as Kim goes"))
+    with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
         build(Repository(clone))
-    assert files_of(first.folder) == before
+
+
+def test_a_withheld_draft_never_makes_two_builds_different_records(
+    repo: Path, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    first = build(Repository(clone), write_manifest=True)
+    assert first.drafts == ["2019-04-25-kim-train-departs"]
+    draft = clone / "events" / "2019" / "2019-04-25-kim-train-departs.yaml"
+    again = draft.with_name("2019-04-27-kim-train-returns.yaml")
+    again.write_text(
+        draft.read_text().replace("2019-04-25-kim-train-departs", "2019-04-27-kim-train-returns")
+    )  # a second draft: what the build withholds differs, what it ships does not
+    second = build(Repository(clone))  # not "already released with different records"
+    assert second.drafts == ["2019-04-25-kim-train-departs", "2019-04-27-kim-train-returns"]
+    assert second.counts == first.counts
 
 
 def test_outside_git_without_source_date_epoch_is_refused(

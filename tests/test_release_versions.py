@@ -164,10 +164,11 @@ def test_cli_json_summary_quiet_and_clear_refusal(tmp_path: Path) -> None:
     loud = subprocess.run(
         [str(BIN / "eventledger"), "build"], cwd=root, capture_output=True, text=True
     )
-    assert "checking records" in loud.stderr and "unchanged" in loud.stdout
+    assert "checking records" in loud.stderr and "nothing changed" in loud.stdout
+    assert "wrote" not in loud.stderr  # a no-op says so, and writes nothing
     edit(root, EVENT, "as Kim leaves", "as Kim departs")
     refused = subprocess.run(
-        [str(BIN / "eventledger"), "release"], cwd=root, capture_output=True, text=True
+        [str(BIN / "eventledger"), "build"], cwd=root, capture_output=True, text=True
     )
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
@@ -244,3 +245,32 @@ def test_an_existing_build_is_checked_not_trusted(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match="fail their checks") as refused:
         build(Repository(root))
     assert {i.code for i in refused.value.issues} == {"checksum-mismatch"}
+
+
+def test_release_records_commits_and_tags_only_from_a_clean_tree(tmp_path: Path) -> None:
+    """The maintainer's step (make publish): manifest and CITATION.cff in one commit, a tag."""
+    root = make_release_repository(tmp_path / "repo")
+    (root / "CITATION.cff").write_text("cff-version: 1.2.0\ntitle: fixture\nversion: 0.0.1\n")
+    git(root, "add", "CITATION.cff")
+    git(root, "commit", "-q", "-m", "cite")
+    edit(root, EVENT, "as Kim leaves", "as Kim departs")  # an uncommitted change
+    run = [str(BIN / "eventledger"), "release"]
+    refused = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert f"error: uncommitted changes ({EVENT})" in refused.stderr
+    assert not (root / "releases" / "0.1.0.json").exists()
+    git(root, "checkout", "-q", "--", EVENT)
+
+    done = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "and tagged v0.1.0; push both: git push && git push origin v0.1.0" in done.stdout
+    assert git(root, "log", "-1", "--format=%s").strip() == "Release 0.1.0"
+    assert git(root, "show", "--name-only", "--format=", "HEAD").split() == [
+        "CITATION.cff",
+        "releases/0.1.0.json",
+    ]
+    assert git(root, "rev-parse", "v0.1.0^{commit}") == git(root, "rev-parse", "HEAD")
+    assert "version: 0.1.0\n" in (root / "CITATION.cff").read_text()
+    again = subprocess.run(run, cwd=root, capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing changed" in again.stdout
+    assert git(root, "rev-list", "--count", "HEAD").strip() == "3"  # no second release commit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 from casekit import PROJECT
@@ -38,14 +39,26 @@ def test_sources_are_the_seed_texts_byte_for_byte() -> None:
         )
 
 
+def recorded_releases() -> list[str]:
+    """The versions whose manifest git holds (staged or committed), not whatever a local
+    build left in the work tree; every file of releases/ where the project is not a git
+    checkout (an unpacked archive)."""
+    done = subprocess.run(
+        ["git", "-C", str(PROJECT), "ls-files", "-z", "--", "releases"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return [p.stem for p in (PROJECT / "releases").glob("*.json")]
+    return [Path(p).stem for p in done.stdout.split("\0") if p.endswith(".json")]
+
+
 def test_citation_names_the_latest_published_release() -> None:
-    """CITATION.cff cites what a reader can download: the newest release in releases/."""
+    """CITATION.cff cites what a reader can download: the newest release git records."""
     doc, issues = load((PROJECT / "CITATION.cff").read_bytes(), "CITATION.cff")
     assert doc is not None, issues
-    published = sorted(
-        (tuple(int(x) for x in p.stem.split(".")), p.stem)
-        for p in (PROJECT / "releases").glob("*.json")
-    )
+    published = sorted((tuple(int(x) for x in v.split(".")), v) for v in recorded_releases())
     next_version = json.loads((PROJECT / "datapackage.json").read_text(encoding="utf-8"))["version"]
     assert doc.data["version"] == (published[-1][1] if published else next_version)
 

@@ -10,6 +10,10 @@ back and compared before it replaces the file, written aside and renamed.
 A quote that occurs more than once is ambiguous: the span's current offsets choose
 among the occurrences when they point at one of them; otherwise nothing is written and
 the candidates are listed.
+
+A quote that occurs nowhere but is almost one passage of the text (check.spans.closest_passages)
+is told as validate tells it; with accept_near, and only when exactly one passage is that
+close, the span takes the passage's words and offsets (the quote must then be on one line).
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from eventledger.atomic import write_atomically
-from eventledger.check.spans import SourceText, locate, read_source_text
+from eventledger.check.spans import (
+    SourceText,
+    closest_passages,
+    describe_near_miss,
+    locate,
+    read_source_text,
+)
 from eventledger.model.schema import load_schema
 from eventledger.read.repository import Repository, read_regular
 from eventledger.syntax.positions import line_of
-from eventledger.syntax.strict_yaml import Document, load
+from eventledger.syntax.strict_yaml import Document, double_quoted, load
 
 KEYS = ("start", "end")
 # A scalar that can stand where an offset goes: quoted, plain up to a flow indicator, or nothing.
@@ -75,6 +85,7 @@ class Fix:
     line: int  # line of the span in the record
     old: tuple[Any, Any]
     new: tuple[int, int]
+    quote: str | None = None  # the passage that replaces a near-miss quote (--accept-near)
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,7 @@ class Refusal:
     line: int
     message: str
     candidates: tuple[Candidate, ...] = ()
+    details: tuple[str, ...] = ()  # further lines: a near miss's marked passage and quote
 
 
 @dataclass
@@ -103,7 +115,11 @@ def _offsets(values: tuple[Any, Any]) -> tuple[int, int] | None:
 
 
 def plan(
-    repository: Repository, path: Path, where: SpanList = EVIDENCE
+    repository: Repository,
+    path: Path,
+    where: SpanList = EVIDENCE,
+    *,
+    accept_near: bool = False,
 ) -> tuple[Outcome, Document, str, bytes]:
     """Decide the offsets of every span; return the outcome, the parsed record and its text."""
     rel = repository.inside(path)  # OutsideRepository: nothing outside it is ever rewritten
@@ -152,12 +168,36 @@ def plan(
         old = (span.get("start"), span.get("end"))
         current = _offsets(old)
         if not places:
+            misses = closest_passages(source.text, quote, around=(current[0],) if current else ())
+            if accept_near and len(misses) == 1:
+                near = (misses[0].start, misses[0].end)
+                outcome.fixes.append(Fix(i, line, old, near, source.text[near[0] : near[1]]))
+                continue
+            if not misses:
+                outcome.refusals.append(
+                    Refusal(
+                        i,
+                        line,
+                        f"the quote occurs nowhere in {sid}, and no passage is close to it; "
+                        "check the source_id and copy the quote from text.txt",
+                    )
+                )
+                continue
+            told = describe_near_miss(quote, source.text, misses, rel)
+            advice = (
+                "rerun with --accept-near to take the passage's words and offsets"
+                if len(misses) == 1
+                else "quote more words so that one passage matches"
+            )
             outcome.refusals.append(
                 Refusal(
                     i,
                     line,
-                    f"the quote occurs nowhere in {sid}; "
-                    "copy it from text.txt (eventledger validate names the difference)",
+                    f"the quote occurs nowhere in {sid}; {told.summary}; {advice}",
+                    tuple(Candidate(m.start, m.end, line_of(source.text, m.start)) for m in misses)
+                    if len(misses) > 1
+                    else (),
+                    (f"text:  {told.text_marked}", f"quote: {told.quote_marked}"),
                 )
             )
             continue
@@ -211,9 +251,37 @@ def _edit(text: str, doc: Document, fixes: list[Fix], rel: str, where: SpanList)
                 after = _insert_after(doc, lines, (where.key, fix.span, anchor), key, rel)
                 indent = doc.positions[(where.key, fix.span, first)][1] - 1
                 inserts.setdefault(after, []).append(f"{' ' * indent}{key}: {value}\n")
+        if fix.quote is not None:
+            _replace_quote(doc, lines, where.key, fix.span, fix.quote, rel)
     for after in sorted(inserts, reverse=True):
         lines[after + 1 : after + 1] = inserts[after]
     return "".join(lines)
+
+
+_QUOTED = re.compile(r"""[ \t]*("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*')([ \t]*(?:#.*)?)\n?$""")
+
+
+def _replace_quote(
+    doc: Document, lines: list[str], key: str, span: int, passage: str, rel: str
+) -> None:
+    """Write passage as the span's quote, double-quoted, in place of a quote on one line."""
+    line, col = doc.positions[(key, span, "quote")]
+    row = lines[line - 1]
+    head, rest = row[: col - 1], row[col - 1 :]
+    nxt = lines[line] if line < len(lines) else ""
+    goes_on = nxt.strip() and len(nxt) - len(nxt.lstrip(" ")) > col - 1
+    m = re.match(r"quote[ \t]*:", rest)
+    value = rest[m.end() :] if m else ""
+    quoted = _QUOTED.match(value)
+    plain = value.strip() and "#" not in value and value.strip()[0] not in "\"'|>"
+    if m is None or goes_on or not (quoted or plain):
+        raise LocateWriteError(
+            f"{rel}:{line}: cannot rewrite the quote in place (it is not on one line); "
+            "copy the passage from the message by hand"
+        )
+    comment = quoted.group(2).rstrip("\n") if quoted else ""
+    ending = "\n" if row.endswith("\n") else ""
+    lines[line - 1] = f"{head}quote: {double_quoted(passage)}{comment}{ending}"
 
 
 def _first_anchor(span: dict[str, Any], where: SpanList) -> str:
@@ -238,20 +306,24 @@ def _insert_after(
     return line - 1
 
 
-def locate_write(repository: Repository, path: Path) -> Outcome:
+def locate_write(repository: Repository, path: Path, *, accept_near: bool = False) -> Outcome:
     """Fill in or repair the offsets of every span of the record at path (an event's evidence,
-    an uncoded set's passages), in place."""
+    an uncoded set's passages), in place; with accept_near, a near-miss quote also takes the
+    words of the one passage it stands for."""
     where = span_list(repository, path)
-    outcome, doc, text, bom = plan(repository, path, where)
+    outcome, doc, text, bom = plan(repository, path, where, accept_near=accept_near)
     if outcome.refusals or not outcome.fixes:
         return outcome
     new_text = _edit(text, doc, outcome.fixes, outcome.file, where)
     check, _ = load(bom + new_text.encode("utf-8"), outcome.file)
-    got = [
-        (s.get("start"), s.get("end")) for s in (check.data.get(where.key) if check else []) or []
-    ]
-    want = [(str(f.new[0]), str(f.new[1])) for f in outcome.fixes]
-    if check is None or [got[f.span] for f in outcome.fixes] != want:
+    back = check.data.get(where.key) if check and isinstance(check.data, dict) else None
+    got = []
+    for f in outcome.fixes:
+        span = back[f.span] if isinstance(back, list) and f.span < len(back) else None
+        span = span if isinstance(span, dict) else {}
+        got.append((span.get("start"), span.get("end"), span.get("quote") if f.quote else None))
+    want = [(str(f.new[0]), str(f.new[1]), f.quote) for f in outcome.fixes]
+    if check is None or got != want:
         raise LocateWriteError(
             f"{outcome.file}: the edit did not read back as intended; nothing written"
         )
@@ -265,11 +337,18 @@ def report_lines(outcome: Outcome) -> list[str]:
     out: list[str] = []
     for r in outcome.refusals:
         out.append(f"{outcome.file}:{r.line}: {outcome.key}[{r.span}]: {r.message}")
+        out += [f"    {d}" for d in r.details]
         out += [
             f"    candidate: start: {c.start}, end: {c.end}  (line {c.line})" for c in r.candidates
         ]
     for f in outcome.fixes:
         was = ", ".join(f"{k}: {'' if v is None else v}" for k, v in zip(KEYS, f.old, strict=True))
+        if f.quote is not None:
+            out.append(
+                f"{outcome.file}:{f.line}: {outcome.key}[{f.span}]: quote: {double_quoted(f.quote)}, "
+                f"start: {f.new[0]}, end: {f.new[1]}  (the text's words; was {was})"
+            )
+            continue
         out.append(
             f"{outcome.file}:{f.line}: {outcome.key}[{f.span}]: start: {f.new[0]}, end: {f.new[1]}"
             f"  (was {was})"

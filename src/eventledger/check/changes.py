@@ -20,13 +20,20 @@ are two files with one stem. So only these files are parsed:
 
 Issues are reported for the changed files and the real dependents only. A change under
 schema/ changes the meaning of every record, so it checks everything.
+
+With staged=True (pre-commit) the records are those of the index, what the commit will
+hold: the changes are the index against the revision, untracked files and unstaged edits
+play no part, and the records are read from a copy of the index's record folders.
 """
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from eventledger.check.checker import Dataset, KnownIds, check_files
 from eventledger.git import GitMissing, git
@@ -38,6 +45,8 @@ from eventledger.read.repository import RecordFile, Repository
 from eventledger.syntax.strict_yaml import MAX_BYTES
 
 WATCHED = ("events", "actors", "sources", "schema")
+# What a checker needs besides the records: the root markers (see read/repository.py).
+SNAPSHOT = (*WATCHED, "datapackage.json")
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git hash-object -t tree /dev/null
 
 
@@ -64,8 +73,9 @@ def _git(
         raise ChangesError("git is not installed; --changed-since needs it") from err
 
 
-def changed_paths(repository: Repository, rev: str) -> list[str]:
-    """Paths under events/, actors/, sources/ and schema/ that differ from rev, untracked ones included."""
+def changed_paths(repository: Repository, rev: str, *, staged: bool = False) -> list[str]:
+    """Paths under events/, actors/, sources/ and schema/ that differ from rev, untracked ones
+    included; with staged, the paths whose staged content differs from rev, nothing else."""
     probe = _git(
         repository, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"
     )
@@ -84,6 +94,7 @@ def changed_paths(repository: Repository, rev: str) -> list[str]:
     diff = _git(
         repository,
         "diff",
+        *(["--cached"] if staged else []),
         "--name-only",
         "-z",
         "--no-renames",
@@ -92,7 +103,11 @@ def changed_paths(repository: Repository, rev: str) -> list[str]:
         "--",
         *WATCHED,
     )
-    others = _git(repository, "ls-files", "-z", "--others", "--exclude-standard", "--", *WATCHED)
+    others = (
+        subprocess.CompletedProcess([], 0, "", "")
+        if staged
+        else _git(repository, "ls-files", "-z", "--others", "--exclude-standard", "--", *WATCHED)
+    )
     for done in (diff, others):
         if done.returncode != 0:
             raise ChangesError(f"git failed: {done.stderr.strip()}")
@@ -118,6 +133,27 @@ def _changed_ids(changed: list[str]) -> tuple[set[str], set[str]]:
     return actors, sources
 
 
+@contextmanager
+def staged_snapshot(repository: Repository) -> Iterator[Repository]:
+    """The record folders and root markers as staged in the index, copied into a temporary
+    folder (git checkout-index: one process, no Python reading of the files)."""
+    listed = _git(repository, "ls-files", "-z", "--cached", "--", *SNAPSHOT)
+    if listed.returncode != 0:
+        raise ChangesError(f"git failed: {listed.stderr.strip()}")
+    with tempfile.TemporaryDirectory(prefix="eventledger-staged-") as tmp:
+        done = _git(
+            repository,
+            "checkout-index",
+            "-z",
+            "--stdin",
+            f"--prefix={Path(tmp).resolve()}/",
+            stdin=listed.stdout,
+        )
+        if done.returncode != 0:
+            raise ChangesError(f"git checkout-index failed: {done.stderr.strip()}")
+        yield Repository(Path(tmp).resolve())
+
+
 def _citing_paths(model: Model) -> list[str]:
     """Pathspecs of the record files that can name another record: those of every kind
     whose table or child tables hold a reference (events; sources/*/uncoded.yaml)."""
@@ -131,7 +167,9 @@ def _citing_paths(model: Model) -> list[str]:
     return out
 
 
-def citing_events(repository: Repository, ids: set[str], model: Model) -> set[str]:
+def citing_events(
+    repository: Repository, ids: set[str], model: Model, *, staged: bool = False
+) -> set[str]:
     """Record files (events, uncoded sets) whose text contains any of ids (a superset of
     those that cite them)."""
     if not ids:
@@ -142,7 +180,7 @@ def citing_events(repository: Repository, ids: set[str], model: Model) -> set[st
         "-l",
         "-z",
         "-F",
-        "--untracked",
+        "--cached" if staged else "--untracked",
         "-f",
         "-",
         "--",
@@ -154,12 +192,29 @@ def citing_events(repository: Repository, ids: set[str], model: Model) -> set[st
     return {p for p in done.stdout.split("\0") if p}
 
 
-def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTES) -> ChangedCheck:
-    """Check the records changed since rev and the events that depend on them."""
-    changed = changed_paths(repository, rev)
-    files, stray = repository.discover()
+def check_changed(
+    repository: Repository, rev: str, *, staged: bool = False, max_bytes: int = MAX_BYTES
+) -> ChangedCheck:
+    """Check the records changed since rev and the events that depend on them; with staged,
+    the records as the index holds them (what a commit made now would contain)."""
+    changed = changed_paths(repository, rev, staged=staged)
+    if not staged:
+        return _check_changed(repository, repository, changed, False, max_bytes)
+    with staged_snapshot(repository) as snapshot:
+        return _check_changed(repository, snapshot, changed, True, max_bytes)
+
+
+def _check_changed(
+    repository: Repository,
+    tree: Repository,
+    changed: list[str],
+    staged: bool,
+    max_bytes: int,
+) -> ChangedCheck:
+    """The check itself: git questions go to repository, files are read from tree."""
+    files, stray = tree.discover()
     if any(p.startswith("schema/") for p in changed):
-        dataset = check_files(repository, files, stray, max_bytes=max_bytes)
+        dataset = check_files(tree, files, stray, max_bytes=max_bytes)
         return ChangedCheck(dataset, changed, {r.file for r in dataset.records}, full=True)
     by_rel = {f.rel: f for f in files}
     actors, sources = _changed_ids(changed)
@@ -174,8 +229,10 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
         for p in changed
         if p.startswith("events/") and p.endswith(".yaml") and p not in by_rel
     } - event_stems
-    model = load_schema(repository.schema_dir).model
-    candidates = citing_events(repository, actors | sources | gone, model) & by_rel.keys()
+    model = load_schema(tree.schema_dir).model
+    candidates = (
+        citing_events(repository, actors | sources | gone, model, staged=staged) & by_rel.keys()
+    )
     context = _context(files, [by_rel[p] for p in direct if by_rel[p].kind == "event"])
     parse = sorted(direct | candidates | context)
     known = KnownIds.from_files(files, model)
@@ -183,7 +240,7 @@ def check_changed(repository: Repository, rev: str, *, max_bytes: int = MAX_BYTE
     # A link, a FIFO or a folder that cannot be read hides records whatever changed: always shown.
     hidden = {s.rel for s in stray if s.kind != "unexpected"}
     dataset = check_files(
-        repository,
+        tree,
         [by_rel[p] for p in parse],
         [s for s in stray if s.rel in changed_set or s.rel in hidden],
         known=known,

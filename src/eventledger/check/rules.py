@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import Any
@@ -106,6 +107,8 @@ def check_record(record: Record, schema: Schema) -> None:
     check_reference_paths(record, schema.model)
     if record.kind == "event":
         check_event(record, schema)
+    elif record.kind == "source":
+        check_source_dates(record)
     kind = schema.model.kind(record.kind)
     if any(c.table == PASSAGES for c in kind.children):
         _check_uncoded(record)
@@ -152,6 +155,23 @@ def _check_passage(record: Record, row: Row) -> None:
             "the act the passage tells",
             flag=False,
         )
+
+
+def check_source_dates(record: Record) -> None:
+    """A source whose day is uncertain: the day recorded lies within the days the text allows."""
+    values = record.main()
+    named = ("published_earliest", "published", "published_latest")
+    days = [(k, d) for k in named if isinstance(d := values.get(k), dt.date)]
+    for (k1, d1), (k2, d2) in itertools.pairwise(days):
+        if d1 > d2:
+            record.report(
+                "dates-out-of-order",
+                f"{k1} {d1} is after {k2} {d2}",
+                (k1,),
+                expected="published_earliest <= published <= published_latest",
+                found=" / ".join(f"{k}: {d}" for k, d in days),
+            )
+            return
 
 
 def check_event(record: Record, schema: Schema) -> None:

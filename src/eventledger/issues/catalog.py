@@ -281,8 +281,9 @@ CODES: tuple[Code, ...] = (
     _c(
         "dates-out-of-order",
         Layer.RECORD,
-        "date_start after date_end",
-        "The interval is reversed: date_start is later than date_end.",
+        "Dates out of order",
+        "An interval is reversed: an event's date_start is later than its date_end, or a "
+        "source's published lies outside published_earliest..published_latest.",
         "Swap the dates or correct the one that is wrong.",
     ),
     _c(
@@ -393,10 +394,23 @@ CODES: tuple[Code, ...] = (
         "Copy the quote from text.txt, or normalize the record file to NFC.",
     ),
     _c(
+        "quote-near-miss",
+        Layer.SPAN,
+        "Quote almost in the source",
+        "The quote occurs nowhere in the source text, but a passage differs from it in at most a "
+        "tenth of its characters (a typo, a dropped letter, a typographic quotation mark, an "
+        "invisible character). The message names each difference; expected shows the passage and "
+        "found the quote, with the differing characters between \u27e6 \u27e7 and invisible or "
+        "non-ASCII ones written as <U+XXXX>.",
+        "Copy the passage from the hint, or run eventledger locate --write FILE --accept-near, which "
+        "writes the passage's words and offsets when exactly one passage is that close.",
+    ),
+    _c(
         "quote-not-found",
         Layer.SPAN,
         "Quote not in the source",
-        "The quote occurs nowhere in the source text, not even with white space or normalization relaxed.",
+        "The quote occurs nowhere in the source text, not even with white space or normalization "
+        "relaxed, and no passage differs from it in less than a tenth of its characters.",
         "Check the source_id and copy the quote exactly from text.txt.",
     ),
     _c(

@@ -141,8 +141,13 @@ def release_text(data: Mapping[str, Any]) -> str:
     """The release summary for people, from a build result's dict: what was written, what was
     held back, what to watch."""
     name, version = data["name"], data["version"]
-    verb = "unchanged (same content already built)" if data["status"] == "unchanged" else "built"
-    lines = [f"{name} {version} {verb}: {data['folder']}/ and {data['archive']}"]
+    where = f"{data['folder']}/ and {data['archive']}"
+    if data["status"] == "unchanged":
+        lines = [f"{name} {version}: nothing changed; {where} already hold this build"]
+    elif data["status"] == "replaced":
+        lines = [f"{name} {version} built: {where} (replacing another, unrecorded build)"]
+    else:
+        lines = [f"{name} {version} built: {where}"]
     lines.append(f"  created {data['created']} ({data['created_from']})")
     rows = data["rows"]
     lines.append("  rows: " + ", ".join(f"{t} {n}" for t, n in rows.items()))
@@ -173,12 +178,29 @@ def release_text(data: Mapping[str, Any]) -> str:
         )
         lines += [f"    {c}" for c in cells]
     if data["status"] == "unchanged":
-        lines.append(f"  {data['files']} files, re-checked against SHA256SUMS; Parquet equals CSV")
+        lines.append(
+            f"  {data['files']} files, re-checked against SHA256SUMS (verify: OK); nothing written"
+        )
     else:
         lines.append(
-            f"  {data['files']} files, checksums in SHA256SUMS; frictionless validate: valid"
+            f"  {data['files']} files, checksums in SHA256SUMS; frictionless validate: valid; "
+            "verify: OK"
         )
-    if data["manifest"] is not None:
+    if data.get("tag"):
+        lines.append(
+            f"  recorded: {data['manifest']} and CITATION.cff, committed ({data['commit'][:12]}) "
+            f"and tagged {data['tag']}; push both: git push && git push origin {data['tag']}"
+        )
+    elif data["manifest"] is not None:
         rel = data["manifest"]
         lines.append(f"  release manifest: {rel} (commit it: git add {rel})")
+    elif data.get("recorded"):
+        lines.append(
+            f"  {version} is a recorded release (releases/{version}.json): its records are fixed"
+        )
+    else:
+        lines.append(
+            f"  not a release yet: nothing is recorded; a maintainer publishes {version} with "
+            "make publish"
+        )
     return "\n".join(lines)

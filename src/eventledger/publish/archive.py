@@ -1,4 +1,6 @@
-"""Deterministic zip archives: fixed order, timestamps, permissions and compression, no extras."""
+"""Deterministic zip archives: fixed order, timestamps, permissions and compression, no extras.
+
+Reading a release's zip back is verify.release_folder's job: one unpacker, which trusts no name."""
 
 from __future__ import annotations
 

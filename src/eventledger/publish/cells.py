@@ -23,9 +23,9 @@ def cell(spec: FieldSpec, value: Any) -> str:
 
 
 def parse_cell(spec: FieldSpec, text: str) -> Any:
-    """The inverse of cell()."""
+    """The inverse of cell(): an empty cell is null, or the empty list in a list column."""
     if text == "":
-        return None
+        return [] if spec.type == "list" else None
     return TYPES[spec.type].from_cell(text, spec.delimiter or LIST_DELIMITER)
 
 

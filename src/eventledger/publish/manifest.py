@@ -84,10 +84,16 @@ def manifest(
     return release
 
 
+# What two builds of one version may differ in and still ship the same package: the commit
+# they were built from, and the drafts they held back (a draft ships nothing).
+_NOT_CONTENT = frozenset({"created", "withheld"})
+
+
 def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two manifests describe the same release (created may differ: another commit)."""
-    return {k: v for k, v in a.items() if k != "created"} == {
-        k: v for k, v in b.items() if k != "created"
+    """Whether two manifests describe the same release: the same records and schema,
+    whatever commit they were built from and whichever drafts were withheld."""
+    return {k: v for k, v in a.items() if k not in _NOT_CONTENT} == {
+        k: v for k, v in b.items() if k not in _NOT_CONTENT
     }
 
 

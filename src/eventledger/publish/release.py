@@ -113,7 +113,10 @@ class BuildResult:
     created_from: str
     folder: Path
     archive: Path
-    status: str  # "built", or "unchanged" when the same content was already built
+    # "built"; "unchanged" when build/<version>/ held these very files already; "replaced"
+    # when it held another build of the version that no release recorded (a local copy)
+    status: str
+    recorded: bool = False  # releases/<version>.json records this version
     counts: dict[str, int] = field(default_factory=dict)
     drafts: list[str] = field(default_factory=list)
     formula_cells: list[str] = field(default_factory=list)
@@ -131,6 +134,7 @@ class BuildResult:
             "created": self.created,
             "created_from": self.created_from,
             "status": self.status,
+            "recorded": self.recorded,
             "folder": rel(self.folder),
             "archive": rel(self.archive),
             "rows": self.counts,
@@ -311,7 +315,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         pdata = parquet_bytes(spec, rows[table])
         files[f"parquet/{table}.parquet"] = pdata
         parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
-        progress(f"wrote {table}: {len(rows[table])} rows")
+        progress(f"{table}: {len(rows[table])} rows")
     sources = rows[SOURCE_TABLE]
     files["datapackage.json"] = json_bytes(
         descriptor(target.base, version, created, sources, csv_res)
@@ -327,7 +331,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
     files["changes.json"] = json_bytes(changes.to_dict())
     files["manifest.json"] = manifest_bytes(new)
     files[f"{name}-{version}.xlsx"] = workbook_bytes(schema, rows, target.when)
-    progress("wrote the spreadsheet copy")
+    progress("the spreadsheet copy")
     files |= site_files(
         name,
         version,
@@ -338,7 +342,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         files["CODEBOOK.md"].decode("utf-8"),
         files["CHANGES.md"].decode("utf-8"),
     )
-    progress("wrote the evidence browser (site/) and the SQLite copy")
+    progress("the evidence browser (site/) and the SQLite copy")
     files[SUMS] = "".join(f"{sha256(files[p])}  {p}\n" for p in sorted(files)).encode("utf-8")
     return Rendered(
         files=files,
@@ -543,30 +547,35 @@ def _write_locked(
             )
     if os.path.lexists(folder):
         try:
-            old = (folder / "manifest.json").read_bytes()
+            old_sums = (folder / SUMS).read_bytes()
         except OSError:
-            old = b""
-        if not (old and same_content(_json(old), rendered.manifest)):
-            raise ReleaseError(
-                f"{repository.rel(folder)} already exists with different content; a built "
-                "version is never overwritten. Raise the version in datapackage.json, or "
-                f"remove {repository.rel(folder)} if it was never published."
+            old_sums = b""
+        if old_sums != files[SUMS]:
+            # Another build of this version, from other records or drafts: only a local copy,
+            # since what is published is what releases/ records (render refused other content
+            # for a recorded version). Replace it, so that no build ever blocks a later one.
+            progress(
+                f"replacing {repository.rel(folder)}/: it holds another build of {target.version}"
             )
-        result.status = "unchanged"
-        # Same records, but the files on disk may have been touched since: check them
-        # rather than repeat the old success, and put back a zip that went missing.
-        damaged = verify(folder)
-        if damaged:
-            raise ReleaseError(
-                f"{repository.rel(folder)} holds the same records but its files fail their "
-                f"checks (it was changed after it was built); remove {repository.rel(folder)} "
-                "and build again",
-                damaged,
-            )
-        if not archive.exists():
-            write_atomically(archive, _zip(target, files))
-            progress(f"wrote the missing {repository.rel(archive)}")
-        return result
+            result.status = "replaced"
+        else:
+            result.status = "unchanged"
+            # The same files by their checksums, but the files on disk may have been touched
+            # since: check them rather than repeat the old success, and put back a missing zip.
+            damaged = verify(folder)
+            if damaged:
+                raise ReleaseError(
+                    f"{repository.rel(folder)} should hold this very build but its files fail "
+                    f"their checks (they were changed after the build); remove "
+                    f"{repository.rel(folder)} and build again",
+                    damaged,
+                )
+            if not archive.exists():
+                write_atomically(archive, _zip(target, files))
+                progress(f"wrote the missing {repository.rel(archive)}")
+            progress(f"nothing changed: {repository.rel(folder)}/ already holds this build")
+            return result
+    folder.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
     zip_aside = aside.with_suffix(".zip")
     try:
@@ -583,7 +592,13 @@ def _write_locked(
         if damaged:
             raise ReleaseError("the built package fails its own checks", damaged)
         zip_aside.write_bytes(_zip(target, files))
-        aside.rename(folder)
+        if folder.exists():  # a folder cannot be renamed over another: move the old one aside
+            old = Path(tempfile.mkdtemp(prefix=f".{target.version}-old-", dir=folder.parent))
+            folder.rename(old / "build")
+            aside.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            aside.rename(folder)
         zip_aside.replace(archive)
     finally:
         shutil.rmtree(aside, ignore_errors=True)
@@ -676,6 +691,7 @@ def build(
                 read.setdefault(record.table, set()).add(record.id)
         check_removals(repository, rendered.changes, read, previous)
     result = write(repository, target, rendered, progress)
+    result.recorded = target.version in target.manifests
     if write_manifest:
         path = repository.root / "releases" / f"{target.version}.json"
         try:
@@ -690,10 +706,3 @@ def build(
             ) from err
         result.manifest_path = path
     return result
-
-
-def _json(data: bytes) -> dict[str, Any]:
-    import json
-
-    out: dict[str, Any] = json.loads(data)
-    return out

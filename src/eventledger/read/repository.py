@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from dataclasses import dataclass
@@ -52,6 +53,14 @@ class Repository:
         raise RepositoryNotFound(
             f"no eventledger repository (a folder with {' and '.join(MARKERS)}) at or above {here}"
         )
+
+    def dataset_version(self) -> str:
+        """'<name> <version>' from the root datapackage.json, or why it cannot be read."""
+        try:
+            data = json.loads((self.root / "datapackage.json").read_text(encoding="utf-8"))
+            return f"{data['name']} {data['version']}"
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            return f"unknown (datapackage.json: {err.__class__.__name__})"
 
     @property
     def schema_dir(self) -> Path:

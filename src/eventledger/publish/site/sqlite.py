@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 PAGE_SIZE = 4096
@@ -132,21 +130,21 @@ def _fill(
 def sqlite_bytes(
     tables: Mapping[str, TableLike], rows: Mapping[str, Sequence[Mapping[str, Any]]]
 ) -> bytes:
-    """The tables as one SQLite database file, with keys and the full-text table 'search'."""
-    with tempfile.TemporaryDirectory(prefix="eventledger-sqlite-") as folder:
-        path = Path(folder) / "release.sqlite"
-        db = sqlite3.connect(path, isolation_level=None)
-        try:
-            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            db.execute("PRAGMA journal_mode = DELETE")
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("BEGIN")
-            _fill(db, tables, rows)
-            db.execute("COMMIT")
-            broken = db.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                raise ValueError(f"rows whose foreign keys do not resolve: {broken[:5]}")
-            db.execute("VACUUM")
-        finally:
-            db.close()
-        return path.read_bytes()
+    """The tables as one SQLite database file, with keys and the full-text table 'search'.
+
+    Built in memory and serialized: no temporary file, so a full disk or a file-size limit
+    meets the release's own writer (which names the fault), not SQLite's "disk I/O error"."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("BEGIN")
+        _fill(db, tables, rows)
+        db.execute("COMMIT")
+        broken = db.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise ValueError(f"rows whose foreign keys do not resolve: {broken[:5]}")
+        db.execute("VACUUM")
+        return db.serialize()
+    finally:
+        db.close()
