@@ -13,7 +13,7 @@ help:
 	@echo "make validate   check every record in the repository"
 	@echo "make test       lint, type-check and run every test"
 	@echo "make test-fast  the same without the end-to-end tests (marked slow), for the edit loop"
-	@echo "make bench      run the benchmarks"
+	@echo "make bench      time validate and build on 10k and 100k synthetic events (BENCH_1M=1: also 1M)"
 	@echo "make lock       re-pin requirements.lock after changing pyproject.toml"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -67,8 +67,7 @@ publish: $(STAMP)
 	$(BIN)/eventledger release
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/loader.py
-	$(BIN)/python benchmarks/changed_since.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/evidence_site.py
 
 lock:

@@ -1,6 +1,6 @@
 """Time `validate --changed-since` against a full `validate` on a synthetic repository.
 
-Run: make bench, or .venv/bin/python benchmarks/changed_since.py [N] (default 10,000 events; builds in /tmp)
+Run: .venv/bin/python benchmarks/changed_since.py [N] (default 10,000 events; builds in /tmp)
 
 Not a test (no timing assertions): it prints wall-clock times of the real CLI, run as a
 subprocess, for a full check (the baseline) and for --changed-since after changing one

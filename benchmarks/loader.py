@@ -1,6 +1,6 @@
 """How much the strict loader and the checks cost, side by side with plain libyaml in the same run.
 
-Run: make bench  (or .venv/bin/python benchmarks/loader.py [N], default 5,000 events)
+Run: .venv/bin/python benchmarks/loader.py [N], default 5,000 events)
 
 Each row reads the same N event files. The baselines are PyYAML's pure-Python
 yaml.safe_load and libyaml's CSafeLoader, which build Python objects and check nothing;

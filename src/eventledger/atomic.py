@@ -19,11 +19,15 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_atomically(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def write_atomically(
+    path: Path, data: bytes, *, exclusive: bool = False, durable: bool = True
+) -> None:
     """Replace path with data in one step; keep the permissions of the file it replaces.
 
     With exclusive, refuse (FileExistsError) instead of replacing a file that exists,
-    even one that appeared while the data was being written.
+    even one that appeared while the data was being written. durable=False skips the
+    flush to disk, for files that can be rebuilt and check themselves when read (the
+    cache): a crash may then leave them empty or cut, never half-replaced.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -34,8 +38,9 @@ def write_atomically(path: Path, data: bytes, *, exclusive: bool = False) -> Non
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         if exclusive:
             os.link(tmp, path)  # fails instead of overwriting
         else:

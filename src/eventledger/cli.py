@@ -15,6 +15,7 @@ from eventledger.author.locate_write import LocateWriteError, locate_write
 from eventledger.author.locate_write import report_lines as locate_report
 from eventledger.author.new_record import NewRecordError, new_actor, new_source, source_report
 from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
+from eventledger.check.parallel import available_cores
 from eventledger.check.spans import (
     closest_passages,
     describe_near_miss,
@@ -22,10 +23,12 @@ from eventledger.check.spans import (
     read_source_text,
 )
 from eventledger.check.spans import locate as locate_quote
-from eventledger.issues import IssuesError
+from eventledger.issues import IssueList, IssuesError
 from eventledger.issues.excerpt import MAX_EXCERPT, printable, printable_lines
 from eventledger.issues.reporters import FORMATS, release_text, summarize
 from eventledger.model.schema import SchemaError
+from eventledger.read.cache import FOLDER as CACHE_FOLDER
+from eventledger.read.cache import Cache
 from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
 from eventledger.syntax.positions import line_of
 
@@ -108,6 +111,17 @@ def main() -> None:
     help="Report a sentence that no record codes and no uncoded.yaml sets aside as an error, "
     "not a warning (what make validate and CI run).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that read records (default: the cores available).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help=f"Read every record afresh and keep nothing in {CACHE_FOLDER}/ (CI may use it).",
+)
 def validate(
     paths: tuple[Path, ...],
     fmt: str,
@@ -116,6 +130,8 @@ def validate(
     staged: bool,
     quiet: bool,
     require_coverage: bool,
+    jobs: int | None,
+    no_cache: bool,
 ) -> None:
     """Check every record, or only the issues in PATHS (files or folders).
 
@@ -124,14 +140,18 @@ def validate(
     source; report on those files. Ids are checked against the whole repository; sentence
     coverage is not checked (it needs every record).
 
+    Records are read in --jobs processes and kept in a cache keyed by their content
+    (.eventledger-cache/, git-ignored), so a second run reads only what changed; the
+    output is the same with any --jobs, with or without the cache.
+
     Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.
     """
     if (since is not None or staged) and paths:
         raise click.UsageError("give either PATHS or --changed-since/--staged, not both")
     if staged and since is None:
         since = "HEAD"
-    from eventledger.check.changes import ChangesError, check_changed
-    from eventledger.check.checker import check
+    # A warm run answered from the cache never imports pandas or Pandera (most of a second).
+    from eventledger.check.incremental import check_repository
 
     repository = _repository(root or (paths[0].parent if paths else None))
     try:
@@ -139,22 +159,34 @@ def validate(
             repository.checkable(path)
     except OutsideRepository as err:
         raise click.UsageError(str(err)) from err
+    workers = jobs or available_cores()
+    cache = None if no_cache else Cache.open(repository.root, repository.schema_dir, "")
     try:
         if since is not None:
-            dataset = check_changed(repository, since, staged=staged).dataset
+            from eventledger.check.changes import ChangesError, check_changed
+
+            try:
+                dataset = check_changed(repository, since, staged=staged).dataset
+            except ChangesError as err:
+                raise click.UsageError(str(err)) from err
+            found, checked = dataset.issues, len(dataset.records)
+        elif paths:
+            from eventledger.check.checker import check
+
+            dataset = check(repository, list(paths), jobs=workers, cache=cache)
+            found, checked = dataset.issues, len(dataset.records)
         else:
-            dataset = check(repository, list(paths) if paths else None)
-    except ChangesError as err:
-        raise click.UsageError(str(err)) from err
+            outcome = check_repository(repository, jobs=workers, cache=cache)
+            found, checked = IssueList(outcome.issues), outcome.records
     except SchemaError as err:
         click.echo(
             printable_lines(f"error: schema/ is broken, cannot check records: {err}"), err=True
         )
         sys.exit(EXIT_INVALID)
     if require_coverage:
-        dataset.issues.escalate("--require-coverage")
-    issues = dataset.issues.sorted()
-    summary = summarize(issues, len(dataset.records))
+        found.escalate("--require-coverage")
+    issues = found.sorted()
+    summary = summarize(issues, checked)
     if not (quiet and not issues):
         click.echo(FORMATS[fmt](issues, summary))
     sys.exit(EXIT_VALID if summary.valid else EXIT_INVALID)
@@ -451,11 +483,14 @@ def generate(check: bool, root: Path | None) -> None:
         click.echo(f"wrote {repository.rel(path)}")
 
 
-def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
+def _publish(
+    root: Path | None, fmt: str, quiet: bool, record: bool, jobs: int | None, no_cache: bool
+) -> None:
     from eventledger.publish.record import record_release, refuse_uncommitted
     from eventledger.publish.release import build
 
     repository = _repository(root)
+    cache = None if no_cache else Cache.open(repository.root, repository.schema_dir, "")
 
     def progress(message: str) -> None:
         if not quiet and fmt == "text":
@@ -464,7 +499,7 @@ def _publish(root: Path | None, fmt: str, quiet: bool, record: bool) -> None:
     try:
         if record:
             refuse_uncommitted(repository)
-        result = build(repository, progress=progress)
+        result = build(repository, progress=progress, jobs=jobs or available_cores(), cache=cache)
         data = result.to_dict(repository.root)
         if record:
             progress(f"recording {result.version}")
@@ -511,6 +546,13 @@ _PUBLISH_OPTIONS = [
     click.option(
         "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), help=_ROOT_HELP
     ),
+    click.option(
+        "--jobs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Processes that read records (default: the cores available).",
+    ),
+    click.option("--no-cache", is_flag=True, help="Read every record afresh (CI may use it)."),
 ]
 
 
@@ -522,7 +564,9 @@ def _publish_options(f: Any) -> Any:
 
 @main.command(name="build")
 @_publish_options
-def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
+def build_command(
+    fmt: str, quiet: bool, root: Path | None, jobs: int | None, no_cache: bool
+) -> None:
     """Check every record, write build/<version>/ and build/<name>-<version>.zip, verify
     them, and say where they are (what `make release` runs). Records nothing: build as often
     as you like, on any branch. An earlier build of the version is replaced, unless it holds
@@ -533,12 +577,12 @@ def build_command(fmt: str, quiet: bool, root: Path | None) -> None:
     package fails frictionless or its own checks, or a recorded version's records differ;
     2 usage error.
     """
-    _publish(root, fmt, quiet, record=False)
+    _publish(root, fmt, quiet, record=False, jobs=jobs, no_cache=no_cache)
 
 
 @main.command()
 @_publish_options
-def release(fmt: str, quiet: bool, root: Path | None) -> None:
+def release(fmt: str, quiet: bool, root: Path | None, jobs: int | None, no_cache: bool) -> None:
     """Build the version, then record it (the maintainer's act, `make publish`): write
     releases/<version>.json, from which the next release computes its changes, cite the
     version in CITATION.cff, commit both ("Release <version>") and tag v<version>.
@@ -549,7 +593,7 @@ def release(fmt: str, quiet: bool, root: Path | None) -> None:
     Exit status: 0 built and recorded, 1 nothing recorded (as for build, or git refuses),
     2 usage error.
     """
-    _publish(root, fmt, quiet, record=True)
+    _publish(root, fmt, quiet, record=True, jobs=jobs, no_cache=no_cache)
 
 
 @main.command()

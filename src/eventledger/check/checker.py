@@ -9,7 +9,6 @@ one broken file never hides the errors in another.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
-from eventledger.check.rules import check_record
+from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList, RecordPath
@@ -25,15 +24,10 @@ from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
 from eventledger.model.kinds import SOURCE_TABLE, Model, Reference
 from eventledger.model.schema import Schema, load_schema
-from eventledger.read.records import Record, Row, read_record
-from eventledger.read.repository import (
-    FileTooLarge,
-    NotRegularFile,
-    RecordFile,
-    Repository,
-    read_regular,
-)
-from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
+from eventledger.read.cache import Cache
+from eventledger.read.records import Record, Row
+from eventledger.read.repository import RecordFile, Repository
+from eventledger.syntax.strict_yaml import MAX_BYTES
 
 
 @dataclass
@@ -49,47 +43,6 @@ class Dataset:
 
     def by_kind(self, kind: str) -> list[Record]:
         return [r for r in self.records if r.kind == kind]
-
-
-def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
-    """Read and check one record file on its own: a pure function of its bytes, its path
-    and the schema (what a worker process can run and a cache can keep)."""
-    try:
-        raw = read_regular(entry.path, limit=max_bytes)
-    except FileTooLarge as err:  # not read at all: a 3 GB file costs no memory
-        record = Record(entry.kind, entry.rel, None)
-        record.issues.append(too_large(entry.rel, err.size, max_bytes))
-        return record
-    except OSError as err:
-        # The entry was a regular file when the folder was listed; it changed since.
-        if not isinstance(err, NotRegularFile):
-            code = "file-unreadable"
-        else:
-            code = "symlink-not-allowed" if err.errno == errno.ELOOP else "special-file"
-        record = Record(entry.kind, entry.rel, None)
-        record.issues.append(
-            Issue(
-                entry.rel,
-                0,
-                0,
-                code,
-                f"cannot read the file: {err.strerror}",
-                hint={
-                    "file-unreadable": "make the file readable (chmod a+r) or remove it",
-                    "symlink-not-allowed": "replace the link with the file itself",
-                }.get(code, "delete it; records are regular files"),
-            )
-        )
-        return record
-    doc, issues = load(raw, entry.rel, max_bytes=max_bytes)
-    if doc is None:
-        record = Record(entry.kind, entry.rel, None)
-    else:
-        record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
-        check_record(record, schema)
-        record.drop_document(raw)
-    record.issues[:0] = issues
-    return record
 
 
 @dataclass(frozen=True)
@@ -110,10 +63,12 @@ class KnownIds:
         return self.tables.get(table, frozenset())
 
 
-def load_dataset(repository: Repository, *, max_bytes: int = MAX_BYTES) -> Dataset:
-    """Read and check every record of the repository."""
+def load_dataset(
+    repository: Repository, *, max_bytes: int = MAX_BYTES, jobs: int = 1, cache: Cache | None = None
+) -> Dataset:
+    """Read and check every record of the repository (reading files in jobs processes)."""
     files, stray = repository.discover()
-    return check_files(repository, files, stray, max_bytes=max_bytes)
+    return check_files(repository, files, stray, max_bytes=max_bytes, jobs=jobs, cache=cache)
 
 
 def check_files(
@@ -123,6 +78,8 @@ def check_files(
     *,
     known: KnownIds | None = None,
     max_bytes: int = MAX_BYTES,
+    jobs: int = 1,
+    cache: Cache | None = None,
 ) -> Dataset:
     """Read and check the given record files.
 
@@ -132,7 +89,7 @@ def check_files(
     sources that are not among the files are read without checking their records.
     """
     schema = load_schema(repository.schema_dir)
-    records = [read_file(entry, schema, max_bytes) for entry in files]
+    records = read_files(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
@@ -375,9 +332,15 @@ def _report_group(members: list[Record]) -> None:
         )
 
 
-def check(repository: Repository, paths: Iterable[Path] | None = None) -> Dataset:
+def check(
+    repository: Repository,
+    paths: Iterable[Path] | None = None,
+    *,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> Dataset:
     """Check the whole repository; when paths are given, keep only the issues in files under them."""
-    dataset = load_dataset(repository)
+    dataset = load_dataset(repository, jobs=jobs, cache=cache)
     if paths is not None:
         prefixes = _with_dependents(
             [repository.rel(p) for p in paths], dataset.records, dataset.schema.model

@@ -177,6 +177,7 @@ def release_text(data: Mapping[str, Any]) -> str:
             f"(the CSV is for programs; open {name}-{version}.xlsx instead):"
         )
         lines += [f"    {c}" for c in cells]
+    lines += [f"  spreadsheet: {note}" for note in data.get("spreadsheet_notes", [])]
     if data["status"] == "unchanged":
         lines.append(
             f"  {data['files']} files, re-checked against SHA256SUMS (verify: OK); nothing written"

@@ -8,7 +8,7 @@ Schema, Pandera, Arrow, codebook, template) are all computed from the objects de
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ class TableSpec:
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
-    @property
+    @cached_property  # asked for by every row of every record read
     def written_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.written)
 

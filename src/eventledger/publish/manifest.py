@@ -51,6 +51,19 @@ def manifest(
     def cells(table: str, row: Row) -> dict[str, str]:
         return {f.name: cell(f, row[f.name]) for f in schema.tables[table].fields}
 
+    # Most cells repeat (vocabulary terms, dates, ids of actors and sources): hash each
+    # distinct cell text once. A million records have tens of millions of cells; the memo
+    # stays bounded, since the texts that never repeat (titles, quotes) would only fill it.
+    seen: dict[str, str] = {}
+
+    def cell_digest(text: str) -> str:
+        digest = seen.get(text)
+        if digest is None:
+            digest = _digest(text)
+            if len(seen) < 100_000:
+                seen[text] = digest
+        return digest
+
     records: dict[str, dict[str, Any]] = {}
     for kind in schema.model.kinds:
         # A record's hash covers its child rows: a changed span changes the event.
@@ -64,7 +77,7 @@ def manifest(
         out: dict[str, Any] = {}
         for row in rows[kind.table]:
             rid = row[kind.id_field]
-            fields = {k: _digest(v) for k, v in cells(kind.table, row).items()}
+            fields = {k: cell_digest(v) for k, v in cells(kind.table, row).items()}
             for child in kind.children:
                 fields[child.table] = _digest(children[child.table].get(rid, []))
             out[rid] = {"hash": _digest(fields), "fields": fields}

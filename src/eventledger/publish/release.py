@@ -56,8 +56,9 @@ from eventledger.publish.parquet import parquet_bytes
 from eventledger.publish.select import COVERAGE_TABLE, Row, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import sqlite_bytes
-from eventledger.publish.spreadsheet import workbook_bytes
+from eventledger.publish.spreadsheet import spreadsheet_aside
 from eventledger.publish.verify import SUMS, safe_relative, verify
+from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class Rendered:
     counts: dict[str, int]
     drafts: list[str]
     formula_cells: list[str]
+    spreadsheet_notes: list[str] = field(default_factory=list)  # tables split over sheets
 
 
 @dataclass
@@ -120,6 +122,7 @@ class BuildResult:
     counts: dict[str, int] = field(default_factory=dict)
     drafts: list[str] = field(default_factory=list)
     formula_cells: list[str] = field(default_factory=list)
+    spreadsheet_notes: list[str] = field(default_factory=list)
     changes: Changes | None = None
     files: int = 0
     manifest_path: Path | None = None
@@ -140,6 +143,7 @@ class BuildResult:
             "rows": self.counts,
             "drafts_withheld": self.drafts,
             "formula_like_cells": self.formula_cells,
+            "spreadsheet_notes": self.spreadsheet_notes,
             "changes": self.changes.to_dict() if self.changes else None,
             "files": self.files,
             "manifest": rel(self.manifest_path) if self.manifest_path else None,
@@ -236,10 +240,16 @@ def resolve_target(repository: Repository) -> Target:
     return Target(name, version, created, created_from, base, manifests)
 
 
-def check_records(repository: Repository, progress: Progress = _quiet) -> Dataset:
-    """Every record, checked; an error anywhere stops the release."""
+def check_records(
+    repository: Repository,
+    progress: Progress = _quiet,
+    *,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> Dataset:
+    """Every record, checked (read in jobs processes); an error anywhere stops the release."""
     progress("checking records")
-    dataset = load_dataset(repository)
+    dataset = load_dataset(repository, jobs=jobs, cache=cache)
     errors = dataset.issues.errors
     if errors:
         raise ReleaseError(
@@ -306,6 +316,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         target.manifests.get(version),
         list(schema.model.record_tables),
     )
+    workbook = spreadsheet_aside(schema, rows, target.when)
     files: dict[str, bytes] = {}
     csv_res, parquet_res = [], []
     for table, spec in schema.tables.items():
@@ -330,7 +341,8 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
     files["CHANGES.md"] = changes_markdown(changes).encode("utf-8")
     files["changes.json"] = json_bytes(changes.to_dict())
     files["manifest.json"] = manifest_bytes(new)
-    files[f"{name}-{version}.xlsx"] = workbook_bytes(schema, rows, target.when)
+    sheet = workbook()
+    files[f"{name}-{version}.xlsx"] = sheet.data
     progress("the spreadsheet copy")
     files |= site_files(
         name,
@@ -353,6 +365,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         formula_cells=[
             c for t, spec in schema.tables.items() for c in formula_cells(spec, rows[t])
         ],
+        spreadsheet_notes=sheet.notes,
     )
 
 
@@ -479,8 +492,16 @@ def _remove_stale(build: Path, target: Target, progress: Progress) -> None:
     .<version>-* folders and zips, and half-written .<name>-<version>.zip.*.tmp files. Only
     called under the version's lock, so no running build owns them."""
     prefixes = (f".{target.version}-", f".{target.name}-{target.version}.zip.")
+    folder = build / target.version
     for entry in sorted(build.iterdir()):
         if not entry.name.startswith(prefixes):
+            continue
+        # An earlier build moved aside by a build killed before its own took its place:
+        # put it back rather than lose it; the build that follows replaces it properly.
+        moved_aside = entry.name.startswith(f".{target.version}-old-") and entry.is_dir()
+        if moved_aside and not os.path.lexists(folder):
+            entry.rename(folder)
+            progress(f"put back {target.version}/, moved aside by an interrupted build")
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
@@ -535,6 +556,7 @@ def _write_locked(
         counts=rendered.counts,
         drafts=rendered.drafts,
         formula_cells=rendered.formula_cells,
+        spreadsheet_notes=rendered.spreadsheet_notes,
         changes=rendered.changes,
         files=len(rendered.files),
     )
@@ -666,12 +688,18 @@ def check_removals(
 
 
 def build(
-    repository: Repository, *, progress: Progress = _quiet, write_manifest: bool = False
+    repository: Repository,
+    *,
+    progress: Progress = _quiet,
+    write_manifest: bool = False,
+    jobs: int = 1,
+    cache: Cache | None = None,
 ) -> BuildResult:
     """Write build/<version>/ and build/<name>-<version>.zip; with write_manifest, also record
-    releases/<version>.json, from which the next release computes its changes."""
+    releases/<version>.json, from which the next release computes its changes. Records are
+    read in jobs processes, through cache when given."""
     target = resolve_target(repository)
-    dataset = check_records(repository, progress)
+    dataset = check_records(repository, progress, jobs=jobs, cache=cache)
     try:
         rendered = render(target, dataset, progress)
     except (OSError, sqlite3.Error) as err:

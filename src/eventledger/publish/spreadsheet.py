@@ -2,82 +2,170 @@
 
 The canonical CSV is byte-exact and meant for programs: a cell such as "-30 Grad" or
 "@handle" would run as a formula if a spreadsheet opened the CSV. In this workbook every
-text cell is stored as a string, so opening it runs nothing. openpyxl stamps the save time
-into docProps/core.xml and the zip entries; both are rewritten from `created`.
+text cell is written as a string (never through XlsxWriter's guessing write()), so opening
+it runs nothing; dates are date cells with a yyyy-mm-dd format.
+
+XlsxWriter in constant-memory mode streams each row to a temporary file as it goes, so a
+million rows cost no more memory than a thousand. Its bytes depend only on the cells and
+`created` (core.xml's dates; the zip entries carry XlsxWriter's fixed 1980 timestamp), and
+[Content_Types].xml is the first zip entry, as some readers require.
+
+A sheet holds at most 1,048,576 rows (Excel's limit): a larger table continues on sheets
+named "<table> (2)", "<table> (3)" and so on, each with the header row, and the notes say so.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-import zipfile
-from collections.abc import Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
-from openpyxl import Workbook
+import xlsxwriter
 
 from eventledger.model.schema import Schema
-from eventledger.publish.archive import write_zip
+from eventledger.model.types import LIST_DELIMITER, TYPES
 
 Row = dict[str, Any]
-_MODIFIED = re.compile(rb"<dcterms:modified([^>]*)>[^<]*</dcterms:modified>")
-_CREATED = re.compile(rb"<dcterms:created([^>]*)>[^<]*</dcterms:created>")
+SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
+TEXT_LIMIT = 32_767  # the most characters (UTF-16 units) a cell holds
+
+
+@dataclass
+class Spreadsheet:
+    data: bytes
+    sheets: dict[str, list[str]]  # table -> the sheets it fills, in order
+    notes: list[str] = field(default_factory=list)  # what a reader must know: splits, cut cells
+
+
+def sheet_names(table: str, rows: int, sheet_rows: int = SHEET_ROWS) -> list[str]:
+    per_sheet = sheet_rows - 1  # each sheet repeats the header
+    count = max(1, -(-rows // per_sheet))
+    return [table] + [f"{table} ({k})" for k in range(2, count + 1)]
+
+
+def spreadsheet(
+    schema: Schema,
+    rows: Mapping[str, Sequence[Row]],
+    created: dt.datetime,
+    *,
+    sheet_rows: int = SHEET_ROWS,
+) -> Spreadsheet:
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="eventledger-xlsx-") as tmp:
+        book = xlsxwriter.Workbook(
+            buffer,
+            {
+                "constant_memory": True,
+                "tmpdir": tmp,
+                # Belt and braces: only write_string is called for text, but nothing should
+                # ever turn a text into a formula, a number or a link.
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+                "nan_inf_to_errors": True,
+            },
+        )
+        book.set_properties(
+            {"created": created.astimezone(dt.UTC).replace(tzinfo=None), "author": "eventledger"}
+        )
+        day = book.add_format({"num_format": "yyyy-mm-dd"})
+        sheets: dict[str, list[str]] = {}
+        notes: list[str] = []
+        for name, spec in schema.tables.items():
+            table = rows[name]
+            names = sheet_names(name, len(table), sheet_rows)
+            sheets[name] = names
+            if len(names) > 1:
+                notes.append(
+                    f"{name}: {len(table):,} rows are more than a sheet holds; "
+                    f"the spreadsheet splits them over the sheets {', '.join(names)}"
+                )
+            fields = [
+                (c, f.name, TYPES[f.type].spreadsheet, TYPES[f.type].to_cell, f.delimiter)
+                for c, f in enumerate(spec.fields)
+            ]
+            per_sheet = sheet_rows - 1
+            for k, sheet_name in enumerate(names):
+                sheet = book.add_worksheet(sheet_name)
+                text, number, date = sheet.write_string, sheet.write_number, sheet.write_datetime
+                for c, header in enumerate(spec.field_names):
+                    text(0, c, header)
+                for r, row in enumerate(table[k * per_sheet : (k + 1) * per_sheet], start=1):
+                    for c, column, kind, to_text, delimiter in fields:
+                        value = row[column]
+                        if value is None:
+                            continue
+                        if kind == "text":  # lists as their CSV text, joined
+                            if text(r, c, to_text(value, delimiter or LIST_DELIMITER)) == -2:
+                                notes.append(
+                                    f"{sheet_name} row {r + 1} {column}: longer than a cell holds "
+                                    f"({TEXT_LIMIT:,} characters), cut in the spreadsheet; the CSV "
+                                    "holds it whole"
+                                )
+                        elif kind == "date":
+                            date(r, c, value, day)
+                        else:
+                            number(r, c, value)
+        book.close()
+    return Spreadsheet(buffer.getvalue(), sheets, notes)
+
+
+# Set by fork in the one child that writes the workbook: the rows are shared, not pickled.
+_PENDING: tuple[Schema, Mapping[str, Sequence[Row]], dt.datetime] | None = None
+
+
+def _pending() -> Spreadsheet:
+    if _PENDING is None:
+        raise RuntimeError("the workbook's process started without its rows")
+    return spreadsheet(*_PENDING)
+
+
+def _room_for_a_copy() -> bool:
+    """Whether the machine could hold a second copy of this process: the child reads every
+    row, and reading touches (so copies) the memory pages that hold them."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        available = int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, ValueError, KeyError, IndexError):
+        return False
+    return resident * 2 < available
+
+
+def spreadsheet_aside(
+    schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
+) -> Callable[[], Spreadsheet]:
+    """Start writing the workbook in a forked process, beside the rest of the build (it is
+    pure Python cell by cell, and the second core is otherwise idle); return a function
+    that waits for it. Where fork is missing, the workbook is written when asked for."""
+    global _PENDING
+    if "fork" not in get_all_start_methods() or not _room_for_a_copy():
+        return lambda: spreadsheet(schema, rows, created)
+    _PENDING = (schema, rows, created)
+    pool = ProcessPoolExecutor(1, mp_context=get_context("fork"))
+    try:
+        future = pool.submit(_pending)  # forks now, with _PENDING set
+    finally:
+        _PENDING = None
+
+    def wait() -> Spreadsheet:
+        try:
+            return future.result()
+        finally:
+            pool.shutdown()
+
+    return wait
 
 
 def workbook_bytes(
     schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
 ) -> bytes:
-    book = Workbook()
-    book.remove(book.active)
-    for name, spec in schema.tables.items():
-        sheet = book.create_sheet(name)
-        sheet.append(list(spec.field_names))
-        for r, row in enumerate(rows[name], start=2):
-            for c, f in enumerate(spec.fields, start=1):
-                value = row[f.name]
-                if value is None:
-                    continue
-                target = sheet.cell(row=r, column=c)
-                if f.type == "list":
-                    value = (f.delimiter or ",").join(value)
-                if f.type in ("string", "list"):
-                    target.value = value
-                    target.data_type = "s"  # never a formula, whatever the text starts with
-                elif f.type == "date":
-                    target.value = value
-                    target.number_format = "yyyy-mm-dd"
-                else:
-                    target.value = value
-    naive = created.astimezone(dt.UTC).replace(tzinfo=None)
-    book.properties.created = naive
-    book.properties.modified = naive
-    book.properties.creator = "eventledger"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return _fixed(buffer.getvalue(), created)
-
-
-def _fixed(data: bytes, created: dt.datetime) -> bytes:
-    """Rewrite the workbook's zip with fixed timestamps and a fixed modified date."""
-    stamp = created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    entries: dict[str, bytes] = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for info in zf.infolist():
-            content = zf.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = _MODIFIED.sub(
-                    lambda m: (
-                        b"<dcterms:modified" + m.group(1) + b">" + stamp + b"</dcterms:modified>"
-                    ),
-                    content,
-                )
-                content = _CREATED.sub(
-                    lambda m: (
-                        b"<dcterms:created" + m.group(1) + b">" + stamp + b"</dcterms:created>"
-                    ),
-                    content,
-                )
-            entries[info.filename] = content
-    # [Content_Types].xml must stay the first entry for some readers; keep openpyxl's order.
-    return write_zip(list(entries.items()), created, sort=False)
+    return spreadsheet(schema, rows, created).data

@@ -18,14 +18,14 @@ from eventledger.model.types import TYPES
 from eventledger.syntax.strict_yaml import Document, load
 
 
-@dataclass
+@dataclass(slots=True)  # hundreds of thousands of them: no __dict__ each
 class Row:
     table: str
     values: dict[str, Any]
     prefix: RecordPath  # where the row stands in the record: () or ("evidence", 2)
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     kind: str
     file: str

@@ -228,8 +228,10 @@ def _characters(text: str, file: str) -> list[Issue]:
     return issues
 
 
-def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
-    """Build a Document from YAML text, reporting every rule it breaks."""
+def parse(text: str, file: str, positions: bool = True) -> tuple[Document | None, list[Issue]]:
+    """Build a Document from YAML text, reporting every rule it breaks. With positions
+    False, the Document knows where no key or item stands (a clean file never needs to:
+    most of a parse is spent recording them); the issues of the parse itself are placed."""
     issues: list[Issue] = []
     doc = Document(data=None)
     stack: list[list[Any]] = []  # frames: [container, path, pending_key, key_position, seen_keys]
@@ -256,7 +258,8 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
         if isinstance(container, list):
             item_path = (*path, len(container))
             container.append(value)
-            doc.positions[item_path] = here(event)
+            if positions:
+                doc.positions[item_path] = here(event)
             return item_path
         key = frame[2]
         if key is None:  # this value is a key
@@ -277,14 +280,16 @@ def parse(text: str, file: str) -> tuple[Document | None, list[Issue]]:
             else:
                 frame[4][value] = here(event)[0]
                 frame[2] = value
-                frame[3] = here(event)
+                if positions:
+                    frame[3] = here(event)
             return None
         frame[2] = None
         if key is _DROP:
             return None
         entry_path = (*path, key)
         container[key] = value
-        doc.positions[entry_path] = frame[3]
+        if positions:
+            doc.positions[entry_path] = frame[3]
         return entry_path
 
     def escaped(value: str, event: Any, path: RecordPath | None, key: Any) -> None:
@@ -413,13 +418,13 @@ _DROP: Any = _Drop()
 
 
 def load(
-    raw: bytes, file: str, *, max_bytes: int = MAX_BYTES
+    raw: bytes, file: str, *, max_bytes: int = MAX_BYTES, positions: bool = True
 ) -> tuple[Document | None, list[Issue]]:
     """Read one record file from its bytes. Never raises on bad data."""
     text, issues = decode(raw, file, max_bytes=max_bytes)
     if text is None:
         return None, issues
-    doc, more = parse(text, file)
+    doc, more = parse(text, file, positions)
     return doc, issues + more
 
 

@@ -1,0 +1,317 @@
+"""Reading and checking record files on every core, with a cache, merged in file order.
+
+Reading one file (strict YAML, typed rows, the rules within one record) is a pure
+function of its bytes, its path and the schema, so it runs in worker processes. Workers
+send back compact results, never parsed documents (pickling those costs more than
+parsing): the file's bytes, which later checks need to place an issue, and the JSON
+payload that the cache also stores (typed rows, issues, the field paths already
+reported). The parent decodes the payloads in the order of the files, so the records,
+and every check after them, come out the same whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import gc
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import astuple, fields
+from multiprocessing import get_all_start_methods, get_context
+from typing import Any
+
+from eventledger.check.rules import check_record
+from eventledger.issues import Issue
+from eventledger.issues.catalog import lookup
+from eventledger.model.schema import Schema
+from eventledger.read.cache import Cache, Location
+from eventledger.read.records import Record, Row, read_record
+from eventledger.read.repository import FileTooLarge, NotRegularFile, RecordFile, read_regular
+from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
+
+CHUNK = 256  # files per task at most: enough to amortize a round trip, few enough to balance
+SERIAL_BELOW = 64  # fewer files are read faster than worker processes start
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _raw(entry: RecordFile, max_bytes: int) -> bytes | Record:
+    """The file's bytes, or the record of why they cannot be read."""
+    try:
+        return read_regular(entry.path, limit=max_bytes)
+    except FileTooLarge as err:  # not read at all: a 3 GB file costs no memory
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(too_large(entry.rel, err.size, max_bytes))
+        return record
+    except OSError as err:
+        # The entry was a regular file when the folder was listed; it changed since.
+        if not isinstance(err, NotRegularFile):
+            code = "file-unreadable"
+        else:
+            code = "symlink-not-allowed" if err.errno == errno.ELOOP else "special-file"
+        record = Record(entry.kind, entry.rel, None)
+        record.issues.append(
+            Issue(
+                entry.rel,
+                0,
+                0,
+                code,
+                f"cannot read the file: {err.strerror}",
+                hint={
+                    "file-unreadable": "make the file readable (chmod a+r) or remove it",
+                    "symlink-not-allowed": "replace the link with the file itself",
+                }.get(code, "delete it; records are regular files"),
+            )
+        )
+        return record
+
+
+def read_file(entry: RecordFile, schema: Schema, max_bytes: int = MAX_BYTES) -> Record:
+    """Read and check one record file on its own: a pure function of its bytes, its path
+    and the schema (what a worker process can run and a cache can keep)."""
+    raw = _raw(entry, max_bytes)
+    return raw if isinstance(raw, Record) else _read(entry, raw, schema, max_bytes)
+
+
+def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Record:
+    # Most files are clean: parse without recording where each key stands (most of the
+    # parse), and parse again with positions only when the record has issues to place.
+    positions = False
+    while True:
+        doc, issues = load(raw, entry.rel, max_bytes=max_bytes, positions=positions)
+        if doc is None:
+            record = Record(entry.kind, entry.rel, None)
+            break
+        record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
+        check_record(record, schema)
+        if positions or not record.issues:
+            record.drop_document(raw)
+            break
+        positions = True
+    record.issues[:0] = issues
+    return record
+
+
+def _date(value: object) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in the cache")
+
+
+def encode(record: Record) -> bytes:
+    """The compact result of reading one file: what the cache stores and workers send back.
+    Rows are value lists beside the list of their keys ("shapes"), which a record's rows of
+    one table share."""
+    shapes: dict[tuple[str, ...], int] = {}
+    rows = []
+    for row in record.rows:
+        shape = tuple(row.values)
+        index = shapes.setdefault(shape, len(shapes))
+        rows.append([row.table, list(row.prefix), index, list(row.values.values())])
+    data = {
+        "parsed": record.raw is not None,
+        "table": record.table,
+        "id_field": record.id_field,
+        "shapes": [list(shape) for shape in shapes],
+        "rows": rows,
+        "issues": [issue_fields(i) for i in record.issues],
+        "flagged": [list(p) for p in sorted(record.flagged, key=repr)],
+    }
+    return json.dumps(data, default=_date, separators=(",", ":")).encode()
+
+
+# Every decoded row of a table shares one tuple of interned keys, and short texts (terms,
+# ids, dates before parsing) are interned: a hundred thousand records otherwise hold a
+# hundred thousand copies of each field name and vocabulary term.
+_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_SHORT = 64
+
+
+def _shape(keys: list[str]) -> tuple[str, ...]:
+    key = tuple(keys)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _SHAPES[key] = tuple(sys.intern(k) for k in keys)
+    return shape
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= _SHORT else value
+    if isinstance(value, list):
+        return [sys.intern(v) if isinstance(v, str) and len(v) <= _SHORT else v for v in value]
+    return value
+
+
+def decode(
+    entry: RecordFile,
+    payload: bytes,
+    raw: bytes | None,
+    schema: Schema,
+    dates: dict[str, tuple[str, ...]] | None = None,
+) -> Record:
+    """The record encode() described. Raises ValueError, KeyError, TypeError or IndexError on
+    a payload that does not describe one (a damaged or foreign cache entry)."""
+    data: dict[str, Any] = json.loads(payload)
+    dates = dates if dates is not None else _date_fields(schema)
+    shapes = [_shape(keys) for keys in data["shapes"]]
+    rows = []
+    for table, prefix, index, items in data["rows"]:
+        shape = shapes[index]
+        if len(shape) != len(items):
+            raise ValueError("not a row")
+        values = dict(zip(shape, map(_value, items), strict=True))
+        for name in dates[table]:
+            value = values.get(name)
+            if value is not None:
+                values[name] = dt.date.fromisoformat(value)
+        rows.append(Row(table, values, tuple(prefix)))
+    issues = [issue_from(values) for values in data["issues"]]
+    if any(i.file != entry.rel for i in issues):
+        raise ValueError("an issue of another file")
+    flagged = {tuple(p) for p in data["flagged"]}
+    raw = raw if data["parsed"] is True else None
+    table, id_field = data["table"], data["id_field"]
+    if not isinstance(table, str) or not isinstance(id_field, str):
+        raise ValueError("not a record")
+    return Record(entry.kind, entry.rel, None, table, id_field, rows, issues, raw, flagged)
+
+
+_ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
+
+
+def issue_fields(issue: Issue) -> list[Any]:
+    """An issue as a JSON list, every field in order (a path as a list)."""
+    return [list(v) if isinstance(v, tuple) else v for v in astuple(issue)]
+
+
+def issue_from(values: list[Any]) -> Issue:
+    """The inverse of issue_fields. Raises on a list that is no issue of this tool's catalog."""
+    if not isinstance(values, list) or len(values) != len(_ISSUE_FIELDS):
+        raise ValueError("not an issue")
+    data = dict(zip(_ISSUE_FIELDS, values, strict=True))
+    data["path"] = tuple(data["path"])
+    issue = Issue(**data)
+    lookup(issue.code)  # KeyError on a code this tool does not know
+    return issue
+
+
+def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
+    return {
+        name: tuple(f.name for f in table.fields if f.type == "date")
+        for name, table in schema.tables.items()
+    }
+
+
+# One result per file: its bytes (None when unreadable) and the payload; per task, where
+# the entries it wrote to the cache are.
+Result = tuple[bytes | None, bytes]
+Done = tuple[list[Result], dict[str, Location]]
+
+
+def _key(cache: Cache, entry: RecordFile, raw: bytes, max_bytes: int) -> str:
+    return cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw)
+
+
+def _work(
+    entries: Sequence[RecordFile], schema: Schema, max_bytes: int, cache: Cache | None
+) -> Done:
+    out: list[Result] = []
+    new: list[tuple[str, bytes]] = []
+    for entry in entries:
+        raw = _raw(entry, max_bytes)
+        if isinstance(raw, Record):  # unreadable: the record says why
+            out.append((None, encode(raw)))
+            continue
+        key = _key(cache, entry, raw, max_bytes) if cache is not None else ""
+        payload = cache.lookup(key) if cache is not None else None
+        if payload is None:
+            payload = encode(_read(entry, raw, schema, max_bytes))
+            new.append((key, payload))
+        out.append((raw, payload))
+    return out, cache.write_pack(new) if cache is not None else {}
+
+
+# Set in each worker by fork from the parent, so the schema is never pickled per task.
+_SHARED: tuple[Schema, int, Cache | None] | None = None
+
+
+def _work_shared(entries: Sequence[RecordFile]) -> Done:
+    if _SHARED is None:
+        raise RuntimeError("a worker started without what the parent shares")
+    return _work(entries, *_SHARED)
+
+
+def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordFile]]:
+    for start in range(0, len(files), size):
+        yield files[start : start + size]
+
+
+def _results(
+    files: Sequence[RecordFile], schema: Schema, max_bytes: int, jobs: int, cache: Cache | None
+) -> Iterator[tuple[Sequence[RecordFile], Done]]:
+    """Each chunk of files with its results, in order, as they come (decoded as they arrive,
+    so the parent never holds every payload at once)."""
+    global _SHARED
+    # Workers are forked so that they share the schema and the cache's index with the
+    # parent; where fork is missing (Windows), files are read here.
+    if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
+        for part in _chunks(files, CHUNK):
+            yield part, _work(part, schema, max_bytes, cache)
+        return
+    size = min(CHUNK, -(-len(files) // (jobs * 4)))
+    parts = list(_chunks(files, size))
+    _SHARED = (schema, max_bytes, cache)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+            yield from zip(parts, pool.map(_work_shared, parts), strict=True)
+    finally:
+        _SHARED = None
+
+
+def read_files(
+    files: Sequence[RecordFile],
+    schema: Schema,
+    *,
+    max_bytes: int = MAX_BYTES,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> list[Record]:
+    """Read every file (in workers when jobs > 1), in the order given."""
+    # Every record read stays alive until the end of the run: the collector's passes over
+    # them find nothing to free and cost about a sixth of the run, so pause it.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        records: list[Record] = []
+        dates = _date_fields(schema)
+        added: dict[str, Location] = {}
+        rebuilt: list[tuple[str, bytes]] = []
+        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache):
+            added.update(wrote)
+            for entry, (raw, payload) in zip(part, results, strict=True):
+                try:
+                    records.append(decode(entry, payload, raw, schema, dates))
+                except (ValueError, KeyError, TypeError, IndexError):
+                    # An entry that passed its checksum but describes no record (written by
+                    # something else): never trust it; read the file again, replace the entry.
+                    record = read_file(entry, schema, max_bytes)
+                    if cache is not None and raw is not None:
+                        rebuilt.append((_key(cache, entry, raw, max_bytes), encode(record)))
+                    records.append(record)
+        if cache is not None:
+            added.update(cache.write_pack(rebuilt))
+            cache.commit(added)
+        return records
+    finally:
+        gc.freeze()  # what was read stays; later collections need not scan it
+        if enabled:
+            gc.enable()

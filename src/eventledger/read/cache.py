@@ -1,0 +1,249 @@
+"""A cache of what reading one record file found, keyed by what that result depends on.
+
+Reading and checking one file is a pure function of its bytes, its path, the schema and
+the tool's code, so its result is stored under the SHA-256 of all of them: a second run
+re-reads only the files whose bytes changed, and any change to schema/ or to the code
+(a new version, or an edited checkout) starts afresh.
+
+Entries live in .eventledger-cache/ at the repository root (git-ignored). The entries of
+a run are appended to pack files (one per worker task: one small file per record would
+cost more to write than the parse it saves) and found through an index that the run
+replaces in one rename when it ends; single entries (the file index, a run's outcome) are
+files of their own, written aside and renamed. Every entry carries the SHA-256 of its key
+and payload, so an entry cut short, damaged, written by another program or missing from a
+pack that another run removed is ignored and rebuilt, never trusted. Concurrent runs each
+write their own packs; the index last written wins, and what the other run added is only
+read again next time. Payloads are JSON, never pickle: an entry can at worst describe a
+file wrongly (which is why CI runs with --no-cache), never run code. A cache folder that
+is a symbolic link is not used: the tool never follows a link out of the repository.
+
+The folder is bounded: a ledger counts the bytes written, and past the limit the oldest
+packs and entries go until three quarters of it remain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import IO
+
+import eventledger
+from eventledger.atomic import write_atomically
+
+FOLDER = ".eventledger-cache"
+MAGIC = b"eventledger-cache 1\n"
+DIGEST = 32  # bytes of a SHA-256
+DEFAULT_LIMIT = 2 << 30  # a million records take about 1.5 GB
+
+
+@functools.cache
+def code_digest() -> str:
+    """The tool's version, the bytes of its code and the versions of what it depends on:
+    an edited checkout, or another pysbd, is another tool."""
+    package = Path(eventledger.__file__).parent
+    digest = hashlib.sha256(eventledger.__version__.encode())
+    try:
+        for requirement in sorted(metadata.requires("eventledger") or []):
+            name = re.split(r"[\s;<>=!~\[]", requirement, maxsplit=1)[0]
+            if "extra ==" not in requirement:
+                digest.update(f"{name}=={metadata.version(name)}\n".encode())
+    except metadata.PackageNotFoundError:
+        digest.update(b"not installed\n")
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+Location = tuple[str, int, int]  # pack file name, offset, length
+
+
+@dataclass
+class Cache:
+    folder: Path
+    namespace: bytes  # digest of the code, the schema and the reading options
+    limit: int = DEFAULT_LIMIT
+    index: dict[str, Location] = field(default_factory=dict)  # key -> where its entry is
+    _packs: dict[str, IO[bytes]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(
+        cls, root: Path, schema_dir: Path, options: str, limit: int = DEFAULT_LIMIT
+    ) -> Cache | None:
+        """The cache of the repository at root, or None when it cannot be used."""
+        folder = root / FOLDER
+        if folder.is_symlink():
+            return None
+        try:
+            folder.mkdir(exist_ok=True)
+            (folder / "entries").mkdir(exist_ok=True)
+            (folder / "packs").mkdir(exist_ok=True)
+        except OSError:
+            return None  # a read-only checkout checks without a cache
+        try:
+            schema = folder_digest(schema_dir)
+        except OSError:
+            return None  # the checks report an unreadable schema; they need no cache for it
+        namespace = hashlib.sha256(f"{code_digest()}\0{schema}\0{options}".encode()).digest()
+        cache = cls(folder, namespace, limit)
+        cache.index = cache._read_index()
+        return cache
+
+    def key(self, kind: str, rel: str, data: bytes) -> str:
+        digest = hashlib.sha256(self.namespace)
+        digest.update(f"{kind}\0{rel}\0".encode())
+        digest.update(hashlib.sha256(data).digest())
+        return digest.hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / "entries" / key[:2] / key[2:]
+
+    def get(self, key: str) -> bytes | None:
+        """The payload stored under key, or None when there is none or it fails its checksum."""
+        try:
+            with open(self._path(key), "rb") as handle:
+                blob = handle.read()
+        except OSError:
+            return None
+        return self._payload(key, blob)
+
+    def put(self, key: str, payload: bytes) -> int:
+        """Store payload under key; return the bytes written (0 when the cache cannot write)."""
+        path = self._path(key)
+        blob = self._blob(key, payload)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            write_atomically(path, blob, durable=False)
+        except OSError:
+            return 0
+        return len(blob)
+
+    @staticmethod
+    def _blob(key: str, payload: bytes) -> bytes:
+        return MAGIC + hashlib.sha256(key.encode() + payload).digest() + payload
+
+    @staticmethod
+    def _payload(key: str, blob: bytes) -> bytes | None:
+        head = len(MAGIC) + DIGEST
+        if not blob.startswith(MAGIC) or len(blob) < head:
+            return None
+        payload = blob[head:]
+        if hashlib.sha256(key.encode() + payload).digest() != blob[len(MAGIC) : head]:
+            return None
+        return payload
+
+    def _index_key(self) -> str:
+        return hashlib.sha256(self.namespace + b"\0pack index").hexdigest()
+
+    def _read_index(self) -> dict[str, Location]:
+        payload = self.get(self._index_key())
+        if payload is None:
+            return {}
+        try:
+            data = json.loads(payload)
+            return {k: (str(v[0]), int(v[1]), int(v[2])) for k, v in data.items()}
+        except (ValueError, TypeError, IndexError, AttributeError):
+            return {}
+
+    def lookup(self, key: str) -> bytes | None:
+        """The payload stored in a pack under key, or None (absent, gone or damaged)."""
+        where = self.index.get(key)
+        if where is None:
+            return None
+        name, offset, length = where
+        try:
+            handle = self._packs.get(name)
+            if handle is None:
+                handle = self._packs[name] = open(self.folder / "packs" / name, "rb")  # noqa: SIM115
+            blob = os.pread(handle.fileno(), length, offset)
+        except OSError:
+            return None
+        return self._payload(key, blob)
+
+    def write_pack(self, entries: list[tuple[str, bytes]]) -> dict[str, Location]:
+        """Write entries (key, payload) to a new pack; return where each is (empty on failure)."""
+        if not entries:
+            return {}
+        name = f"{secrets.token_hex(8)}.pack"
+        where: dict[str, Location] = {}
+        parts, offset = [], 0
+        for key, payload in entries:
+            blob = self._blob(key, payload)
+            where[key] = (name, offset, len(blob))
+            parts.append(blob)
+            offset += len(blob)
+        try:
+            write_atomically(self.folder / "packs" / name, b"".join(parts), durable=False)
+        except OSError:
+            return {}
+        return where
+
+    def commit(self, added: dict[str, Location]) -> None:
+        """Record the entries this run wrote in the index; keep the folder within its bound."""
+        if not added:
+            return
+        self.index.update(added)
+        written = sum(length for _, _, length in added.values())
+        self.account(written)
+        data = json.dumps({k: list(v) for k, v in self.index.items()}, separators=(",", ":"))
+        self.put(self._index_key(), data.encode())
+
+    def account(self, written: int) -> None:
+        """Count bytes written in this run; past the limit, remove the oldest entries."""
+        if written <= 0:
+            return
+        ledger = self.folder / "ledger"
+        try:
+            total = int(ledger.read_text(encoding="ascii")) + written
+        except (OSError, ValueError):
+            total = self._size()  # no ledger yet, or a damaged one: count what is there
+        if total > self.limit:
+            total = self._evict()
+        with contextlib.suppress(OSError):
+            write_atomically(ledger, str(total).encode(), durable=False)
+
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        found = []
+        folders = [self.folder / "packs"]
+        with contextlib.suppress(OSError):
+            folders += [Path(e.path) for e in os.scandir(self.folder / "entries") if e.is_dir()]
+        for folder in folders:
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(folder):
+                    with contextlib.suppress(OSError):
+                        stat = entry.stat(follow_symlinks=False)
+                        found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+        return found
+
+    def _size(self) -> int:
+        return sum(size for _, size, _ in self._entries())
+
+    def _evict(self) -> int:
+        entries = sorted(self._entries())
+        total = sum(size for _, size, _ in entries)
+        gone: set[str] = set()
+        for _, size, path in entries:
+            if total <= self.limit * 3 // 4:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                gone.add(path.name)
+        self.index = {k: v for k, v in self.index.items() if v[0] not in gone}
+        return total

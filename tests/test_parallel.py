@@ -1,0 +1,116 @@
+"""`validate` in worker processes and from the cache says exactly what one process says with
+no cache, on the project's own records and on a badly broken repository; a damaged cache
+entry changes nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from casekit import CASES, PROJECT, make_repository
+from eventledger.read.cache import FOLDER, Cache
+from releasekit import make_release_repository
+
+EXE = PROJECT / ".venv" / "bin" / "eventledger"
+
+
+def validate(root: Path, *args: str) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [str(EXE), "validate", "--root", str(root), *args], capture_output=True, text=True
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def corpus(tmp_path: Path) -> Path:
+    """A copy of the project's records, so the cache is written beside the copy."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for name in ("events", "actors", "sources", "schema"):
+        shutil.copytree(PROJECT / name, root / name)
+    shutil.copyfile(PROJECT / "datapackage.json", root / "datapackage.json")
+    return root
+
+
+def broken(tmp_path: Path) -> Path:
+    """Every invalid case at once, plus a stray file: many errors of every layer."""
+    root = tmp_path / "broken"
+    make_repository(root)
+    cases = [p for p in sorted((CASES / "invalid").rglob("*.yaml")) if not p.is_symlink()]
+    for i, case in enumerate(c for c in cases if c.is_file()):
+        target = root / "events" / "2019" / f"2019-04-25-case-{i:03d}.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(case, target)
+    (root / "events" / "notes.txt").write_text("not a record\n", encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize("make", [corpus, broken])
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_workers_and_cache_change_nothing_in_the_output(
+    tmp_path: Path, make: Callable[[Path], Path], fmt: str
+) -> None:
+    root = make(tmp_path)
+    serial = validate(root, "--jobs", "1", "--no-cache", "--format", fmt)
+    assert serial[0] == (0 if make is corpus else 1), serial[2]
+    assert not (root / FOLDER).exists()  # --no-cache leaves nothing behind
+    assert validate(root, "--jobs", "2", "--format", fmt) == serial  # cold: fills the cache
+    assert (root / FOLDER).is_dir()
+    assert validate(root, "--jobs", "2", "--format", fmt) == serial  # warm: from the cache
+    assert validate(root, "--jobs", "1", "--format", fmt) == serial
+
+
+def test_a_corrupted_cache_entry_is_ignored(tmp_path: Path) -> None:
+    root = broken(tmp_path)
+    expected = validate(root, "--jobs", "2")
+    cache = Cache.open(root, root / "schema", "")
+    assert cache is not None and cache.index
+    for name, offset, length in cache.index.values():
+        path = root / FOLDER / "packs" / name
+        blob = bytearray(path.read_bytes())
+        blob[offset + length - 3] ^= 0x55
+        path.write_bytes(bytes(blob))
+    for run in (root / FOLDER / "entries").rglob("*"):  # the stored outcomes of whole runs
+        if run.is_file():
+            run.write_bytes(run.read_bytes()[:-7])
+    assert validate(root, "--jobs", "2") == expected
+    assert validate(root, "--jobs", "1") == expected
+
+
+def test_an_edit_is_seen_on_the_next_run(tmp_path: Path) -> None:
+    root = corpus(tmp_path)
+    assert validate(root)[0] == 0
+    event = sorted((root / "events").rglob("*.yaml"))[0]
+    text = event.read_text(encoding="utf-8")
+    event.write_text(text.replace("review_status:", "review_status: nonsense\nx:", 1), "utf-8")
+    code, out, _ = validate(root)
+    assert code == 1 and event.name in out
+    event.write_text(text, encoding="utf-8")
+    assert validate(root)[0] == 0
+
+
+def test_a_build_from_workers_and_the_cache_has_the_same_bytes(tmp_path: Path) -> None:
+    root = make_release_repository(tmp_path / "repo")
+
+    def build(*args: str) -> dict[str, bytes]:
+        done = subprocess.run(
+            [str(EXE), "build", "--quiet", "--root", str(root), *args],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        folder = root / "build"
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+        shutil.rmtree(folder)
+        return files
+
+    serial = build("--jobs", "1", "--no-cache")
+    assert build("--jobs", "2") == serial  # cold cache
+    assert build("--jobs", "2") == serial  # warm cache
