@@ -81,7 +81,11 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def tracked_state(root: Path) -> str:
-    return git(root, "status", "--porcelain", "--ignored", "--", ".", ":!build")
+    """What git sees in the repository, but build/ and the reading cache (both git-ignored
+    in a real repository; the fixture has no .gitignore)."""
+    return git(
+        root, "status", "--porcelain", "--ignored", "--", ".", ":!build", ":!.eventledger-cache"
+    )
 
 
 def assert_clean_failure(done: subprocess.CompletedProcess[str], *needles: str) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from xlsxwriter.exceptions import FileCreateError
+
 from eventledger.atomic import write_atomically
 from eventledger.check.checker import load_dataset
 from eventledger.check.metadata import check_package_metadata
@@ -702,9 +704,9 @@ def build(
     dataset = check_records(repository, progress, jobs=jobs, cache=cache)
     try:
         rendered = render(target, dataset, progress)
-    except (OSError, sqlite3.Error) as err:
-        # Rendering writes temporary files too (the SQLite database): a full disk or a
-        # file-size limit there is a fault like any other, not a traceback.
+    except (OSError, sqlite3.Error, FileCreateError) as err:
+        # Rendering writes temporary files too (the SQLite database, the workbook's parts):
+        # a full disk or a file-size limit there is a fault like any other, not a traceback.
         raise ReleaseError(
             f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
             f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "
