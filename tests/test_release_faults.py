@@ -81,8 +81,8 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def tracked_state(root: Path) -> str:
-    """What git sees in the repository, but build/ and the reading cache (both git-ignored
-    in a real repository; the fixture has no .gitignore)."""
+    """Every file git sees, ignored ones included, but the builds and the read cache (which
+    any check may fill, and which carries its own .gitignore)."""
     return git(
         root, "status", "--porcelain", "--ignored", "--", ".", ":!build", ":!.eventledger-cache"
     )

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xlsxwriter.exceptions import FileCreateError
-
 from eventledger.atomic import write_atomically
 from eventledger.check.checker import load_dataset
 from eventledger.check.metadata import check_package_metadata
@@ -704,9 +702,13 @@ def build(
     dataset = check_records(repository, progress, jobs=jobs, cache=cache)
     try:
         rendered = render(target, dataset, progress)
-    except (OSError, sqlite3.Error, FileCreateError) as err:
-        # Rendering writes temporary files too (the SQLite database, the workbook's parts):
-        # a full disk or a file-size limit there is a fault like any other, not a traceback.
+    except OSError as err:  # the spreadsheet's temporary files: a full disk, a size limit
+        raise _fault(
+            "write", Path(err.filename or tempfile.gettempdir()), err, repository.root
+        ) from err
+    except sqlite3.Error as err:
+        # SQLite writes its temporary database without saying why it failed ("disk I/O
+        # error"): a full disk or a file-size limit there is a fault, not a traceback.
         raise ReleaseError(
             f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
             f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "

@@ -27,6 +27,7 @@ from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 
 from eventledger.model.schema import Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
@@ -55,6 +56,24 @@ def spreadsheet(
     created: dt.datetime,
     *,
     sheet_rows: int = SHEET_ROWS,
+) -> Spreadsheet:
+    """The workbook; a file-system fault of its temporary files (a full disk, a file-size
+    limit) is the OSError itself, which the release reports by name, not XlsxWriter's
+    wrapper."""
+    try:
+        return _spreadsheet(schema, rows, created, sheet_rows)
+    except FileCreateError as err:
+        cause = err.args[0] if err.args else None
+        if isinstance(cause, OSError):
+            raise OSError(cause.errno, cause.strerror, cause.filename) from None
+        raise OSError(str(err)) from None
+
+
+def _spreadsheet(
+    schema: Schema,
+    rows: Mapping[str, Sequence[Row]],
+    created: dt.datetime,
+    sheet_rows: int,
 ) -> Spreadsheet:
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="eventledger-xlsx-") as tmp:

@@ -94,6 +94,9 @@ class Cache:
             folder.mkdir(exist_ok=True)
             (folder / "entries").mkdir(exist_ok=True)
             (folder / "packs").mkdir(exist_ok=True)
+            ignore = folder / ".gitignore"
+            if not ignore.exists():  # git status stays clean in any checkout, ignored or not
+                ignore.write_text("# written by eventledger: a cache, never committed\n*\n")
         except OSError:
             return None  # a read-only checkout checks without a cache
         try:
