@@ -74,7 +74,8 @@ class _Index:
             self.new[rel] = old
             return str(old[4])
         try:
-            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            with open(path, "rb", buffering=0) as handle:  # in blocks: a file may be huge
+                sha = hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError:
             return "unreadable"
         self.new[rel] = [*signature, sha]

@@ -17,16 +17,19 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import io
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from eventledger.model.schema import Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
@@ -112,7 +115,14 @@ def spreadsheet(
                             date(r, c, value, day)
                         else:
                             number(r, c, value)
-        book.close()
+        try:
+            book.close()
+        except xlsxwriter.exceptions.FileCreateError as err:
+            # XlsxWriter wraps the file system's error; the build reports that one.
+            cause = err.args[0] if err.args and isinstance(err.args[0], OSError) else None
+            if cause is None:
+                raise OSError(errno.EIO, str(err)) from err
+            raise OSError(cause.errno, cause.strerror, cause.filename) from err
     return Spreadsheet(buffer.getvalue(), sheets, notes)
 
 
@@ -159,6 +169,8 @@ def spreadsheet_aside(
     def wait() -> Spreadsheet:
         try:
             return future.result()
+        except BrokenProcessPool:  # the process died (killed, out of memory): write it here
+            return spreadsheet(schema, rows, created)
         finally:
             pool.shutdown()
 
