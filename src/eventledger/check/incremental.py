@@ -74,8 +74,7 @@ class _Index:
             self.new[rel] = old
             return str(old[4])
         try:
-            with open(path, "rb", buffering=0) as handle:  # in blocks: a file may be huge
-                sha = hashlib.file_digest(handle, "sha256").hexdigest()
+            sha = _sha256_of(path)
         except OSError:
             return "unreadable"
         self.new[rel] = [*signature, sha]
@@ -85,6 +84,19 @@ class _Index:
         if self.new != self.old or not self.recorded:
             data = {"recorded": self.started, "files": self.new}
             self.cache.put(self.key, json.dumps(data, separators=(",", ":")).encode())
+
+
+def _sha256_of(path: Path) -> str:
+    """The file's SHA-256, read in chunks (a huge file costs time, never memory), without
+    following a link or blocking on a FIFO swapped in since the stat."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    digest = hashlib.sha256()
+    with os.fdopen(os.open(path, flags), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError("not a regular file")
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fingerprint(
