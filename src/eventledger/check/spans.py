@@ -165,6 +165,7 @@ def _report_absent(
             "quote-near-miss",
             f"the quote occurs nowhere in {source.source_id}; {described.summary}",
             (*prefix, "quote"),
+            flag=False,  # a quote over the maximum length is told so as well
             expected=described.text_marked,
             found=described.quote_marked,
             hint=described.hint,

@@ -30,6 +30,7 @@ def shown(issue: Issue) -> Issue:
         expected=None if issue.expected is None else printable(issue.expected),
         found=None if issue.found is None else printable(issue.found),
         hint=None if issue.hint is None else printable(issue.hint, MAX_MESSAGE),
+        escalated=issue.escalated,  # --require-coverage's errors stay errors when shown
     )
 
 

@@ -697,7 +697,12 @@ def build(
     read in jobs processes, through cache when given."""
     target = resolve_target(repository)
     dataset = check_records(repository, progress, jobs=jobs, cache=cache)
-    rendered = render(target, dataset, progress)
+    try:
+        rendered = render(target, dataset, progress)
+    except OSError as err:  # the spreadsheet's temporary files: a full disk, a size limit
+        raise _fault(
+            "write", Path(err.filename or tempfile.gettempdir()), err, repository.root
+        ) from err
     earlier = target.earlier
     if earlier:
         previous = sum(len(ids) for ids in earlier[-1]["records"].values())

@@ -17,7 +17,6 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import io
 import os
 import tempfile
@@ -29,7 +28,7 @@ from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import xlsxwriter
-import xlsxwriter.exceptions
+from xlsxwriter.exceptions import FileCreateError
 
 from eventledger.model.schema import Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
@@ -58,6 +57,24 @@ def spreadsheet(
     created: dt.datetime,
     *,
     sheet_rows: int = SHEET_ROWS,
+) -> Spreadsheet:
+    """The workbook; a file-system fault of its temporary files (a full disk, a file-size
+    limit) is the OSError itself, which the release reports by name, not XlsxWriter's
+    wrapper."""
+    try:
+        return _spreadsheet(schema, rows, created, sheet_rows)
+    except FileCreateError as err:
+        cause = err.args[0] if err.args else None
+        if isinstance(cause, OSError):
+            raise OSError(cause.errno, cause.strerror, cause.filename) from None
+        raise OSError(str(err)) from None
+
+
+def _spreadsheet(
+    schema: Schema,
+    rows: Mapping[str, Sequence[Row]],
+    created: dt.datetime,
+    sheet_rows: int,
 ) -> Spreadsheet:
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="eventledger-xlsx-") as tmp:
@@ -115,14 +132,7 @@ def spreadsheet(
                             date(r, c, value, day)
                         else:
                             number(r, c, value)
-        try:
-            book.close()
-        except xlsxwriter.exceptions.FileCreateError as err:
-            # XlsxWriter wraps the file system's error; the build reports that one.
-            cause = err.args[0] if err.args and isinstance(err.args[0], OSError) else None
-            if cause is None:
-                raise OSError(errno.EIO, str(err)) from err
-            raise OSError(cause.errno, cause.strerror, cause.filename) from err
+        book.close()
     return Spreadsheet(buffer.getvalue(), sheets, notes)
 
 
