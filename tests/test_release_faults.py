@@ -148,7 +148,9 @@ def _limit_file_size() -> None:
 def test_file_size_limit(repo: Path, reference: dict[str, str]) -> None:
     before = tracked_state(repo)
     done = cli(repo, "build", preexec=_limit_file_size)
-    assert_clean_failure(done, "File too large", "ulimit -f")
+    # Which file meets the limit first depends on sizes (SQLite says only "disk I/O error"):
+    # the message names the cause and the fix either way.
+    assert_clean_failure(done, "ulimit -f", "run the release again")
     assert tracked_state(repo) == before
     nothing_half_written(repo)
     assert cli(repo, "build").returncode == 0

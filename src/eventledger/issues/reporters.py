@@ -22,6 +22,7 @@ def shown(issue: Issue) -> Issue:
     Values come from files anyone can write: unescaped, an ESC or BEL retitles a terminal,
     a newline forges an error line of its own and a 900 KB title floods the log.
     """
+    # replace() keeps every other field (escalation, say) as it is.
     return replace(
         issue,
         file=printable(issue.file, MAX_MESSAGE),

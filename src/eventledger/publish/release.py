@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -497,8 +498,16 @@ def _remove_stale(build: Path, target: Target, progress: Progress) -> None:
     .<version>-* folders and zips, and half-written .<name>-<version>.zip.*.tmp files. Only
     called under the version's lock, so no running build owns them."""
     prefixes = (f".{target.version}-", f".{target.name}-{target.version}.zip.")
+    folder = build / target.version
     for entry in sorted(build.iterdir()):
         if not entry.name.startswith(prefixes):
+            continue
+        # An earlier build moved aside by a build killed before its own took its place:
+        # put it back rather than lose it; the build that follows replaces it properly.
+        moved_aside = entry.name.startswith(f".{target.version}-old-") and entry.is_dir()
+        if moved_aside and not os.path.lexists(folder):
+            entry.rename(folder)
+            progress(f"put back {target.version}/, moved aside by an interrupted build")
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
@@ -702,6 +711,14 @@ def build(
     except OSError as err:  # the spreadsheet's temporary files: a full disk, a size limit
         raise _fault(
             "write", Path(err.filename or tempfile.gettempdir()), err, repository.root
+        ) from err
+    except sqlite3.Error as err:
+        # SQLite writes its temporary database without saying why it failed ("disk I/O
+        # error"): a full disk or a file-size limit there is a fault, not a traceback.
+        raise ReleaseError(
+            f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
+            f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "
+            "release again. Nothing was changed."
         ) from err
     earlier = target.earlier
     if earlier:
