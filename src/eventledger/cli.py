@@ -490,7 +490,10 @@ def _publish(
     from eventledger.publish.release import build
 
     repository = _repository(root)
-    cache = None if no_cache else Cache.open(repository.root, repository.schema_dir, "")
+    # A build writes nothing outside build/: it reads what validate left in the cache.
+    cache = (
+        None if no_cache else Cache.open(repository.root, repository.schema_dir, "", writable=False)
+    )
 
     def progress(message: str) -> None:
         if not quiet and fmt == "text":
@@ -552,7 +555,11 @@ _PUBLISH_OPTIONS = [
         default=None,
         help="Processes that read records (default: the cores available).",
     ),
-    click.option("--no-cache", is_flag=True, help="Read every record afresh (CI may use it)."),
+    click.option(
+        "--no-cache",
+        is_flag=True,
+        help="Read every record afresh, not from what validate left in the cache.",
+    ),
 ]
 
 

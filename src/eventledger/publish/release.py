@@ -341,7 +341,13 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
     files["CHANGES.md"] = changes_markdown(changes).encode("utf-8")
     files["changes.json"] = json_bytes(changes.to_dict())
     files["manifest.json"] = manifest_bytes(new)
-    sheet = workbook()
+    try:
+        sheet = workbook()
+    except OSError as err:  # its temporary files (a full disk, a file-size limit)
+        where = Path(err.filename) if err.filename else Path(tempfile.gettempdir())
+        raise _fault(
+            "write the spreadsheet copy's temporary file", where, err, where.parent
+        ) from err
     files[f"{name}-{version}.xlsx"] = sheet.data
     progress("the spreadsheet copy")
     files |= site_files(

@@ -22,6 +22,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
@@ -178,6 +179,8 @@ def spreadsheet_aside(
     def wait() -> Spreadsheet:
         try:
             return future.result()
+        except BrokenProcessPool:  # the process died (killed, out of memory): write it here
+            return spreadsheet(schema, rows, created)
         finally:
             pool.shutdown()
 

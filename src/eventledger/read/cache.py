@@ -80,31 +80,44 @@ class Cache:
     namespace: bytes  # digest of the code, the schema and the reading options
     limit: int = DEFAULT_LIMIT
     index: dict[str, Location] = field(default_factory=dict)  # key -> where its entry is
+    writable: bool = True  # False: entries are read, never written (build writes only build/)
     _packs: dict[str, IO[bytes]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
-        cls, root: Path, schema_dir: Path, options: str, limit: int = DEFAULT_LIMIT
+        cls,
+        root: Path,
+        schema_dir: Path,
+        options: str,
+        limit: int = DEFAULT_LIMIT,
+        *,
+        writable: bool = True,
     ) -> Cache | None:
-        """The cache of the repository at root, or None when it cannot be used."""
+        """The cache of the repository at root, or None when it cannot be used. Not writable,
+        it is only read, and only if it exists."""
         folder = root / FOLDER
         if folder.is_symlink():
             return None
-        try:
-            folder.mkdir(exist_ok=True)
-            (folder / "entries").mkdir(exist_ok=True)
-            (folder / "packs").mkdir(exist_ok=True)
-            ignore = folder / ".gitignore"
-            if not ignore.exists():  # git status stays clean in any checkout, ignored or not
-                ignore.write_text("# written by eventledger: a cache, never committed\n*\n")
-        except OSError:
-            return None  # a read-only checkout checks without a cache
+        if not writable:
+            if not folder.is_dir():
+                return None
+        else:
+            try:
+                folder.mkdir(exist_ok=True)
+                (folder / "entries").mkdir(exist_ok=True)
+                (folder / "packs").mkdir(exist_ok=True)
+                # Ignored by git wherever it is, whatever the repository's .gitignore says.
+                ignore = folder / ".gitignore"
+                if not ignore.exists():
+                    write_atomically(ignore, b"# eventledger's cache, rebuilt when missing\n*\n")
+            except OSError:
+                return None  # a read-only checkout checks without a cache
         try:
             schema = folder_digest(schema_dir)
         except OSError:
             return None  # the checks report an unreadable schema; they need no cache for it
         namespace = hashlib.sha256(f"{code_digest()}\0{schema}\0{options}".encode()).digest()
-        cache = cls(folder, namespace, limit)
+        cache = cls(folder, namespace, limit, writable=writable)
         cache.index = cache._read_index()
         return cache
 
@@ -128,6 +141,8 @@ class Cache:
 
     def put(self, key: str, payload: bytes) -> int:
         """Store payload under key; return the bytes written (0 when the cache cannot write)."""
+        if not self.writable:
+            return 0
         path = self._path(key)
         blob = self._blob(key, payload)
         try:
@@ -181,7 +196,7 @@ class Cache:
 
     def write_pack(self, entries: list[tuple[str, bytes]]) -> dict[str, Location]:
         """Write entries (key, payload) to a new pack; return where each is (empty on failure)."""
-        if not entries:
+        if not entries or not self.writable:
             return {}
         name = f"{secrets.token_hex(8)}.pack"
         where: dict[str, Location] = {}
@@ -199,7 +214,7 @@ class Cache:
 
     def commit(self, added: dict[str, Location]) -> None:
         """Record the entries this run wrote in the index; keep the folder within its bound."""
-        if not added:
+        if not added or not self.writable:
             return
         self.index.update(added)
         written = sum(length for _, _, length in added.values())
@@ -209,7 +224,7 @@ class Cache:
 
     def account(self, written: int) -> None:
         """Count bytes written in this run; past the limit, remove the oldest entries."""
-        if written <= 0:
+        if written <= 0 or not self.writable:
             return
         ledger = self.folder / "ledger"
         try:
