@@ -86,15 +86,13 @@ def _pending_changes(dataset: Dataset, name: str, version: str, created: str) ->
         changes_markdown,
         compare,
         manifest,
-        ordered,
-        parse_version,
         read_manifests,
+        released_before,
     )
 
     try:
         manifests = read_manifests(dataset.repository.root / "releases")
-        key = parse_version(version)
-        earlier = ordered({v: m for v, m in manifests.items() if parse_version(v) < key})
+        earlier = released_before(manifests, version)
         selection = select(dataset)
         new = manifest(name, version, created, dataset.schema, selection.rows, selection.drafts)
     except (ManifestError, ValueError, KeyError):

@@ -162,8 +162,10 @@ def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def ordered(manifests: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    return [manifests[v] for v in sorted(manifests, key=parse_version)]
+def released_before(manifests: Mapping[str, dict[str, Any]], version: str) -> list[dict[str, Any]]:
+    """The manifests of the versions below version, oldest first."""
+    key = parse_version(version)
+    return [manifests[v] for v in sorted(manifests, key=parse_version) if parse_version(v) < key]
 
 
 @dataclass

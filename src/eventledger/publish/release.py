@@ -46,9 +46,9 @@ from eventledger.publish.manifest import (
     compare,
     manifest,
     manifest_bytes,
-    ordered,
     parse_version,
     read_manifests,
+    released_before,
     retired_ids,
     same_content,
 )
@@ -90,8 +90,7 @@ class Target:
 
     @property
     def earlier(self) -> list[dict[str, Any]]:
-        key = parse_version(self.version)
-        return ordered({v: m for v, m in self.manifests.items() if parse_version(v) < key})
+        return released_before(self.manifests, self.version)
 
 
 @dataclass
