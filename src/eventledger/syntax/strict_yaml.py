@@ -232,6 +232,145 @@ def parse(text: str, file: str, positions: bool = True) -> tuple[Document | None
     """Build a Document from YAML text, reporting every rule it breaks. With positions
     False, the Document knows where no key or item stands (a clean file never needs to:
     most of a parse is spent recording them); the issues of the parse itself are placed."""
+    doc = _compose(text, positions) if _COMPOSER is not None else None
+    if doc is not None:
+        return doc, []
+    return _strict(text, file, positions)
+
+
+# The fast path. Most files are clean, and for a clean file libyaml can build the whole
+# node tree in C (PyYAML's compiled composer) at about half the cost of handing every event
+# to Python; one walk over the nodes then builds the data. It is taken only where it cannot
+# differ from the event loop below: it refuses (returns None, and the event loop reads the
+# file and reports) every file in which any rule could be broken, so it never reports.
+# - No anchor, alias or tag can be written without '&', '*' or '!': files holding any of
+#   these characters (anywhere, comments included) go to the event loop, which refuses an
+#   alias before anything is expanded. The composer shares an aliased node instead of
+#   copying it, but never sees one here.
+# - The compiled composer recurses once per nesting level in C: 100,000 nested '[' crash
+#   the process. Every collection needs an indicator of its own (':' '-' '?' '[' '{'), so
+#   their count bounds the depth; over _COMPOSE_INDICATORS the composer is not called.
+#   The walk caps the depth at MAX_DEPTH like the event loop.
+# - Duplicate keys, keys that are not strings, YAML 1.1 booleans, escapes of refused
+#   characters, a second document, an empty file, a top level that is not a collection:
+#   the walk or the composer gives up and the event loop reports them.
+_COMPOSE_INDICATORS = 1000
+_PLAIN = "plain"  # the tag our resolver gives a plain scalar (nothing else has a tag)
+
+
+class _Unusual(Exception):
+    """Something the event loop has to look at (raised only inside the walk)."""
+
+
+_COMPOSER: Any = None
+if hasattr(yaml, "CBaseLoader"):
+
+    class _Composer(yaml.CBaseLoader):
+        """libyaml's compiled parser and composer. Our resolver only marks plain scalars:
+        nothing is typed, and implicit is a pair for scalars, a bool for collections."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            return _PLAIN if kind is yaml.ScalarNode and implicit[0] else ""
+
+    _COMPOSER = _Composer
+
+
+def _compose(text: str, positions: bool) -> Document | None:
+    """The Document of a file that breaks no rule, or None to let the event loop decide."""
+    if "&" in text or "*" in text or "!" in text:
+        return None
+    indicators = (
+        text.count(":") + text.count("-") + text.count("[") + text.count("{") + text.count("?")
+    )
+    if indicators > _COMPOSE_INDICATORS:
+        return None
+    loader = _COMPOSER(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    if root is None or type(root) is yaml.ScalarNode:
+        return None
+    mark = root.start_mark
+    found: dict[RecordPath, Position] = {(): (mark.line + 1, mark.column + 1)}
+    try:
+        data = _placed(root, 0, (), found) if positions else _walk(root, 0)
+    except _Unusual:
+        return None
+    return Document(data, found)
+
+
+def _key(node: Any) -> str:
+    if type(node) is not yaml.ScalarNode:
+        raise _Unusual
+    key: str = node.value
+    if node.tag is _PLAIN:
+        if key in _NULLS:
+            raise _Unusual
+    elif node.style == '"' and FORBIDDEN_OR_BIDI.search(key):
+        raise _Unusual
+    return key
+
+
+def _walk(node: Any, depth: int) -> Any:
+    """The data of a node below the top level, positions not recorded."""
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        value = node.value
+        if node.tag is _PLAIN:
+            if value in _NULLS:
+                return None
+            if value in _BOOLEANS:
+                raise _Unusual
+        elif node.style == '"' and FORBIDDEN_OR_BIDI.search(value):
+            raise _Unusual
+        return value
+    if depth >= MAX_DEPTH:
+        raise _Unusual
+    depth += 1
+    if kind is yaml.MappingNode:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _key(key_node)
+            if key in out:
+                raise _Unusual
+            out[key] = _walk(value_node, depth)
+        return out
+    return [_walk(item, depth) for item in node.value]
+
+
+def _placed(node: Any, depth: int, path: RecordPath, found: dict[RecordPath, Position]) -> Any:
+    """The data of a node at path, recording where each key and item stands as the event
+    loop does: a mapping entry at its key, a list item at the item."""
+    if type(node) is yaml.ScalarNode:
+        return _walk(node, depth)
+    if depth >= MAX_DEPTH:
+        raise _Unusual
+    depth += 1
+    if type(node) is yaml.MappingNode:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _key(key_node)
+            if key in out:
+                raise _Unusual
+            entry = (*path, key)
+            mark = key_node.start_mark
+            found[entry] = (mark.line + 1, mark.column + 1)
+            out[key] = _placed(value_node, depth, entry, found)
+        return out
+    items: list[Any] = []
+    for i, item in enumerate(node.value):
+        entry = (*path, i)
+        mark = item.start_mark
+        found[entry] = (mark.line + 1, mark.column + 1)
+        items.append(_placed(item, depth, entry, found))
+    return items
+
+
+def _strict(text: str, file: str, positions: bool) -> tuple[Document | None, list[Issue]]:
+    """The event loop: every rule checked and reported, event by event."""
     issues: list[Issue] = []
     doc = Document(data=None)
     stack: list[list[Any]] = []  # frames: [container, path, pending_key, key_position, seen_keys]
