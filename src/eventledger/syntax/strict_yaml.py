@@ -263,6 +263,7 @@ class _Unusual(Exception):
 
 
 _COMPOSER: Any = None
+_NOTHING: dict[Any, Any] = {}
 if hasattr(yaml, "CBaseLoader"):
 
     class _Composer(yaml.CBaseLoader):
@@ -275,8 +276,7 @@ if hasattr(yaml, "CBaseLoader"):
         # Path resolvers (which we have none of) are told of every node as it is entered
         # and left: two Python calls a node. Builtins that accept the same arguments and do
         # nothing cost a tenth of the parse less.
-        _nothing: dict[Any, Any] = {}
-        descend_resolver = staticmethod(_nothing.get)  # type: ignore[assignment]
+        descend_resolver = staticmethod(_NOTHING.get)  # type: ignore[assignment]
         ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
 
     _COMPOSER = _Composer
