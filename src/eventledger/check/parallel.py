@@ -2,11 +2,14 @@
 
 Reading one file (strict YAML, typed rows, the rules within one record) is a pure
 function of its bytes, its path and the schema, so it runs in worker processes. Workers
-send back compact results, never parsed documents (pickling those costs more than
-parsing): the file's bytes, which later checks need to place an issue, and the JSON
-payload that the cache also stores (typed rows, issues, the field paths already
-reported). The parent decodes the payloads in the order of the files, so the records,
-and every check after them, come out the same whatever the number of workers.
+send back records without their parsed documents (pickling those costs more than
+parsing): typed rows, issues, the field paths already reported and the file's bytes,
+which later checks need to place an issue. The pool pickles them (a channel between our
+own processes, so it is trusted; short texts are interned first, so a task's result holds
+each term once). What the cache stores is JSON instead, never trusted: the parent decodes
+and checks an entry, and reads the file again when the entry describes no record. Records
+are merged in the order of the files, so they, and every check after them, come out the
+same whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -211,9 +214,9 @@ def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
-# One result per file: its bytes (None when unreadable) and the payload; per task, where
-# the entries it wrote to the cache are.
-Result = tuple[bytes | None, bytes]
+# One result per file: its bytes (None when unreadable) and either the record read now or
+# the payload the cache held for it; per task, where the entries it wrote to the cache are.
+Result = tuple[bytes | None, Record | bytes]
 Done = tuple[list[Result], dict[str, Location]]
 
 
@@ -229,15 +232,35 @@ def _work(
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
-            out.append((None, encode(raw)))
+            out.append((None, raw))
             continue
-        key = _key(cache, entry, raw, max_bytes) if cache is not None else ""
-        payload = cache.lookup(key) if cache is not None else None
-        if payload is None:
-            payload = encode(_read(entry, raw, schema, max_bytes))
-            new.append((key, payload))
-        out.append((raw, payload))
+        if cache is None:
+            out.append((raw, _interned(_read(entry, raw, schema, max_bytes))))
+            continue
+        key = _key(cache, entry, raw, max_bytes)
+        payload = cache.lookup(key)
+        if payload is not None:
+            out.append((raw, payload))
+            continue
+        record = _interned(_read(entry, raw, schema, max_bytes))
+        new.append((key, encode(record)))
+        out.append((raw, record))
     return out, cache.write_pack(new) if cache is not None else {}
+
+
+def _interned(record: Record) -> Record:
+    """The record with its short texts interned: a hundred thousand records otherwise hold
+    a hundred thousand copies of each vocabulary term, and a task's pickled result would
+    carry each of them."""
+    for row in record.rows:
+        values = row.values
+        for name, value in values.items():
+            if isinstance(value, str):
+                if len(value) <= _SHORT:
+                    values[name] = sys.intern(value)
+            elif isinstance(value, list):
+                values[name] = _value(value)
+    return record
 
 
 # Set in each worker by fork from the parent, so the schema is never pickled per task.
@@ -297,9 +320,12 @@ def read_files(
         rebuilt: list[tuple[str, bytes]] = []
         for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache):
             added.update(wrote)
-            for entry, (raw, payload) in zip(part, results, strict=True):
+            for entry, (raw, result) in zip(part, results, strict=True):
+                if isinstance(result, Record):
+                    records.append(result)
+                    continue
                 try:
-                    records.append(decode(entry, payload, raw, schema, dates))
+                    records.append(decode(entry, result, raw, schema, dates))
                 except (ValueError, KeyError, TypeError, IndexError):
                     # An entry that passed its checksum but describes no record (written by
                     # something else): never trust it; read the file again, replace the entry.
