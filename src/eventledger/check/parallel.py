@@ -5,7 +5,7 @@ function of its bytes, its path and the schema, so it runs in worker processes. 
 send back records without their parsed documents (pickling those costs more than
 parsing): typed rows, issues, the field paths already reported and the file's bytes,
 which later checks need to place an issue. The pool pickles them (a channel between our
-own processes, so it is trusted; short texts are interned first, so a task's result holds
+own processes, so it is trusted; read_row interns short texts, so a task's result holds
 each term once). What the cache stores is JSON instead, never trusted: the parent decodes
 and checks an entry, and reads the file again when the entry describes no record. Records
 are merged in the order of the files, so they, and every check after them, come out the
@@ -235,32 +235,17 @@ def _work(
             out.append((None, raw))
             continue
         if cache is None:
-            out.append((raw, _interned(_read(entry, raw, schema, max_bytes))))
+            out.append((raw, _read(entry, raw, schema, max_bytes)))
             continue
         key = _key(cache, entry, raw, max_bytes)
         payload = cache.lookup(key)
         if payload is not None:
             out.append((raw, payload))
             continue
-        record = _interned(_read(entry, raw, schema, max_bytes))
+        record = _read(entry, raw, schema, max_bytes)
         new.append((key, encode(record)))
         out.append((raw, record))
     return out, cache.write_pack(new) if cache is not None else {}
-
-
-def _interned(record: Record) -> Record:
-    """The record with its short texts interned: a hundred thousand records otherwise hold
-    a hundred thousand copies of each vocabulary term, and a task's pickled result would
-    carry each of them."""
-    for row in record.rows:
-        values = row.values
-        for name, value in values.items():
-            if isinstance(value, str):
-                if len(value) <= _SHORT:
-                    values[name] = sys.intern(value)
-            elif isinstance(value, list):
-                values[name] = _value(value)
-    return record
 
 
 # Set in each worker by fork from the parent, so the schema is never pickled per task.

@@ -8,6 +8,7 @@ Pandera layer in check/tables.py, which runs once over all rows instead of once 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from eventledger.issues import Issue, RecordPath, format_path
@@ -153,8 +154,18 @@ def read_row(
                 expected=expected,
                 found=_describe(raw),
             )
+        # Short texts (terms, ids, dates) are interned: a hundred thousand records otherwise
+        # hold a hundred thousand copies of each, and a worker's pickled result each of them.
+        if type(value) is str:
+            if len(value) <= _SHORT:
+                value = intern(value)
+        elif type(value) is list:
+            value = [intern(v) if type(v) is str and len(v) <= _SHORT else v for v in value]
         values[name] = value
     return values
+
+
+_SHORT = 64
 
 
 # Per table (and the child keys its mapping may hold besides its fields): the names a row
