@@ -13,12 +13,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
-from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -28,6 +29,9 @@ from eventledger.read.cache import Cache
 from eventledger.read.records import Record, Row
 from eventledger.read.repository import RecordFile, Repository
 from eventledger.syntax.strict_yaml import MAX_BYTES
+
+if TYPE_CHECKING:  # imported once the workers read the files: see _tables()
+    from eventledger.check.tables import Table
 
 
 @dataclass
@@ -89,7 +93,10 @@ def check_files(
     sources that are not among the files are read without checking their records.
     """
     schema = load_schema(repository.schema_dir)
-    records = read_files(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
+    records = read_files(
+        files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables
+    )
+    table_layer = _tables()
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
@@ -101,15 +108,23 @@ def check_files(
     _check_layout(records, files, schema.model)
     _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
-    tables = build_tables(records, schema)
+    tables = table_layer.build_tables(records, schema)
     for table in tables.values():
-        extra.extend(check_table(table, schema))
+        extra.extend(table_layer.check_table(table, schema))
     extra.extend(check_package_metadata(repository))
     dataset = Dataset(repository, schema, records, tables, texts)
     for record in records:
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
     return dataset
+
+
+def _tables() -> ModuleType:
+    """The table layer (pandas and Pandera: a second to import), imported while worker
+    processes read the records, which need none of it."""
+    from eventledger.check import tables
+
+    return tables
 
 
 _STRAY = {

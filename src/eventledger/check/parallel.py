@@ -20,7 +20,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, fields
 from multiprocessing import get_all_start_methods, get_context
@@ -264,7 +264,12 @@ def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordF
 
 
 def _results(
-    files: Sequence[RecordFile], schema: Schema, max_bytes: int, jobs: int, cache: Cache | None
+    files: Sequence[RecordFile],
+    schema: Schema,
+    max_bytes: int,
+    jobs: int,
+    cache: Cache | None,
+    meanwhile: Callable[[], object] | None,
 ) -> Iterator[tuple[Sequence[RecordFile], Done]]:
     """Each chunk of files with its results, in order, as they come (decoded as they arrive,
     so the parent never holds every payload at once)."""
@@ -272,6 +277,8 @@ def _results(
     # Workers are forked so that they share the schema and the cache's index with the
     # parent; where fork is missing (Windows), files are read here.
     if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
+        if meanwhile is not None:
+            meanwhile()
         for part in _chunks(files, CHUNK):
             yield part, _work(part, schema, max_bytes, cache)
         return
@@ -280,7 +287,10 @@ def _results(
     _SHARED = (schema, max_bytes, cache)
     try:
         with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
-            yield from zip(parts, pool.map(_work_shared, parts), strict=True)
+            done = pool.map(_work_shared, parts)  # every worker started, every task queued
+            if meanwhile is not None:
+                meanwhile()
+            yield from zip(parts, done, strict=True)
     finally:
         _SHARED = None
 
@@ -292,8 +302,12 @@ def read_files(
     max_bytes: int = MAX_BYTES,
     jobs: int = 1,
     cache: Cache | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Record]:
-    """Read every file (in workers when jobs > 1), in the order given."""
+    """Read every file (in workers when jobs > 1), in the order given. meanwhile is called
+    once the workers have their tasks (before reading, without workers): the parent waits
+    for them otherwise, so work of its own that does not need the records (importing
+    pandas, a second of a run) is done for free there."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free and cost about a sixth of the run, so pause it.
     enabled = gc.isenabled()
@@ -303,7 +317,7 @@ def read_files(
         dates = _date_fields(schema)
         added: dict[str, Location] = {}
         rebuilt: list[tuple[str, bytes]] = []
-        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache):
+        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache, meanwhile):
             added.update(wrote)
             for entry, (raw, result) in zip(part, results, strict=True):
                 if isinstance(result, Record):
