@@ -343,7 +343,19 @@ def _walk(node: Any, depth: int) -> Any:
             key = _key(key_node)
             if key in out:
                 raise _Unusual
-            out[key] = _walk(value_node, depth)
+            if type(value_node) is not yaml.ScalarNode:
+                out[key] = _walk(value_node, depth)
+                continue
+            # Most values are scalars: the scalar case of _walk, inline (a call saved each).
+            value = value_node.value
+            if value_node.tag is _PLAIN:
+                if value in _NULLS:
+                    value = None
+                elif value in _BOOLEANS:
+                    raise _Unusual
+            elif value_node.style == '"' and FORBIDDEN_OR_BIDI.search(value):
+                raise _Unusual
+            out[key] = value
         return out
     return [_walk(item, depth) for item in node.value]
 
