@@ -27,7 +27,7 @@
   // searching: events whose text is still to arrive; sorting: the title order still to arrive.
   window.EL_TIMINGS = {
     firstRender: null, lastFilterMs: null, filters: 0, filled: null, pending: 0, searching: 0,
-    sorting: false
+    sorting: false, optionsFilled: null
   };
 
   var n = data.n, chunk = data.chunk, parts = Math.ceil(n / chunk);
@@ -104,6 +104,11 @@
 
   form.hidden = false;
   table.classList.add("windowed");
+  // The static rows are for readers without the script: gone before the first layout, which
+  // would otherwise lay them all out once more only to replace them.
+  var emptied = document.createElement("tbody");
+  table.replaceChild(emptied, tbody);
+  tbody = emptied;
 
   var control = function (id) { return document.getElementById(id); };
   var pick = function (id) {
@@ -292,8 +297,24 @@
   form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
   form.addEventListener("reset", function () { setTimeout(apply, 0); });
 
-  // A link may name filters in the address, as the form would (the timeline's columns do).
+  // The long lists of options wait in <template>s (see index.html): filled in just after the
+  // table is drawn, or at once when a reader reaches for one or an address names it.
+  function fill(name) {
+    var template = document.getElementById("f-" + name + "-options");
+    if (!template || !template.content) return;
+    template.parentNode.removeChild(template);
+    control("f-" + name).appendChild(template.content);
+  }
   var params = new URLSearchParams(window.location.search);
+  ["actor", "source"].forEach(function (name) {
+    var select = control("f-" + name);
+    var now = function () { fill(name); };
+    select.addEventListener("focus", now);
+    select.addEventListener("mousedown", now);
+    select.addEventListener("keydown", now);
+    if (params.get(name) !== null) fill(name);
+  });
+  // A link may name filters in the address, as the form would (the timeline's columns do).
   ["type", "factuality", "year", "actor", "source", "q"].forEach(function (name) {
     var value = params.get(name);
     var el = form.elements.namedItem(name);
@@ -310,4 +331,9 @@
   apply();
   window.EL_TIMINGS.firstRender = performance.now();
   performance.mark("el-table-rendered");
+  setTimeout(function () {
+    fill("actor");
+    fill("source");
+    window.EL_TIMINGS.optionsFilled = performance.now();
+  }, 0);
 })();
