@@ -12,6 +12,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import markupsafe
 import pytest
@@ -350,3 +351,24 @@ def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
         )
         assert [p.replace("../", "") for p in pager] == paths
     assert listed == [f"2001-e{i}" for i in range(4, -1, -1)]  # by date, every one once
+
+
+def test_render_site_makes_each_page_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer can put each file on disk before the next is made: the site is never whole
+    in memory. Event pages (the bulk at scale) are rendered one per file taken."""
+    made: list[str] = []
+    real = site_render._event_page
+
+    def counted(*args: Any) -> bytes:
+        made.append(args[-1].id)  # the event's summary
+        return real(*args)
+
+    monkeypatch.setattr(site_render, "_event_page", counted)
+    taken = 0
+    paths = []
+    for path, _ in render_site(synthetic(review=True)):
+        paths.append(path)
+        if path.startswith("events/") and not path.startswith("events/page-"):
+            taken += 1
+        assert len(made) == taken
+    assert taken > 0 and paths == sorted(paths)
