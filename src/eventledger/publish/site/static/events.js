@@ -4,8 +4,9 @@
  * data comes as scripts. assets/events-index.js assigns window.EL_INDEX: only what filtering
  * and sorting need, small integers in flat arrays, so the filters are ready at once even for
  * 100,000 events. Everything else comes in parts of `chunk` events (see render.py), each a
- * script that hands its part to window.EL_PARTS: the ids, titles and dates of the rows, asked
- * for when rows come into view (the first part is in the page already), the text that search
+ * script that hands its part to window.EL_PARTS: the ids, titles, dates and actors of the rows, asked
+ * for when rows come into view (the first part is in the page already), which actors and
+ * sources each event names, asked for just after the table is drawn, the text that search
  * reads, asked for part by part when someone searches (results show as parts arrive), and the
  * title order, asked for on the first sort by title. Only the rows in view are in the DOM. The
  * static rows and page links in the HTML remain for readers without JavaScript.
@@ -24,21 +25,23 @@
   document.documentElement.classList.add("js");
   // firstRender: the table drawn and the filters ready; filled: the last time every row in
   // view had its title (no part still to arrive); pending: rows in view still waiting;
-  // searching: events whose text is still to arrive; sorting: the title order still to arrive.
+  // searching: events whose text is still to arrive; sorting: the title order still to arrive;
+  // reading: actor or source filters waiting for their part; allFilters: when both came.
   window.EL_TIMINGS = {
     firstRender: null, lastFilterMs: null, filters: 0, filled: null, pending: 0, searching: 0,
-    sorting: false, optionsFilled: null
+    sorting: false, optionsFilled: null, reading: 0, allFilters: null
   };
 
   var n = data.n, chunk = data.chunk, parts = Math.ceil(n / chunk);
   var types = data.type, facts = data.factuality;
   var firstYear = new Int32Array(n), lastYear = new Int32Array(n);
-  var actorAt = new Int32Array(n + 1), sourceAt = new Int32Array(n + 1);
-  var actorIds = data.actor_ids, sourceIds = data.source_ids;
+  var sourceAt = new Int32Array(n + 1);
+  // Which actors and sources each event names: two parts of their own (two thirds of what
+  // filtering needs at scale), asked for right after the table is drawn.
+  var actorAt = null, actorIds = null, sourceIds = null;
   for (var e = 0; e < n; e++) {
     if (data.year[e] < 0) { firstYear[e] = -1; lastYear[e] = -2; } // undated: no year matches
     else { firstYear[e] = data.year0 + data.year[e]; lastYear[e] = firstYear[e] + data.years[e]; }
-    actorAt[e + 1] = actorAt[e] + data.actor_n[e];
     sourceAt[e + 1] = sourceAt[e] + data.source_n[e];
   }
   var draft = new Uint8Array(n);
@@ -74,6 +77,9 @@
     }
   }
   var started = false;
+  function partsRead() {
+    if (actorIds !== null && sourceIds !== null) window.EL_TIMINGS.allFilters = performance.now();
+  }
   function receive(item) {
     var name = item[0], k = item[1], value = item[2];
     if (name === "rows") {
@@ -84,6 +90,16 @@
       for (var j = 0; j < value.length; j++) low[j] = value[j].toLowerCase();
       search[k] = low;
       if (started) refilter();
+    } else if (name === "actors") {
+      actorAt = new Int32Array(n + 1);
+      for (var a = 0; a < n; a++) actorAt[a + 1] = actorAt[a] + value.n[a];
+      actorIds = value.ids;
+      partsRead();
+      if (started && pick("f-actor") >= 0) apply(true);
+    } else if (name === "sources") {
+      sourceIds = value.ids;
+      partsRead();
+      if (started && pick("f-source") >= 0) apply(true);
     } else if (name === "title-order") {
       titleRank = value;
       if (started && sortKey === "title") apply(true);
@@ -157,14 +173,18 @@
     var actor = pick("f-actor"), source = pick("f-source");
     var q = control("f-search").value.trim().toLowerCase();
     var out = new Int32Array(n);
-    var count = 0, unread = 0;
+    var count = 0, unread = 0, reading = 0;
+    // A filter by actor or source before its part has come: nothing matches yet; it is asked
+    // for (first, if not already on its way) and the filter applied again when it comes.
+    if (actor >= 0 && actorIds === null) { ask("actors", 0, true); reading++; }
+    if (source >= 0 && sourceIds === null) { ask("sources", 0, true); reading++; }
     var needed = q ? new Uint8Array(parts) : null;
     for (var i = 0; i < n; i++) {
       if (type >= 0 && types[i] !== type) continue;
       if (fact >= 0 && facts[i] !== fact) continue;
       if (year >= 0 && (firstYear[i] > year || lastYear[i] < year)) continue;
-      if (actor >= 0 && !has(actorAt, actorIds, i, actor)) continue;
-      if (source >= 0 && !has(sourceAt, sourceIds, i, source)) continue;
+      if (actor >= 0 && (actorIds === null || !has(actorAt, actorIds, i, actor))) continue;
+      if (source >= 0 && (sourceIds === null || !has(sourceAt, sourceIds, i, source))) continue;
       if (q) {
         var k = (i / chunk) | 0, texts = search[k];
         if (texts === undefined) { needed[k] = 1; unread++; continue; }
@@ -183,6 +203,7 @@
     } else if (!(sortKey === "date" && sortDir > 0)) {
       order = Int32Array.from(order).sort(compare);
     }
+    if (reading) note += " Reading which events name them…";
     if (unread) note += " Still searching " + unread + " events…";
     if (!keep) scroller.scrollTop = 0;
     render();
@@ -190,6 +211,7 @@
       (sortDir > 0 ? "" : " (descending)") + "." + note;
     table.setAttribute("aria-rowcount", String(count + 1));
     window.EL_TIMINGS.searching = unread;
+    window.EL_TIMINGS.reading = reading;
     window.EL_TIMINGS.sorting = sorting;
     window.EL_TIMINGS.lastFilterMs = performance.now() - t0;
     window.EL_TIMINGS.filters += 1;
@@ -247,9 +269,7 @@
     }
     cell(tr, data.types[types[i]]);
     cell(tr, data.factualities[facts[i]]);
-    var names = [];
-    for (var k2 = actorAt[i]; k2 < actorAt[i + 1]; k2++) names.push(data.actors[actorIds[k2]]);
-    names = names.join(", ");
+    var names = part ? part.actors[j] : "…";
     cell(tr, names, "actors").title = names;
     cell(tr, String(sourceAt[i + 1] - sourceAt[i]), "num");
     return tr;
@@ -335,5 +355,7 @@
     fill("actor");
     fill("source");
     window.EL_TIMINGS.optionsFilled = performance.now();
+    ask("actors", 0, false);
+    ask("sources", 0, false);
   }, 0);
 })();
