@@ -385,20 +385,16 @@ def _index_script(d: _Data, f: _Facets) -> bytes:
     return _script(index)
 
 
-def _rows_part(d: _Data, summaries: Sequence[_Summary], k: int) -> bytes:
+def _rows_part(summaries: Sequence[_Summary], k: int) -> bytes:
     """What drawing rows CHUNK * k onwards needs beyond the index: ids, titles, date labels and
-    the names of the actors (each once, in the order of their ids, as the filter knows them)."""
+    the names of the actors (as the other lists show them, in the order of their ids)."""
     part = summaries[k * CHUNK : (k + 1) * CHUNK]
-    actors = [
-        ", ".join(d.actor_name(a) for a in sorted({p["actor_id"] for p in d.participants[s.id]}))
-        for s in part
-    ]
     return _script(
         {
             "id": [s.id for s in part],
             "title": [s.title for s in part],
             "date": [s.date for s in part],
-            "actors": actors,
+            "actors": [s.actors for s in part],
         },
         "rows",
         k,
@@ -607,7 +603,7 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     plan["assets/events/actors-0.js"] = partial(_links_part, d, facets, "actors")
     plan["assets/events/sources-0.js"] = partial(_links_part, d, facets, "sources")
     for k in range(max(1, -(-len(summaries) // CHUNK))):
-        plan[f"assets/events/rows-{k}.js"] = partial(_rows_part, d, summaries, k)
+        plan[f"assets/events/rows-{k}.js"] = partial(_rows_part, summaries, k)
         plan[f"assets/events/search-{k}.js"] = partial(_search_part, d, summaries, k)
     for name in STATIC:
         plan[f"assets/{name}"] = fixed(
