@@ -40,7 +40,7 @@ EXE = BIN / "eventledger"
 ACTORS = 100
 TYPES = ["CONSULT", "AGREE", "SUPPORT", "COOPERATE", "REQUEST", "REJECT", "THREATEN", "PROTEST"]
 SOURCE = "example-2019-04-25-summit"
-CACHE = ".eventledger-cache"
+CACHE = "build/cache"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE = 10_000
 
