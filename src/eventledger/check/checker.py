@@ -89,6 +89,8 @@ def check_files(
     sources that are not among the files are read without checking their records.
     """
     schema = load_schema(repository.schema_dir)
+    if cache is not None:
+        cache.index  # noqa: B018  # read once here, so that forked workers share it
     records = read_files(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
@@ -201,9 +203,9 @@ def _check_layout(records: list[Record], files: list[RecordFile], model: Model) 
             )
         if layout.year_from is not None:
             start = record.main().get(layout.year_from)
-            folder = entry.path.parent.name
+            folder = entry.folder
             if isinstance(start, dt.date) and folder != f"{start.year:04d}":
-                right = f"{layout.folder}/{start.year}/{entry.path.name}"
+                right = f"{layout.folder}/{start.year}/{entry.name}"
                 record.report(
                     "wrong-folder",
                     f"an {layout.kind} starting in {start.year} belongs in "

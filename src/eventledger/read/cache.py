@@ -82,7 +82,7 @@ class Cache:
     folder: Path
     namespace: bytes  # digest of the code, the schema and the reading options
     limit: int = DEFAULT_LIMIT
-    index: dict[str, Location] = field(default_factory=dict)  # key -> where its entry is
+    _index: dict[str, Location] | None = field(default=None, repr=False)  # read when first used
     writable: bool = True  # False: entries are read, never written (build writes only build/)
     _packs: dict[str, IO[bytes]] = field(default_factory=dict, repr=False)
 
@@ -121,9 +121,20 @@ class Cache:
         except OSError:
             return None  # the checks report an unreadable schema; they need no cache for it
         namespace = hashlib.sha256(f"{code_digest()}\0{schema}\0{options}".encode()).digest()
-        cache = cls(folder, namespace, limit, writable=writable)
-        cache.index = cache._read_index()
-        return cache
+        return cls(folder, namespace, limit, writable=writable)
+
+    @property
+    def index(self) -> dict[str, Location]:
+        """key -> where its entry is in a pack. Read when first needed: a run answered whole
+        from the cache (nothing changed) never needs it, and at a hundred thousand records
+        it is megabytes. Read it before forking workers, so that they share it."""
+        if self._index is None:
+            self._index = self._read_index()
+        return self._index
+
+    @index.setter
+    def index(self, value: dict[str, Location]) -> None:
+        self._index = value
 
     def key(self, kind: str, rel: str, data: bytes) -> str:
         digest = hashlib.sha256(self.namespace)
