@@ -18,7 +18,6 @@ from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
-from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -32,12 +31,12 @@ from eventledger.syntax.strict_yaml import MAX_BYTES
 
 @dataclass
 class Dataset:
-    """Everything read from a repository: records, typed tables, source texts and the issues found."""
+    """Everything read from a repository: records, source texts and the issues found. (The
+    tables the checks built are not kept: a release builds what it publishes itself.)"""
 
     repository: Repository
     schema: Schema
     records: list[Record]
-    tables: dict[str, Table]
     texts: dict[str, SourceText]
     issues: IssueList = field(default_factory=IssueList)
 
@@ -103,11 +102,14 @@ def check_files(
     _check_layout(records, files, schema.model)
     _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
-    tables = build_tables(records, schema)
-    for table in tables.values():
+    # pandas and Pandera are imported only now: worker processes forked to read the files
+    # would otherwise each count (and may copy) a hundred megabytes they never use.
+    from eventledger.check.tables import check_table, each_table
+
+    for table in each_table(records, schema):  # checked and let go one by one
         extra.extend(check_table(table, schema))
     extra.extend(check_package_metadata(repository))
-    dataset = Dataset(repository, schema, records, tables, texts)
+    dataset = Dataset(repository, schema, records, texts)
     for record in records:
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
