@@ -9,13 +9,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from casekit import CASES, make_repository
-from eventledger.check.parallel import CHUNK, read_file, read_files
+from eventledger.check.parallel import CHUNK, _key, read_file, read_files
+from eventledger.cli import main
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.cache import FOLDER, Cache
 from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
+from eventledger.syntax.strict_yaml import MAX_BYTES
+from gitkit import case_repository, git
 
 
 def snapshot(records: list[Record]) -> list[object]:
@@ -165,3 +169,30 @@ def test_the_cache_lives_in_build_and_never_ships(tmp_path: Path) -> None:
     assert Cache.open(root, root / "schema", "test") is not None
     assert FOLDER.startswith("build/") and (root / FOLDER).is_dir()
     assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_cache_that_came_in_a_commit_is_never_read(tmp_path: Path) -> None:
+    """A pull request commits build/cache/ with an entry forged under the key of its broken
+    record (anyone with the tool can compute keys and checksums) that holds a clean
+    record's result; the maintainer's validate must find the error all the same."""
+    root = case_repository(tmp_path / "repo")
+    assert CliRunner().invoke(main, ["validate", "--root", str(root)]).exit_code == 0
+    repository = Repository(root)
+    files, _ = repository.discover()
+    event = next(f for f in files if f.kind == "event")
+    clean = event.path.read_bytes()
+    broken = clean.replace(b"role: actor", b"role: actr", 1)
+    assert broken != clean
+    cache = Cache.open(root, repository.schema_dir, "")
+    assert cache is not None
+    payload = cache.lookup(_key(cache, event, clean, MAX_BYTES))
+    assert payload is not None
+    cache.commit(cache.write_pack([(_key(cache, event, broken, MAX_BYTES), payload)]))
+    event.path.write_bytes(broken)
+    git(root, "add", "-f", "build")
+    git(root, "commit", "-q", "-m", "records, and a cache that says they are fine")
+
+    result = CliRunner().invoke(main, ["validate", "--root", str(root)])
+    assert result.exit_code == 1, result.output
+    assert "error[" in result.output and "actr" in result.output
+    assert Cache.open(root, repository.schema_dir, "") is None

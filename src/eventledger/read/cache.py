@@ -17,7 +17,10 @@ write their own packs; the index last written wins, and what the other run added
 read again next time. Payloads are JSON, never pickle: an entry can at worst describe a
 file wrongly (which is why CI runs with --no-cache), never run code. A cache folder that
 (or a build/ folder) that is a symbolic link is not used: the tool never follows a link out
-of the repository.
+of the repository. Nor is a cache git tracks: build/ is git-ignored, so a tracked entry
+came in a commit, and a pull request that commits build/cache/ entries (forged under the
+keys of its own files, which anyone can compute) would otherwise make a maintainer's
+`validate` call its broken records clean.
 
 The folder is bounded: a ledger counts the bytes written, and past the limit the oldest
 packs and entries go until three quarters of it remain.
@@ -39,6 +42,7 @@ from typing import IO
 
 import eventledger
 from eventledger.atomic import write_atomically
+from eventledger.git import GitMissing, git
 
 BUILD = "build"
 FOLDER = f"{BUILD}/cache"
@@ -74,6 +78,15 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def tracked_by_git(root: Path, folder: str) -> bool:
+    """Whether git's index holds anything below root/folder (False outside git)."""
+    try:
+        done = git(root, "ls-files", "-z", "--cached", "--", folder)
+    except GitMissing:
+        return False
+    return done.returncode == 0 and bool(done.stdout)
+
+
 Location = tuple[str, int, int]  # pack file name, offset, length
 
 
@@ -99,7 +112,7 @@ class Cache:
         """The cache of the repository at root, or None when it cannot be used. Not writable,
         it is only read, and only if it exists."""
         build, folder = root / BUILD, root / FOLDER
-        if build.is_symlink() or folder.is_symlink():
+        if build.is_symlink() or folder.is_symlink() or tracked_by_git(root, BUILD):
             return None
         if not writable:
             if not folder.is_dir():
