@@ -4,9 +4,12 @@ workers give exactly what one process gives."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -146,6 +149,96 @@ def test_the_folder_stays_within_its_bound(
         assert cache_bytes(repository) <= limit + 4096  # the ledger and index files aside
     assert open_cache(repository, limit).index  # what remains is still used
     assert snapshot(records) == snapshot([read_file(f, schema) for f in files])
+
+
+def _swap_row_value(data: tuple[Any, ...], value: Any) -> tuple[Any, ...]:
+    rows = list(data[4])
+    table, prefix, index, items = rows[0]
+    rows[0] = (table, prefix, index, (value, *items[1:]))
+    return (*data[:4], tuple(rows), *data[5:])
+
+
+def _code() -> Any:
+    return compile("raise SystemExit(3)", "forged", "exec")
+
+
+# Payloads that pass their checksum and are valid marshal data, but not a record as this
+# tool writes one: each must be refused and the file read again, never trusted or run.
+WRONG_SHAPES: dict[str, Callable[[tuple[Any, ...], str], Any]] = {
+    "code object as a value": lambda d, rel: _swap_row_value(d, _code()),
+    "code object as the record": lambda d, rel: _code(),
+    "a mapping as a value": lambda d, rel: _swap_row_value(d, {"a": 1}),
+    "a list of numbers as a value": lambda d, rel: _swap_row_value(d, [1, 2]),
+    "a set as a value": lambda d, rel: _swap_row_value(d, frozenset({"a"})),
+    "a row one value short": lambda d, rel: (
+        *d[:4],
+        tuple((t, p, i, v[:-1]) for t, p, i, v in d[4]),
+        *d[5:],
+    ),
+    "a table the schema lacks": lambda d, rel: (
+        *d[:4],
+        tuple(("nowhere", p, i, v) for t, p, i, v in d[4]),
+        *d[5:],
+    ),
+    "a shape with a number for a key": lambda d, rel: (
+        *d[:3],
+        tuple((1, *s[1:]) for s in d[3]),
+        *d[4:],
+    ),
+    "a shape index out of range": lambda d, rel: (
+        *d[:4],
+        tuple((t, p, 99, v) for t, p, i, v in d[4]),
+        *d[5:],
+    ),
+    "a date that is no ordinal": lambda d, rel: (
+        *d[:4],
+        tuple(
+            (t, p, i, tuple(("x",) if type(x) is tuple else x for x in v)) for t, p, i, v in d[4]
+        ),
+        *d[5:],
+    ),
+    "a field path of floats": lambda d, rel: (*d[:6], ((1.5,),)),
+    "an issue of another file": lambda d, rel: (
+        *d[:5],
+        (("elsewhere.yaml", 1, 1, "unknown-field", "m", (), None, None, None, False),),
+        *d[6:],
+    ),
+    "an issue code the catalog lacks": lambda d, rel: (
+        *d[:5],
+        ((rel, 1, 1, "no-such-code", "m", (), None, None, None, False),),
+        *d[6:],
+    ),
+    "one field too many": lambda d, rel: (*d, None),
+    "a list instead of a tuple": lambda d, rel: list(d),
+}
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_SHAPES))
+def test_a_well_checksummed_entry_of_the_wrong_shape_is_refused_and_rebuilt(
+    corpus: tuple[Repository, list[RecordFile], Schema], wrong: str
+) -> None:
+    repository, files, schema = corpus
+    expected = snapshot([read_file(f, schema) for f in files])
+    read_files(files, schema, jobs=2, cache=open_cache(repository))
+    cache = open_cache(repository)
+    forged = []
+    for entry in files:
+        key = _key(cache, entry, entry.path.read_bytes(), MAX_BYTES)
+        payload = cache.lookup(key)
+        assert payload is not None
+        data = marshal.loads(payload)  # noqa: S302  # our own test entry
+        if not data[4]:
+            continue  # a file that is no record: nothing to forge in its rows
+        changed = WRONG_SHAPES[wrong](data, entry.rel)
+        if changed != data:  # some records hold nothing this forgery changes
+            forged.append((key, marshal.dumps(changed)))
+    assert len(forged) > len(files) // 2  # most records, across more than one task
+    cache.commit(cache.write_pack(forged))
+    assert snapshot(read_files(files, schema, jobs=2, cache=open_cache(repository))) == expected
+    cache = open_cache(repository)  # rebuilt: every forged entry was replaced by a true one
+    for key, payload in forged:
+        assert cache.lookup(key) not in (None, payload)
+    assert snapshot(read_files(files, schema, jobs=1, cache=cache)) == expected
 
 
 @pytest.mark.parametrize("link", ["build", FOLDER])

@@ -6,7 +6,7 @@ send back records without their parsed documents (pickling those costs more than
 parsing): typed rows, issues, the field paths already reported and the file's bytes,
 which later checks need to place an issue. The pool pickles them (a channel between our
 own processes, so it is trusted; read_row interns short texts, so a task's result holds
-each term once). What the cache stores is JSON instead, never trusted: the parent decodes
+each term once). What the cache stores is plain marshal data instead, never trusted: the parent decodes
 and checks an entry, and reads the file again when the entry describes no record. Records
 are merged in the order of the files, so they, and every check after them, come out the
 same whatever the number of workers.
@@ -17,9 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import gc
-import json
+import marshal
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, fields
@@ -27,7 +26,7 @@ from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from eventledger.check.rules import check_record
-from eventledger.issues import Issue
+from eventledger.issues import Issue, RecordPath
 from eventledger.issues.catalog import lookup
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache, Location
@@ -103,88 +102,133 @@ def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Reco
     return record
 
 
-def _date(value: object) -> str:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} in the cache")
+# The cache's payloads are marshal data of plain tuples, lists, texts and numbers: encoding
+# and decoding them is C work, about ten times cheaper than JSON plus the Python loops that
+# rebuilt each value, and marshal keeps what read_row interned interned (and stores each
+# repeated object once). Dates, which marshal cannot hold, are stored as (ordinal,) in the
+# table's date fields. marshal can describe code objects, never run them; decode() accepts
+# nothing but the plain types a record holds, so an entry that passes its checksum but has
+# any other shape is refused and the file read again.
+MARSHAL_VERSION = 4
+_PLAIN = frozenset({str, int, float, bool, type(None), dt.date})
+_DATE_AT: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
 
 
-def encode(record: Record) -> bytes:
-    """The compact result of reading one file: what the cache stores and workers send back.
-    Rows are value lists beside the list of their keys ("shapes"), which a record's rows of
-    one table share."""
+def _date_at(
+    table: str, shape: tuple[str, ...], dates: dict[str, tuple[str, ...]]
+) -> tuple[int, ...]:
+    """Where a row of this table and these keys holds its date fields."""
+    found = _DATE_AT.get((table, shape))
+    if found is None:
+        wanted = set(dates[table])
+        found = _DATE_AT[(table, shape)] = tuple(i for i, k in enumerate(shape) if k in wanted)
+    return found
+
+
+def encode(record: Record, dates: dict[str, tuple[str, ...]]) -> bytes | None:
+    """The compact result of reading one file, as the cache stores it, or None when the record
+    holds a value the format cannot (then it is not cached). Rows are value tuples beside the
+    tuples of their keys ("shapes"), which a record's rows of one table share."""
     shapes: dict[tuple[str, ...], int] = {}
     rows = []
     for row in record.rows:
         shape = tuple(row.values)
         index = shapes.setdefault(shape, len(shapes))
-        rows.append([row.table, list(row.prefix), index, list(row.values.values())])
-    data = {
-        "parsed": record.raw is not None,
-        "table": record.table,
-        "id_field": record.id_field,
-        "shapes": [list(shape) for shape in shapes],
-        "rows": rows,
-        "issues": [issue_fields(i) for i in record.issues],
-        "flagged": [list(p) for p in sorted(record.flagged, key=repr)],
-    }
-    return json.dumps(data, default=_date, separators=(",", ":")).encode()
+        values = list(row.values.values())
+        for at in _date_at(row.table, shape, dates):
+            value = values[at]
+            if type(value) is dt.date:
+                values[at] = (value.toordinal(),)
+        rows.append((row.table, row.prefix, index, tuple(values)))
+    data = (
+        record.raw is not None,
+        record.table,
+        record.id_field,
+        tuple(shapes),
+        tuple(rows),
+        tuple(astuple(issue) for issue in record.issues),
+        tuple(sorted(record.flagged, key=repr)),
+    )
+    try:
+        return marshal.dumps(data, MARSHAL_VERSION)
+    except ValueError:  # a value of a type marshal does not hold (a date out of place)
+        return None
 
 
-# Every decoded row of a table shares one tuple of interned keys, and short texts (terms,
-# ids, dates before parsing) are interned: a hundred thousand records otherwise hold a
-# hundred thousand copies of each field name and vocabulary term.
-_SHAPES: dict[tuple[str, ...], tuple[str, ...]] = {}
-_SHORT = 64
+# Shapes and field paths recur in every record: each distinct one is checked once, and every
+# decoded row shares the checked one.
+_SHAPES: dict[Any, tuple[str, ...]] = {}
+_PATHS: dict[Any, RecordPath] = {}
+_TEXT = frozenset({str})
 
 
-def _shape(keys: list[str]) -> tuple[str, ...]:
-    key = tuple(keys)
-    shape = _SHAPES.get(key)
-    if shape is None:
-        shape = _SHAPES[key] = tuple(sys.intern(k) for k in keys)
-    return shape
+def _shape(value: Any) -> tuple[str, ...]:
+    found = _SHAPES.get(value)  # TypeError: unhashable, so no shape
+    if found is None:
+        if type(value) is not tuple or not set(map(type, value)) <= _TEXT:
+            raise ValueError("not a row shape")
+        found = _SHAPES[value] = value
+    return found
 
 
-def _value(value: Any) -> Any:
-    if isinstance(value, str):
-        return sys.intern(value) if len(value) <= _SHORT else value
-    if isinstance(value, list):
-        return [sys.intern(v) if isinstance(v, str) and len(v) <= _SHORT else v for v in value]
-    return value
+def _path(value: Any) -> RecordPath:
+    found = _PATHS.get(value)  # TypeError: unhashable, so no path
+    if found is None:
+        if type(value) is not tuple or not set(map(type, value)) <= {str, int}:
+            raise ValueError("not a field path")
+        found = _PATHS[value] = value
+    return found
 
 
 def decode(
     entry: RecordFile,
     payload: bytes,
     raw: bytes | None,
-    schema: Schema,
-    dates: dict[str, tuple[str, ...]] | None = None,
+    dates: dict[str, tuple[str, ...]],
 ) -> Record:
-    """The record encode() described. Raises ValueError, KeyError, TypeError or IndexError on
-    a payload that does not describe one (a damaged or foreign cache entry)."""
-    data: dict[str, Any] = json.loads(payload)
-    dates = dates if dates is not None else _date_fields(schema)
-    shapes = [_shape(keys) for keys in data["shapes"]]
+    """The record encode() described. Raises ValueError, KeyError, TypeError, IndexError or
+    EOFError on a payload that does not describe one (a damaged or foreign cache entry)."""
+    data = marshal.loads(payload)  # noqa: S302  # plain data only: checked below, never run
+    if type(data) is not tuple or len(data) != 7:
+        raise ValueError("not a record")
+    parsed, table, id_field, shapes_data, rows_data, issues_data, flagged_data = data
+    if type(table) is not str or type(id_field) is not str or type(parsed) is not bool:
+        raise ValueError("not a record")
+    if type(shapes_data) is not tuple or type(rows_data) is not tuple:
+        raise ValueError("not a record")
+    shapes = [_shape(s) for s in shapes_data]
     rows = []
-    for table, prefix, index, items in data["rows"]:
+    for row_table, prefix, index, items in rows_data:
+        if type(index) is not int or index < 0 or type(items) is not tuple:
+            raise ValueError("not a row")
         shape = shapes[index]
         if len(shape) != len(items):
             raise ValueError("not a row")
-        values = dict(zip(shape, map(_value, items), strict=True))
-        for name in dates[table]:
-            value = values.get(name)
-            if value is not None:
-                values[name] = dt.date.fromisoformat(value)
-        rows.append(Row(table, values, tuple(prefix)))
-    issues = [issue_from(values) for values in data["issues"]]
+        at = _DATE_AT.get((row_table, shape))
+        if at is None:
+            at = _date_at(row_table, shape, dates)  # KeyError: a table the schema lacks
+        values: Sequence[Any] = items
+        if at:
+            values = list(items)
+            for i in at:
+                value = values[i]
+                if type(value) is tuple:
+                    (ordinal,) = value
+                    if type(ordinal) is not int:
+                        raise ValueError("not a date")
+                    values[i] = dt.date.fromordinal(ordinal)
+        if not set(map(type, values)) <= _PLAIN:
+            for value in values:
+                if type(value) not in _PLAIN and (
+                    type(value) is not list or not set(map(type, value)) <= _TEXT
+                ):
+                    raise ValueError("not a value of a record")
+        rows.append(Row(row_table, dict(zip(shape, values)), _path(prefix)))  # noqa: B905
+    issues = [issue_from(list(values)) for values in issues_data]
     if any(i.file != entry.rel for i in issues):
         raise ValueError("an issue of another file")
-    flagged = {tuple(p) for p in data["flagged"]}
-    raw = raw if data["parsed"] is True else None
-    table, id_field = data["table"], data["id_field"]
-    if not isinstance(table, str) or not isinstance(id_field, str):
-        raise ValueError("not a record")
+    flagged = {_path(p) for p in flagged_data}
+    raw = raw if parsed else None
     return Record(entry.kind, entry.rel, None, table, id_field, rows, issues, raw, flagged)
 
 
@@ -202,6 +246,9 @@ def issue_from(values: list[Any]) -> Issue:
         raise ValueError("not an issue")
     data = dict(zip(_ISSUE_FIELDS, values, strict=True))
     data["path"] = tuple(data["path"])
+    for name in ("file", "code", "message"):
+        if type(data[name]) is not str:
+            raise ValueError("not an issue")
     issue = Issue(**data)
     lookup(issue.code)  # KeyError on a code this tool does not know
     return issue
@@ -229,6 +276,7 @@ def _work(
 ) -> Done:
     out: list[Result] = []
     new: list[tuple[str, bytes]] = []
+    dates = _date_fields(schema)
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
@@ -243,7 +291,9 @@ def _work(
             out.append((raw, payload))
             continue
         record = _read(entry, raw, schema, max_bytes)
-        new.append((key, encode(record)))
+        payload = encode(record, dates)
+        if payload is not None:
+            new.append((key, payload))
         out.append((raw, record))
     return out, cache.write_pack(new) if cache is not None else {}
 
@@ -324,13 +374,14 @@ def read_files(
                     records.append(result)
                     continue
                 try:
-                    records.append(decode(entry, result, raw, schema, dates))
-                except (ValueError, KeyError, TypeError, IndexError):
+                    records.append(decode(entry, result, raw, dates))
+                except (ValueError, KeyError, TypeError, IndexError, EOFError):
                     # An entry that passed its checksum but describes no record (written by
                     # something else): never trust it; read the file again, replace the entry.
                     record = read_file(entry, schema, max_bytes)
-                    if cache is not None and raw is not None:
-                        rebuilt.append((_key(cache, entry, raw, max_bytes), encode(record)))
+                    payload = encode(record, dates)
+                    if cache is not None and raw is not None and payload is not None:
+                        rebuilt.append((_key(cache, entry, raw, max_bytes), payload))
                     records.append(record)
         if cache is not None:
             added.update(cache.write_pack(rebuilt))
