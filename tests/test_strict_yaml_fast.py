@@ -288,3 +288,29 @@ def test_keys_longer_than_libyaml_allows_are_refused(text: str) -> None:
     _as_strict(text)
     if len(text) > 1100:
         assert load(text.encode(), "f.yaml")[0] is None
+
+
+# Any text in every place a canonical value stands, quoted, flow-listed or plain: the
+# characters an attacker would reach for (NBSP, wide spaces, BOM, noncharacters, astral
+# code points, indicators, quotes) next to the ones a line reader must not misread.
+VALUE_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"])
+    | st.sampled_from(list(" #:-'\"[],{}\\\xa0\u3000\ufeff\u2028\x85\r\t")),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    VALUE_TEXT,
+    st.sampled_from(["", "'", '"', "x", "x ", "[a, "]),
+    st.sampled_from(["", "'", '"', "]", " x", " # c"]),
+    st.sampled_from(["a: {}\n", "a:\n- {}\n", "a:\n  - b: {}\n    c: d\n", "k:\n  b: {}"]),
+)
+def test_canonical_values_of_any_text_read_the_same(
+    text: str, before: str, after: str, template: str
+) -> None:
+    decoded, _ = decode(template.format(before + text + after).encode(), "f.yaml")
+    if decoded is not None:
+        _same(decoded)
