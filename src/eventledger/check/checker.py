@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
@@ -30,18 +29,15 @@ from eventledger.read.records import Record, Row
 from eventledger.read.repository import RecordFile, Repository
 from eventledger.syntax.strict_yaml import MAX_BYTES
 
-if TYPE_CHECKING:  # imported once the workers read the files: see _tables()
-    from eventledger.check.tables import Table
-
 
 @dataclass
 class Dataset:
-    """Everything read from a repository: records, typed tables, source texts and the issues found."""
+    """Everything read from a repository: records, source texts and the issues found. (The
+    tables the checks built are not kept: a release builds what it publishes itself.)"""
 
     repository: Repository
     schema: Schema
     records: list[Record]
-    tables: dict[str, Table]
     texts: dict[str, SourceText]
     issues: IssueList = field(default_factory=IssueList)
 
@@ -93,10 +89,14 @@ def check_files(
     sources that are not among the files are read without checking their records.
     """
     schema = load_schema(repository.schema_dir)
+    if cache is not None:
+        cache.index  # noqa: B018  # read once here, so that forked workers share it
+    # pandas and Pandera (a second to import) are imported once the workers are forked and
+    # reading: the parent only waits then, and the workers, which never use them, neither
+    # count nor copy them.
     records = read_files(
         files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables
     )
-    table_layer = _tables()
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
@@ -108,11 +108,11 @@ def check_files(
     _check_layout(records, files, schema.model)
     _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
-    tables = table_layer.build_tables(records, schema)
-    for table in tables.values():
+    table_layer = _tables()
+    for table in table_layer.each_table(records, schema):  # checked and let go one by one
         extra.extend(table_layer.check_table(table, schema))
     extra.extend(check_package_metadata(repository))
-    dataset = Dataset(repository, schema, records, tables, texts)
+    dataset = Dataset(repository, schema, records, texts)
     for record in records:
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
@@ -216,9 +216,9 @@ def _check_layout(records: list[Record], files: list[RecordFile], model: Model) 
             )
         if layout.year_from is not None:
             start = record.main().get(layout.year_from)
-            folder = entry.path.parent.name
+            folder = entry.folder
             if isinstance(start, dt.date) and folder != f"{start.year:04d}":
-                right = f"{layout.folder}/{start.year}/{entry.path.name}"
+                right = f"{layout.folder}/{start.year}/{entry.name}"
                 record.report(
                     "wrong-folder",
                     f"an {layout.kind} starting in {start.year} belongs in "

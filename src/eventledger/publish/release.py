@@ -394,7 +394,7 @@ def site_files(
         codebook_md=codebook_md,
         changes_md=changes_md,
     )
-    files = {f"site/{path}": body for path, body in render_site(data).items()}
+    files = {f"site/{path}": body for path, body in render_site(data)}
     files[f"{name}-{version}.sqlite"] = sqlite_bytes(schema.tables, rows)
     return files
 
