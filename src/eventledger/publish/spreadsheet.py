@@ -20,11 +20,8 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import xlsxwriter
@@ -32,6 +29,7 @@ from xlsxwriter.exceptions import FileCreateError
 
 from eventledger.model.schema import Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
+from eventledger.publish.forked import ChildDied, Forked, can_fork
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -136,16 +134,6 @@ def _spreadsheet(
     return Spreadsheet(buffer.getvalue(), sheets, notes)
 
 
-# Set by fork in the one child that writes the workbook: the rows are shared, not pickled.
-_PENDING: tuple[Schema, Mapping[str, Sequence[Row]], dt.datetime] | None = None
-
-
-def _pending() -> Spreadsheet:
-    if _PENDING is None:
-        raise RuntimeError("the workbook's process started without its rows")
-    return spreadsheet(*_PENDING)
-
-
 def _room_for_a_copy() -> bool:
     """Whether the machine could hold a second copy of this process: the child reads every
     row, and reading touches (so copies) the memory pages that hold them."""
@@ -160,31 +148,30 @@ def _room_for_a_copy() -> bool:
     return resident * 2 < available
 
 
-def spreadsheet_aside(
-    schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
-) -> Callable[[], Spreadsheet]:
-    """Start writing the workbook in a forked process, beside the rest of the build (it is
-    pure Python cell by cell, and the second core is otherwise idle); return a function
-    that waits for it. Where fork is missing, the workbook is written when asked for."""
-    global _PENDING
-    if "fork" not in get_all_start_methods() or not _room_for_a_copy():
-        return lambda: spreadsheet(schema, rows, created)
-    _PENDING = (schema, rows, created)
-    pool = ProcessPoolExecutor(1, mp_context=get_context("fork"))
-    try:
-        future = pool.submit(_pending)  # forks now, with _PENDING set
-    finally:
-        _PENDING = None
+class WorkbookAside:
+    """The workbook written in a forked process, beside the rest of the build (it is pure
+    Python cell by cell, and the second core is otherwise idle). Where fork is missing or
+    memory is short, it is written when asked for."""
 
-    def wait() -> Spreadsheet:
-        try:
-            return future.result()
-        except BrokenProcessPool:  # the process died (killed, out of memory): write it here
-            return spreadsheet(schema, rows, created)
-        finally:
-            pool.shutdown()
+    def __init__(
+        self, schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
+    ) -> None:
+        self.args = (schema, rows, created)
+        self.child: Forked[Spreadsheet] | None = None
+        if can_fork() and _room_for_a_copy():
+            self.child = Forked(lambda: spreadsheet(schema, rows, created))
 
-    return wait
+    def result(self) -> Spreadsheet:
+        if self.child is not None:
+            try:
+                return self.child.result()
+            except ChildDied:  # the process died (killed, out of memory): write it here
+                pass
+        return spreadsheet(*self.args)
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
 
 
 def workbook_bytes(
