@@ -29,7 +29,7 @@ from eventledger.atomic import write_atomically
 from eventledger.check.checker import load_dataset
 from eventledger.check.metadata import check_package_metadata
 from eventledger.git import GitMissing, git
-from eventledger.issues import IssuesError
+from eventledger.issues import Issue, IssuesError
 from eventledger.issues.excerpt import printable
 from eventledger.model.codebook import codebook
 from eventledger.model.kinds import LAYOUTS, SOURCE_TABLE
@@ -60,7 +60,7 @@ from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import sqlite_bytes
 from eventledger.publish.spreadsheet import WorkbookAside
-from eventledger.publish.verify import SUMS, safe_relative, verify
+from eventledger.publish.verify import SUMS, compare_tables, safe_relative, verify
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
@@ -428,6 +428,11 @@ def site_files(
     yield f"{name}-{version}.sqlite", sqlite_bytes(schema.tables, rows)
 
 
+def _check_tables(folder: Path) -> tuple[list[str], list[Issue]]:
+    """What frictionless says of the tables, and whether each Parquet twin matches its CSV."""
+    return _frictionless(folder), compare_tables(folder)
+
+
 def _frictionless(folder: Path) -> list[str]:
     from frictionless import validate
 
@@ -636,14 +641,14 @@ def _write_locked(
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
     zip_aside = aside.with_suffix(".zip")
     out = AsideFolder(aside)
-    checking: list[Forked[list[str]]] = []
+    checking: list[Forked[tuple[list[str], list[Issue]]]] = []
 
     def tables_written() -> None:
-        # frictionless reads only the tables and their descriptor, written first: it checks
-        # them in a child process while this one writes the rest of the package.
+        # frictionless and the Parquet-against-CSV comparison read only the tables and their
+        # descriptors, written first: a child checks them while this process writes the rest.
         progress("validating with frictionless")
         if can_fork():
-            checking.append(Forked(lambda: _frictionless(aside)))
+            checking.append(Forked(lambda: _check_tables(aside)))
 
     try:
         aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
@@ -671,8 +676,9 @@ def _write_locked(
             )
             result.status = "replaced"
         zipping = _Zipping(target, aside, out.digests, zip_aside)
-        damaged = verify(aside, out.known)
-        problems = checking[0].result() if checking else _frictionless(aside)
+        damaged = verify(aside, out.known, tables=False)
+        problems, unlike = checking[0].result() if checking else _check_tables(aside)
+        damaged = damaged or unlike  # as verify: tables of damaged files are not compared
         if problems:
             raise ReleaseError("frictionless rejects the package:\n  " + "\n  ".join(problems))
         if damaged:

@@ -270,12 +270,15 @@ def _check_sums(package: _Package) -> list[Issue]:
     return issues
 
 
-def verify(path: Path, known: Mapping[str, tuple[str, int]] | None = None) -> list[Issue]:
+def verify(
+    path: Path, known: Mapping[str, tuple[str, int]] | None = None, *, tables: bool = True
+) -> list[Issue]:
     """Every problem found in the built package at path (its folder or its zip); an empty
-    list means it is intact. NotAPackage when path is neither. known: the (sha256, size) of
-    files the caller has just written and hashed itself, taken instead of reading them."""
-    if known is not None and path.is_dir():
-        return _verify_folder(path, known)[0]
+    list means it is intact. NotAPackage when path is neither. For a folder a build has just
+    written: known, the (sha256, size) of the files it hashed as it wrote them, taken instead
+    of reading them again; tables=False leaves out compare_tables (the build ran it already)."""
+    if (known is not None or not tables) and path.is_dir():
+        return _verify_folder(path, known, tables=tables)[0]
     return verify_package(path)[0]
 
 
@@ -359,7 +362,7 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
 
 
 def _verify_folder(
-    folder: Path, known: Mapping[str, tuple[str, int]] | None = None
+    folder: Path, known: Mapping[str, tuple[str, int]] | None = None, *, tables: bool = True
 ) -> tuple[list[Issue], int]:
     package = _Package(folder, known)
     issues = list(package.issues)
@@ -369,8 +372,27 @@ def _verify_folder(
     parquet_resources, found = _resources(package, "parquet/datapackage.json")
     issues += found
     files = len(package.files)
-    if issues:
+    if issues or not tables:
         return issues, files  # comparing the tables of damaged files says nothing more
+    return _compare_twins(package, csv_resources, parquet_resources), files
+
+
+def compare_tables(folder: Path) -> list[Issue]:
+    """That each Parquet table holds exactly the rows of its CSV twin (what verify checks
+    beyond checksums): a build runs it beside frictionless, on the tables written first."""
+    package = _Package(folder)
+    csv_resources, issues = _resources(package, "datapackage.json")
+    parquet_resources, found = _resources(package, "parquet/datapackage.json")
+    issues += found
+    if issues:
+        return issues
+    return _compare_twins(package, csv_resources, parquet_resources)
+
+
+def _compare_twins(
+    package: _Package, csv_resources: list[dict[str, Any]], parquet_resources: list[dict[str, Any]]
+) -> list[Issue]:
+    issues: list[Issue] = []
     by_name = {r["name"]: r for r in parquet_resources}
     for res in csv_resources:
         twin = by_name.get(res["name"])
@@ -386,7 +408,7 @@ def _verify_folder(
             )
             continue
         issues += _compare(package, res, twin["path"])
-    return issues, files
+    return issues
 
 
 def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
