@@ -29,7 +29,7 @@ from eventledger.atomic import write_atomically
 from eventledger.check.checker import load_dataset
 from eventledger.check.metadata import check_package_metadata
 from eventledger.git import GitMissing, git
-from eventledger.issues import Issue, IssuesError
+from eventledger.issues import IssuesError
 from eventledger.issues.excerpt import printable
 from eventledger.model.codebook import codebook
 from eventledger.model.kinds import LAYOUTS, SOURCE_TABLE
@@ -39,7 +39,7 @@ from eventledger.publish.aside import AsideFolder, UnsafeName
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
 from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource
-from eventledger.publish.forked import CLOSE_IN_CHILD, Forked, can_fork
+from eventledger.publish.forked import CLOSE_IN_CHILD
 from eventledger.publish.manifest import (
     LEVELS,
     Changes,
@@ -60,7 +60,8 @@ from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import sqlite_bytes
 from eventledger.publish.spreadsheet import WorkbookAside
-from eventledger.publish.verify import SUMS, compare_tables, safe_relative, verify
+from eventledger.publish.tables_check import TablesCheck
+from eventledger.publish.verify import SUMS, safe_relative, verify
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
@@ -428,22 +429,6 @@ def site_files(
     yield f"{name}-{version}.sqlite", sqlite_bytes(schema.tables, rows)
 
 
-def _check_tables(folder: Path) -> tuple[list[str], list[Issue]]:
-    """What frictionless says of the tables, and whether each Parquet twin matches its CSV."""
-    return _frictionless(folder), compare_tables(folder)
-
-
-def _frictionless(folder: Path) -> list[str]:
-    from frictionless import validate
-
-    report = validate(folder / "datapackage.json")
-    if report.valid:
-        return []
-    return [
-        f"{task.name}: {err.type}: {err.message}" for task in report.tasks for err in task.errors
-    ] + [f"{err.type}: {err.message}" for err in report.errors]
-
-
 def _zip_into(target: Target, folder: Path, digests: Mapping[str, str], path: Path) -> None:
     """The release zip, every file under one <name>-<version>/ folder, streamed from the files
     of folder into the new file path; each is checked against its digest as it is read."""
@@ -641,14 +626,13 @@ def _write_locked(
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
     zip_aside = aside.with_suffix(".zip")
     out = AsideFolder(aside)
-    checking: list[Forked[tuple[list[str], list[Issue]]]] = []
+    checking = TablesCheck()
 
     def tables_written() -> None:
         # frictionless and the Parquet-against-CSV comparison read only the tables and their
-        # descriptors, written first: a child checks them while this process writes the rest.
+        # descriptors, written first: their process checks them while this one writes the rest.
         progress("validating with frictionless")
-        if can_fork():
-            checking.append(Forked(lambda: _check_tables(aside)))
+        checking.start(aside)
 
     try:
         aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
@@ -677,7 +661,7 @@ def _write_locked(
             result.status = "replaced"
         zipping = _Zipping(target, aside, out.digests, zip_aside)
         damaged = verify(aside, out.known, tables=False)
-        problems, unlike = checking[0].result() if checking else _check_tables(aside)
+        problems, unlike = checking.result()
         damaged = damaged or unlike  # as verify: tables of damaged files are not compared
         if problems:
             raise ReleaseError("frictionless rejects the package:\n  " + "\n  ".join(problems))
@@ -693,8 +677,7 @@ def _write_locked(
             aside.rename(folder)
         zip_aside.replace(archive)
     finally:
-        for child in checking:
-            child.stop()
+        checking.stop()
         if "zipping" in locals():
             zipping.thread.join()
         shutil.rmtree(aside, ignore_errors=True)
