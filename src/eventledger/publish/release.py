@@ -799,6 +799,9 @@ def build(
             if record.id is not None:
                 read.setdefault(record.table, set()).add(record.id)
         check_removals(repository, rendered.changes, read, previous)
+    # The parsed records are not needed past here (the rows that ship are copies of theirs,
+    # held by rendered): let them go before the files are written.
+    del dataset
     try:
         result = write(repository, target, rendered, progress)
     except sqlite3.Error as err:
