@@ -380,11 +380,8 @@ def write_files(
         out.add("CHANGES.md", changes_md.encode("utf-8"))
         out.add("changes.json", json_bytes(rendered.changes.to_dict()))
         out.add("manifest.json", manifest_bytes(rendered.manifest))
-        for rel, body in site_files(
-            name, version, created, schema, rows, selection.full_texts, codebook_md, changes_md
-        ):
-            out.add(rel, body)
-        progress("the evidence browser (site/) and the SQLite copy")
+        # The workbook's child reads every row, so it holds a copy of their pages: wait for it
+        # (it is done by now, mostly) before the site is rendered, so the two never add up.
         try:
             sheet = workbook.result()
         except OSError as err:  # its temporary files (a full disk, a file-size limit)
@@ -395,6 +392,11 @@ def write_files(
         out.add(f"{name}-{version}.xlsx", sheet.data)
         rendered.spreadsheet_notes = sheet.notes
         progress("the spreadsheet copy")
+        for rel, body in site_files(
+            name, version, created, schema, rows, selection.full_texts, codebook_md, changes_md
+        ):
+            out.add(rel, body)
+        progress("the evidence browser (site/) and the SQLite copy")
     finally:
         workbook.stop()
 
