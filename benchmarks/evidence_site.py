@@ -3,6 +3,8 @@ the events table renders and filters in Chromium.
 
 Run: make bench  (or .venv/bin/python benchmarks/evidence_site.py [N], default 100,000 events)
 
+The site is written as render_site yields it, file by file, as a release writes it.
+
 The input is a synthetic release of N events made directly as rows (three spans and two or
 three participants per event, 500 actors, 2,000 quotes-only sources, dates from 1945 to 2023
 at every precision), so the numbers measure the site, not the record reader. In the same run
@@ -169,11 +171,40 @@ def timed(label: str, work: Any) -> tuple[Any, float, float]:
     return out, wall, cpu
 
 
-def write_tree(site: Path, files: dict[str, bytes]) -> None:
-    for folder in sorted({(site / rel).parent for rel in files}):
-        folder.mkdir(parents=True, exist_ok=True)
-    for rel, body in files.items():
-        (site / rel).write_bytes(body)
+def render_and_write(site: Path, data: SiteInput) -> dict[str, Any]:
+    """render_site's files written as they come, as a release writes them: rendering and
+    writing timed apart, and event pages (the bulk) apart from the rest."""
+    cpu = {"event pages": 0.0, "other files": 0.0, "writing": 0.0}
+    count = {"event pages": 0, "other files": 0}
+    size = {"event pages": 0, "other files": 0}
+    parts: dict[str, int] = {}
+    made = set()
+    files = render_site(data)
+    while True:
+        c0 = time.process_time()
+        try:
+            rel, body = next(files)
+        except StopIteration:
+            break
+        kind = (
+            "event pages"
+            if rel.startswith("events/") and not rel.startswith("events/page-")
+            else "other files"
+        )
+        cpu[kind] += time.process_time() - c0
+        count[kind] += 1
+        size[kind] += len(body)
+        if rel.startswith("assets/"):
+            name = rel.removeprefix("assets/").split("-")[0]
+            parts[name] = parts.get(name, 0) + len(body)
+        c0 = time.process_time()
+        path = site / rel
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        path.write_bytes(body)
+        cpu["writing"] += time.process_time() - c0
+    return {"cpu": cpu, "count": count, "size": size, "parts": parts}
 
 
 def browser(site: Path) -> None:
@@ -209,40 +240,85 @@ def browser(site: Path) -> None:
         read = page.evaluate("performance.getEntriesByName('el-script-start')[0].startTime")
         rows = page.locator("#events tbody tr:not(.spacer)").count()
         print(
-            f"  first paint (the static rows, no script yet)      {paint:7.0f} ms  since navigation"
+            f"  first paint (the static rows, no script yet)     {paint:7.0f} ms  since navigation"
         )
         print(
-            f"  index script read and run (events.js starts)     {read:7.0f} ms  since navigation"
+            f"  index and first rows read (events.js starts)     {read:7.0f} ms  since navigation"
         )
         print(
-            f"  events table drawn, filters ready (index read)   {first:7.0f} ms  since navigation ({rows} rows in the DOM)"
+            f"  events table drawn, filters ready                {first:7.0f} ms  since navigation"
+            f" ({rows} rows in the DOM)"
         )
+        page.wait_for_function("window.EL_TIMINGS.allFilters !== null")
+        options = page.evaluate("window.EL_TIMINGS.optionsFilled")
+        links = page.evaluate("window.EL_TIMINGS.allFilters")
+        print(
+            f"  actor and source options in, their parts read   {max(options, links):7.0f} ms"
+            "  since navigation (a filter by them before waits for these)"
+        )
+        # A filter: applied and drawn (synchronous), then every row in view has its title
+        # (row parts of events spread over the whole table arrive).
         for control, index in (("#f-type", 2), ("#f-year", 40), ("#f-actor", 7)):
             ms = page.evaluate(
                 """([sel, i]) => { const el = document.querySelector(sel);
                     document.querySelectorAll('#filters select').forEach(s => { s.selectedIndex = 0; });
                     el.selectedIndex = i; const t0 = performance.now();
                     el.dispatchEvent(new Event('change', {bubbles: true}));
-                    return performance.now() - t0; }""",
+                    window.EL_T0 = t0; return performance.now() - t0; }""",
                 [control, index],
             )
+            page.wait_for_function(
+                "window.EL_TIMINGS.pending === 0 && window.EL_TIMINGS.reading === 0"
+            )
+            filled = page.evaluate("window.EL_TIMINGS.filled - window.EL_T0")
             shown = page.inner_text("#status")
-            print(f"  filter {control:<10} applied and drawn            {ms:7.0f} ms  ({shown})")
+            print(
+                f"  filter {control:<10} applied and drawn {ms:5.0f} ms, every row titled"
+                f" {max(filled, ms):5.0f} ms  ({shown})"
+            )
         page.evaluate(
             "document.querySelectorAll('#filters select').forEach(s => { s.selectedIndex = 0; })"
         )
+        before = page.evaluate("window.EL_TIMINGS.filters")
         t0 = time.perf_counter()
         page.fill("#f-search", "wladiwostok gipfel")
         page.wait_for_function(
-            "!document.querySelector('#status').textContent.includes('loading') &&"
-            " window.EL_TIMINGS.filters >= 6"
+            f"window.EL_TIMINGS.filters > {before} && /^Showing [1-9]/.test("
+            "document.querySelector('#status').textContent) && window.EL_TIMINGS.pending === 0"
         )
         print(
-            f"  first search (loads the quotes, then filters)   {1000 * (time.perf_counter() - t0):7.0f} ms  ({page.inner_text('#status')})"
+            f"  first search: first results drawn               {1000 * (time.perf_counter() - t0):7.0f} ms"
+            f"  ({page.inner_text('#status')}, incl. 120 ms typing pause)"
+        )
+        page.wait_for_function("window.EL_TIMINGS.searching === 0", timeout=120_000)
+        print(
+            f"  first search: every part read                   {1000 * (time.perf_counter() - t0):7.0f} ms"
+            f"  ({page.inner_text('#status')})"
+        )
+        before = page.evaluate("window.EL_TIMINGS.filters")
+        t0 = time.perf_counter()
+        page.fill("#f-search", "wladiwostok zug")
+        page.wait_for_function(
+            f"window.EL_TIMINGS.filters > {before} && window.EL_TIMINGS.searching === 0"
+            " && window.EL_TIMINGS.pending === 0"
+        )
+        print(
+            f"  second search (every part read already)         {1000 * (time.perf_counter() - t0):7.0f} ms"
+            f"  ({page.inner_text('#status')}, incl. 120 ms typing pause)"
+        )
+        before = page.evaluate("window.EL_TIMINGS.filters")
+        page.fill("#f-search", "")
+        page.wait_for_function(f"window.EL_TIMINGS.filters > {before}")
+        t0 = time.perf_counter()
+        page.click("th[data-sort=title] button")
+        page.wait_for_function("!window.EL_TIMINGS.sorting && window.EL_TIMINGS.pending === 0")
+        print(
+            f"  first sort by title (reads the order) and draw  {1000 * (time.perf_counter() - t0):7.0f} ms"
         )
         t0 = time.perf_counter()
         page.eval_on_selector("#events-scroll", "el => { el.scrollTop = el.scrollHeight / 2; }")
         page.wait_for_timeout(50)
+        page.wait_for_function("window.EL_TIMINGS.pending === 0")
         print(
             f"  scroll to the middle and draw                   {1000 * (time.perf_counter() - t0):7.0f} ms  (incl. a 50 ms wait)"
         )
@@ -267,20 +343,31 @@ def main(n: int) -> None:
         "SQLite with keys and full-text index", lambda: sqlite_bytes(schema.tables, data)
     )
     site_input = SiteInput("bench", "0.0.1", "2026-11-22T00:00:00Z", data)
-    files, w3, c3 = timed(
-        "site: render_site (all pages, in memory)", lambda: render_site(site_input)
-    )
-    size = sum(len(b) for b in files.values())
-    print(
-        f"  site: {len(files):,} files, {size / 1e6:.0f} MB; index {len(files['assets/events-index.js']) / 1e6:.1f} MB, quotes {len(files['assets/events-quotes.js']) / 1e6:.1f} MB, timeline {len(files['timeline.html']) / 1e6:.2f} MB"
-    )
     with tempfile.TemporaryDirectory() as folder:
         site = Path(folder) / "site"
-        _, w4, c4 = timed("site: writing the files", lambda: write_tree(site, files))
+        t0 = time.perf_counter()
+        done = render_and_write(site, site_input)
+        wall = time.perf_counter() - t0
+        cpu, count, size = done["cpu"], done["count"], done["size"]
+        ev = count["event pages"] or 1
         print(
-            f"  site, rendered and written                     {w3 + w4:7.2f} s  (CPU {c3 + c4:6.2f} s)"
-            f"  beside the tables: {w1 + w2:.2f} s (CPU {c1 + c2:.2f} s), "
-            f"{(c3 + c4) / (c1 + c2):.2f}x their CPU"
+            f"  site: event pages  {count['event pages']:,} files, {size['event pages'] / 1e6:6.0f} MB,"
+            f" {size['event pages'] / ev:6.0f} B and {1e6 * cpu['event pages'] / ev:4.0f} us CPU each"
+        )
+        print(
+            f"  site: other files  {count['other files']:,} files, {size['other files'] / 1e6:6.0f} MB,"
+            f" CPU {cpu['other files']:.2f} s (plan, index, parts, lists)"
+        )
+        print(
+            "  site: scripts "
+            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in done["parts"].items())
+        )
+        rendered = cpu["event pages"] + cpu["other files"]
+        print(
+            f"  site, rendered and written                     {wall:7.2f} s  (CPU {rendered + cpu['writing']:6.2f} s,"
+            f" of which writing {cpu['writing']:.2f} s)"
+            f"  beside the tables: {w1 + w2:.2f} s (CPU {c1 + c2:.2f} s),"
+            f" rendering {rendered / (c1 + c2):.2f}x their CPU"
         )
         browser(site)
 

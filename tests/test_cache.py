@@ -133,11 +133,24 @@ def test_the_folder_stays_within_its_bound(
     assert snapshot(records) == snapshot([read_file(f, schema) for f in files])
 
 
-def test_a_cache_folder_that_is_a_link_is_not_used(tmp_path: Path) -> None:
+@pytest.mark.parametrize("link", ["build", FOLDER])
+def test_a_cache_folder_that_is_a_link_is_not_used(tmp_path: Path, link: str) -> None:
     root = tmp_path / "repo"
     make_repository(root)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    os.symlink(elsewhere, root / FOLDER)
+    (root / link).parent.mkdir(exist_ok=True)
+    os.symlink(elsewhere, root / link)
     assert Cache.open(root, root / "schema", "test") is None
+    assert Cache.open(root, root / "schema", "test", writable=False) is None
     assert list(elsewhere.iterdir()) == []
+
+
+def test_the_cache_lives_in_build_and_never_ships(tmp_path: Path) -> None:
+    """The tool writes nothing outside build/, the cache included; a release packs only
+    build/<version>/, so the cache is in no folder or zip it publishes."""
+    root = tmp_path / "repo"
+    make_repository(root)
+    assert Cache.open(root, root / "schema", "test") is not None
+    assert FOLDER.startswith("build/") and (root / FOLDER).is_dir()
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []

@@ -4,8 +4,10 @@ entry changes nothing."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -106,11 +108,20 @@ def test_a_build_from_workers_and_the_cache_has_the_same_bytes(tmp_path: Path) -
         files = {
             p.relative_to(folder).as_posix(): p.read_bytes()
             for p in folder.rglob("*")
-            if p.is_file()
+            if p.is_file() and not p.is_relative_to(root / FOLDER)
         }
-        shutil.rmtree(folder)
+        for path in list(folder.iterdir()):  # the builds go; the cache beside them stays
+            if path != root / FOLDER:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
         return files
 
     serial = build("--jobs", "1", "--no-cache")
-    assert build("--jobs", "2") == serial  # cold cache
-    assert build("--jobs", "2") == serial  # warm cache
+    assert not (root / FOLDER).exists()
+    assert build("--jobs", "2") == serial  # no cache yet: build only reads one
+    assert validate(root, "--jobs", "2")[0] == 0  # fills it
+    assert build("--jobs", "2") == serial  # records from the cache, the same bytes
+    # Nothing a build publishes holds the cache: the files of the version and its zip.
+    assert not any("cache" in name.split("/")[:2] for name in serial)
+    archive = next(name for name in serial if name.endswith(".zip"))
+    with zipfile.ZipFile(io.BytesIO(serial[archive])) as zipped:
+        assert not any(n.split("/")[1] == "cache" for n in zipped.namelist())

@@ -8,6 +8,7 @@ the derived record JSON Schema must both reject it (and accept the valid origina
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,14 @@ import pytest
 
 from casekit import PROJECT, make_repository, place_valid_cases
 from eventledger.author.generate import stale
-from eventledger.check.checker import Dataset, load_dataset
-from eventledger.check.tables import Table, frame_of
+from eventledger.check.checker import load_dataset
+from eventledger.check.tables import Table, each_table, frame_of
 from eventledger.cli import main
 from eventledger.model.pandera_schema import table_schema
 from eventledger.model.record_schema import record_schema
 from eventledger.model.schema import FieldSpec, Schema, load_schema
 from eventledger.publish.select import select
+from eventledger.read.records import Record
 from eventledger.read.repository import Repository
 
 SCHEMA = load_schema(PROJECT / "schema")
@@ -32,18 +34,27 @@ TABLES = tuple(SCHEMA.tables)
 KINDS = {k.name: k for k in SCHEMA.model.kinds}
 
 
+@dataclass
+class Read:
+    """The records of every valid case and the tables the checks build of them."""
+
+    records: list[Record]
+    tables: dict[str, Table]
+
+
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Read:
     root = tmp_path_factory.mktemp("repo")
     make_repository(root)
     place_valid_cases(root)
     ds = load_dataset(Repository(root))
     assert ds.issues.errors == []
+    tables = {table.spec.name: table for table in each_table(ds.records, SCHEMA)}
     # Derived tables hold no records: take their rows from what a release would ship.
     shipped = select(ds).rows
     for name in SCHEMA.model.derived:
-        ds.tables[name] = Table(SCHEMA.tables[name], frame_of(SCHEMA.tables[name], shipped[name]))
-    return ds
+        tables[name] = Table(SCHEMA.tables[name], frame_of(SCHEMA.tables[name], shipped[name]))
+    return Read(ds.records, tables)
 
 
 def violations(spec: FieldSpec, schema: Schema) -> list[tuple[str, Any]]:
@@ -92,7 +103,7 @@ def test_every_constraint_in_schema_is_listed() -> None:
     assert used <= tested
 
 
-def _frame(dataset: Dataset, table: str, column: str, value: Any) -> pd.DataFrame:
+def _frame(dataset: Read, table: str, column: str, value: Any) -> pd.DataFrame:
     frame = dataset.tables[table].frame.head(1).copy()
     frame[column] = frame[column].astype(object)
     frame.at[frame.index[0], column] = value
@@ -114,7 +125,7 @@ def _failing_columns(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> set[str
     ids=[f"{t}.{c}.{k}" for t, c, k, _ in CONSTRAINTS],
 )
 def test_pandera_enforces(
-    dataset: Dataset, table: str, column: str, constraint: str, value: Any
+    dataset: Read, table: str, column: str, constraint: str, value: Any
 ) -> None:
     schema, _ = table_schema(SCHEMA.tables[table], SCHEMA)
     assert _failing_columns(schema, dataset.tables[table].frame) == set()
@@ -122,7 +133,7 @@ def test_pandera_enforces(
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_pandera_enforces_keys(dataset: Dataset, table: str) -> None:
+def test_pandera_enforces_keys(dataset: Read, table: str) -> None:
     spec = SCHEMA.tables[table]
     schema, _ = table_schema(spec, SCHEMA)
     frame = dataset.tables[table].frame.head(1)
@@ -140,7 +151,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _document(dataset: Dataset, kind: str) -> dict[str, Any]:
+def _document(dataset: Read, kind: str) -> dict[str, Any]:
     record = next(r for r in dataset.records if r.kind == kind)
     main = {
         f.name: _json(record.main()[f.name])
@@ -180,7 +191,7 @@ RECORD_CONSTRAINTS = [
     ids=[f"{t}.{c}.{k}" for t, c, k, _ in RECORD_CONSTRAINTS],
 )
 def test_record_json_schema_enforces(
-    dataset: Dataset, table: str, column: str, constraint: str, value: Any
+    dataset: Read, table: str, column: str, constraint: str, value: Any
 ) -> None:
     kind, key = _targets(table)
     validator = jsonschema.Draft202012Validator(record_schema(kind, SCHEMA))
@@ -194,7 +205,7 @@ def test_record_json_schema_enforces(
     assert list(validator.iter_errors(doc)) != []
 
 
-def test_record_json_schema_rejects_unknown_keys(dataset: Dataset) -> None:
+def test_record_json_schema_rejects_unknown_keys(dataset: Read) -> None:
     validator = jsonschema.Draft202012Validator(record_schema("event", SCHEMA))
     doc = _document(dataset, "event")
     doc["date_strat"] = "2019-04-25"

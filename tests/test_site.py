@@ -12,6 +12,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import markupsafe
 import pytest
@@ -37,29 +38,31 @@ def page(files: dict[str, bytes], path: str) -> str:
 
 def test_the_same_input_gives_the_same_bytes() -> None:
     first, second = (
-        render_site(synthetic(review=True, coverage=True)),
-        render_site(synthetic(review=True, coverage=True)),
+        dict(render_site(synthetic(review=True, coverage=True))),
+        dict(render_site(synthetic(review=True, coverage=True))),
     )
     assert first == second
     assert list(first) == sorted(first)
 
 
 def test_record_text_is_escaped_never_markup() -> None:
-    files = render_site(synthetic())
+    files = dict(render_site(synthetic()))
     event = page(files, "events/2019-04-25-talks.html")
     assert HOSTILE not in event and "<script>alert" not in event
     assert str(markupsafe.escape(HOSTILE)) in event
-    index = page(files, "assets/events-index.js")
-    literal = index.removeprefix("window.EL_INDEX = JSON.parse(").rstrip().removesuffix(");")
-    data = json.loads(json.loads(literal))
+    rows = page(files, "assets/events/rows-0.js")
+    literal = rows.removeprefix(
+        '(window.EL_PARTS = window.EL_PARTS || []).push(["rows", 0, JSON.parse('
+    )
+    data = json.loads(json.loads(literal.rstrip().removesuffix(")]);")))
     assert any(title.endswith(HOSTILE) for title in data["title"])  # JSON, read as data
 
 
 def test_the_published_site_leaves_drafts_out_and_the_reviewers_view_marks_them() -> None:
-    published = render_site(synthetic())
+    published = dict(render_site(synthetic()))
     assert "events/2023-09-draft.html" not in published
     assert b"2023-09-draft" not in b"".join(published.values())
-    review = render_site(synthetic(review=True))
+    review = dict(render_site(synthetic(review=True)))
     draft = page(review, "events/2023-09-draft.html")
     assert '<span class="badge draft">draft</span>' in draft
     assert "Reviewer's view" in page(review, "index.html")
@@ -67,7 +70,7 @@ def test_the_published_site_leaves_drafts_out_and_the_reviewers_view_marks_them(
 
 
 def test_a_quote_is_highlighted_in_its_paragraph_where_the_text_may_be_shown() -> None:
-    event = page(render_site(synthetic()), "events/2019-04-25-talks.html")
+    event = page(dict(render_site(synthetic())), "events/2019-04-25-talks.html")
     marks = re.findall(r'<mark class="quote">(.*?)</mark>', event, flags=re.DOTALL)
     assert [html.unescape(m) for m in marks] == [
         "trafen sich Kim und Putin in Wladiwostok",
@@ -80,7 +83,7 @@ def test_a_quote_is_highlighted_in_its_paragraph_where_the_text_may_be_shown() -
 
 
 def test_a_quotes_only_source_gives_a_check_that_works_on_ones_own_copy(tmp_path: Path) -> None:
-    files = render_site(synthetic())
+    files = dict(render_site(synthetic()))
     event = page(files, "events/1945-help.html")
     assert PRESS_TEXT not in event
     sha = synthetic().rows["sources"][1]["sha256"]
@@ -98,7 +101,9 @@ def test_a_quotes_only_source_gives_a_check_that_works_on_ones_own_copy(tmp_path
 
 
 def test_the_reviewers_source_page_shows_spans_and_coverage() -> None:
-    source = page(render_site(synthetic(review=True, coverage=True)), "sources/open-bulletin.html")
+    source = page(
+        dict(render_site(synthetic(review=True, coverage=True))), "sources/open-bulletin.html"
+    )
     assert "3 sentences" not in source  # counted from the input, not guessed
     assert re.search(
         r"(\d+) sentences: (\d+) coded, (\d+) set aside, (\d+) not covered yet", source
@@ -117,13 +122,13 @@ def test_an_id_that_is_not_a_file_name_makes_no_page() -> None:
     events = [dict(e) for e in data.rows["events"]]
     events[0]["event_id"] = "../../escape"
     rows = {**data.rows, "events": events}
-    files = render_site(dataclasses.replace(data, rows=rows))
+    files = dict(render_site(dataclasses.replace(data, rows=rows)))
     assert not [p for p in files if ".." in p.split("/") or p.startswith("/")]
     assert "events/1945-help.html" in files
 
 
 def test_markdown_pages_keep_anchors_and_drop_script_links() -> None:
-    files = render_site(synthetic())
+    files = dict(render_site(synthetic()))
     codebook = page(files, "codebook.html")
     assert '<h2 id="vocabulary-event_type">' in codebook
     assert "<td><code>AGREE</code></td>" in codebook
@@ -159,7 +164,7 @@ def test_the_timeline_draws_a_day_as_a_point_and_a_year_as_a_bar() -> None:
 
 
 def test_timeline_marks_link_their_events() -> None:
-    files = render_site(synthetic())
+    files = dict(render_site(synthetic()))
     timeline = page(files, "timeline.html")
     links = re.findall(
         r'<a href="events/([^"]+)\.html" class="mark" data-event="([^"]+)"', timeline
@@ -169,7 +174,7 @@ def test_timeline_marks_link_their_events() -> None:
 
 def test_no_page_asks_another_host_for_anything() -> None:
     """Scripts, styles and images come from the folder; only a reader's click may leave it."""
-    for path, data in render_site(synthetic(review=True, coverage=True)).items():
+    for path, data in render_site(synthetic(review=True, coverage=True)):
         text = data.decode("utf-8")
         loads = re.findall(r'<(?:script|img|iframe|source)[^>]*\bsrc="([^"]*)"', text)
         loads += re.findall(r'<link[^>]*\bhref="([^"]*)"', text)
@@ -336,7 +341,7 @@ def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
         ],
         "actors": [{"actor_id": "kim", "name": "Kim", "kind": "person"}],
     }
-    files = render_site(SiteInput("t", "0.0.1", "2026-01-01T00:00:00Z", rows))
+    files = dict(render_site(SiteInput("t", "0.0.1", "2026-01-01T00:00:00Z", rows)))
     paths = ["actors/kim.html", "actors/kim/page-2.html", "actors/kim/page-3.html"]
     assert [p for p in files if p.startswith("actors/kim")] == paths
     listed = []
@@ -348,3 +353,24 @@ def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
         )
         assert [p.replace("../", "") for p in pager] == paths
     assert listed == [f"2001-e{i}" for i in range(4, -1, -1)]  # by date, every one once
+
+
+def test_render_site_makes_each_page_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer can put each file on disk before the next is made: the site is never whole
+    in memory. Event pages (the bulk at scale) are rendered one per file taken."""
+    made: list[str] = []
+    real = site_render._event_page
+
+    def counted(*args: Any) -> bytes:
+        made.append(args[-1].id)  # the event's summary
+        return real(*args)
+
+    monkeypatch.setattr(site_render, "_event_page", counted)
+    taken = 0
+    paths = []
+    for path, _ in render_site(synthetic(review=True)):
+        paths.append(path)
+        if path.startswith("events/") and not path.startswith("events/page-"):
+            taken += 1
+        assert len(made) == taken
+    assert taken > 0 and paths == sorted(paths)

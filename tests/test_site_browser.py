@@ -21,6 +21,7 @@ from eventledger.model.schema import load_schema
 from eventledger.publish.cells import read_csv_rows
 from eventledger.publish.release import BuildResult
 from eventledger.publish.site import SiteInput, render_site
+from eventledger.publish.site import render as site_render
 from eventledger.publish.site.timeline import MAX_MARKS
 from sitekit import clone_corpus, corpus_release, corpus_review, event_row
 
@@ -95,9 +96,11 @@ class Visitor:
         self.errors: list[str] = []
         self.outside: list[str] = []
         self.pages: list[Any] = []
+        self.requested: list[str] = []
 
     def _route(self, route: Any) -> None:
         url = route.request.url
+        self.requested.append(url.removeprefix(self.prefix))
         if url.startswith(self.prefix):
             route.continue_()
         else:
@@ -136,6 +139,9 @@ def visit(context: Any) -> Iterator[Callable[[Path], Visitor]]:
 
 
 def shown(page: Any) -> list[dict[str, str]]:
+    # Rows whose part is still on its way have no link yet, and a sort by title waits for the
+    # titles' order: wait until every row in view is drawn as it will stay.
+    settle(page)
     return list(
         page.eval_on_selector_all(
             ROW,
@@ -148,7 +154,17 @@ def shown(page: Any) -> list[dict[str, str]]:
     )
 
 
+def settle(page: Any) -> None:
+    """Wait for what the table asked for: the parts of the rows in view, the title order of a
+    sort by title, the part naming each event's actors or sources for such a filter."""
+    page.wait_for_function(
+        "window.EL_TIMINGS.pending === 0 && !window.EL_TIMINGS.sorting"
+        " && window.EL_TIMINGS.reading === 0"
+    )
+
+
 def status_count(page: Any) -> int:
+    settle(page)
     text = page.inner_text("#status")
     return int(text.split()[1])
 
@@ -280,7 +296,7 @@ def test_a_large_table_keeps_only_the_rows_in_view(context: Any, tmp_path: Path)
     ]
     rows: dict[str, list[dict[str, Any]]] = {"events": events}
     site = tmp_path / "site"
-    for rel, data in render_site(SiteInput("big", "0.0.1", "2026-01-01T00:00:00Z", rows)).items():
+    for rel, data in render_site(SiteInput("big", "0.0.1", "2026-01-01T00:00:00Z", rows)):
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_bytes(data)
     visitor = Visitor(context, site)
@@ -294,6 +310,94 @@ def test_a_large_table_keeps_only_the_rows_in_view(context: Any, tmp_path: Path)
     assert page.locator(ROW).count() < 100
     page.select_option("#f-type", label="REJECT")
     assert status_count(page) == len([e for e in events if e["event_type"] == "REJECT"])
+    visitor.close()
+
+
+def test_a_large_table_asks_for_parts_only_as_rows_come_into_view_or_search_needs_them(
+    context: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(site_render, "CHUNK", 100)
+    n = 2000
+    day = dt.date(2000, 1, 1)
+    events = [
+        event_row(
+            f"{(day + dt.timedelta(days=i)).year}-event-{i:05d}",
+            f"Event {(i * 7919) % n:05d}",  # titles in another order than dates
+            day + dt.timedelta(days=i),
+            day + dt.timedelta(days=i),
+            "day",
+        )
+        for i in range(n)
+    ]
+    evidence = [
+        {
+            "event_id": e["event_id"],
+            "span": 1,
+            "source_id": "press",
+            "start": 0,
+            "end": 20,
+            "quote": "Gipfel in Wladiwostok" if i % 97 == 0 else "Treffen in Moskau",
+            "translation": None,
+            "supports": ["event"],
+            "actor_ids": None,
+        }
+        for i, e in enumerate(events)
+    ]
+    site = tmp_path / "site"
+    rows = {"events": events, "evidence": evidence}
+    for rel, data in render_site(SiteInput("big", "0.0.1", "2026-01-01T00:00:00Z", rows)):
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_bytes(data)
+    visitor = Visitor(context, site)
+    page = visitor.open("index.html")
+    assert status_count(page) == n
+    parts = lambda: sorted(u for u in visitor.requested if u.startswith("assets/events/"))  # noqa: E731
+    # The first rows' part is in the page; which actors and sources each event names are
+    # asked for once the table is drawn; nothing else yet.
+    first = {"assets/events/rows-0.js", "assets/events/actors-0.js", "assets/events/sources-0.js"}
+    assert "assets/events/rows-0.js" in parts() and set(parts()) <= first
+    assert [r["id"] for r in shown(page)] == [e["event_id"] for e in events][: len(shown(page))]
+
+    page.eval_on_selector("#events-scroll", "el => { el.scrollTop = el.scrollHeight; }")
+    page.wait_for_function(
+        f"Array.from(document.querySelectorAll('{ROW} a')).some(a => a.href.endsWith('{n - 1:05d}.html'))"
+    )
+    rows_asked = [u for u in parts() if "/rows-" in u]
+    assert "assets/events/rows-19.js" in rows_asked and len(rows_asked) <= 3
+    assert not any("search" in u for u in parts())
+
+    # Search with a year chosen reads only the parts that hold that year's events.
+    page.select_option("#f-year", label="2003")
+    in_2003 = [i for i, e in enumerate(events) if e["date_start"].year == 2003]
+    page.fill("#f-search", "wladiwostok")
+    expected = [events[i]["event_id"] for i in in_2003 if i % 97 == 0]
+    page.wait_for_function(
+        f"document.querySelector('#status').textContent.startsWith('Showing {len(expected)} of')"
+        " && window.EL_TIMINGS.searching === 0"
+    )
+    assert [r["id"] for r in shown(page)] == expected
+    searched = {u for u in parts() if "search" in u}
+    assert searched == {f"assets/events/search-{i // 100}.js" for i in in_2003}
+
+    # Without the year, every part is read, and results come in date order.
+    page.select_option("#f-year", index=0)
+    everywhere = [e["event_id"] for i, e in enumerate(events) if i % 97 == 0]
+    page.wait_for_function(
+        f"document.querySelector('#status').textContent.startsWith('Showing {len(everywhere)} of')"
+        " && window.EL_TIMINGS.searching === 0"
+    )
+    assert [r["id"] for r in shown(page)] == everywhere
+    assert len([u for u in parts() if "search" in u]) == n // 100
+
+    # Sorting by title asks for the titles' order once and sorts by it.
+    page.fill("#f-search", "")
+    page.wait_for_function(
+        f"document.querySelector('#status').textContent.startsWith('Showing {n} of')"
+    )
+    page.click("th[data-sort=title] button")
+    titles = [r["title"] for r in shown(page)]
+    assert titles == [f"Event {i:05d}" for i in range(len(titles))]
+    assert "assets/events/title-order-0.js" in parts()
     visitor.close()
 
 
@@ -317,7 +421,7 @@ def test_a_large_timeline_counts_per_year_and_links_to_the_filtered_table(
     site = tmp_path / "site"
     for rel, data in render_site(
         SiteInput("big", "0.0.1", "2026-01-01T00:00:00Z", {"events": events})
-    ).items():
+    ):
         (site / rel).parent.mkdir(parents=True, exist_ok=True)
         (site / rel).write_bytes(data)
     visitor = Visitor(context, site)

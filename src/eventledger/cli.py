@@ -141,7 +141,7 @@ def validate(
     coverage is not checked (it needs every record).
 
     Records are read in --jobs processes and kept in a cache keyed by their content
-    (.eventledger-cache/, git-ignored), so a second run reads only what changed; the
+    (build/cache/, git-ignored), so a second run reads only what changed; the
     output is the same with any --jobs, with or without the cache.
 
     Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error.

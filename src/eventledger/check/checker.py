@@ -18,7 +18,6 @@ from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
-from eventledger.check.tables import Table, build_tables, check_table
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -32,12 +31,12 @@ from eventledger.syntax.strict_yaml import MAX_BYTES
 
 @dataclass
 class Dataset:
-    """Everything read from a repository: records, typed tables, source texts and the issues found."""
+    """Everything read from a repository: records, source texts and the issues found. (The
+    tables the checks built are not kept: a release builds what it publishes itself.)"""
 
     repository: Repository
     schema: Schema
     records: list[Record]
-    tables: dict[str, Table]
     texts: dict[str, SourceText]
     issues: IssueList = field(default_factory=IssueList)
 
@@ -89,6 +88,8 @@ def check_files(
     sources that are not among the files are read without checking their records.
     """
     schema = load_schema(repository.schema_dir)
+    if cache is not None:
+        cache.index  # noqa: B018  # read once here, so that forked workers share it
     records = read_files(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
@@ -101,11 +102,14 @@ def check_files(
     _check_layout(records, files, schema.model)
     _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
-    tables = build_tables(records, schema)
-    for table in tables.values():
+    # pandas and Pandera are imported only now: worker processes forked to read the files
+    # would otherwise each count (and may copy) a hundred megabytes they never use.
+    from eventledger.check.tables import check_table, each_table
+
+    for table in each_table(records, schema):  # checked and let go one by one
         extra.extend(check_table(table, schema))
     extra.extend(check_package_metadata(repository))
-    dataset = Dataset(repository, schema, records, tables, texts)
+    dataset = Dataset(repository, schema, records, texts)
     for record in records:
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
@@ -201,9 +205,9 @@ def _check_layout(records: list[Record], files: list[RecordFile], model: Model) 
             )
         if layout.year_from is not None:
             start = record.main().get(layout.year_from)
-            folder = entry.path.parent.name
+            folder = entry.folder
             if isinstance(start, dt.date) and folder != f"{start.year:04d}":
-                right = f"{layout.folder}/{start.year}/{entry.path.name}"
+                right = f"{layout.folder}/{start.year}/{entry.name}"
                 record.report(
                     "wrong-folder",
                     f"an {layout.kind} starting in {start.year} belongs in "

@@ -130,7 +130,7 @@ def build_browse(repository: Repository) -> Path:
     aside = Path(tempfile.mkdtemp(prefix=f".{BROWSE}-", dir=build))
     old = build / f".{BROWSE}-old-{aside.name}"
     try:
-        for rel, data in files.items():
+        for rel, data in files:
             if rel.startswith("/") or ".." in rel.split("/"):  # never write outside build/
                 raise BrowseError(f"the site names a file outside its folder: {rel!r}")
             path = aside / rel

@@ -20,7 +20,7 @@ import socket
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -401,11 +401,6 @@ def write_files(
         workbook.stop()
 
 
-def _pairs(files: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> Iterable[tuple[str, bytes]]:
-    """The site's files as (path, bytes) pairs, whether rendered as a dict or as a stream."""
-    return files.items() if isinstance(files, Mapping) else files
-
-
 def site_files(
     name: str,
     version: str,
@@ -426,7 +421,7 @@ def site_files(
         codebook_md=codebook_md,
         changes_md=changes_md,
     )
-    for path, body in _pairs(render_site(data)):
+    for path, body in render_site(data):  # one page at a time: the site never sits whole
         yield f"site/{path}", body
     yield f"{name}-{version}.sqlite", sqlite_bytes(schema.tables, rows)
 

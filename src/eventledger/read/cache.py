@@ -5,7 +5,8 @@ the tool's code, so its result is stored under the SHA-256 of all of them: a sec
 re-reads only the files whose bytes changed, and any change to schema/ or to the code
 (a new version, or an edited checkout) starts afresh.
 
-Entries live in .eventledger-cache/ at the repository root (git-ignored). The entries of
+Entries live in build/cache/ (build/ is git-ignored, and the tool writes nothing outside
+it; a release's zip holds only build/<version>/, so no cache entry can ship). The entries of
 a run are appended to pack files (one per worker task: one small file per record would
 cost more to write than the parse it saves) and found through an index that the run
 replaces in one rename when it ends; single entries (the file index, a run's outcome) are
@@ -15,7 +16,8 @@ pack that another run removed is ignored and rebuilt, never trusted. Concurrent 
 write their own packs; the index last written wins, and what the other run added is only
 read again next time. Payloads are JSON, never pickle: an entry can at worst describe a
 file wrongly (which is why CI runs with --no-cache), never run code. A cache folder that
-is a symbolic link is not used: the tool never follows a link out of the repository.
+(or a build/ folder) that is a symbolic link is not used: the tool never follows a link out
+of the repository.
 
 The folder is bounded: a ledger counts the bytes written, and past the limit the oldest
 packs and entries go until three quarters of it remain.
@@ -38,7 +40,8 @@ from typing import IO
 import eventledger
 from eventledger.atomic import write_atomically
 
-FOLDER = ".eventledger-cache"
+BUILD = "build"
+FOLDER = f"{BUILD}/cache"
 MAGIC = b"eventledger-cache 1\n"
 DIGEST = 32  # bytes of a SHA-256
 DEFAULT_LIMIT = 2 << 30  # a million records take about 1.5 GB
@@ -79,7 +82,7 @@ class Cache:
     folder: Path
     namespace: bytes  # digest of the code, the schema and the reading options
     limit: int = DEFAULT_LIMIT
-    index: dict[str, Location] = field(default_factory=dict)  # key -> where its entry is
+    _index: dict[str, Location] | None = field(default=None, repr=False)  # read when first used
     writable: bool = True  # False: entries are read, never written (build writes only build/)
     _packs: dict[str, IO[bytes]] = field(default_factory=dict, repr=False)
 
@@ -95,14 +98,15 @@ class Cache:
     ) -> Cache | None:
         """The cache of the repository at root, or None when it cannot be used. Not writable,
         it is only read, and only if it exists."""
-        folder = root / FOLDER
-        if folder.is_symlink():
+        build, folder = root / BUILD, root / FOLDER
+        if build.is_symlink() or folder.is_symlink():
             return None
         if not writable:
             if not folder.is_dir():
                 return None
         else:
             try:
+                build.mkdir(exist_ok=True)
                 folder.mkdir(exist_ok=True)
                 (folder / "entries").mkdir(exist_ok=True)
                 (folder / "packs").mkdir(exist_ok=True)
@@ -117,9 +121,20 @@ class Cache:
         except OSError:
             return None  # the checks report an unreadable schema; they need no cache for it
         namespace = hashlib.sha256(f"{code_digest()}\0{schema}\0{options}".encode()).digest()
-        cache = cls(folder, namespace, limit, writable=writable)
-        cache.index = cache._read_index()
-        return cache
+        return cls(folder, namespace, limit, writable=writable)
+
+    @property
+    def index(self) -> dict[str, Location]:
+        """key -> where its entry is in a pack. Read when first needed: a run answered whole
+        from the cache (nothing changed) never needs it, and at a hundred thousand records
+        it is megabytes. Read it before forking workers, so that they share it."""
+        if self._index is None:
+            self._index = self._read_index()
+        return self._index
+
+    @index.setter
+    def index(self, value: dict[str, Location]) -> None:
+        self._index = value
 
     def key(self, kind: str, rel: str, data: bytes) -> str:
         digest = hashlib.sha256(self.namespace)

@@ -25,19 +25,34 @@ class OutsideRepository(ValueError):
     """A path given on the command line that is not in the repository (a usage error)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordFile:
     kind: str  # a Layout's kind ("event", ...); for a stray "unexpected", "symlink", ...
-    path: Path  # absolute
+    where: str  # absolute, as text: a Path per file costs more than a warm check's stat
     rel: str  # repo-relative, POSIX
     id_folder: bool = False  # the record's id is its folder's name, not its file's stem
     detail: str = ""  # why a stray could not be read
 
     @property
+    def path(self) -> Path:
+        return Path(self.where)
+
+    @property
+    def name(self) -> str:
+        return self.rel.rpartition("/")[2]
+
+    @property
+    def folder(self) -> str:
+        """The name of the folder it is in."""
+        return self.rel.rpartition("/")[0].rpartition("/")[2]
+
+    @property
     def expected_id(self) -> str:
         if self.id_folder:
-            return self.path.parent.name
-        return self.path.stem
+            return self.folder
+        name = self.name
+        dot = name.rfind(".")
+        return name[:dot] if 0 < dot < len(name) - 1 else name  # Path.stem's rule
 
 
 @dataclass(frozen=True)
@@ -138,22 +153,25 @@ class Repository:
                 continue
             except OSError as err:
                 stray.append(
-                    RecordFile("unreadable-folder", base, folder, detail=err.strerror or "")
+                    RecordFile("unreadable-folder", str(base), folder, detail=err.strerror or "")
                 )
                 continue
             if stat.S_ISLNK(mode):
-                stray.append(RecordFile("symlink", base, folder))
+                stray.append(RecordFile("symlink", str(base), folder))
             elif stat.S_ISDIR(mode):
-                self._walk(layouts, base, found, stray)
+                self._walk(layouts, folder, found, stray)
         return found, stray
 
     def _walk(
-        self, layouts: list[Layout], base: Path, found: list[RecordFile], stray: list[RecordFile]
+        self, layouts: list[Layout], top: str, found: list[RecordFile], stray: list[RecordFile]
     ) -> None:
-        pending = [base]
+        # Paths as text throughout: at a hundred thousand files, pathlib's parsing costs more
+        # than the listing itself.
+        root = str(self.root)
+        pending: list[tuple[str, tuple[str, ...]]] = [(top, ())]
         while pending:
-            folder = pending.pop()
-            rel_folder = folder.relative_to(self.root).as_posix()
+            rel_folder, below = pending.pop()  # below: the folder's parts under top
+            folder = f"{root}/{rel_folder}"
             try:
                 with os.scandir(folder) as listing:
                     entries = sorted(listing, key=lambda e: e.name)
@@ -164,25 +182,25 @@ class Repository:
                     RecordFile("unreadable-folder", folder, rel_folder, detail=err.strerror or "")
                 )
                 continue
-            subfolders: list[Path] = []
+            subfolders: list[tuple[str, tuple[str, ...]]] = []
             for entry, what in kinds:
-                if entry.name.startswith("."):  # git's, editors' and the OS's own files
+                name = entry.name
+                if name.startswith("."):  # git's, editors' and the OS's own files
                     continue
-                path = Path(entry.path)
-                rel = f"{rel_folder}/{entry.name}"
+                rel = f"{rel_folder}/{name}"
                 if what == "folder":
-                    subfolders.append(path)
+                    subfolders.append((rel, (*below, name)))
                 elif what != "file":
-                    stray.append(RecordFile(what, path, rel))
-                elif entry.name != "README.md":
-                    parts = path.relative_to(base).parts
+                    stray.append(RecordFile(what, entry.path, rel))
+                elif name != "README.md":
+                    parts = (*below, name)
                     fits = [layout for layout in layouts if _fits(layout, parts)]
                     if fits:
                         # A file two layouts claim is read as the one listed first.
                         layout = fits[0]
-                        found.append(RecordFile(layout.kind, path, rel, layout.id_folder))
+                        found.append(RecordFile(layout.kind, entry.path, rel, layout.id_folder))
                     elif not any(_companion(layout, parts) for layout in layouts):
-                        stray.append(RecordFile("unexpected", path, rel))
+                        stray.append(RecordFile("unexpected", entry.path, rel))
             pending.extend(reversed(subfolders))  # depth first, in name order
 
 

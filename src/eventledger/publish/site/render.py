@@ -16,14 +16,16 @@ import gc
 import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from operator import itemgetter
 from typing import Any, TypeVar
 
 import jinja2
+import markupsafe
 
 from eventledger.publish.site import markdown
 from eventledger.publish.site.model import Row, SiteInput
@@ -40,6 +42,15 @@ CHECK = (
     "t = u.normalize('NFC', open(sys.argv[1], encoding='utf-8').read()); "
     'print(t[{start}:{end}])" your-copy.txt'
 )
+
+# The command escaped once: three spans on each of 100,000 pages would escape it again each time.
+_CHECK_HTML = str(markupsafe.escape(CHECK))
+
+
+def _check(start: Any, end: Any) -> str:
+    if type(start) is int and type(end) is int:  # numbers only: nothing to escape
+        return markupsafe.Markup(_CHECK_HTML.format(start=start, end=end))  # noqa: S704
+    return CHECK.format(start=start, end=end)  # a broken record in the reviewer's view
 
 
 @cache
@@ -236,13 +247,49 @@ class _SpanView:
     supports: str
     quote: str
     translation: str
-    source_label: str
-    known_source: bool
+    source_ref: str  # markup: the source's label, linked to its page where it has one
     context: InContext | None
     sha256: str
     lang: str
     check: str
     actors: list[tuple[str, str, bool]]
+
+
+@dataclass
+class _Pieces:
+    """Markup that recurs on thousands of event pages, made once (pieces.html) and reused."""
+
+    macros: Any
+    sources: dict[str, str] = field(default_factory=dict)
+    participants: dict[tuple[str, str], str] = field(default_factory=dict)
+    heads: dict[str, str] = field(default_factory=dict)
+
+    def source(self, d: _Data, sid: str) -> str:
+        made = self.sources.get(sid)
+        if made is None:
+            made = self.sources[sid] = self.macros.source_ref(
+                sid, d.source_label(sid), sid in d.sources
+            )
+        return made
+
+    def participant(self, d: _Data, actor_id: str, role: str) -> str:
+        made = self.participants.get((actor_id, role))
+        if made is None:
+            made = self.participants[(actor_id, role)] = self.macros.participant(
+                actor_id, d.actor_name(actor_id), role, actor_id in d.actors
+            )
+        return made
+
+    def fields(self, row: Row) -> list[tuple[str, str]]:
+        """Every field as (head markup, escaped text): event.html prints them unescaped."""
+        out = []
+        heads = self.heads
+        for name, v in row.items():
+            head = heads.get(name)
+            if head is None:
+                head = heads[name] = self.macros.field_head(name)
+            out.append((head, markupsafe.escape(value_text(v)) if v is not None else ""))
+        return out
 
 
 def _fields(row: Row) -> list[tuple[str, str]]:
@@ -270,88 +317,125 @@ def _facets(d: _Data) -> _Facets:
     )
 
 
-def _index_script(d: _Data, f: _Facets, summaries: list[_Summary]) -> tuple[bytes, bytes]:
-    """The compact index the table script reads, and the quotes it searches (loaded on demand).
+CHUNK = 1000  # events per part of the rows and of the search text
 
-    Columnar and dictionary-encoded: one array per column, and every repeated value (type,
-    factuality, date label, actor, source) a small integer into a lookup list, so the browser
-    parses a few flat arrays of numbers instead of 100,000 little objects. Actors and sources of
-    event i are actor_ids[actor_at[i]:actor_at[i + 1]] (and the same for sources).
+
+def _script(value: Any, name: str | None = None, part: int | None = None) -> bytes:
+    """value as a script: JSON.parse of a string literal, which V8 reads faster than the same
+    data written as a JavaScript object literal. With a name and a part it is one part of the
+    table, handed to the page through window.EL_PARTS, which the table script reads (and
+    replaces) whether the part arrives before it or after."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    literal = json.dumps(text, ensure_ascii=False)
+    # Legal in JSON, but they ended a string literal in JavaScript before ES2019.
+    literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    if name is None:
+        return f"window.EL_INDEX = JSON.parse({literal});\n".encode()
+    return (
+        f"(window.EL_PARTS = window.EL_PARTS || []).push"
+        f'(["{name}", {part}, JSON.parse({literal})]);\n'
+    ).encode()
+
+
+def _index_script(d: _Data, f: _Facets) -> bytes:
+    """The index the table script reads first: only what filtering and sorting need.
+
+    Columnar and dictionary-encoded: one array per column of small integers (the type, the
+    factuality, each actor and source a position in a lookup list; the first year an offset
+    from the earliest), so the browser parses a few flat arrays of numbers. What only drawing
+    a row needs (id, title, date label) is in the row parts, and the text to search in the
+    search parts, CHUNK events each, loaded when rows come into view or someone searches.
+    Which actors and sources each event names (two thirds of what filtering needs at scale)
+    are two parts of their own (_links_part), asked for right after the table is drawn.
     """
-    types, facts, actor_ids, source_ids = f.types, f.facts, f.actor_ids, f.source_ids
-    type_at = {t: i for i, t in enumerate(types)}
-    fact_at = {t: i for i, t in enumerate(facts)}
-    actor_at = {a: i for i, a in enumerate(actor_ids)}
-    source_at = {s: i for i, s in enumerate(source_ids)}
-    labels: dict[str, int] = {}
-    ids: list[str] = []
-    titles: list[str] = []
-    dates: list[int] = []
-    first: list[int] = []
-    last: list[int] = []
+    type_at = {t: i for i, t in enumerate(f.types)}
+    fact_at = {t: i for i, t in enumerate(f.facts)}
+    years = [
+        (e["date_start"].year, e["date_end"].year)
+        if isinstance(e.get("date_start"), dt.date) and isinstance(e.get("date_end"), dt.date)
+        else None
+        for e in d.events
+    ]
+    year0 = min((y[0] for y in years if y is not None), default=0)
     type_col: list[int] = []
     fact_col: list[int] = []
-    actor_start = [0]
-    actor_list: list[int] = []
-    source_start = [0]
-    source_list: list[int] = []
+    source_n: list[int] = []  # the table's Sources column, and sorting by it
     drafts: list[int] = []
-    quotes = []
-    for i, (e, summary) in enumerate(zip(d.events, summaries, strict=True)):
+    for i, e in enumerate(d.events):
         eid = e["event_id"]
-        start, end = e.get("date_start"), e.get("date_end")
-        ids.append(eid)
-        titles.append(summary.title)
-        dates.append(labels.setdefault(summary.date, len(labels)))
-        if isinstance(start, dt.date) and isinstance(end, dt.date):
-            first.append(start.year)
-            last.append(end.year)
-        else:  # an undated event matches no year
-            first.append(0)
-            last.append(0)
         type_col.append(type_at[str(e.get("event_type") or "")])
         fact_col.append(fact_at[str(e.get("factuality") or "")])
-        actor_list.extend(sorted({actor_at[p["actor_id"]] for p in d.participants[eid]}))
-        actor_start.append(len(actor_list))
-        source_list.extend(sorted({source_at[v["source_id"]] for v in d.evidence[eid]}))
-        source_start.append(len(source_list))
+        source_n.append(len({v["source_id"] for v in d.evidence[eid]}))
         if eid in d.drafts:
             drafts.append(i)
-        quotes.append(
-            "\n".join(
-                f"{v.get('quote') or ''}\n{v.get('translation') or ''}" for v in d.evidence[eid]
-            )
-        )
     index = {
-        "types": types,
-        "factualities": facts,
-        "actors": [d.actor_name(a) for a in actor_ids],
-        "sources": [d.source_label(s) for s in source_ids],
-        "dates": list(labels),
-        "id": ids,
-        "title": titles,
-        "date": dates,
-        "first_year": first,
-        "last_year": last,
+        "n": len(d.events),
+        "chunk": CHUNK,
+        "types": f.types,
+        "factualities": f.facts,
+        "year0": year0,
+        # An undated event matches no year: -1.
+        "year": [y[0] - year0 if y is not None else -1 for y in years],
+        "years": [y[1] - y[0] if y is not None else 0 for y in years],
         "type": type_col,
         "factuality": fact_col,
-        "actor_at": actor_start,
-        "actor_ids": actor_list,
-        "source_at": source_start,
-        "source_ids": source_list,
+        "source_n": source_n,
         "drafts": drafts,
     }
+    return _script(index)
 
-    def script(name: str, value: Any) -> bytes:
-        # JSON.parse of a string literal: V8 reads that faster than the same data written as
-        # a JavaScript object literal, which matters for megabytes of index at 100k events.
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        literal = json.dumps(text, ensure_ascii=False)
-        # Legal in JSON, but they ended a string literal in JavaScript before ES2019.
-        literal = literal.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-        return f"window.{name} = JSON.parse({literal});\n".encode()
 
-    return script("EL_INDEX", index), script("EL_QUOTES", quotes)
+def _rows_part(summaries: Sequence[_Summary], k: int) -> bytes:
+    """What drawing rows CHUNK * k onwards needs beyond the index: ids, titles, date labels and
+    the names of the actors (as the other lists show them, in the order of their ids)."""
+    part = summaries[k * CHUNK : (k + 1) * CHUNK]
+    return _script(
+        {
+            "id": [s.id for s in part],
+            "title": [s.title for s in part],
+            "date": [s.date for s in part],
+            "actors": [s.actors for s in part],
+        },
+        "rows",
+        k,
+    )
+
+
+def _links_part(d: _Data, f: _Facets, table: str) -> bytes:
+    """Which actors (or sources) each event names, as positions in the filter's list: n[i] of
+    them for event i, one after the other in ids. Sources' counts are in the index already."""
+    if table == "actors":
+        at = {a: i for i, a in enumerate(f.actor_ids)}
+        named = [
+            sorted({at[p["actor_id"]] for p in d.participants[e["event_id"]]}) for e in d.events
+        ]
+        return _script(
+            {"n": [len(x) for x in named], "ids": [i for x in named for i in x]}, "actors", 0
+        )
+    at = {s: i for i, s in enumerate(f.source_ids)}
+    named = [sorted({at[v["source_id"]] for v in d.evidence[e["event_id"]]}) for e in d.events]
+    return _script({"ids": [i for x in named for i in x]}, "sources", 0)
+
+
+def _search_part(d: _Data, summaries: Sequence[_Summary], k: int) -> bytes:
+    """The text search reads for events CHUNK * k onwards: title, quotes and translations."""
+    texts = []
+    for s in summaries[k * CHUNK : (k + 1) * CHUNK]:
+        words = [s.title]
+        for v in d.evidence[s.id]:
+            words.append(str(v.get("quote") or ""))
+            words.append(str(v.get("translation") or ""))
+        texts.append("\n".join(words))
+    return _script(texts, "search", k)
+
+
+def _title_order(summaries: Sequence[_Summary]) -> bytes:
+    """Each event's rank in title order (case-insensitive), loaded when someone sorts by title."""
+    order = sorted(range(len(summaries)), key=lambda i: (summaries[i].title.lower(), i))
+    rank = [0] * len(order)
+    for r, i in enumerate(order):
+        rank[i] = r
+    return _script(rank, "title-order", 0)
 
 
 def _filters(d: _Data, f: _Facets) -> dict[str, list[tuple[str, str]]]:
@@ -372,7 +456,7 @@ def _filters(d: _Data, f: _Facets) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def _spans(data: SiteInput, d: _Data, event: Row) -> list[_SpanView]:
+def _spans(data: SiteInput, d: _Data, pieces: _Pieces, event: Row) -> list[_SpanView]:
     out = []
     for v in d.evidence[event["event_id"]]:
         sid = v["source_id"]
@@ -393,12 +477,11 @@ def _spans(data: SiteInput, d: _Data, event: Row) -> list[_SpanView]:
                 supports=value_text(v.get("supports")),
                 quote=value_text(v.get("quote")),
                 translation=value_text(v.get("translation")),
-                source_label=d.source_label(sid),
-                known_source=sid in d.sources,
+                source_ref=pieces.source(d, sid),
                 context=shown,
                 sha256=source.get("sha256") or "",
                 lang=source.get("language") or "",
-                check=CHECK.format(start=start, end=end),
+                check=_check(start, end),
                 actors=[(a, d.actor_name(a), a in d.actors) for a in v.get("actor_ids") or ()],
             )
         )
@@ -457,45 +540,73 @@ def _pages(events: Sequence[_Summary]) -> list[Sequence[_Summary]]:
     return [events[i : i + PAGE_SIZE] for i in range(0, len(events), PAGE_SIZE)] or [[]]
 
 
-def render_site(data: SiteInput) -> dict[str, bytes]:
-    """Every file of the site: relative path under site/ -> bytes; the same input, the same bytes."""
+def render_site(data: SiteInput) -> Iterator[tuple[str, bytes]]:
+    """Every file of the site as (relative path under site/, bytes), in path order, each made
+    only when asked for, so a writer can put one on disk before the next is rendered and the
+    site never sits in memory whole. The same input gives the same files in the same order."""
+    with _no_collection():
+        plan = _plan(data)
+    for path in sorted(plan):
+        with _no_collection():
+            body = plan.pop(path)()
+        yield path, body
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
     # Rendering allocates millions of short-lived strings while the rows stay alive, and each
     # of the collector's full passes walks all of them: a quarter of the time at 100k events.
-    # Nothing here makes reference cycles that need collecting.
+    # Nothing here makes reference cycles that need collecting. Switched on again between
+    # files, so the caller's own work runs as it always does.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _render_site(data)
+        yield
     finally:
         if enabled:
             gc.enable()
 
 
-def _render_site(data: SiteInput) -> dict[str, bytes]:
+_Make = Callable[[], bytes]
+
+
+def _plan(data: SiteInput) -> dict[str, _Make]:
+    """Every path of the site and how to make its bytes: what several pages share is computed
+    here once; each page's own work waits until it is asked for."""
     env = _environment()
     d = _regroup(data)
-    files: dict[str, bytes] = {}
+    plan: dict[str, _Make] = {}
     site = _Site(data.name, data.version, data.created, data.review)
-
     templates: dict[str, jinja2.Template] = {}
 
-    def page(path: str, template: str, **context: Any) -> None:
-        root = "../" * path.count("/")
+    def page(path: str, template: str, **context: Any) -> _Make:
         if template not in templates:
             templates[template] = env.get_template(template)
-        html = templates[template].render(site=site, root=root, path=path, **context)
-        files[path] = html.encode("utf-8")
+        compiled = templates[template]
+        root = "../" * path.count("/")
+
+        def make() -> bytes:
+            return compiled.render(site=site, root=root, path=path, **context).encode("utf-8")
+
+        return make
+
+    def fixed(body: bytes) -> _Make:
+        return lambda: body
 
     summaries = [_event_summary(d, e) for e in d.events]
     # Actor and source pages list the same events again: summarize each once.
     summary_of = {s.id: s for s in summaries}
     pages = _pages(summaries)
     facets = _facets(d)
-    index_js, quotes_js = _index_script(d, facets, summaries)
-    files["assets/events-index.js"] = index_js
-    files["assets/events-quotes.js"] = quotes_js
+    plan["assets/events-index.js"] = fixed(_index_script(d, facets))
+    plan["assets/events/title-order-0.js"] = lambda: _title_order(summaries)
+    plan["assets/events/actors-0.js"] = partial(_links_part, d, facets, "actors")
+    plan["assets/events/sources-0.js"] = partial(_links_part, d, facets, "sources")
+    for k in range(max(1, -(-len(summaries) // CHUNK))):
+        plan[f"assets/events/rows-{k}.js"] = partial(_rows_part, summaries, k)
+        plan[f"assets/events/search-{k}.js"] = partial(_search_part, d, summaries, k)
     for name in STATIC:
-        files[f"assets/{name}"] = (
+        plan[f"assets/{name}"] = fixed(
             resources.files("eventledger.publish.site").joinpath("static", name).read_bytes()
         )
     counts = {
@@ -505,7 +616,7 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         "sources": len(d.sources),
         "spans": sum(len(v) for v in d.evidence.values()),
     }
-    page(
+    plan["index.html"] = page(
         "index.html",
         "index.html",
         events=pages[0],
@@ -515,7 +626,8 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         counts=counts,
     )
     for n, rows in enumerate(pages, start=1):
-        page(f"events/page-{n}.html", "events_page.html", events=rows, pages=len(pages), number=n)
+        path = f"events/page-{n}.html"
+        plan[path] = page(path, "events_page.html", events=rows, pages=len(pages), number=n)
     spans = [
         Span(
             e["event_id"],
@@ -543,7 +655,7 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
             t.label: f"events/page-{bisect.bisect_left(starts, int(t.label)) // PAGE_SIZE + 1}.html"
             for t in drawn.ticks
         }
-        page(
+        plan["timeline.html"] = page(
             "timeline.html",
             "timeline.html",
             bands=drawn,
@@ -554,7 +666,7 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         )
     else:
         marks = layout(spans)
-        page(
+        plan["timeline.html"] = page(
             "timeline.html",
             "timeline.html",
             bands=None,
@@ -565,34 +677,20 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         )
     # Every event page has the same header and footer: render them once, not 100,000 times.
     chrome = env.get_template("chrome.html").module
-    opening = chrome.opening()  # type: ignore[attr-defined]
-    top = chrome.top(site, "../", "events/")  # type: ignore[attr-defined]
-    bottom = chrome.bottom(site)  # type: ignore[attr-defined]
+    template = env.get_template("event.html")
+    pieces = _Pieces(env.get_template("pieces.html").module)
+    shared = {
+        "site": site,
+        "root": "../",
+        "opening": chrome.opening(),  # type: ignore[attr-defined]
+        "top": chrome.top(site, "../", "events/"),  # type: ignore[attr-defined]
+        "bottom": chrome.bottom(site),  # type: ignore[attr-defined]
+    }
     for event, summary in zip(d.events, summaries, strict=True):
-        participants = [
-            (
-                p["actor_id"],
-                d.actor_name(p["actor_id"]),
-                p.get("role") or "",
-                p["actor_id"] in d.actors,
-            )
-            for p in d.participants[event["event_id"]]
-        ]
-        event_spans = _spans(data, d, event)
-        page(
-            f"events/{event['event_id']}.html",
-            "event.html",
-            event=event,
-            summary=summary,
-            participants=participants,
-            spans=event_spans,
-            quotes_only=any(s.context is None for s in event_spans),
-            fields=_fields(event),
-            opening=opening,
-            top=top,
-            bottom=bottom,
+        plan[f"events/{event['event_id']}.html"] = partial(
+            _event_page, template, shared, data, d, pieces, event, summary
         )
-    page(
+    plan["actors/index.html"] = page(
         "actors/index.html",
         "actors.html",
         actors=[(a, d.by_actor.get(a["actor_id"], [])) for a in d.actors.values()],
@@ -602,15 +700,16 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
         listed = [(summary_of[e["event_id"]], role) for e, role in d.by_actor.get(aid, [])]
         chunks = _chunks(listed)
         for n, chunk in enumerate(chunks, start=1):
-            page(
-                f"actors/{aid}.html" if n == 1 else f"actors/{aid}/page-{n}.html",
+            path = f"actors/{aid}.html" if n == 1 else f"actors/{aid}/page-{n}.html"
+            plan[path] = page(
+                path,
                 "actor.html",
                 actor=actor,
                 fields=_fields(actor),
                 events=chunk,
                 listing=_Listing(f"actors/{aid}", n, len(chunks), len(listed)),
             )
-    page(
+    plan["sources/index.html"] = page(
         "sources/index.html",
         "sources.html",
         sources=[
@@ -620,26 +719,74 @@ def _render_site(data: SiteInput) -> dict[str, bytes]:
     )
     for sid, source in d.sources.items():
         citing = d.by_source.get(sid, [])
-        full = _source_text(data, d, sid)
         parts = _chunks(citing)
         for n, part in enumerate(parts, start=1):
-            page(
-                f"sources/{sid}.html" if n == 1 else f"sources/{sid}/page-{n}.html",
-                "source.html",
-                source=source,
-                fields=_fields(source),
-                events=[summary_of[e["event_id"]] for e in part],
-                full=full,
-                quotes=[
-                    (e["event_id"], v)
-                    for e in part
-                    for v in d.evidence[e["event_id"]]
-                    if v["source_id"] == sid
-                ],
-                listing=_Listing(f"sources/{sid}", n, len(parts), len(citing)),
+            path = f"sources/{sid}.html" if n == 1 else f"sources/{sid}/page-{n}.html"
+            plan[path] = partial(
+                _source_page, page, data, d, summary_of, source, part, n, len(parts), len(citing)
             )
-    page(
+    plan["codebook.html"] = page(
         "codebook.html", "markdown.html", title="Codebook", blocks=markdown.parse(data.codebook_md)
     )
-    page("changes.html", "markdown.html", title="Changes", blocks=markdown.parse(data.changes_md))
-    return dict(sorted(files.items()))
+    plan["changes.html"] = page(
+        "changes.html", "markdown.html", title="Changes", blocks=markdown.parse(data.changes_md)
+    )
+    return plan
+
+
+def _event_page(
+    template: jinja2.Template,
+    shared: dict[str, Any],
+    data: SiteInput,
+    d: _Data,
+    pieces: _Pieces,
+    event: Row,
+    summary: _Summary,
+) -> bytes:
+    participants = [
+        pieces.participant(d, p["actor_id"], p.get("role") or "")
+        for p in d.participants[event["event_id"]]
+    ]
+    event_spans = _spans(data, d, pieces, event)
+    html = template.render(
+        shared,
+        path=f"events/{event['event_id']}.html",
+        event=event,
+        summary=summary,
+        participants=participants,
+        spans=event_spans,
+        quotes_only=any(s.context is None for s in event_spans),
+        fields=pieces.fields(event),
+    )
+    return html.encode("utf-8")
+
+
+def _source_page(
+    page: Callable[..., _Make],
+    data: SiteInput,
+    d: _Data,
+    summary_of: dict[str, _Summary],
+    source: Row,
+    part: Sequence[Row],
+    number: int,
+    pages: int,
+    total: int,
+) -> bytes:
+    sid = source["source_id"]
+    path = f"sources/{sid}.html" if number == 1 else f"sources/{sid}/page-{number}.html"
+    return page(
+        path,
+        "source.html",
+        source=source,
+        fields=_fields(source),
+        events=[summary_of[e["event_id"]] for e in part],
+        # The full text with every span marked is the same on each page of a long list.
+        full=_source_text(data, d, sid),
+        quotes=[
+            (e["event_id"], v)
+            for e in part
+            for v in d.evidence[e["event_id"]]
+            if v["source_id"] == sid
+        ],
+        listing=_Listing(f"sources/{sid}", number, pages, total),
+    )()

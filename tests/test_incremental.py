@@ -1,0 +1,165 @@
+"""The contract of the cache: whatever happened to the repository since the last run, a
+`validate` that reuses what earlier runs stored says exactly what a cold `--no-cache` run
+says. Random edits, renames and deletions on a copy of the corpus add and remove errors
+of every kind that needs more than one file (unknown references, duplicate ids, suspected
+duplicate events, Pandera column and uniqueness failures, spans against a changed text),
+and after each round both runs are compared byte for byte."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from casekit import PROJECT
+from eventledger.check.incremental import fingerprint
+from eventledger.read.cache import Cache
+from eventledger.read.repository import Repository
+
+EXE = PROJECT / ".venv" / "bin" / "eventledger"
+
+
+def validate(root: Path, *args: str) -> tuple[int, str, str]:
+    done = subprocess.run(
+        [str(EXE), "validate", "--root", str(root), "--format", "json", *args],
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for name in ("events", "actors", "sources", "schema"):
+        shutil.copytree(PROJECT / name, root / name)
+    shutil.copyfile(PROJECT / "datapackage.json", root / "datapackage.json")
+    return root
+
+
+def events(root: Path) -> list[Path]:
+    return sorted((root / "events").rglob("*.yaml"))
+
+
+def substitute(path: Path, pattern: str, replacement: str) -> bool:
+    text = path.read_text(encoding="utf-8")
+    new = re.sub(pattern, replacement, text, count=1, flags=re.MULTILINE)
+    path.write_text(new, encoding="utf-8")
+    return new != text
+
+
+# Each mutation changes one thing in the repository; several of them undo earlier ones
+# (restore), so errors come and go between rounds.
+
+
+def unknown_actor(root: Path, rng: random.Random) -> None:
+    substitute(rng.choice(events(root)), r"actor_id: \S+", "actor_id: nobody-of-that-name")
+
+
+def unknown_source(root: Path, rng: random.Random) -> None:
+    substitute(rng.choice(events(root)), r"source_id: \S+", "source_id: no-such-source")
+
+
+def duplicate_id(root: Path, rng: random.Random) -> None:
+    """A copy under another name that keeps the id (duplicate-id, id-stem-mismatch)."""
+    path = rng.choice(events(root))
+    shutil.copyfile(path, path.with_name(f"{path.stem}-copy.yaml"))
+
+
+def suspected_duplicate(root: Path, rng: random.Random) -> None:
+    """A copy with an id of its own: the same event twice (duplicate-event-suspected)."""
+    path = rng.choice(events(root))
+    copy = path.with_name(f"{path.stem}-again.yaml")
+    shutil.copyfile(path, copy)
+    substitute(copy, r"^event_id: .*$", f"event_id: {copy.stem}")
+
+
+def bad_vocabulary(root: Path, rng: random.Random) -> None:
+    path = rng.choice(events(root))
+    field = rng.choice(["event_type: \\S+", "factuality: \\S+", "role: \\S+"])
+    substitute(path, field, field.split(":")[0] + ": NONSENSE")
+
+
+def rename(root: Path, rng: random.Random) -> None:
+    path = rng.choice(events(root))
+    path.rename(path.with_name(f"renamed-{path.name}"))
+
+
+def delete_actor(root: Path, rng: random.Random) -> None:
+    rng.choice(sorted((root / "actors").glob("*.yaml"))).unlink()
+
+
+def edit_text(root: Path, rng: random.Random) -> None:
+    """A source text changed under its spans: quotes no longer match, coverage moves."""
+    text = rng.choice(sorted((root / "sources").glob("*/text.txt")))
+    data = text.read_text(encoding="utf-8")
+    cut = rng.randrange(len(data))
+    text.write_text(data[:cut] + "Eingefügt. " + data[cut:], encoding="utf-8")
+
+
+def wrong_folder(root: Path, rng: random.Random) -> None:
+    path = rng.choice(events(root))
+    target = root / "events" / "1900" / path.name
+    target.parent.mkdir(exist_ok=True)
+    path.rename(target)
+
+
+MUTATIONS: list[Callable[[Path, random.Random], None]] = [
+    unknown_actor,
+    unknown_source,
+    duplicate_id,
+    suspected_duplicate,
+    bad_vocabulary,
+    rename,
+    delete_actor,
+    edit_text,
+    wrong_folder,
+]
+
+
+def restore(root: Path, rng: random.Random) -> None:
+    """Put one data folder back as the project has it: errors go away again."""
+    name = rng.choice(["events", "actors", "sources"])
+    shutil.rmtree(root / name)
+    shutil.copytree(PROJECT / name, root / name)
+
+
+@pytest.mark.slow
+def test_what_the_cache_answers_is_what_a_cold_run_says(tmp_path: Path) -> None:
+    rng = random.Random(11)  # noqa: S311  # a repeatable sequence of edits, not a secret
+    root = corpus(tmp_path)
+    assert validate(root)[0] == 0  # fills the cache
+    kinds_seen: set[str] = set()
+    for _ in range(8):
+        for mutation in rng.sample(MUTATIONS, 3):
+            mutation(root, rng)
+        if rng.random() < 0.3:
+            restore(root, rng)
+        cached = validate(root, "--jobs", "2")
+        assert cached == validate(root, "--jobs", "1", "--no-cache")
+        kinds_seen.update(re.findall(r'"code": "([a-z-]+)"', cached[1]))
+        assert validate(root, "--jobs", "2") == cached  # and again, now unchanged
+    # The rounds did reach the checks that need more than one file.
+    assert {"unknown-actor", "duplicate-id", "duplicate-event-suspected"} <= kinds_seen
+
+
+def test_a_file_index_that_is_no_index_is_ignored(tmp_path: Path) -> None:
+    """An entry that passes its checksum but holds no file index (another program's, or
+    another version's) is read as no index: every file is hashed again, same fingerprint."""
+    root = corpus(tmp_path)
+    repository = Repository(root)
+    files, stray = repository.discover()
+    cache = Cache.open(root, repository.schema_dir, "")
+    assert cache is not None
+    expected = fingerprint(repository, files, stray, cache)
+    index = next(p for p in (root / "build" / "cache" / "entries").rglob("*") if p.is_file())
+    key = index.parent.name + index.name
+    for junk in (b"", b"\0" * 7, b"\xff" * 16 + b"x" * 40, os.urandom(300)):
+        cache.put(key, junk)
+        assert fingerprint(repository, files, stray, cache) == expected
