@@ -19,8 +19,18 @@ from eventledger.read.repository import RecordFile, Repository
 
 
 def snapshot(records: list[Record]) -> list[object]:
+    # Where every value stands, as a later check would place an issue on it: the record
+    # parses its bytes again (it keeps them, not its parsed document).
     return [
-        (r.kind, r.file, r.issues, [(w.table, w.values, w.prefix) for w in r.rows], r.flagged)
+        (
+            r.kind,
+            r.file,
+            r.issues,
+            [(w.table, w.values, w.prefix) for w in r.rows],
+            r.flagged,
+            r.raw,
+            [r.position((*w.prefix, name)) for w in r.rows for name in w.values],
+        )
         for r in records
     ]
 
@@ -64,6 +74,7 @@ def test_workers_and_cache_give_what_one_process_gives(
     repository, files, schema = corpus
     expected = snapshot([read_file(f, schema) for f in files])
     assert any(r[2] for r in expected) and any(not r[2] for r in expected)
+    assert any(position[0] > 1 for r in expected for position in r[6])  # positions are real
     assert snapshot(read_files(files, schema, jobs=2)) == expected
     cache = open_cache(repository)
     assert snapshot(read_files(files, schema, jobs=2, cache=cache)) == expected  # cold

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
@@ -90,7 +91,12 @@ def check_files(
     schema = load_schema(repository.schema_dir)
     if cache is not None:
         cache.index  # noqa: B018  # read once here, so that forked workers share it
-    records = read_files(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
+    # pandas and Pandera (a second to import) are imported once the workers are forked and
+    # reading: the parent only waits then, and the workers, which never use them, neither
+    # count nor copy them.
+    records = read_files(
+        files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables
+    )
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
@@ -102,18 +108,23 @@ def check_files(
     _check_layout(records, files, schema.model)
     _check_references(records, schema.model, known)
     _check_suspected_duplicates(records)
-    # pandas and Pandera are imported only now: worker processes forked to read the files
-    # would otherwise each count (and may copy) a hundred megabytes they never use.
-    from eventledger.check.tables import check_table, each_table
-
-    for table in each_table(records, schema):  # checked and let go one by one
-        extra.extend(check_table(table, schema))
+    table_layer = _tables()
+    for table in table_layer.each_table(records, schema):  # checked and let go one by one
+        extra.extend(table_layer.check_table(table, schema))
     extra.extend(check_package_metadata(repository))
     dataset = Dataset(repository, schema, records, texts)
     for record in records:
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
     return dataset
+
+
+def _tables() -> ModuleType:
+    """The table layer (pandas and Pandera: a second to import), imported while worker
+    processes read the records, which need none of it."""
+    from eventledger.check import tables
+
+    return tables
 
 
 _STRAY = {

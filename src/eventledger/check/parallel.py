@@ -2,11 +2,14 @@
 
 Reading one file (strict YAML, typed rows, the rules within one record) is a pure
 function of its bytes, its path and the schema, so it runs in worker processes. Workers
-send back compact results, never parsed documents (pickling those costs more than
-parsing): the file's bytes, which later checks need to place an issue, and the JSON
-payload that the cache also stores (typed rows, issues, the field paths already
-reported). The parent decodes the payloads in the order of the files, so the records,
-and every check after them, come out the same whatever the number of workers.
+send back records without their parsed documents (pickling those costs more than
+parsing): typed rows, issues, the field paths already reported and the file's bytes,
+which later checks need to place an issue. The pool pickles them (a channel between our
+own processes, so it is trusted; read_row interns short texts, so a task's result holds
+each term once). What the cache stores is JSON instead, never trusted: the parent decodes
+and checks an entry, and reads the file again when the entry describes no record. Records
+are merged in the order of the files, so they, and every check after them, come out the
+same whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, fields
 from multiprocessing import get_all_start_methods, get_context
@@ -211,9 +214,9 @@ def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
-# One result per file: its bytes (None when unreadable) and the payload; per task, where
-# the entries it wrote to the cache are.
-Result = tuple[bytes | None, bytes]
+# One result per file: its bytes (None when unreadable) and either the record read now or
+# the payload the cache held for it; per task, where the entries it wrote to the cache are.
+Result = tuple[bytes | None, Record | bytes]
 Done = tuple[list[Result], dict[str, Location]]
 
 
@@ -229,14 +232,19 @@ def _work(
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
-            out.append((None, encode(raw)))
+            out.append((None, raw))
             continue
-        key = _key(cache, entry, raw, max_bytes) if cache is not None else ""
-        payload = cache.lookup(key) if cache is not None else None
-        if payload is None:
-            payload = encode(_read(entry, raw, schema, max_bytes))
-            new.append((key, payload))
-        out.append((raw, payload))
+        if cache is None:
+            out.append((raw, _read(entry, raw, schema, max_bytes)))
+            continue
+        key = _key(cache, entry, raw, max_bytes)
+        payload = cache.lookup(key)
+        if payload is not None:
+            out.append((raw, payload))
+            continue
+        record = _read(entry, raw, schema, max_bytes)
+        new.append((key, encode(record)))
+        out.append((raw, record))
     return out, cache.write_pack(new) if cache is not None else {}
 
 
@@ -256,7 +264,12 @@ def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordF
 
 
 def _results(
-    files: Sequence[RecordFile], schema: Schema, max_bytes: int, jobs: int, cache: Cache | None
+    files: Sequence[RecordFile],
+    schema: Schema,
+    max_bytes: int,
+    jobs: int,
+    cache: Cache | None,
+    meanwhile: Callable[[], object] | None,
 ) -> Iterator[tuple[Sequence[RecordFile], Done]]:
     """Each chunk of files with its results, in order, as they come (decoded as they arrive,
     so the parent never holds every payload at once)."""
@@ -264,6 +277,8 @@ def _results(
     # Workers are forked so that they share the schema and the cache's index with the
     # parent; where fork is missing (Windows), files are read here.
     if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
+        if meanwhile is not None:
+            meanwhile()
         for part in _chunks(files, CHUNK):
             yield part, _work(part, schema, max_bytes, cache)
         return
@@ -272,7 +287,10 @@ def _results(
     _SHARED = (schema, max_bytes, cache)
     try:
         with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
-            yield from zip(parts, pool.map(_work_shared, parts), strict=True)
+            done = pool.map(_work_shared, parts)  # every worker started, every task queued
+            if meanwhile is not None:
+                meanwhile()
+            yield from zip(parts, done, strict=True)
     finally:
         _SHARED = None
 
@@ -284,8 +302,12 @@ def read_files(
     max_bytes: int = MAX_BYTES,
     jobs: int = 1,
     cache: Cache | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[Record]:
-    """Read every file (in workers when jobs > 1), in the order given."""
+    """Read every file (in workers when jobs > 1), in the order given. meanwhile is called
+    once the workers have their tasks (before reading, without workers): the parent waits
+    for them otherwise, so work of its own that does not need the records (importing
+    pandas, a second of a run) is done for free there."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free and cost about a sixth of the run, so pause it.
     enabled = gc.isenabled()
@@ -295,11 +317,14 @@ def read_files(
         dates = _date_fields(schema)
         added: dict[str, Location] = {}
         rebuilt: list[tuple[str, bytes]] = []
-        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache):
+        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache, meanwhile):
             added.update(wrote)
-            for entry, (raw, payload) in zip(part, results, strict=True):
+            for entry, (raw, result) in zip(part, results, strict=True):
+                if isinstance(result, Record):
+                    records.append(result)
+                    continue
                 try:
-                    records.append(decode(entry, payload, raw, schema, dates))
+                    records.append(decode(entry, result, raw, schema, dates))
                 except (ValueError, KeyError, TypeError, IndexError):
                     # An entry that passed its checksum but describes no record (written by
                     # something else): never trust it; read the file again, replace the entry.

@@ -8,6 +8,7 @@ Pandera layer in check/tables.py, which runs once over all rows instead of once 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from eventledger.issues import Issue, RecordPath, format_path
@@ -113,8 +114,8 @@ def read_row(
                 found=_describe(data),
             )
         return None
-    known = {f.name for f in table.written_fields} | set(extra_keys)
-    for key in data:
+    known, plan = _plan(table, extra_keys)
+    for key in data if not known.issuperset(data) else ():  # one C call when all are known
         if key not in known:
             close = closest(key, known)
             record.report(
@@ -126,35 +127,66 @@ def read_row(
                 hint=did_you_mean(key, known),
             )
     values: dict[str, Any] = {}
-    for spec in table.written_fields:
-        path = (*prefix, spec.name)
-        raw = data.get(spec.name)
+    for name, required, parse, expected, description in plan:
+        raw = data.get(name)
         if raw is None or raw == [] or raw == "":
-            if spec.required:
-                at = path if spec.name in data else prefix
+            if required:
+                path = (*prefix, name)
+                at = path if name in data else prefix
                 # Reported where the key should be, but only the missing field is marked: the
                 # other values of this row are still checked.
                 record.report(
                     "missing-field",
-                    f"required field '{spec.name}' is missing",
+                    f"required field '{name}' is missing",
                     at,
                     flag=False,
-                    expected=spec.description,
+                    expected=description,
                 )
                 record.flagged.add(path)
-            values[spec.name] = None
+            values[name] = None
             continue
-        value, problem = coerce(spec, raw)
+        value, problem = parse(raw)
         if problem:
             record.report(
                 problem,
-                f"{spec.name}: expected {TYPES[spec.type].expected}, found {_describe(raw)}",
-                path,
-                expected=TYPES[spec.type].expected,
+                f"{name}: expected {expected}, found {_describe(raw)}",
+                (*prefix, name),
+                expected=expected,
                 found=_describe(raw),
             )
-        values[spec.name] = value
+        # Short texts (terms, ids, dates) are interned: a hundred thousand records otherwise
+        # hold a hundred thousand copies of each, and a worker's pickled result each of them.
+        if type(value) is str:
+            if len(value) <= _SHORT:
+                value = intern(value)
+        elif type(value) is list:
+            value = [intern(v) if type(v) is str and len(v) <= _SHORT else v for v in value]
+        values[name] = value
     return values
+
+
+_SHORT = 64
+
+
+# Per table (and the child keys its mapping may hold besides its fields): the names a row
+# may have, and for each written field what reading it needs. Asked for by every row of
+# every record, so worked out once; the table is kept beside its plan, so an id is never
+# taken for another table's after the first is gone.
+_Plan = tuple[set[str], tuple[tuple[str, bool, Any, str, str], ...]]
+_PLANS: dict[tuple[int, tuple[str, ...]], tuple[TableSpec, _Plan]] = {}
+
+
+def _plan(table: TableSpec, extra_keys: tuple[str, ...]) -> _Plan:
+    found = _PLANS.get((id(table), extra_keys))
+    if found is not None and found[0] is table:
+        return found[1]
+    known = {f.name for f in table.written_fields} | set(extra_keys)
+    fields = tuple(
+        (f.name, f.required, TYPES[f.type].parse, TYPES[f.type].expected, f.description)
+        for f in table.written_fields
+    )
+    _PLANS[(id(table), extra_keys)] = (table, (known, fields))
+    return known, fields
 
 
 def read_record(kind: Kind, file: str, doc: Document, schema: Schema) -> Record:

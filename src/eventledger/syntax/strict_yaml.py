@@ -10,6 +10,7 @@ recursion, and the line and column of every key and list item are kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +233,319 @@ def parse(text: str, file: str, positions: bool = True) -> tuple[Document | None
     """Build a Document from YAML text, reporting every rule it breaks. With positions
     False, the Document knows where no key or item stands (a clean file never needs to:
     most of a parse is spent recording them); the issues of the parse itself are placed."""
+    doc = _canonical(text, positions)
+    if doc is None and _COMPOSER is not None:
+        doc = _compose(text, positions)
+    if doc is not None:
+        return doc, []
+    return _strict(text, file, positions)
+
+
+# The fast path. Most files are clean, and for a clean file libyaml can build the whole
+# node tree in C (PyYAML's compiled composer) at about half the cost of handing every event
+# to Python; one walk over the nodes then builds the data. It is taken only where it cannot
+# differ from the event loop below: it refuses (returns None, and the event loop reads the
+# file and reports) every file in which any rule could be broken, so it never reports.
+# - No anchor, alias or tag can be written without '&', '*' or '!': files holding any of
+#   these characters (anywhere, comments included) go to the event loop, which refuses an
+#   alias before anything is expanded. The composer shares an aliased node instead of
+#   copying it, but never sees one here.
+# - The compiled composer recurses once per nesting level in C: 100,000 nested '[' crash
+#   the process. Every collection needs an indicator of its own (':' '-' '?' '[' '{'), so
+#   their count bounds the depth; over _COMPOSE_INDICATORS the composer is not called.
+#   The walk caps the depth at MAX_DEPTH like the event loop.
+# - Duplicate keys, keys that are not strings, YAML 1.1 booleans, escapes of refused
+#   characters, a second document, an empty file, a top level that is not a collection:
+#   the walk or the composer gives up and the event loop reports them.
+_COMPOSE_INDICATORS = 1000
+_PLAIN = "plain"  # the tag our resolver gives a plain scalar (nothing else has a tag)
+
+
+class _Unusual(Exception):
+    """Something the event loop has to look at (raised only inside the walk)."""
+
+
+_COMPOSER: Any = None
+_NOTHING: dict[Any, Any] = {}
+if hasattr(yaml, "CBaseLoader"):
+
+    class _Composer(yaml.CBaseLoader):
+        """libyaml's compiled parser and composer. Our resolver only marks plain scalars:
+        nothing is typed, and implicit is a pair for scalars, a bool for collections."""
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            return _PLAIN if kind is yaml.ScalarNode and implicit[0] else ""
+
+        # Path resolvers (which we have none of) are told of every node as it is entered
+        # and left: two Python calls a node. Builtins that accept the same arguments and do
+        # nothing cost a tenth of the parse less.
+        descend_resolver = staticmethod(_NOTHING.get)  # type: ignore[assignment]
+        ascend_resolver = staticmethod(tuple)  # type: ignore[assignment]
+
+    _COMPOSER = _Composer
+
+
+def _compose(text: str, positions: bool) -> Document | None:
+    """The Document of a file that breaks no rule, or None to let the event loop decide."""
+    if "&" in text or "*" in text or "!" in text:
+        return None
+    indicators = (
+        text.count(":") + text.count("-") + text.count("[") + text.count("{") + text.count("?")
+    )
+    if indicators > _COMPOSE_INDICATORS:
+        return None
+    loader = _COMPOSER(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    if root is None or type(root) is yaml.ScalarNode:
+        return None
+    mark = root.start_mark
+    found: dict[RecordPath, Position] = {(): (mark.line + 1, mark.column + 1)}
+    try:
+        data = _placed(root, 0, (), found) if positions else _walk(root, 0)
+    except _Unusual:
+        return None
+    return Document(data, found)
+
+
+def _key(node: Any) -> str:
+    if type(node) is not yaml.ScalarNode:
+        raise _Unusual
+    key: str = node.value
+    if node.tag is _PLAIN:
+        if key in _NULLS:
+            raise _Unusual
+    elif node.style == '"' and FORBIDDEN_OR_BIDI.search(key):
+        raise _Unusual
+    return key
+
+
+def _walk(node: Any, depth: int) -> Any:
+    """The data of a node below the top level, positions not recorded."""
+    kind = type(node)
+    if kind is yaml.ScalarNode:
+        value = node.value
+        if node.tag is _PLAIN:
+            if value in _NULLS:
+                return None
+            if value in _BOOLEANS:
+                raise _Unusual
+        elif node.style == '"' and FORBIDDEN_OR_BIDI.search(value):
+            raise _Unusual
+        return value
+    if depth >= MAX_DEPTH:
+        raise _Unusual
+    depth += 1
+    if kind is yaml.MappingNode:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _key(key_node)
+            if key in out:
+                raise _Unusual
+            if type(value_node) is not yaml.ScalarNode:
+                out[key] = _walk(value_node, depth)
+                continue
+            # Most values are scalars: the scalar case of _walk, inline (a call saved each).
+            value = value_node.value
+            if value_node.tag is _PLAIN:
+                if value in _NULLS:
+                    value = None
+                elif value in _BOOLEANS:
+                    raise _Unusual
+            elif value_node.style == '"' and FORBIDDEN_OR_BIDI.search(value):
+                raise _Unusual
+            out[key] = value
+        return out
+    return [_walk(item, depth) for item in node.value]
+
+
+def _placed(node: Any, depth: int, path: RecordPath, found: dict[RecordPath, Position]) -> Any:
+    """The data of a node at path, recording where each key and item stands as the event
+    loop does: a mapping entry at its key, a list item at the item."""
+    if type(node) is yaml.ScalarNode:
+        return _walk(node, depth)
+    if depth >= MAX_DEPTH:
+        raise _Unusual
+    depth += 1
+    if type(node) is yaml.MappingNode:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _key(key_node)
+            if key in out:
+                raise _Unusual
+            entry = (*path, key)
+            mark = key_node.start_mark
+            found[entry] = (mark.line + 1, mark.column + 1)
+            out[key] = _placed(value_node, depth, entry, found)
+        return out
+    items: list[Any] = []
+    for i, item in enumerate(node.value):
+        entry = (*path, i)
+        mark = item.start_mark
+        found[entry] = (mark.line + 1, mark.column + 1)
+        items.append(_placed(item, depth, entry, found))
+    return items
+
+
+# The canonical form. Records written from the template or by `eventledger new` hold one
+# key or list item a line: `key: value`, `key:` over a nested block, `- key: value`,
+# `- value`, with plain, single-line quoted or flat flow-list values. A line reader is three
+# times faster than libyaml on them. It takes a file only when every line is of that form
+# and every value one whose meaning is beyond doubt; on anything else (a multi-line
+# scalar, an escape, a comment after a value, an indentation that is not exactly a level,
+# a key or value that breaks a rule) it gives up and the file goes to the composer or the
+# event loop. A differential test holds it to the event loop's reading.
+_CANONICAL_LINE = re.compile(r"( *)(- )?(?:([a-z_][a-z0-9_]*):(?: (.*))?|(.*))")
+_DOUBLE = re.compile(r'"[^"\\]*"')
+_SINGLE = re.compile(r"'(?:[^']|'')*'")
+_FLOW_ITEM = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+_FLOW = re.compile(rf"\[(?:{_FLOW_ITEM}(?:, {_FLOW_ITEM})*)?\]")
+# What libyaml reads as printable, less the byte-order mark and CR (a line break of its own).
+_NOT_PLAIN_TEXT = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+_MAP, _SEQ = 0, 1
+
+
+def _canonical_value(
+    value: str, line: int, column: int, path: RecordPath, found: dict[RecordPath, Position] | None
+) -> Any:
+    """The value written at column (1-based) of line; raises _Unusual unless canonical."""
+    first = value[0] if value else " "
+    if first == '"':
+        if _DOUBLE.fullmatch(value) is None:
+            raise _Unusual
+        return value[1:-1]
+    if first == "'":
+        if _SINGLE.fullmatch(value) is None:
+            raise _Unusual
+        return value[1:-1].replace("''", "'")
+    if first == "[":
+        if _FLOW.fullmatch(value) is None:
+            raise _Unusual
+        items: list[Any] = []
+        if value == "[]":
+            return items
+        at = column + 1
+        for i, item in enumerate(value[1:-1].split(", ")):
+            if item in _BOOLEANS:
+                raise _Unusual
+            if found is not None:
+                found[(*path, i)] = (line, at)
+            items.append(None if item in _NULLS else item)
+            at += len(item) + 2
+        return items
+    if (
+        first in _PLAIN_START
+        or value[-1] == " "
+        or value[-1] == ":"
+        or ": " in value
+        or " #" in value
+        or value in _BOOLEANS
+    ):
+        raise _Unusual
+    return None if value in _NULLS else value
+
+
+def _canonical(text: str, positions: bool) -> Document | None:
+    """The Document of a file in the canonical form that breaks no rule, or None."""
+    if "\r" in text or _NOT_PLAIN_TEXT.search(text) is not None:
+        return None
+    found: dict[RecordPath, Position] | None = {} if positions else None
+    root: dict[str, Any] = {}
+    stack: list[list[Any]] = []  # frames: [_MAP or _SEQ, indent, container, path]
+    pending: tuple[dict[str, Any], int, str, RecordPath, Position] | None = None
+    start: Position = (1, 1)
+    try:
+        for number, line in enumerate(text.split("\n"), 1):
+            body = line.lstrip(" ")
+            if not body or body[0] == "#":
+                continue
+            match = _CANONICAL_LINE.fullmatch(line)
+            if match is None:  # pragma: no cover - the last alternative matches any line
+                return None
+            spaces, dash, key, value, item = match.groups()
+            indent = len(spaces)
+            if not stack:  # the first line of content opens the top-level mapping
+                if indent or dash or key is None:
+                    return None
+                stack.append([_MAP, 0, root, ()])
+                start = (number, 1)
+            if pending is not None:  # a key written without a value: what follows says which
+                mapping, level, name, path, at = pending
+                pending = None
+                child: Any = None
+                if dash is None and key is not None and indent > level:
+                    child = {}
+                    stack.append([_MAP, indent, child, path])
+                elif dash is not None and indent >= level:
+                    child = []
+                    stack.append([_SEQ, indent, child, path])
+                mapping[name] = child
+                if found is not None:
+                    found[path] = at
+                if len(stack) > MAX_DEPTH // 2:
+                    return None
+            while stack[-1][1] > indent:
+                stack.pop()
+                if not stack:
+                    return None
+            top = stack[-1]
+            if dash is not None:
+                if top[0] != _SEQ or top[1] != indent:
+                    return None
+                path = (*top[3], len(top[2]))
+                if found is not None:
+                    found[path] = (number, indent + 3)
+                if key is None:
+                    top[2].append(_canonical_value(item, number, indent + 3, path, found))
+                    continue
+                top = [_MAP, indent + 2, {}, path]
+                stack[-1][2].append(top[2])
+                stack.append(top)
+                indent += 2
+                if len(stack) > MAX_DEPTH // 2:
+                    return None
+            elif top[0] == _SEQ and top[1] == indent:  # a list at its key's indent ends
+                stack.pop()
+                if not stack:
+                    return None
+                top = stack[-1]
+            if key is None or top[0] != _MAP or top[1] != indent:
+                return None
+            mapping = top[2]
+            if key in mapping or key in _NULLS:
+                return None
+            path = (*top[3], key)
+            at = (number, indent + 1)
+            if value is None:
+                pending = (mapping, indent, key, path, at)
+                continue
+            if found is not None:
+                found[path] = at
+            mapping[key] = _canonical_value(value, number, indent + len(key) + 3, path, found)
+    except _Unusual:
+        return None
+    if not stack:
+        return None
+    if pending is not None:
+        mapping, _, name, path, at = pending
+        mapping[name] = None
+        if found is not None:
+            found[path] = at
+    placed: dict[RecordPath, Position] = {(): start}
+    if found is not None:
+        placed.update(found)
+    return Document(root, placed)
+
+
+def _strict(text: str, file: str, positions: bool) -> tuple[Document | None, list[Issue]]:
+    """The event loop: every rule checked and reported, event by event."""
     issues: list[Issue] = []
     doc = Document(data=None)
     stack: list[list[Any]] = []  # frames: [container, path, pending_key, key_position, seen_keys]
