@@ -192,6 +192,9 @@ CANONICAL_LINES = st.builds(
             "---",
             "...",
             "a:x",
+            "k" * 1024 + ": x",
+            "k" * 1025 + ": x",
+            "k" * 1025 + ":",
         ]
     ),
 )
@@ -207,7 +210,8 @@ VALUES = st.sampled_from(
     ["x", "x y", "'it''s'", '"q"', '""', "''", "[a, b-1]", "[]", "null", "~", "yes", "C#",
      "a:b", "x #y", "-x", "x:", "2019-04-25", "\"a\\u00e9\"", "Kim: yes", "ü", "'a'b"]
 )  # fmt: skip
-NAMES = st.sampled_from(["a", "b", "event_id", "quote", "y", "null"])
+# A key libyaml still takes (1024 characters) and one it refuses (1025).
+NAMES = st.sampled_from(["a", "b", "event_id", "quote", "y", "null", "k" * 1024, "k" * 1025])
 
 
 @st.composite
@@ -253,3 +257,60 @@ def canonical_documents(draw: st.DrawFn) -> str:
 @given(canonical_documents())
 def test_canonical_documents_read_the_same(text: str) -> None:
     _same(text)
+
+
+# Found in review: inputs a fast path took that the event loop reads otherwise or refuses.
+# Each is loaded through load(), as a record file is, and must come back as the event loop
+# reads it (issues included).
+def _as_strict(text: str) -> None:
+    for positions in (False, True):
+        doc, issues = load(text.encode(), "f.yaml", positions=positions)
+        ref, ref_issues = _strict(text, "f.yaml", positions)
+        assert issues == ref_issues
+        assert (doc is None) == (ref is None)
+        if doc is not None and ref is not None:
+            assert json.dumps(doc.data) == json.dumps(ref.data)
+            assert list(doc.positions.items()) == list(ref.positions.items())
+    _same(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 1024 + ": b\n",
+        "a" * 1025 + ": b\n",
+        "k:\n- " + "a" * 1025 + ": b\n",
+        "k:\n  " + "a" * 5000 + ":\n  b: c\n",
+    ],
+)
+def test_keys_longer_than_libyaml_allows_are_refused(text: str) -> None:
+    """libyaml refuses an implicit key over 1024 characters; the line reader took it."""
+    _as_strict(text)
+    if len(text) > 1100:
+        assert load(text.encode(), "f.yaml")[0] is None
+
+
+# Any text in every place a canonical value stands, quoted, flow-listed or plain: the
+# characters an attacker would reach for (NBSP, wide spaces, BOM, noncharacters, astral
+# code points, indicators, quotes) next to the ones a line reader must not misread.
+VALUE_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"])
+    | st.sampled_from(list(" #:-'\"[],{}\\\xa0\u3000\ufeff\u2028\x85\r\t")),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    VALUE_TEXT,
+    st.sampled_from(["", "'", '"', "x", "x ", "[a, "]),
+    st.sampled_from(["", "'", '"', "]", " x", " # c"]),
+    st.sampled_from(["a: {}\n", "a:\n- {}\n", "a:\n  - b: {}\n    c: d\n", "k:\n  b: {}"]),
+)
+def test_canonical_values_of_any_text_read_the_same(
+    text: str, before: str, after: str, template: str
+) -> None:
+    decoded, _ = decode(template.format(before + text + after).encode(), "f.yaml")
+    if decoded is not None:
+        _same(decoded)

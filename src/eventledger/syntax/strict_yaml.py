@@ -409,6 +409,9 @@ _NOT_PLAIN_TEXT = re.compile(
     "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
 _PLAIN_START = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+# libyaml refuses an implicit key longer than 1024 characters ("could not find expected
+# ':'"); a longer key is left to it, so the line reader never takes a file libyaml refuses.
+_SIMPLE_KEY_LIMIT = 1024
 _MAP, _SEQ = 0, 1
 
 
@@ -519,7 +522,7 @@ def _canonical(text: str, positions: bool) -> Document | None:
             if key is None or top[0] != _MAP or top[1] != indent:
                 return None
             mapping = top[2]
-            if key in mapping or key in _NULLS:
+            if key in mapping or key in _NULLS or len(key) > _SIMPLE_KEY_LIMIT:
                 return None
             path = (*top[3], key)
             at = (number, indent + 1)

@@ -509,6 +509,71 @@ def _source_text(data: SiteInput, d: _Data, sid: str) -> dict[str, Any] | None:
     }
 
 
+_esc = markupsafe.escape
+
+
+@dataclass
+class _ListRows:
+    """The rows of actors' and sources' lists of events, written here rather than looped over
+    in actor.html and source.html: at 100k events they hold half a million rows, and Jinja
+    escaped each event's id, title, date, type and factuality again in every list naming it.
+    Here each event's cells are escaped once, when it is first listed, and reused; the markup
+    is exactly what the templates' loops wrote."""
+
+    cells: dict[str, tuple[str, str, str, str, str]] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def _cells(self, s: _Summary) -> tuple[str, str, str, str, str]:
+        """One event's escaped id, title, draft badge and date, and its type and factuality
+        cells closing a row."""
+        made = self.cells.get(s.id)
+        if made is None:
+            made = self.cells[s.id] = (
+                str(_esc(s.id)),
+                str(_esc(s.title)),
+                ' <span class="badge draft">draft</span>' if s.draft else "",
+                str(_esc(s.date)),
+                f"<td>{_esc(s.type)}</td><td>{_esc(s.factuality)}</td></tr>\n",
+            )
+        return made
+
+    def actor(self, root: str, listed: Sequence[tuple[_Summary, str]]) -> markupsafe.Markup:
+        out = []
+        roles = self.roles
+        for s, role in listed:
+            eid, title, badge, date, tail = self._cells(s)
+            role_html = roles.get(role)
+            if role_html is None:
+                role_html = roles[role] = str(_esc(role))
+            out.append(
+                f'<tr><td class="date">{date}</td><td><a href="{root}events/{eid}.html">{title}'
+                f"</a>{badge}</td><td>{role_html}</td>{tail}"
+            )
+        return markupsafe.Markup("".join(out))  # noqa: S704 - every value escaped above
+
+    def source(self, root: str, listed: Sequence[_Summary]) -> markupsafe.Markup:
+        out = []
+        for s in listed:
+            eid, title, badge, date, _ = self._cells(s)
+            out.append(
+                f'<li><a href="{root}events/{eid}.html">{title}</a>'
+                f' <span class="when">{date}</span>{badge}</li>\n'
+            )
+        return markupsafe.Markup("".join(out))  # noqa: S704 - every value escaped above
+
+    def quotes(self, root: str, lang: str, quotes: Sequence[tuple[str, Row]]) -> markupsafe.Markup:
+        lang_html = _esc(lang)
+        out = []
+        for eid, v in quotes:
+            e = _esc(eid)
+            out.append(
+                f'<tr><td><a href="{root}events/{e}.html#span-{_esc(v["span"])}">{e}</a></td>'
+                f'<td class="num">{_esc(v["start"])}</td><td class="num">{_esc(v["end"])}</td>'
+                f'<td lang="{lang_html}">{_esc(v["quote"])}</td></tr>\n'
+            )
+        return markupsafe.Markup("".join(out))  # noqa: S704 - every value escaped above
+
+
 _T = TypeVar("_T")
 LIST_SIZE = 1000  # events per page of an actor's or a source's list
 
@@ -585,8 +650,11 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
         compiled = templates[template]
         root = "../" * path.count("/")
 
-        def make() -> bytes:
-            return compiled.render(site=site, root=root, path=path, **context).encode("utf-8")
+        def make(**late: Any) -> bytes:
+            # late: what is made only when the page is (an actor's rows).
+            return compiled.render(site=site, root=root, path=path, **context, **late).encode(
+                "utf-8"
+            )
 
         return make
 
@@ -690,6 +758,7 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
         plan[f"events/{event['event_id']}.html"] = partial(
             _event_page, template, shared, data, d, pieces, event, summary
         )
+    list_rows = _ListRows()
     plan["actors/index.html"] = page(
         "actors/index.html",
         "actors.html",
@@ -701,13 +770,18 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
         chunks = _chunks(listed)
         for n, chunk in enumerate(chunks, start=1):
             path = f"actors/{aid}.html" if n == 1 else f"actors/{aid}/page-{n}.html"
-            plan[path] = page(
-                path,
-                "actor.html",
-                actor=actor,
-                fields=_fields(actor),
-                events=chunk,
-                listing=_Listing(f"actors/{aid}", n, len(chunks), len(listed)),
+            plan[path] = partial(
+                _actor_page,
+                page(
+                    path,
+                    "actor.html",
+                    actor=actor,
+                    fields=_fields(actor),
+                    listing=_Listing(f"actors/{aid}", n, len(chunks), len(listed)),
+                ),
+                list_rows,
+                "../" * path.count("/"),
+                chunk,
             )
     plan["sources/index.html"] = page(
         "sources/index.html",
@@ -723,7 +797,17 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
         for n, part in enumerate(parts, start=1):
             path = f"sources/{sid}.html" if n == 1 else f"sources/{sid}/page-{n}.html"
             plan[path] = partial(
-                _source_page, page, data, d, summary_of, source, part, n, len(parts), len(citing)
+                _source_page,
+                page,
+                data,
+                d,
+                summary_of,
+                list_rows,
+                source,
+                part,
+                n,
+                len(parts),
+                len(citing),
             )
     plan["codebook.html"] = page(
         "codebook.html", "markdown.html", title="Codebook", blocks=markdown.parse(data.codebook_md)
@@ -761,11 +845,21 @@ def _event_page(
     return html.encode("utf-8")
 
 
+def _actor_page(
+    page: Callable[..., bytes],
+    list_rows: _ListRows,
+    root: str,
+    listed: Sequence[tuple[_Summary, str]],
+) -> bytes:
+    return page(rows=list_rows.actor(root, listed))
+
+
 def _source_page(
     page: Callable[..., _Make],
     data: SiteInput,
     d: _Data,
     summary_of: dict[str, _Summary],
+    list_rows: _ListRows,
     source: Row,
     part: Sequence[Row],
     number: int,
@@ -774,19 +868,28 @@ def _source_page(
 ) -> bytes:
     sid = source["source_id"]
     path = f"sources/{sid}.html" if number == 1 else f"sources/{sid}/page-{number}.html"
+    root = "../" * path.count("/")
+    # The full text with every span marked is the same on each page of a long list.
+    full = _source_text(data, d, sid)
     return page(
         path,
         "source.html",
         source=source,
         fields=_fields(source),
-        events=[summary_of[e["event_id"]] for e in part],
-        # The full text with every span marked is the same on each page of a long list.
-        full=_source_text(data, d, sid),
-        quotes=[
-            (e["event_id"], v)
-            for e in part
-            for v in d.evidence[e["event_id"]]
-            if v["source_id"] == sid
-        ],
+        rows=list_rows.source(root, [summary_of[e["event_id"]] for e in part]),
+        full=full,
+        # Without the text the page lists the quoted spans instead.
+        quotes=list_rows.quotes(
+            root,
+            value_text(source.get("language")),
+            [
+                (e["event_id"], v)
+                for e in part
+                for v in d.evidence[e["event_id"]]
+                if v["source_id"] == sid
+            ],
+        )
+        if full is None
+        else markupsafe.Markup(),
         listing=_Listing(f"sources/{sid}", number, pages, total),
     )()
