@@ -114,3 +114,16 @@ def test_a_tables_check_whose_process_died_is_done_here(built: BuildResult) -> N
     checking.proc.kill()
     checking.start(built.folder)
     assert checking.result() == ([], [])
+
+
+def test_a_tables_check_that_cannot_take_its_folder_is_done_here(built: BuildResult) -> None:
+    """The process died before start() wrote to it (the write fails, the pipes are closed):
+    the result is still the check, done here, never a read of a closed pipe."""
+    checking = TablesCheck()
+    assert checking.proc is not None
+    checking.proc.kill()
+    # Dead but not reaped (as when it dies on its own during a build): writing its folder
+    # fails with a broken pipe while Popen still thinks it runs.
+    os.waitid(os.P_PID, checking.proc.pid, os.WEXITED | os.WNOWAIT)
+    checking.start(built.folder)
+    assert checking.result() == ([], [])

@@ -86,14 +86,18 @@ class TablesCheck:
         return check_tables(self.folder)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
+        """Kill the process; a result asked for afterwards is checked here."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            self.proc.wait()
-            for pipe in (self.proc.stdin, self.proc.stdout):
-                if pipe is not None:
-                    with contextlib.suppress(OSError):
-                        pipe.close()
+                proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
 
 
 def main() -> None:
