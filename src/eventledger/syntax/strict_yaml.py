@@ -22,6 +22,8 @@ from eventledger.issues.excerpt import (
     FORBIDDEN,
     FORBIDDEN_OR_BIDI,
     HIDDEN_LINE_BREAKS,
+    ODD_SPACES,
+    REFUSED_RAW,
     char_name,
     escape_char,
     is_invisible,
@@ -186,24 +188,42 @@ _CHARACTER_TEXT = {
         "it is invisible in review and no table format can carry it",
         "delete it (an editor that shows invisible characters helps)",
     ),
+    "non-ascii-space": (
+        "it looks like a space, but YAML does not read it as one: a '#' or a 'key:' after it "
+        "is read as text",
+        "replace it with a plain space; where it belongs in the text, write the escape "
+        "{escape} inside a double-quoted string",
+    ),
+    "invisible-character": (
+        "it shows as nothing in git, editors and diff views, so a reviewer does not see "
+        "what is read",
+        "delete it; where it belongs in the text, write the escape {escape} inside a "
+        "double-quoted string",
+    ),
 }
 
 
 def _character_code(char: str) -> str:
     if char in HIDDEN_LINE_BREAKS:
         return "hidden-line-break"
-    return "bidi-control" if char in BIDI_CONTROLS else "control-character"
+    if char in BIDI_CONTROLS:
+        return "bidi-control"
+    if char in ODD_SPACES:
+        return "non-ascii-space"
+    return "control-character" if FORBIDDEN.match(char) else "invisible-character"
 
 
 def _characters(text: str, file: str) -> list[Issue]:
     """Characters that make what YAML reads differ from what git, a diff view or a reviewer
     shows: hidden line breaks (a key after '# comment' + NEL is a key to YAML and a comment
-    to everyone else), raw controls, bidirectional controls. Named with their line."""
-    if FORBIDDEN_OR_BIDI.search(text) is None:  # the common case: one scan, nothing found
+    to everyone else), raw controls, bidirectional controls, spaces that are not U+0020 (a
+    '#' after a no-break space is text to YAML and a comment to a reviewer) and invisible
+    characters (zero-width, tag characters). Named with their line."""
+    if REFUSED_RAW.search(text) is None:  # the common case: one scan, nothing found
         return []
     issues: list[Issue] = []
     line, counted, last_line = 1, 0, 0
-    for match in FORBIDDEN_OR_BIDI.finditer(text):
+    for match in REFUSED_RAW.finditer(text):
         at = match.start()
         line += text.count("\n", counted, at)  # counted on from the last match: linear
         counted = at
