@@ -225,10 +225,11 @@ CODES: tuple[Code, ...] = (
         "implicit-boolean",
         Layer.FILE,
         "Unquoted yes/no/on/off",
-        "An unquoted yes, no, on, off, true, false, y or n is read as a boolean by YAML 1.1 tools and as "
-        "a string by others (the 'Norway problem': country NO). eventledger keeps it a string, but the "
-        "record must mean the same to every reader.",
-        'Quote the value: "no".',
+        "An unquoted yes, no, on, off, true, false, y or n, as a value or as a key, is read as a "
+        "boolean by YAML 1.1 tools and as a string by others (the 'Norway problem': country NO; "
+        "a key on: becomes the key True). eventledger keeps it a string, but the record must mean "
+        "the same to every reader.",
+        'Quote the value or the key: "no", "on": ....',
     ),
     _c(
         "not-a-mapping",

@@ -337,7 +337,7 @@ def _key(node: Any) -> str:
         raise _Unusual
     key: str = node.value
     if node.tag is _PLAIN:
-        if key in _NULLS:
+        if key in _NULLS or key in _BOOLEANS:
             raise _Unusual
     elif node.style == '"' and FORBIDDEN_OR_BIDI.search(key):
         raise _Unusual
@@ -542,7 +542,7 @@ def _canonical(text: str, positions: bool) -> Document | None:
             if key is None or top[0] != _MAP or top[1] != indent:
                 return None
             mapping = top[2]
-            if key in mapping or key in _NULLS or len(key) > _SIMPLE_KEY_LIMIT:
+            if key in mapping or key in _NULLS or key in _BOOLEANS or len(key) > _SIMPLE_KEY_LIMIT:
                 return None
             path = (*top[3], key)
             at = (number, indent + 1)
@@ -695,8 +695,19 @@ def _strict(text: str, file: str, positions: bool) -> tuple[Document | None, lis
                 plain = not event.style and event.implicit[0]
                 if plain and value in _NULLS:
                     value = None
-                key = stack[-1][2] if stack and isinstance(stack[-1][0], dict) else None
+                in_mapping = bool(stack) and isinstance(stack[-1][0], dict)
+                key = stack[-1][2] if in_mapping else None
                 path = attach(value, event)
+                if in_mapping and key is None and plain and value in _BOOLEANS:
+                    # A key: YAML 1.1 readers make `on:` the key True, not the string "on".
+                    report(
+                        "implicit-boolean",
+                        f"unquoted key {value} is a boolean to YAML 1.1 readers",
+                        event,
+                        path=(*stack[-1][1], value),
+                        found=value,
+                        hint=f'quote the key: "{value}":',
+                    )
                 # Raw characters were refused with the file; only escapes bring them here.
                 if event.style == '"':
                     escaped(value, event, path, key)
