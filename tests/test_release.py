@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from casekit import PROJECT
+from eventledger.issues import Issue
 from eventledger.issues.catalog import CODES, Layer
 from eventledger.model.schema import load_schema
 from eventledger.publish.release import BuildResult, ReleaseError, build
@@ -480,6 +481,19 @@ def test_formula_like_cells_are_listed_and_the_xlsx_runs_nothing(
             assert b"<f>" not in zf.read(n)
 
 
+class _FailingCheck:
+    """The tables' check of a build, saying frictionless rejects the package."""
+
+    def start(self, folder: Path) -> None:
+        return None
+
+    def result(self) -> tuple[list[str], list[Issue]]:
+        return ["simulated failure"], []
+
+    def stop(self) -> None:
+        return None
+
+
 def test_a_failing_build_leaves_nothing_behind(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -487,7 +501,7 @@ def test_a_failing_build_leaves_nothing_behind(
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     from eventledger.publish import release
 
-    monkeypatch.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
+    monkeypatch.setattr(release, "TablesCheck", _FailingCheck)
     with pytest.raises(ReleaseError, match="simulated failure"):
         build(Repository(clone))
     assert not (clone / "build" / VERSION).exists()
@@ -525,7 +539,7 @@ def test_a_build_never_blocks_a_later_one_but_a_recorded_version_keeps_its_recor
     from eventledger.publish import release
 
     with monkeypatch.context() as patched:
-        patched.setattr(release, "_frictionless", lambda folder: ["simulated failure"])
+        patched.setattr(release, "TablesCheck", _FailingCheck)
         with pytest.raises(ReleaseError, match="simulated failure"):
             build(Repository(clone))
     assert files_of(first.folder) == before  # the old build stays whole

@@ -295,15 +295,17 @@ def test_the_published_site_never_carries_a_quotes_only_text() -> None:
 
     dataset = load_dataset(Repository(PROJECT))
     selection = select(dataset)
-    files = site_files(
-        "x",
-        "0.0.1",
-        "2026-01-01T00:00:00Z",
-        dataset.schema,
-        selection.rows,
-        selection.full_texts,
-        "",
-        "",
+    files = dict(
+        site_files(
+            "x",
+            "0.0.1",
+            "2026-01-01T00:00:00Z",
+            dataset.schema,
+            selection.rows,
+            selection.full_texts,
+            "",
+            "",
+        )
     )
     published = b"\n".join(files.values()).decode("utf-8", errors="replace")
     quotes = [v["quote"] for v in selection.rows["evidence"]]

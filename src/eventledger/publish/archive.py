@@ -5,24 +5,59 @@ Reading a release's zip back is verify.release_folder's job: one unpacker, which
 from __future__ import annotations
 
 import datetime as dt
-import io
+import hashlib
+import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO
+
+_CHUNK = 1 << 20
+# Deflate level 6: half the CPU time of level 9 on a release (mostly HTML) for a zip 0.6%
+# larger (10k synthetic events: 2.8 s -> 1.3 s, 27.17 -> 27.34 MB).
+LEVEL = 6
 
 
-def write_zip(
-    entries: Sequence[tuple[str, bytes]], created: dt.datetime, *, sort: bool = True
-) -> bytes:
-    """A zip of (name, bytes) entries whose bytes depend only on the entries and `created`."""
+class ChangedOnDisk(Exception):
+    """A file read back for the zip is not the file whose checksum SHA256SUMS records."""
+
+
+def _info(name: str, created: dt.datetime, size: int) -> zipfile.ZipInfo:
     when = created.astimezone(dt.UTC)
     stamp = (max(when.year, 1980), when.month, when.day, when.hour, when.minute, when.second)
-    buffer = io.BytesIO()
-    items = sorted(entries) if sort else list(entries)
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in items:
-            info = zipfile.ZipInfo(name, date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, whatever system builds it
-            info.external_attr = (0o100644 & 0xFFFF) << 16
-            zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    return buffer.getvalue()
+    info = zipfile.ZipInfo(name, date_time=stamp)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # Unix, whatever system builds it
+    info.external_attr = (0o100644 & 0xFFFF) << 16
+    # What writestr(..., compresslevel=9) sets; with the size known up front, open("w")
+    # makes the same zip64 choice writestr makes, so both give the same bytes.
+    info.file_size = size
+    setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", LEVEL)
+    return info
+
+
+def zip_folder(
+    folder: Path,
+    names: Iterable[str],
+    prefix: str,
+    created: dt.datetime,
+    sink: IO[bytes],
+    digests: Mapping[str, str],
+) -> None:
+    """Zip the files of folder named by names (sorted, under prefix/) into sink, a chunk at a
+    time, so a package of any size costs no memory; the same bytes
+    zipfile's writestr gives for the same files. Each file is hashed as it is read, and ChangedOnDisk is raised unless it is
+    the file digests records: the zip holds exactly what SHA256SUMS names."""
+    with zipfile.ZipFile(sink, "w") as zf:
+        for rel in sorted(names, key=lambda rel: f"{prefix}/{rel}"):
+            path = folder / rel
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as src:
+                size = os.fstat(fd).st_size
+                digest = hashlib.sha256()
+                with zf.open(_info(f"{prefix}/{rel}", created, size), "w") as dest:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        dest.write(chunk)
+            if digest.hexdigest() != digests.get(rel):
+                raise ChangedOnDisk(rel)

@@ -19,7 +19,8 @@ import shutil
 import socket
 import sqlite3
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +34,12 @@ from eventledger.issues.excerpt import printable
 from eventledger.model.codebook import codebook
 from eventledger.model.kinds import LAYOUTS, SOURCE_TABLE
 from eventledger.model.schema import Schema
-from eventledger.publish.archive import write_zip
+from eventledger.publish.archive import ChangedOnDisk, zip_folder
+from eventledger.publish.aside import AsideFolder, UnsafeName
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
 from eventledger.publish.coverage_doc import coverage_markdown
-from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource, sha256
+from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource
+from eventledger.publish.forked import CLOSE_IN_CHILD
 from eventledger.publish.manifest import (
     LEVELS,
     Changes,
@@ -53,10 +56,11 @@ from eventledger.publish.manifest import (
     same_content,
 )
 from eventledger.publish.parquet import parquet_bytes
-from eventledger.publish.select import COVERAGE_TABLE, Row, select
+from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import sqlite_bytes
-from eventledger.publish.spreadsheet import spreadsheet_aside
+from eventledger.publish.spreadsheet import WorkbookAside
+from eventledger.publish.tables_check import TablesCheck
 from eventledger.publish.verify import SUMS, safe_relative, verify
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
@@ -95,15 +99,17 @@ class Target:
 
 @dataclass
 class Rendered:
-    """Every file of the package as bytes, and what the summary says about them."""
+    """What the package holds once the version rules are met, before any file is written:
+    the selected rows, the manifest, the changes, and what the summary says about them."""
 
-    files: dict[str, bytes]
+    schema: Schema
+    selection: Selection
     manifest: dict[str, Any]
     changes: Changes
     counts: dict[str, int]
     drafts: list[str]
     formula_cells: list[str]
-    spreadsheet_notes: list[str] = field(default_factory=list)  # tables split over sheets
+    spreadsheet_notes: list[str] = field(default_factory=list)  # set once the workbook is written
 
 
 @dataclass
@@ -299,7 +305,7 @@ def _check_versions(
 
 
 def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Rendered:
-    """The bytes of every file of the package, after the version rules are met."""
+    """What the package holds, after the version rules are met; write_files makes its files."""
     schema = dataset.schema
     selection = select(dataset)
     rows = selection.rows
@@ -315,54 +321,9 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         target.manifests.get(version),
         list(schema.model.record_tables),
     )
-    workbook = spreadsheet_aside(schema, rows, target.when)
-    files: dict[str, bytes] = {}
-    csv_res, parquet_res = [], []
-    for table, spec in schema.tables.items():
-        data = csv_bytes(spec, rows[table])
-        files[f"data/{table}.csv"] = data
-        csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
-        pdata = parquet_bytes(spec, rows[table])
-        files[f"parquet/{table}.parquet"] = pdata
-        parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
-        progress(f"{table}: {len(rows[table])} rows")
-    sources = rows[SOURCE_TABLE]
-    files["datapackage.json"] = json_bytes(
-        descriptor(target.base, version, created, sources, csv_res)
-    )
-    files["parquet/datapackage.json"] = json_bytes(
-        descriptor(target.base, version, created, sources, parquet_res)
-    )
-    for sid, text in selection.full_texts.items():
-        files[f"texts/{sid}.txt"] = text.encode("utf-8")
-    files["CODEBOOK.md"] = codebook(schema, name, version).encode("utf-8")
-    files["COVERAGE.md"] = coverage_markdown(rows[COVERAGE_TABLE], name, version).encode("utf-8")
-    files["CHANGES.md"] = changes_markdown(changes).encode("utf-8")
-    files["changes.json"] = json_bytes(changes.to_dict())
-    files["manifest.json"] = manifest_bytes(new)
-    try:
-        sheet = workbook()
-    except OSError as err:  # its temporary files (a full disk, a file-size limit)
-        where = Path(err.filename) if err.filename else Path(tempfile.gettempdir())
-        raise _fault(
-            "write the spreadsheet copy's temporary file", where, err, where.parent
-        ) from err
-    files[f"{name}-{version}.xlsx"] = sheet.data
-    progress("the spreadsheet copy")
-    files |= site_files(
-        name,
-        version,
-        created,
-        schema,
-        selection.rows,
-        selection.full_texts,
-        files["CODEBOOK.md"].decode("utf-8"),
-        files["CHANGES.md"].decode("utf-8"),
-    )
-    progress("the evidence browser (site/) and the SQLite copy")
-    files[SUMS] = "".join(f"{sha256(files[p])}  {p}\n" for p in sorted(files)).encode("utf-8")
     return Rendered(
-        files=files,
+        schema=schema,
+        selection=selection,
         manifest=new,
         changes=changes,
         counts={t: len(rows[t]) for t in schema.tables},
@@ -370,8 +331,74 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         formula_cells=[
             c for t, spec in schema.tables.items() for c in formula_cells(spec, rows[t])
         ],
-        spreadsheet_notes=sheet.notes,
     )
+
+
+def write_files(
+    target: Target,
+    rendered: Rendered,
+    out: AsideFolder,
+    progress: Progress = _quiet,
+    tables_written: Callable[[], None] = lambda: None,
+) -> None:
+    """Every file of the package but SHA256SUMS, each written into out as soon as it is made.
+    The tables and their descriptors come first; then tables_written is called (frictionless
+    reads only those, and may start checking them while the rest is written)."""
+    schema, selection = rendered.schema, rendered.selection
+    rows = selection.rows
+    name, version, created = target.name, target.version, target.created
+    workbook = WorkbookAside(schema, rows, target.when)
+    try:
+        csv_res, parquet_res = [], []
+        for table, spec in schema.tables.items():
+            data = csv_bytes(spec, rows[table])
+            out.add(f"data/{table}.csv", data)
+            csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
+            pdata = parquet_bytes(spec, rows[table])
+            out.add(f"parquet/{table}.parquet", pdata)
+            parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
+            del data, pdata
+            progress(f"{table}: {len(rows[table])} rows")
+        sources = rows[SOURCE_TABLE]
+        out.add(
+            "datapackage.json",
+            json_bytes(descriptor(target.base, version, created, sources, csv_res)),
+        )
+        out.add(
+            "parquet/datapackage.json",
+            json_bytes(descriptor(target.base, version, created, sources, parquet_res)),
+        )
+        tables_written()
+        for sid, text in selection.full_texts.items():
+            out.add(f"texts/{sid}.txt", text.encode("utf-8"))
+        codebook_md = codebook(schema, name, version)
+        changes_md = changes_markdown(rendered.changes)
+        out.add("CODEBOOK.md", codebook_md.encode("utf-8"))
+        out.add(
+            "COVERAGE.md", coverage_markdown(rows[COVERAGE_TABLE], name, version).encode("utf-8")
+        )
+        out.add("CHANGES.md", changes_md.encode("utf-8"))
+        out.add("changes.json", json_bytes(rendered.changes.to_dict()))
+        out.add("manifest.json", manifest_bytes(rendered.manifest))
+        # The workbook's child reads every row, so it holds a copy of their pages: wait for it
+        # (it is done by now, mostly) before the site is rendered, so the two never add up.
+        try:
+            sheet = workbook.result()
+        except OSError as err:  # its temporary files (a full disk, a file-size limit)
+            where = Path(err.filename) if err.filename else Path(tempfile.gettempdir())
+            raise _fault(
+                "write the spreadsheet copy's temporary file", where, err, where.parent
+            ) from err
+        out.add(f"{name}-{version}.xlsx", sheet.data)
+        rendered.spreadsheet_notes = sheet.notes
+        progress("the spreadsheet copy")
+        for rel, body in site_files(
+            name, version, created, schema, rows, selection.full_texts, codebook_md, changes_md
+        ):
+            out.add(rel, body)
+        progress("the evidence browser (site/) and the SQLite copy")
+    finally:
+        workbook.stop()
 
 
 def site_files(
@@ -383,8 +410,8 @@ def site_files(
     full_texts: dict[str, str],
     codebook_md: str,
     changes_md: str,
-) -> dict[str, bytes]:
-    """site/... and <name>-<version>.sqlite: only what the release publishes."""
+) -> Iterator[tuple[str, bytes]]:
+    """site/... and <name>-<version>.sqlite: only what the release publishes, one file at a time."""
     data = SiteInput(
         name=name,
         version=version,
@@ -394,26 +421,46 @@ def site_files(
         codebook_md=codebook_md,
         changes_md=changes_md,
     )
-    files = {f"site/{path}": body for path, body in render_site(data)}
-    files[f"{name}-{version}.sqlite"] = sqlite_bytes(schema.tables, rows)
-    return files
+    for path, body in render_site(data):  # one page at a time: the site never sits whole
+        yield f"site/{path}", body
+    yield f"{name}-{version}.sqlite", sqlite_bytes(schema.tables, rows)
 
 
-def _frictionless(folder: Path) -> list[str]:
-    from frictionless import validate
-
-    report = validate(folder / "datapackage.json")
-    if report.valid:
-        return []
-    return [
-        f"{task.name}: {err.type}: {err.message}" for task in report.tasks for err in task.errors
-    ] + [f"{err.type}: {err.message}" for err in report.errors]
+def _zip_into(target: Target, folder: Path, digests: Mapping[str, str], path: Path) -> None:
+    """The release zip, every file under one <name>-<version>/ folder, streamed from the files
+    of folder into the new file path; each is checked against its digest as it is read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    with os.fdopen(fd, "wb") as sink:
+        zip_folder(folder, digests, f"{target.name}-{target.version}", target.when, sink, digests)
 
 
-def _zip(target: Target, files: dict[str, bytes]) -> bytes:
-    """The release zip: every file under one <name>-<version>/ folder."""
-    prefix = f"{target.name}-{target.version}"
-    return write_zip([(f"{prefix}/{p}", d) for p, d in files.items()], target.when)
+class _Zipping:
+    """The zip written in a thread while the package is checked: deflate and SHA-256 let go
+    of the interpreter's lock, so the two share the cores."""
+
+    def __init__(
+        self, target: Target, folder: Path, digests: Mapping[str, str], path: Path
+    ) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                _zip_into(target, folder, digests, path)
+            except BaseException as err:  # handed to the thread that waits for it
+                self.error = err
+
+        self.thread = threading.Thread(target=run, name="release-zip", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        self.thread.join()
+        if isinstance(self.error, ChangedOnDisk):
+            raise ReleaseError(
+                f"{self.error.args[0]} changed on disk while the release was being written "
+                "(it no longer matches its checksum); run the release again"
+            )
+        if self.error is not None:
+            raise self.error
 
 
 def _confined(base: Path, rel: str) -> Path:
@@ -479,6 +526,7 @@ class _VersionLock:
                 break
             os.close(fd)  # the holder before us removed the file we locked: lock the new one
         self.fd = fd
+        CLOSE_IN_CHILD.add(fd)  # a child outliving this build must not keep its lock
         started = dt.datetime.now(dt.UTC).strftime(TIME_FORMAT)
         holder = f"process {os.getpid()} on {socket.gethostname()}, since {started}"
         os.ftruncate(fd, 0)
@@ -489,6 +537,7 @@ class _VersionLock:
         try:
             os.unlink(self.path)  # while still holding the lock: see the check in __enter__
         finally:
+            CLOSE_IN_CHILD.discard(self.fd)
             os.close(self.fd)
 
 
@@ -563,21 +612,43 @@ def _write_locked(
         formula_cells=rendered.formula_cells,
         spreadsheet_notes=rendered.spreadsheet_notes,
         changes=rendered.changes,
-        files=len(rendered.files),
     )
-    files = rendered.files
     for path in (folder, archive):
         if path.is_symlink():
             raise ReleaseError(
                 f"{repository.rel(path)} is a symbolic link; a build never writes through one. "
                 "Remove it and run the release again"
             )
-    if os.path.lexists(folder):
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
+    zip_aside = aside.with_suffix(".zip")
+    out = AsideFolder(aside)
+    checking = TablesCheck()
+
+    def tables_written() -> None:
+        # frictionless and the Parquet-against-CSV comparison read only the tables and their
+        # descriptors, written first: their process checks them while this one writes the rest.
+        progress("validating with frictionless")
+        checking.start(aside)
+
+    try:
+        aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         try:
-            old_sums = (folder / SUMS).read_bytes()
-        except OSError:
-            old_sums = b""
-        if old_sums != files[SUMS]:
+            write_files(target, rendered, out, progress, tables_written)
+        except UnsafeName as err:
+            raise ReleaseError(
+                f"refusing to write {err.args[0]!r}: the path would leave {aside}"
+            ) from err
+        sums = out.add_sums()
+        result.files = len(out.known)
+        result.spreadsheet_notes = rendered.spreadsheet_notes
+        if os.path.lexists(folder):
+            try:
+                old_sums = (folder / SUMS).read_bytes()
+            except OSError:
+                old_sums = b""
+            if old_sums == sums:
+                return _unchanged(repository, target, folder, archive, out, result, progress)
             # Another build of this version, from other records or drafts: only a local copy,
             # since what is published is what releases/ records (render refused other content
             # for a recorded version). Replace it, so that no build ever blocks a later one.
@@ -585,40 +656,15 @@ def _write_locked(
                 f"replacing {repository.rel(folder)}/: it holds another build of {target.version}"
             )
             result.status = "replaced"
-        else:
-            result.status = "unchanged"
-            # The same files by their checksums, but the files on disk may have been touched
-            # since: check them rather than repeat the old success, and put back a missing zip.
-            damaged = verify(folder)
-            if damaged:
-                raise ReleaseError(
-                    f"{repository.rel(folder)} should hold this very build but its files fail "
-                    f"their checks (they were changed after the build); remove "
-                    f"{repository.rel(folder)} and build again",
-                    damaged,
-                )
-            if not archive.exists():
-                write_atomically(archive, _zip(target, files))
-                progress(f"wrote the missing {repository.rel(archive)}")
-            progress(f"nothing changed: {repository.rel(folder)}/ already holds this build")
-            return result
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
-    zip_aside = aside.with_suffix(".zip")
-    try:
-        aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
-        for rel, data in files.items():
-            path = _confined(aside, rel)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        progress("validating with frictionless")
-        problems = _frictionless(aside)
+        zipping = _Zipping(target, aside, out.digests, zip_aside)
+        damaged = verify(aside, out.known, tables=False)
+        problems, unlike = checking.result()
+        damaged = damaged or unlike  # as verify: tables of damaged files are not compared
         if problems:
             raise ReleaseError("frictionless rejects the package:\n  " + "\n  ".join(problems))
-        damaged = verify(aside)
         if damaged:
             raise ReleaseError("the built package fails its own checks", damaged)
-        zip_aside.write_bytes(_zip(target, files))
+        zipping.wait()
         if folder.exists():  # a folder cannot be renamed over another: move the old one aside
             old = Path(tempfile.mkdtemp(prefix=f".{target.version}-old-", dir=folder.parent))
             folder.rename(old / "build")
@@ -628,9 +674,45 @@ def _write_locked(
             aside.rename(folder)
         zip_aside.replace(archive)
     finally:
+        checking.stop()
+        if "zipping" in locals():
+            zipping.thread.join()
         shutil.rmtree(aside, ignore_errors=True)
         zip_aside.unlink(missing_ok=True)
     progress(f"wrote {repository.rel(folder)}/ and {repository.rel(archive)}")
+    return result
+
+
+def _unchanged(
+    repository: Repository,
+    target: Target,
+    folder: Path,
+    archive: Path,
+    out: AsideFolder,
+    result: BuildResult,
+    progress: Progress,
+) -> BuildResult:
+    """build/<version>/ holds these very files by their checksums: check them (they may have
+    been touched since) rather than repeat the old success, and put back a missing zip."""
+    result.status = "unchanged"
+    damaged = verify(folder)
+    if damaged:
+        raise ReleaseError(
+            f"{repository.rel(folder)} should hold this very build but its files fail "
+            f"their checks (they were changed after the build); remove "
+            f"{repository.rel(folder)} and build again",
+            damaged,
+        )
+    if not archive.exists():
+        tmp = archive.parent / f".{archive.name}.tmp"  # under the lock: no other build owns it
+        tmp.unlink(missing_ok=True)
+        try:
+            _zip_into(target, folder, out.digests, tmp)
+            tmp.replace(archive)
+        finally:
+            tmp.unlink(missing_ok=True)
+        progress(f"wrote the missing {repository.rel(archive)}")
+    progress(f"nothing changed: {repository.rel(folder)}/ already holds this build")
     return result
 
 
@@ -705,20 +787,7 @@ def build(
     read in jobs processes, through cache when given."""
     target = resolve_target(repository)
     dataset = check_records(repository, progress, jobs=jobs, cache=cache)
-    try:
-        rendered = render(target, dataset, progress)
-    except OSError as err:  # the spreadsheet's temporary files: a full disk, a size limit
-        raise _fault(
-            "write", Path(err.filename or tempfile.gettempdir()), err, repository.root
-        ) from err
-    except sqlite3.Error as err:
-        # SQLite writes its temporary database without saying why it failed ("disk I/O
-        # error"): a full disk or a file-size limit there is a fault, not a traceback.
-        raise ReleaseError(
-            f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
-            f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "
-            "release again. Nothing was changed."
-        ) from err
+    rendered = render(target, dataset, progress)
     earlier = target.earlier
     if earlier:
         previous = sum(len(ids) for ids in earlier[-1]["records"].values())
@@ -727,7 +796,19 @@ def build(
             if record.id is not None:
                 read.setdefault(record.table, set()).add(record.id)
         check_removals(repository, rendered.changes, read, previous)
-    result = write(repository, target, rendered, progress)
+    # The parsed records are not needed past here (the rows that ship are copies of theirs,
+    # held by rendered): let them go before the files are written.
+    del dataset
+    try:
+        result = write(repository, target, rendered, progress)
+    except sqlite3.Error as err:
+        # SQLite writes its temporary database without saying why it failed ("disk I/O
+        # error"): a full disk or a file-size limit there is a fault, not a traceback.
+        raise ReleaseError(
+            f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
+            f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "
+            "release again. Nothing was changed."
+        ) from err
     result.recorded = target.version in target.manifests
     if write_manifest:
         path = repository.root / "releases" / f"{target.version}.json"

@@ -16,7 +16,7 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -79,12 +79,14 @@ class _Package:
     """The regular files of a package folder, found without following links, and their
     SHA-256, each hashed once in chunks although SHA256SUMS and both descriptors ask."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, known: Mapping[str, tuple[str, int]] | None = None) -> None:
         self.folder = folder
         self.files: set[str] = set()
         self.issues: list[Issue] = []
-        self.digests: dict[str, str] = {}
-        self.sizes: dict[str, int] = {}
+        # A build checks the folder it just wrote and hashed: it hands in those digests
+        # rather than read every file again (its zip re-reads and re-hashes each file).
+        self.digests: dict[str, str] = {rel: d for rel, (d, _) in (known or {}).items()}
+        self.sizes: dict[str, int] = {rel: n for rel, (_, n) in (known or {}).items()}
         for dirpath, dirnames, filenames in os.walk(folder, onerror=self._unreadable):
             here = Path(dirpath)
             for name in sorted(dirnames + filenames):
@@ -268,9 +270,15 @@ def _check_sums(package: _Package) -> list[Issue]:
     return issues
 
 
-def verify(path: Path) -> list[Issue]:
+def verify(
+    path: Path, known: Mapping[str, tuple[str, int]] | None = None, *, tables: bool = True
+) -> list[Issue]:
     """Every problem found in the built package at path (its folder or its zip); an empty
-    list means it is intact. NotAPackage when path is neither."""
+    list means it is intact. NotAPackage when path is neither. For a folder a build has just
+    written: known, the (sha256, size) of the files it hashed as it wrote them, taken instead
+    of reading them again; tables=False leaves out compare_tables (the build ran it already)."""
+    if (known is not None or not tables) and path.is_dir():
+        return _verify_folder(path, known, tables=tables)[0]
     return verify_package(path)[0]
 
 
@@ -353,8 +361,10 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
     return issues, into / tops.pop()
 
 
-def _verify_folder(folder: Path) -> tuple[list[Issue], int]:
-    package = _Package(folder)
+def _verify_folder(
+    folder: Path, known: Mapping[str, tuple[str, int]] | None = None, *, tables: bool = True
+) -> tuple[list[Issue], int]:
+    package = _Package(folder, known)
     issues = list(package.issues)
     issues += _check_sums(package)
     csv_resources, found = _resources(package, "datapackage.json")
@@ -362,8 +372,27 @@ def _verify_folder(folder: Path) -> tuple[list[Issue], int]:
     parquet_resources, found = _resources(package, "parquet/datapackage.json")
     issues += found
     files = len(package.files)
-    if issues:
+    if issues or not tables:
         return issues, files  # comparing the tables of damaged files says nothing more
+    return _compare_twins(package, csv_resources, parquet_resources), files
+
+
+def compare_tables(folder: Path) -> list[Issue]:
+    """That each Parquet table holds exactly the rows of its CSV twin (what verify checks
+    beyond checksums): a build runs it beside frictionless, on the tables written first."""
+    package = _Package(folder)
+    csv_resources, issues = _resources(package, "datapackage.json")
+    parquet_resources, found = _resources(package, "parquet/datapackage.json")
+    issues += found
+    if issues:
+        return issues
+    return _compare_twins(package, csv_resources, parquet_resources)
+
+
+def _compare_twins(
+    package: _Package, csv_resources: list[dict[str, Any]], parquet_resources: list[dict[str, Any]]
+) -> list[Issue]:
+    issues: list[Issue] = []
     by_name = {r["name"]: r for r in parquet_resources}
     for res in csv_resources:
         twin = by_name.get(res["name"])
@@ -379,7 +408,7 @@ def _verify_folder(folder: Path) -> tuple[list[Issue], int]:
             )
             continue
         issues += _compare(package, res, twin["path"])
-    return issues, files
+    return issues
 
 
 def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:

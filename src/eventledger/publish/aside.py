@@ -1,0 +1,61 @@
+"""The folder a build writes aside before it is checked and renamed into place: every file
+is written once, as soon as it is made, and hashed as it is written, so no step holds the
+whole package in memory and SHA256SUMS needs no second read."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from eventledger.publish.verify import SUMS, safe_relative
+
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
+class UnsafeName(ValueError):
+    """A name that would leave the folder (names in a build come from the repository)."""
+
+
+class AsideFolder:
+    """A fresh, empty folder this build made itself (so it holds no link to follow), and the
+    SHA-256 and size of every file written into it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.known: dict[str, tuple[str, int]] = {}  # relative path -> (sha256, bytes)
+        self._folders: set[str] = set()
+
+    def path(self, rel: str) -> Path:
+        if safe_relative(rel) is None:
+            raise UnsafeName(rel)
+        return self.folder / rel
+
+    def add(self, rel: str, data: bytes) -> None:
+        """Write a new file (never over one: each name is written once)."""
+        path = self.path(rel)
+        parent = rel.rpartition("/")[0]
+        if parent and parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(parent)
+        fd = os.open(path, _FLAGS, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        self.known[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+
+    def record(self, known: dict[str, tuple[str, int]]) -> None:
+        """Files a forked child wrote into this folder, with the digests it took."""
+        self.known |= known
+
+    def sums(self) -> bytes:
+        """SHA256SUMS: every file written so far, sorted by path."""
+        return "".join(f"{self.known[p][0]}  {p}\n" for p in sorted(self.known)).encode("utf-8")
+
+    def add_sums(self) -> bytes:
+        data = self.sums()
+        self.add(SUMS, data)
+        return data
+
+    @property
+    def digests(self) -> dict[str, str]:
+        return {rel: digest for rel, (digest, _) in self.known.items()}

@@ -1,0 +1,116 @@
+"""The parts a build is written with: the zip streamed from disk, the children that work beside
+it, and the tables' check in a process of its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import shutil
+import signal
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from eventledger.publish.archive import ChangedOnDisk, zip_folder
+from eventledger.publish.forked import CLOSE_IN_CHILD, ChildDied, Forked
+from eventledger.publish.release import BuildResult, build
+from eventledger.publish.tables_check import TablesCheck, check_tables
+from eventledger.read.repository import Repository
+from releasekit import make_release_repository
+
+CREATED = dt.datetime(2026, 11, 22, 9, 30, 5, tzinfo=dt.UTC)
+FILES = {"b/x.txt": b"hello " * 1000, "a/empty": b"", "c.bin": bytes(range(256)) * 300}
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "pkg"
+    for rel, data in FILES.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    return folder
+
+
+def _digests() -> dict[str, str]:
+    return {rel: hashlib.sha256(data).hexdigest() for rel, data in FILES.items()}
+
+
+def test_the_streamed_zip_is_what_writestr_gives_in_sorted_order(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    streamed = io.BytesIO()
+    zip_folder(folder, FILES, "pkg-1.0.0", CREATED, streamed, _digests())
+    expected = io.BytesIO()
+    with zipfile.ZipFile(expected, "w") as zf:
+        for rel in sorted(FILES):
+            info = zipfile.ZipInfo(f"pkg-1.0.0/{rel}", date_time=(2026, 11, 22, 9, 30, 5))
+            info.create_system = 3
+            info.external_attr = (0o100644 & 0xFFFF) << 16
+            zf.writestr(info, FILES[rel], compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+    assert streamed.getvalue() == expected.getvalue()
+    with zipfile.ZipFile(streamed) as zf:
+        assert zf.namelist() == [f"pkg-1.0.0/{rel}" for rel in sorted(FILES)]
+        assert all(zf.read(f"pkg-1.0.0/{rel}") == data for rel, data in FILES.items())
+
+
+def test_a_file_changed_after_it_was_hashed_stops_the_zip(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    (folder / "c.bin").write_bytes(b"not what was hashed")
+    with pytest.raises(ChangedOnDisk, match=r"c\.bin"):
+        zip_folder(folder, FILES, "pkg", CREATED, io.BytesIO(), _digests())
+
+
+def test_a_forked_child_hands_back_its_result_or_its_error() -> None:
+    assert Forked(lambda: {"rows": [1, 2]}).result() == {"rows": [1, 2]}
+    with pytest.raises(OSError, match="disk full") as err:
+        Forked(lambda: (_ for _ in ()).throw(OSError(28, "disk full", "x.xlsx"))).result()
+    assert (err.value.errno, err.value.filename) == (28, "x.xlsx")
+
+
+def test_a_killed_child_is_said_and_the_lock_is_not_handed_on(tmp_path: Path) -> None:
+    with pytest.raises(ChildDied):
+        Forked(lambda: os.kill(os.getpid(), signal.SIGKILL)).result()
+    fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT)
+    CLOSE_IN_CHILD.add(fd)
+    try:
+
+        def open_in_child() -> bool:
+            try:
+                os.fstat(fd)
+            except OSError:
+                return False
+            return True
+
+        assert Forked(open_in_child).result() is False
+    finally:
+        CLOSE_IN_CHILD.discard(fd)
+        os.close(fd)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    root = make_release_repository(tmp_path_factory.mktemp("steps") / "repo")
+    return build(Repository(root))
+
+
+def test_the_tables_check_in_its_own_process_finds_what_it_finds_here(
+    built: BuildResult, tmp_path: Path
+) -> None:
+    copy = tmp_path / "pkg"
+    shutil.copytree(built.folder, copy)
+    csv = copy / "data" / "participants.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"kim-jong-un", b"nobody-here", 1))
+    here = check_tables(copy)
+    assert here[0] and here[1]  # frictionless: hash and foreign key; Parquet differs
+    checking = TablesCheck()
+    checking.start(copy)
+    assert checking.result() == here
+
+
+def test_a_tables_check_whose_process_died_is_done_here(built: BuildResult) -> None:
+    checking = TablesCheck()
+    assert checking.proc is not None
+    checking.proc.kill()
+    checking.start(built.folder)
+    assert checking.result() == ([], [])
