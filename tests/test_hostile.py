@@ -232,8 +232,17 @@ def test_a_huge_record_file_is_refused_by_its_size_without_being_read(repo: Path
 
 def test_the_refused_characters_are_exactly_the_documented_ones() -> None:
     """Over every code point: what the reader refuses is C0 but LF and tab, DEL, C1, LS, PS,
-    surrogates and noncharacters (plus the bidi controls where they are refused)."""
-    from eventledger.issues.excerpt import BIDI_CONTROLS, FORBIDDEN, FORBIDDEN_OR_BIDI
+    surrogates and noncharacters (plus the bidi controls where they are refused); raw, in
+    a file, also every space but U+0020, every format character and every default-ignorable
+    code point (which a double-quoted string may hold as escapes)."""
+    import unicodedata
+
+    from eventledger.issues.excerpt import (
+        BIDI_CONTROLS,
+        FORBIDDEN,
+        FORBIDDEN_OR_BIDI,
+        REFUSED_RAW,
+    )
 
     def documented(char: str) -> bool:
         code = ord(char)
@@ -246,11 +255,31 @@ def test_the_refused_characters_are_exactly_the_documented_ones() -> None:
             or code & 0xFFFE == 0xFFFE
         )
 
+    # Default_Ignorable_Code_Point (Unicode 14.0, DerivedCoreProperties.txt): shown as
+    # nothing when a font has no glyph for it.
+    ignorable = [
+        (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+        (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+        (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+        (0xE0000, 0xE0FFF),
+    ]  # fmt: skip
+    ignorable_codes = {code for low, high in ignorable for code in range(low, high + 1)}
+
+    def invisible(char: str) -> bool:
+        """Refused raw only: spaces but U+0020, format characters, default-ignorables."""
+        category = unicodedata.category(char)
+        return (
+            (category == "Zs" and char != " ") or category == "Cf" or ord(char) in ignorable_codes
+        )
+
     wrong = [
         hex(code)
         for code in range(0x110000)
         if bool(FORBIDDEN.match(chr(code))) != documented(chr(code))
         or bool(FORBIDDEN_OR_BIDI.match(chr(code)))
         != (documented(chr(code)) or chr(code) in BIDI_CONTROLS)
+        or bool(REFUSED_RAW.match(chr(code)))
+        != (documented(chr(code)) or chr(code) in BIDI_CONTROLS or invisible(chr(code)))
     ]
     assert wrong == []

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from casekit import PROJECT
+from eventledger.issues.excerpt import REFUSED_RAW, escape_char
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import CUSTOM_KEYS, load_schema
 from eventledger.publish.cells import cell, csv_bytes, read_csv_rows
@@ -196,9 +197,10 @@ def test_every_value_survives_the_round_trip(table: str, data: st.DataObject) ->
     docs = data.draw(st.lists(_records(table), min_size=1, max_size=3))
     rows = []
     for doc in docs:
-        # Every scalar double-quoted, as a careful contributor writes ambiguous text.
-        raw = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_style='"')
-        raw = raw.encode("utf-8")
+        # Every scalar double-quoted, as a careful contributor writes ambiguous text, and the
+        # no-break and zero-width spaces as escapes (refused raw: a reviewer cannot see them).
+        dumped = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_style='"')
+        raw = REFUSED_RAW.sub(lambda m: escape_char(m.group()), dumped).encode("utf-8")
         loaded, issues = load(raw, "record.yaml")
         assert loaded is not None and [i.code for i in issues] == []
         record = Record("event", "record.yaml", loaded)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from releasekit import git, make_release_repository
 
@@ -272,9 +273,15 @@ def test_records_lost_from_the_disk_are_not_withdrawn(repo: Path) -> None:
 
 # Every kind of character the reader accepts in a text field: emoji (astral, a ZWJ family,
 # a flag, a skin tone), combining marks, Arabic and Hebrew letters without bidi controls,
-# CJK, a zero-width space and a no-break space written as escapes, a tab escape, private
-# use and U+FFFD. Whatever validate accepts, every writer of a build must carry unchanged.
-EXOTIC_TITLE = "Kim 😀 👨\\u200d👩\\u200d👧 🇰🇵 👍🏽 q\\u0307 ñ كيم קים 金正恩 a\\u200bb 10\\u00a0Uhr \\t \\ue000 \\ufffd"
+# CJK, a tab escape, private use and U+FFFD, and written as escapes (refused raw) a
+# zero-width space, a no-break space, an ideographic space, a soft hyphen, a word joiner, a
+# BOM, a Hangul filler, a variation selector and tag characters (the flag of England).
+# Whatever validate accepts, every writer of a build must carry unchanged.
+EXOTIC_TITLE = (
+    "Kim 😀 👨\\u200d👩\\u200d👧 🇰🇵 👍🏽 q\\u0307 ñ كيم קים 金正恩 a\\u200bb 10\\u00a0Uhr \\t \\ue000 \\ufffd"
+    " \\u3000 ab\\u00adc a\\u2060b \\ufeff \\u3164 \\u2764\\ufe0f"
+    " 🏴\\U000e0067\\U000e0062\\U000e0065\\U000e006e\\U000e0067\\U000e007f"
+)
 
 
 def test_everything_validate_accepts_every_writer_carries(repo: Path) -> None:
@@ -291,7 +298,9 @@ def test_everything_validate_accepts_every_writer_carries(repo: Path) -> None:
     assert cli(repo, "validate").returncode == 0
     done = cli(repo, "build")
     assert done.returncode == 0, done.stderr
-    expected = json.loads(f'"{EXOTIC_TITLE}"')  # the same escapes, decoded
+    # The same escapes, decoded by another YAML reader (JSON has no \U escapes).
+    expected = yaml.safe_load(f'"{EXOTIC_TITLE}"')
+    assert "\U000e007f" in expected and "\\" not in expected
     folder = repo / "build" / VERSION
     assert expected in (folder / "data" / "events.csv").read_text(encoding="utf-8")
     titles = pq.read_table(folder / "parquet" / "events.parquet").column("title").to_pylist()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventledger.issues.catalog import BY_CODE
-from eventledger.syntax.strict_yaml import MAX_DEPTH, load
+from eventledger.issues.excerpt import FORBIDDEN, REFUSED_RAW
+from eventledger.syntax.strict_yaml import MAX_DEPTH, double_quoted, load
 
 YAML_ALPHABET = st.sampled_from(
     [*list("abc :-[]{}&*!|>'\"#,?%@`\n\t "), "\ufeff", "\r\n", "\x00", "ü", "NO", "yes", "~"]
@@ -36,8 +38,11 @@ def test_random_yaml_never_raises(text: str) -> None:
     _assert_well_formed(text.encode("utf-8", "surrogatepass"))
 
 
-# Printable text (YAML refuses control characters: that case is covered by the random tests above).
-PRINTABLE = st.characters(categories=("L", "M", "N", "P", "S", "Zs"))
+# Printable text (YAML refuses control characters: that case is covered by the random tests above;
+# spaces but U+0020 and invisible letters and marks are refused raw: see the tests below).
+PRINTABLE = st.characters(categories=("L", "M", "N", "P", "S", "Zs")).filter(
+    lambda c: REFUSED_RAW.match(c) is None
+)
 
 
 @given(
@@ -106,3 +111,71 @@ def test_dates_and_norway_stay_strings() -> None:
     doc, issues = load(b'date_start: 2019-04-25\ncountry: "NO"\n', "f.yaml")
     assert issues == [] and doc is not None
     assert doc.data == {"date_start": "2019-04-25", "country": "NO"}
+
+
+# The four places where what a reviewer sees in a diff and what YAML reads differed.
+@pytest.mark.parametrize(
+    ("text", "code", "column"),
+    [
+        ("a: b\xa0# c\n", "non-ascii-space", 5),  # a comment to the eye, text to YAML
+        ("k:\n  a: x\n   b:\xa0y\n", "non-ascii-space", 6),  # a key to the eye, a value to YAML
+        ("a: b\u3000c\n", "non-ascii-space", 5),
+        ("a: b\u200bc\n", "invisible-character", 5),
+        ("a: b\u2060c\n", "invisible-character", 5),
+        ("a: b\xadc\n", "invisible-character", 5),
+        ("a: b\u180ec\n", "invisible-character", 5),
+        ("a: \u3164\n", "invisible-character", 4),
+        ("a: b\ufe0f\n", "invisible-character", 5),
+        (
+            "# ok" + "".join(chr(0xE0000 + ord(c)) for c in "hidden") + "\na: b\n",
+            "invisible-character",
+            5,
+        ),
+        ("a: b\ufeff\n", "invisible-character", 5),
+        ("a: b\u202e\n", "bidi-control", 5),  # bidi controls keep their own code
+    ],
+)
+def test_raw_spaces_and_invisible_characters_are_refused_and_named(
+    text: str, code: str, column: int
+) -> None:
+    doc, issues = load(text.encode("utf-8"), "f.yaml")
+    assert doc is None
+    assert [(i.code, i.column) for i in issues] == [(code, column)]
+    assert issues[0].message.startswith("U+")
+    assert code in BY_CODE
+
+
+def test_a_byte_order_mark_at_the_start_keeps_its_own_code() -> None:
+    doc, issues = load("\ufeffa: b\n".encode(), "f.yaml")
+    assert doc is not None and doc.data == {"a": "b"}
+    assert [i.code for i in issues] == ["byte-order-mark"]
+
+
+def test_spaces_and_invisible_characters_may_be_written_as_escapes() -> None:
+    doc, issues = load(b'a: "b\\u00a0c\\u200b\\ufe0f\\U000e0041"\n', "f.yaml")
+    assert issues == [] and doc is not None
+    assert doc.data == {"a": "b\xa0c\u200b\ufe0f\U000e0041"}
+
+
+@pytest.mark.parametrize("key", ["on", "yes", "No", "y", "OFF", "true"])
+def test_boolean_words_as_plain_keys_are_refused_like_values(key: str) -> None:
+    doc, issues = load(f"k:\n  {key}: x\n".encode(), "f.yaml")
+    assert [(i.code, i.line, i.column, i.path) for i in issues] == [
+        ("implicit-boolean", 2, 3, ("k", key))
+    ]
+    doc, issues = load(f'"{key}": x\n'.encode(), "f.yaml")
+    assert issues == [] and doc is not None and doc.data == {key: "x"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",))))
+def test_what_the_quoting_helper_writes_reads_back_and_shows_every_invisible(text: str) -> None:
+    """Writers (new, locate --write) quote with double_quoted: the result must read back as
+    text, and hold nothing raw that the reader refuses raw."""
+    written = double_quoted(text)
+    assert REFUSED_RAW.search(written) is None
+    doc, issues = load(f"quote: {written}\n".encode(), "f.yaml")
+    if FORBIDDEN.search(text) is None:
+        assert issues == [] and doc is not None and doc.data == {"quote": text}
+    else:  # a control character is refused even as an escape
+        assert [i.code for i in issues] == ["control-character"]

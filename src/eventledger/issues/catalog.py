@@ -151,6 +151,34 @@ CODES: tuple[Code, ...] = (
         "double-quoted string, where a reviewer can see it.",
     ),
     _c(
+        "non-ascii-space",
+        Layer.FILE,
+        "Space that is not a space to YAML",
+        "The file holds, raw, a space character other than U+0020: a no-break space (U+00A0), "
+        "U+1680, U+2000..U+200A, U+202F, U+205F or U+3000. It looks like a space in git and every "
+        "editor, but YAML reads it as text: 'a: b' + U+00A0 + '# c' is the value 'b\\u00a0# c', "
+        "not b and a comment, and a 'key:' after one on a deeper line is part of the value "
+        "above, not a key. The file is refused as a whole.",
+        "Replace it with a plain space. Where it belongs in the text (a quote whose source holds "
+        "it), write it as an escape (\\u00a0) inside a double-quoted string, where a reviewer "
+        "can see it.",
+    ),
+    _c(
+        "invisible-character",
+        Layer.FILE,
+        "Invisible character",
+        "The file holds, raw, a character that shows as nothing in git, editors and diff views: a "
+        "format character (zero-width space, zero-width joiner and non-joiner, word joiner, soft "
+        "hyphen, U+180E, a byte-order mark after the start of the file, the tag characters "
+        "U+E0000..U+E007F, which can spell out text no reviewer sees) or another default-"
+        "ignorable character (Hangul fillers, variation selectors, the combining grapheme "
+        "joiner). Bidirectional controls have a code of their own (bidi-control), and so has a "
+        "byte-order mark at the start of the file (byte-order-mark).",
+        "Delete it. Where it belongs in the text (a quote whose source holds it, an emoji "
+        "sequence), write it as an escape (\\u200b) inside a double-quoted string, where a "
+        "reviewer can see it.",
+    ),
+    _c(
         "yaml-syntax",
         Layer.FILE,
         "YAML syntax error",
@@ -197,10 +225,11 @@ CODES: tuple[Code, ...] = (
         "implicit-boolean",
         Layer.FILE,
         "Unquoted yes/no/on/off",
-        "An unquoted yes, no, on, off, true, false, y or n is read as a boolean by YAML 1.1 tools and as "
-        "a string by others (the 'Norway problem': country NO). eventledger keeps it a string, but the "
-        "record must mean the same to every reader.",
-        'Quote the value: "no".',
+        "An unquoted yes, no, on, off, true, false, y or n, as a value or as a key, is read as a "
+        "boolean by YAML 1.1 tools and as a string by others (the 'Norway problem': country NO; "
+        "a key on: becomes the key True). eventledger keeps it a string, but the record must mean "
+        "the same to every reader.",
+        'Quote the value or the key: "no", "on": ....',
     ),
     _c(
         "not-a-mapping",

@@ -36,6 +36,61 @@ FORBIDDEN_OR_BIDI = re.compile(
     f"[^\n\t\x20-\x7e\xa0-\u061b\u061d-\u200d\u2010-\u2027\u202f-\u2065\u206a-\ud7ff{_TAIL}]"
 )
 
+# Spaces that look like U+0020 but are not one to YAML: a no-break space before '#' hides a
+# comment inside a value, one after a key's colon hides a key inside a value. Unicode Zs
+# but the plain space (Unicode 14.0, Python 3.11).
+ODD_SPACES = frozenset(
+    "\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+)
+# Characters that show as nothing: format characters (Unicode Cf, bidi controls aside:
+# zero-width space and joiners, word joiner, soft hyphen, U+180E, a BOM after the start,
+# tag characters U+E0001 and U+E0020..U+E007F, which can spell out hidden text), and the
+# rest of Default_Ignorable_Code_Point: Hangul fillers, variation selectors, the combining
+# grapheme joiner, Khmer inherent vowels, Mongolian free variation selectors and the
+# unassigned code points reserved as ignorable. Unicode 14.0 (Python 3.11).
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x0600, 0x0605), (0x06DD, 0x06DD),
+    (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200D), (0x2060, 0x2065),
+    (0x206A, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
+    (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+INVISIBLE = frozenset(chr(c) for low, high in _INVISIBLE_RANGES for c in range(low, high + 1))
+
+
+def _allowed_class(refused: frozenset[str]) -> str:
+    """The ranges of a character class holding every code point but the refused ones."""
+    out, start = [], 0
+    for code in [*sorted(map(ord, refused)), 0x110000]:
+        if code > start:
+            out.append(re.escape(chr(start)))
+            if code - 1 > start:
+                out.append("-" + re.escape(chr(code - 1)))
+        start = code + 1
+    return "".join(out)
+
+
+# What FORBIDDEN_OR_BIDI refuses, as ranges (the surrogates and noncharacters of the
+# astral planes included), so that the raw scan below is one negated class too.
+_FORBIDDEN_OR_BIDI_RANGES = (
+    (0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F), (0x061C, 0x061C), (0x200E, 0x200F),
+    (0x2028, 0x202E), (0x2066, 0x2069), (0xD800, 0xDFFF), (0xFDD0, 0xFDEF),
+    *((plane << 16 | 0xFFFE, plane << 16 | 0xFFFF) for plane in range(0x11)),
+)  # fmt: skip
+# What a record file may not hold raw anywhere, a comment included: what FORBIDDEN_OR_BIDI
+# refuses, the odd spaces and the invisible characters. The last two may be written as
+# escapes in a double-quoted string, where a reviewer sees them.
+REFUSED_RAW = re.compile(
+    "[^"
+    + _allowed_class(
+        ODD_SPACES
+        | INVISIBLE
+        | frozenset(chr(c) for low, high in _FORBIDDEN_OR_BIDI_RANGES for c in range(low, high + 1))
+    )
+    + "]"
+)
+
 
 # unicodedata has no names for control characters; these are the ones people meet.
 _CONTROL_NAMES = {
@@ -65,10 +120,13 @@ def char_name(char: str) -> str:
 def is_invisible(char: str) -> bool:
     """True for a character a reviewer cannot see as itself: controls, line and paragraph
     separators, format characters (bidi controls, zero-width characters), surrogates,
-    private-use and unassigned code points, and every space but the plain one."""
+    private-use and unassigned code points, every space but the plain one, and the other
+    default-ignorable characters (Hangul fillers, variation selectors)."""
     category = unicodedata.category(char)
-    return category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") or (
-        category == "Zs" and char != " "
+    return (
+        category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+        or (category == "Zs" and char != " ")
+        or char in INVISIBLE
     )
 
 

@@ -22,6 +22,8 @@ from eventledger.issues.excerpt import (
     FORBIDDEN,
     FORBIDDEN_OR_BIDI,
     HIDDEN_LINE_BREAKS,
+    ODD_SPACES,
+    REFUSED_RAW,
     char_name,
     escape_char,
     is_invisible,
@@ -186,24 +188,42 @@ _CHARACTER_TEXT = {
         "it is invisible in review and no table format can carry it",
         "delete it (an editor that shows invisible characters helps)",
     ),
+    "non-ascii-space": (
+        "it looks like a space, but YAML does not read it as one: a '#' or a 'key:' after it "
+        "is read as text",
+        "replace it with a plain space; where it belongs in the text, write the escape "
+        "{escape} inside a double-quoted string",
+    ),
+    "invisible-character": (
+        "it shows as nothing in git, editors and diff views, so a reviewer does not see "
+        "what is read",
+        "delete it; where it belongs in the text, write the escape {escape} inside a "
+        "double-quoted string",
+    ),
 }
 
 
 def _character_code(char: str) -> str:
     if char in HIDDEN_LINE_BREAKS:
         return "hidden-line-break"
-    return "bidi-control" if char in BIDI_CONTROLS else "control-character"
+    if char in BIDI_CONTROLS:
+        return "bidi-control"
+    if char in ODD_SPACES:
+        return "non-ascii-space"
+    return "control-character" if FORBIDDEN.match(char) else "invisible-character"
 
 
 def _characters(text: str, file: str) -> list[Issue]:
     """Characters that make what YAML reads differ from what git, a diff view or a reviewer
     shows: hidden line breaks (a key after '# comment' + NEL is a key to YAML and a comment
-    to everyone else), raw controls, bidirectional controls. Named with their line."""
-    if FORBIDDEN_OR_BIDI.search(text) is None:  # the common case: one scan, nothing found
+    to everyone else), raw controls, bidirectional controls, spaces that are not U+0020 (a
+    '#' after a no-break space is text to YAML and a comment to a reviewer) and invisible
+    characters (zero-width, tag characters). Named with their line."""
+    if REFUSED_RAW.search(text) is None:  # the common case: one scan, nothing found
         return []
     issues: list[Issue] = []
     line, counted, last_line = 1, 0, 0
-    for match in FORBIDDEN_OR_BIDI.finditer(text):
+    for match in REFUSED_RAW.finditer(text):
         at = match.start()
         line += text.count("\n", counted, at)  # counted on from the last match: linear
         counted = at
@@ -317,7 +337,7 @@ def _key(node: Any) -> str:
         raise _Unusual
     key: str = node.value
     if node.tag is _PLAIN:
-        if key in _NULLS:
+        if key in _NULLS or key in _BOOLEANS:
             raise _Unusual
     elif node.style == '"' and FORBIDDEN_OR_BIDI.search(key):
         raise _Unusual
@@ -522,7 +542,7 @@ def _canonical(text: str, positions: bool) -> Document | None:
             if key is None or top[0] != _MAP or top[1] != indent:
                 return None
             mapping = top[2]
-            if key in mapping or key in _NULLS or len(key) > _SIMPLE_KEY_LIMIT:
+            if key in mapping or key in _NULLS or key in _BOOLEANS or len(key) > _SIMPLE_KEY_LIMIT:
                 return None
             path = (*top[3], key)
             at = (number, indent + 1)
@@ -675,8 +695,19 @@ def _strict(text: str, file: str, positions: bool) -> tuple[Document | None, lis
                 plain = not event.style and event.implicit[0]
                 if plain and value in _NULLS:
                     value = None
-                key = stack[-1][2] if stack and isinstance(stack[-1][0], dict) else None
+                in_mapping = bool(stack) and isinstance(stack[-1][0], dict)
+                key = stack[-1][2] if in_mapping else None
                 path = attach(value, event)
+                if in_mapping and key is None and plain and value in _BOOLEANS:
+                    # A key: YAML 1.1 readers make `on:` the key True, not the string "on".
+                    report(
+                        "implicit-boolean",
+                        f"unquoted key {value} is a boolean to YAML 1.1 readers",
+                        event,
+                        path=(*stack[-1][1], value),
+                        found=value,
+                        hint=f'quote the key: "{value}":',
+                    )
                 # Raw characters were refused with the file; only escapes bring them here.
                 if event.style == '"':
                     escaped(value, event, path, key)
