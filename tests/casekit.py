@@ -103,6 +103,16 @@ class Case:
         return {self.target()}
 
 
+def copy_corpus(tmp_path: Path) -> Path:
+    """A copy of the project's records, so that whatever a run writes stays beside the copy."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    for name in ("events", "actors", "sources", "schema"):
+        shutil.copytree(PROJECT / name, root / name)
+    shutil.copyfile(PROJECT / "datapackage.json", root / "datapackage.json")
+    return root
+
+
 def make_repository(root: Path) -> None:
     shutil.copytree(BASE, root, dirs_exist_ok=True)
     shutil.copytree(PROJECT / "schema", root / "schema", dirs_exist_ok=True)

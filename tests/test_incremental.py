@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from casekit import PROJECT
+from casekit import PROJECT, copy_corpus
 from eventledger.check.incremental import fingerprint
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
@@ -32,15 +32,6 @@ def validate(root: Path, *args: str) -> tuple[int, str, str]:
         text=True,
     )
     return done.returncode, done.stdout, done.stderr
-
-
-def corpus(tmp_path: Path) -> Path:
-    root = tmp_path / "corpus"
-    root.mkdir()
-    for name in ("events", "actors", "sources", "schema"):
-        shutil.copytree(PROJECT / name, root / name)
-    shutil.copyfile(PROJECT / "datapackage.json", root / "datapackage.json")
-    return root
 
 
 def events(root: Path) -> list[Path]:
@@ -133,7 +124,7 @@ def restore(root: Path, rng: random.Random) -> None:
 @pytest.mark.slow
 def test_what_the_cache_answers_is_what_a_cold_run_says(tmp_path: Path) -> None:
     rng = random.Random(11)  # noqa: S311  # a repeatable sequence of edits, not a secret
-    root = corpus(tmp_path)
+    root = copy_corpus(tmp_path)
     assert validate(root)[0] == 0  # fills the cache
     kinds_seen: set[str] = set()
     for _ in range(8):
@@ -152,7 +143,7 @@ def test_what_the_cache_answers_is_what_a_cold_run_says(tmp_path: Path) -> None:
 def test_a_file_index_that_is_no_index_is_ignored(tmp_path: Path) -> None:
     """An entry that passes its checksum but holds no file index (another program's, or
     another version's) is read as no index: every file is hashed again, same fingerprint."""
-    root = corpus(tmp_path)
+    root = copy_corpus(tmp_path)
     repository = Repository(root)
     files, stray = repository.discover()
     cache = Cache.open(root, repository.schema_dir, "")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from casekit import CASES, PROJECT, make_repository
+from casekit import CASES, PROJECT, copy_corpus, make_repository
 from eventledger.read.cache import FOLDER, Cache
 from releasekit import make_release_repository
 
@@ -25,16 +25,6 @@ def validate(root: Path, *args: str) -> tuple[int, str, str]:
         [str(EXE), "validate", "--root", str(root), *args], capture_output=True, text=True
     )
     return done.returncode, done.stdout, done.stderr
-
-
-def corpus(tmp_path: Path) -> Path:
-    """A copy of the project's records, so the cache is written beside the copy."""
-    root = tmp_path / "corpus"
-    root.mkdir()
-    for name in ("events", "actors", "sources", "schema"):
-        shutil.copytree(PROJECT / name, root / name)
-    shutil.copyfile(PROJECT / "datapackage.json", root / "datapackage.json")
-    return root
 
 
 def broken(tmp_path: Path) -> Path:
@@ -50,14 +40,14 @@ def broken(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("make", [corpus, broken])
+@pytest.mark.parametrize("make", [copy_corpus, broken])
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_workers_and_cache_change_nothing_in_the_output(
     tmp_path: Path, make: Callable[[Path], Path], fmt: str
 ) -> None:
     root = make(tmp_path)
     serial = validate(root, "--jobs", "1", "--no-cache", "--format", fmt)
-    assert serial[0] == (0 if make is corpus else 1), serial[2]
+    assert serial[0] == (0 if make is copy_corpus else 1), serial[2]
     assert not (root / FOLDER).exists()  # --no-cache leaves nothing behind
     assert validate(root, "--jobs", "2", "--format", fmt) == serial  # cold: fills the cache
     assert (root / FOLDER).is_dir()
@@ -83,7 +73,7 @@ def test_a_corrupted_cache_entry_is_ignored(tmp_path: Path) -> None:
 
 
 def test_an_edit_is_seen_on_the_next_run(tmp_path: Path) -> None:
-    root = corpus(tmp_path)
+    root = copy_corpus(tmp_path)
     assert validate(root)[0] == 0
     event = sorted((root / "events").rglob("*.yaml"))[0]
     text = event.read_text(encoding="utf-8")
