@@ -57,7 +57,7 @@ def event_row(
     return row
 
 
-def _span(eid: str, n: int, source: str, text: str, quote: str, **kw: Any) -> dict[str, Any]:
+def span_row(eid: str, n: int, source: str, text: str, quote: str, **kw: Any) -> dict[str, Any]:
     start = text.index(quote)
     return {
         "event_id": eid,
@@ -72,7 +72,7 @@ def _span(eid: str, n: int, source: str, text: str, quote: str, **kw: Any) -> di
     }
 
 
-def _source(sid: str, text: str, rights: str) -> dict[str, Any]:
+def source_row(sid: str, text: str, rights: str) -> dict[str, Any]:
     return {
         "source_id": sid,
         "publisher": f"Publisher of {sid}",
@@ -127,7 +127,7 @@ def synthetic(review: bool = False, coverage: bool = False) -> SiteInput:
         ),
     ]
     evidence = [
-        _span(
+        span_row(
             talks,
             1,
             "open-bulletin",
@@ -136,10 +136,10 @@ def synthetic(review: bool = False, coverage: bool = False) -> SiteInput:
             translation="Kim and Putin met in Vladivostok",
             actor_ids=["kim-jong-un"],
         ),
-        _span(talks, 2, "open-bulletin", OPEN_TEXT, "<b>Borschtsch</b> & Sekt"),
-        _span("1945-help", 1, "press-text", PRESS_TEXT, "Kim reiste ab"),
-        _span("1960-tries", 1, "press-text", PRESS_TEXT, "Pressetext"),
-        _span("2023-09-draft", 1, "open-bulletin", OPEN_TEXT, "Am Donnerstag"),
+        span_row(talks, 2, "open-bulletin", OPEN_TEXT, "<b>Borschtsch</b> & Sekt"),
+        span_row("1945-help", 1, "press-text", PRESS_TEXT, "Kim reiste ab"),
+        span_row("1960-tries", 1, "press-text", PRESS_TEXT, "Pressetext"),
+        span_row("2023-09-draft", 1, "open-bulletin", OPEN_TEXT, "Am Donnerstag"),
     ]
     participants = [
         {"event_id": talks, "actor_id": "kim-jong-un", "role": "actor"},
@@ -168,8 +168,8 @@ def synthetic(review: bool = False, coverage: bool = False) -> SiteInput:
         },
     ]
     sources = [
-        _source("open-bulletin", OPEN_TEXT, "open"),
-        _source("press-text", PRESS_TEXT, "quotes-only"),
+        source_row("open-bulletin", OPEN_TEXT, "open"),
+        source_row("press-text", PRESS_TEXT, "quotes-only"),
     ]
     texts = {"open-bulletin": OPEN_TEXT}
     if review:

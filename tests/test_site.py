@@ -23,11 +23,11 @@ from eventledger.publish.release import BuildResult, build
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site import render as site_render
 from eventledger.publish.site.render import date_label
-from eventledger.publish.site.sqlite import sqlite_bytes
+from eventledger.publish.site.sqlite import sqlite_bytes, write_sqlite
 from eventledger.publish.site.timeline import Span, layout
 from eventledger.read.repository import Repository
 from releasekit import make_release_repository
-from sitekit import HOSTILE, OPEN_TEXT, PRESS_TEXT, event_row, synthetic
+from sitekit import HOSTILE, OPEN_TEXT, PRESS_TEXT, event_row, source_row, span_row, synthetic
 
 SCHEMA = load_schema(PROJECT / "schema")
 
@@ -203,8 +203,12 @@ def corpus_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = select(dataset).rows
     data = sqlite_bytes(dataset.schema.tables, rows)
     assert data == sqlite_bytes(dataset.schema.tables, rows)  # deterministic in bytes
-    path = tmp_path_factory.mktemp("sqlite") / "corpus.sqlite"
-    path.write_bytes(data)
+    # A release writes it to disk without holding it: the very same bytes, no scratch left.
+    folder = tmp_path_factory.mktemp("sqlite")
+    path = folder / "corpus.sqlite"
+    write_sqlite(dataset.schema.tables, rows, path, folder / ".corpus.sqlite.scratch")
+    assert path.read_bytes() == data
+    assert [p.name for p in folder.iterdir()] == ["corpus.sqlite"]
     return path
 
 
@@ -300,13 +304,13 @@ def test_the_published_site_never_carries_a_quotes_only_text() -> None:
             "x",
             "0.0.1",
             "2026-01-01T00:00:00Z",
-            dataset.schema,
             selection.rows,
             selection.full_texts,
             "",
             "",
         )
     )
+    files["x.sqlite"] = sqlite_bytes(dataset.schema.tables, selection.rows)
     published = b"\n".join(files.values()).decode("utf-8", errors="replace")
     quotes = [v["quote"] for v in selection.rows["evidence"]]
     checked = 0
@@ -353,6 +357,39 @@ def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
         )
         assert [p.replace("../", "") for p in pager] == paths
     assert listed == [f"2001-e{i}" for i in range(4, -1, -1)]  # by date, every one once
+
+
+def test_a_passage_many_events_quote_is_marked_once_and_names_a_few_of_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every event quotes the same passage of one open text: its list has pages, but the text
+    with every span marked is on the first page only (on each page it grew as the square of
+    the events), and its tooltip names the first MAX_NAMED spans and counts the rest."""
+    monkeypatch.setattr(site_render, "LIST_SIZE", 3)
+    monkeypatch.setattr(site_render, "MAX_NAMED", 4)
+    day = dt.date(2001, 1, 1)
+    events = [event_row(f"2001-e{i}", f"Event {i}", day, day, "day") for i in range(7)]
+    quote = "trafen sich Kim und Putin in Wladiwostok"
+    rows = {
+        "events": events,
+        "evidence": [span_row(e["event_id"], 1, "open-bulletin", OPEN_TEXT, quote) for e in events],
+        "sources": [source_row("open-bulletin", OPEN_TEXT, "open")],
+    }
+    files = dict(
+        render_site(
+            SiteInput("t", "0.0.1", "2026-01-01T00:00:00Z", rows, {"open-bulletin": OPEN_TEXT})
+        )
+    )
+    first = page(files, "sources/open-bulletin.html")
+    text = re.search(r'<div class="fulltext" lang="de">(.*?)</div>', first, re.DOTALL).group(1)  # type: ignore[union-attr]
+    assert html.unescape(re.sub(r"<[^>]+>", "", text)) == OPEN_TEXT
+    titles = re.findall(r'class="span-link" href="[^"]+" title="([^"]*)"', text)
+    assert titles == ["2001-e0 span 1; 2001-e1 span 1; 2001-e2 span 1; 2001-e3 span 1; and 3 more"]
+    for n in (2, 3):
+        later = page(files, f"sources/open-bulletin/page-{n}.html")
+        assert 'class="fulltext"' not in later and "span-link" not in later
+        assert 'href="../../sources/open-bulletin.html#text"' in later
+        assert "Quoted spans" not in later  # the text is published: no quotes table instead
 
 
 def test_render_site_makes_each_page_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:

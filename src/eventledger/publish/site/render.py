@@ -576,6 +576,9 @@ class _ListRows:
 
 _T = TypeVar("_T")
 LIST_SIZE = 1000  # events per page of an actor's or a source's list
+# Spans a highlighted piece of a source's text names in its tooltip; the rest are counted. A
+# passage that many events quote would otherwise name all of them, in one attribute.
+MAX_NAMED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -869,8 +872,10 @@ def _source_page(
     sid = source["source_id"]
     path = f"sources/{sid}.html" if number == 1 else f"sources/{sid}/page-{number}.html"
     root = "../" * path.count("/")
-    # The full text with every span marked is the same on each page of a long list.
-    full = _source_text(data, d, sid)
+    # The full text with every span marked is on the first page only: it marks the spans of
+    # every citing event, so repeating it on each page of a long list grew as the square of
+    # the events (a source cited by a million events: a thousand pages of 3 million marks).
+    full = _source_text(data, d, sid) if number == 1 else None
     return page(
         path,
         "source.html",
@@ -889,7 +894,9 @@ def _source_page(
                 if v["source_id"] == sid
             ],
         )
-        if full is None
+        if sid not in data.full_texts
         else markupsafe.Markup(),
         listing=_Listing(f"sources/{sid}", number, pages, total),
+        has_text=sid in data.full_texts,
+        max_named=MAX_NAMED,
     )()
