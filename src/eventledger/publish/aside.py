@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from eventledger.publish.verify import SUMS, safe_relative
@@ -42,6 +43,24 @@ class AsideFolder:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         self.known[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+
+    def add_made(self, rel: str, make: Callable[[Path, Path], None]) -> None:
+        """A new file that make(path, scratch) writes itself (a database too large to hold as
+        bytes); scratch is a name beside it for make's own temporary file, which make removes.
+        The file is then hashed as it is read back, in blocks."""
+        path = self.path(rel)
+        parent = rel.rpartition("/")[0]
+        if parent and parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(parent)
+        make(path, path.with_name(f".{path.name}.scratch"))
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+        self.known[rel] = (digest.hexdigest(), size)
 
     def record(self, known: dict[str, tuple[str, int]]) -> None:
         """Files a forked child wrote into this folder, with the digests it took."""

@@ -58,7 +58,7 @@ from eventledger.publish.manifest import (
 from eventledger.publish.parquet import parquet_bytes
 from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
-from eventledger.publish.site.sqlite import sqlite_bytes
+from eventledger.publish.site.sqlite import write_sqlite
 from eventledger.publish.spreadsheet import WorkbookAside
 from eventledger.publish.tables_check import TablesCheck
 from eventledger.publish.verify import SUMS, safe_relative, verify
@@ -393,9 +393,13 @@ def write_files(
         rendered.spreadsheet_notes = sheet.notes
         progress("the spreadsheet copy")
         for rel, body in site_files(
-            name, version, created, schema, rows, selection.full_texts, codebook_md, changes_md
+            name, version, created, rows, selection.full_texts, codebook_md, changes_md
         ):
             out.add(rel, body)
+        out.add_made(
+            f"{name}-{version}.sqlite",
+            lambda path, scratch: write_sqlite(schema.tables, rows, path, scratch),
+        )
         progress("the evidence browser (site/) and the SQLite copy")
     finally:
         workbook.stop()
@@ -405,13 +409,12 @@ def site_files(
     name: str,
     version: str,
     created: str,
-    schema: Schema,
     rows: dict[str, list[Row]],
     full_texts: dict[str, str],
     codebook_md: str,
     changes_md: str,
 ) -> Iterator[tuple[str, bytes]]:
-    """site/... and <name>-<version>.sqlite: only what the release publishes, one file at a time."""
+    """site/...: only what the release publishes, one file at a time."""
     data = SiteInput(
         name=name,
         version=version,
@@ -423,7 +426,6 @@ def site_files(
     )
     for path, body in render_site(data):  # one page at a time: the site never sits whole
         yield f"site/{path}", body
-    yield f"{name}-{version}.sqlite", sqlite_bytes(schema.tables, rows)
 
 
 def _zip_into(target: Target, folder: Path, digests: Mapping[str, str], path: Path) -> None:
@@ -802,10 +804,10 @@ def build(
     try:
         result = write(repository, target, rendered, progress)
     except sqlite3.Error as err:
-        # SQLite writes its temporary database without saying why it failed ("disk I/O
+        # SQLite writes the release's database without saying why it failed ("disk I/O
         # error"): a full disk or a file-size limit there is a fault, not a traceback.
         raise ReleaseError(
-            f"cannot write the temporary files of the release in {tempfile.gettempdir()}: "
+            f"cannot write the SQLite copy of the release in {repository.rel(repository.root / 'build')}/: "
             f"{err}; free disk space or raise the file-size limit (ulimit -f) and run the "
             "release again. Nothing was changed."
         ) from err

@@ -1,17 +1,19 @@
 """<name>-<version>.sqlite: the release's five tables with their keys, and a full-text index.
 
-Deterministic in bytes for one SQLite library: the file is built in a fresh temporary file
-with a fixed page size, no WAL, rows inserted in key order, then VACUUMed, so the same rows
-give the same file (two builds are compared in the tests). Lists are stored as JSON arrays,
+Deterministic in bytes: the file is built with a fixed page size, no WAL, rows inserted in
+key order, then VACUUMed, so the same rows give the same file (two builds are compared in the
+tests). Lists are stored as JSON arrays,
 which SQLite's json_each() and Datasette both read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 PAGE_SIZE = 4096
@@ -132,19 +134,67 @@ def sqlite_bytes(
 ) -> bytes:
     """The tables as one SQLite database file, with keys and the full-text table 'search'.
 
-    Built in memory and serialized: no temporary file, so a full disk or a file-size limit
-    meets the release's own writer (which names the fault), not SQLite's "disk I/O error"."""
+    Built in memory and serialized: for small packages and the tests; a release writes the
+    same bytes with write_sqlite, which never holds the database in memory."""
     db = sqlite3.connect(":memory:", isolation_level=None)
     try:
         db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("BEGIN")
-        _fill(db, tables, rows)
-        db.execute("COMMIT")
-        broken = db.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise ValueError(f"rows whose foreign keys do not resolve: {broken[:5]}")
+        _fill_checked(db, tables, rows)
         db.execute("VACUUM")
         return db.serialize()
     finally:
         db.close()
+
+
+def _fill_checked(
+    db: sqlite3.Connection,
+    tables: Mapping[str, TableLike],
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> None:
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("BEGIN")
+    _fill(db, tables, rows)
+    db.execute("COMMIT")
+    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise ValueError(f"rows whose foreign keys do not resolve: {broken[:5]}")
+
+
+# What a file written by SQLite holds in its header and a serialized in-memory database does
+# not (zeros there): the file change counter (bytes 24-27), the counter its version number is
+# valid for (92-95) and the library's version number (96-99). Zeroed, the file is byte for
+# byte what sqlite_bytes gives, and does not vary with the SQLite library that wrote it.
+_HEADER_COUNTERS = ((24, 4), (92, 8))
+
+
+def write_sqlite(
+    tables: Mapping[str, TableLike],
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
+    path: Path,
+    scratch: Path,
+) -> None:
+    """The bytes of sqlite_bytes, written to the new file path without the database ever
+    being whole in memory (at a million events it is gigabytes, and serializing it copied it
+    again): filled in the file scratch, beside path, then VACUUMed INTO path; scratch is
+    removed. Temporary data (index sorting) stays in memory: nothing is written elsewhere."""
+    for made in (path, scratch):
+        if made.exists() or made.is_symlink():
+            raise FileExistsError(errno.EEXIST, "a file is in the way", str(made))
+    try:
+        db = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            # A scratch file: removed whatever happens, so nothing to journal or sync.
+            db.execute("PRAGMA journal_mode = OFF")
+            db.execute("PRAGMA synchronous = OFF")
+            db.execute("PRAGMA temp_store = MEMORY")
+            _fill_checked(db, tables, rows)
+            db.execute("VACUUM INTO ?", (str(path),))
+        finally:
+            db.close()
+    finally:
+        scratch.unlink(missing_ok=True)
+    with open(path, "r+b") as fh:
+        for offset, size in _HEADER_COUNTERS:
+            fh.seek(offset)
+            fh.write(bytes(size))
