@@ -304,10 +304,13 @@ def _check_versions(
     return changes
 
 
-def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Rendered:
-    """What the package holds, after the version rules are met; write_files makes its files."""
+def render(
+    target: Target, dataset: Dataset, progress: Progress = _quiet, *, consume: bool = False
+) -> Rendered:
+    """What the package holds, after the version rules are met; write_files makes its files.
+    With consume, the records leave the dataset as their rows are copied (see select)."""
     schema = dataset.schema
-    selection = select(dataset)
+    selection = select(dataset, consume=consume)
     rows = selection.rows
     problems = [p for t, spec in schema.tables.items() for p in unwritable(spec, rows[t])]
     if problems:
@@ -789,18 +792,21 @@ def build(
     read in jobs processes, through cache when given."""
     target = resolve_target(repository)
     dataset = check_records(repository, progress, jobs=jobs, cache=cache)
-    rendered = render(target, dataset, progress)
-    earlier = target.earlier
-    if earlier:
-        previous = sum(len(ids) for ids in earlier[-1]["records"].values())
-        read: dict[str, set[str]] = {}
-        for record in dataset.records:
-            if record.id is not None:
-                read.setdefault(record.table, set()).add(record.id)
-        check_removals(repository, rendered.changes, read, previous)
+    # Which ids were read (against the last release), taken now: render lets the records go
+    # as it copies their rows.
+    read: dict[str, set[str]] = {}
+    for record in dataset.records if target.earlier else ():
+        if record.id is not None:
+            read.setdefault(record.table, set()).add(record.id)
+    rendered = render(target, dataset, progress, consume=True)
     # The parsed records are not needed past here (the rows that ship are copies of theirs,
     # held by rendered): let them go before the files are written.
     del dataset
+    earlier = target.earlier
+    if earlier:
+        previous = sum(len(ids) for ids in earlier[-1]["records"].values())
+        check_removals(repository, rendered.changes, read, previous)
+    del read
     try:
         result = write(repository, target, rendered, progress)
     except sqlite3.Error as err:

@@ -8,6 +8,7 @@ same values the checker produced from the YAML records, so nothing is re-parsed 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from eventledger.model.terms import FULL_TEXT_RIGHTS, VERIFIED
 
 if TYPE_CHECKING:  # the checker brings pandas; selecting rows needs only its records
     from eventledger.check.checker import Dataset
+    from eventledger.read.records import Record
 
 Row = dict[str, Any]
 REVIEW_FIELD = "review_status"  # a kind whose table has it ships only its verified records
@@ -43,7 +45,7 @@ def _key(spec: TableSpec) -> Any:
     return key
 
 
-def select(dataset: Dataset) -> Selection:
+def select(dataset: Dataset, *, consume: bool = False) -> Selection:
     """Verified records with their child rows, the records they name, the records that
     name what ships, and the derived tables.
 
@@ -53,20 +55,36 @@ def select(dataset: Dataset) -> Selection:
     record (an uncoded set ships with its source), each with its child rows. An optional
     reference to a record that does not ship (a passage naming a draft event) is emptied,
     so every foreign key of the package resolves.
+
+    With consume, the records of the reviewed kinds (the bulk: events) leave dataset.records
+    one by one as their rows are copied, so the records and the rows that ship are never both
+    whole in memory; a release needs nothing else of them.
     """
     schema = dataset.schema
     model = schema.model
     rows: dict[str, list[Row]] = {name: [] for name in schema.tables}
     drafts: list[str] = []
     reviewed = {k.name for k in model.kinds if REVIEW_FIELD in schema.tables[k.table].field_names}
-    for record in dataset.records:
-        if record.kind not in reviewed or not record.rows:
+    # Each row keeps the table's fields in the table's order: copied once, straight into shape.
+    names = {name: spec.field_names for name, spec in schema.tables.items()}
+    records = dataset.records
+    others = []  # records of the kinds that ship when named, read again below
+    if consume:
+        records.reverse()  # popped from the end, in their order
+    for record in _taken(records) if consume else records:
+        if record.kind not in reviewed:
+            others.append(record)
+            continue
+        if not record.rows:
             continue
         if record.main().get(REVIEW_FIELD) != VERIFIED:
             drafts.append(str(record.id or record.file))
             continue
         for row in record.rows:
-            rows[row.table].append(dict(row.values))
+            values = row.values
+            rows[row.table].append({f: values.get(f) for f in names[row.table]})
+    if consume:
+        records.extend(others)
     for kind in model.kinds:
         if kind.name in reviewed:
             continue
@@ -81,16 +99,15 @@ def select(dataset: Dataset) -> Selection:
             for ref in model.references_from(kind.table)
             if not ref.items
         ]
-        for record in dataset.records:
+        for record in others:
             if record.kind != kind.name or not record.rows:
                 continue
             main = record.main()
             if record.id in named or any(main.get(f) in shipped for f, shipped in naming):
                 for row in record.rows:
-                    rows[row.table].append(dict(row.values))
+                    values = row.values
+                    rows[row.table].append({f: values.get(f) for f in names[row.table]})
     _empty_withheld_references(rows, schema.tables, model)
-    for name, spec in schema.tables.items():
-        rows[name] = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
     rows[COVERAGE_TABLE] = coverage_rows(dataset, rows)
     _withhold_set_aside_quotes(rows, model, reviewed)
     for name, spec in schema.tables.items():
@@ -108,6 +125,12 @@ def select(dataset: Dataset) -> Selection:
         if source.get("rights") in FULL_TEXT_RIGHTS and text is not None and text.text is not None:
             texts[source["source_id"]] = text.text
     return Selection(rows, sorted(drafts), texts)
+
+
+def _taken(records: list[Record]) -> Iterator[Record]:
+    """The records popped off the end of the list, each dropped by it as it is handed out."""
+    while records:
+        yield records.pop()
 
 
 def _empty_withheld_references(
