@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -119,3 +120,56 @@ def test_a_text_longer_than_a_cell_is_cut_and_said(schema: Schema) -> None:
     rows["events"][1][column] = "x" * 40_000
     sheet = spreadsheet(schema, rows, CREATED)
     assert any(f"events row 3 {column}" in n and "CSV holds it whole" in n for n in sheet.notes)
+
+
+def test_the_workbook_read_back_from_the_parquet_tables_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build writes the workbook in a process of its own from the Parquet tables it wrote
+    first (batch by batch): every value round-trips, so the bytes are those made from the
+    rows; a table split over sheets reads across its batches as well."""
+    from eventledger.check.checker import load_dataset
+    from eventledger.publish import spreadsheet as module
+    from eventledger.publish.parquet import parquet_bytes
+    from eventledger.publish.select import select
+    from eventledger.read.repository import Repository
+
+    dataset = load_dataset(Repository(PROJECT))
+    rows = select(dataset).rows
+    (tmp_path / "parquet").mkdir()
+    for name, spec in dataset.schema.tables.items():
+        (tmp_path / "parquet" / f"{name}.parquet").write_bytes(parquet_bytes(spec, rows[name]))
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    from_rows = spreadsheet(dataset.schema, rows, when)
+    assert module.spreadsheet_of_folder(dataset.schema, tmp_path, when) == from_rows
+    monkeypatch.setattr(module._ParquetTable, "BATCH", 7)
+    small = {"sheet_rows": 11}  # sheets of ten rows: slices across batches of seven
+    assert spreadsheet(
+        dataset.schema, module._ParquetRows(tmp_path, list(rows)), when, **small
+    ) == (spreadsheet(dataset.schema, rows, when, **small))
+    assert len(rows["participants"]) > 20  # so that the split is really exercised
+
+
+def test_the_workbook_process_reads_the_written_tables_and_a_dead_one_is_replaced(
+    schema: Schema, tmp_path: Path
+) -> None:
+    from eventledger.publish.parquet import parquet_bytes
+    from eventledger.publish.spreadsheet import WorkbookAside
+
+    rows = rows_for(schema, 30)
+    (tmp_path / "parquet").mkdir()
+    for name, spec in schema.tables.items():
+        (tmp_path / "parquet" / f"{name}.parquet").write_bytes(parquet_bytes(spec, rows[name]))
+    expected = spreadsheet(schema, rows, CREATED)
+    aside = WorkbookAside(schema, rows, CREATED)
+    assert aside.proc is not None
+    aside.start(tmp_path)
+    assert aside.result() == expected  # from the Parquet files, in its own process
+    killed = WorkbookAside(schema, rows, CREATED)
+    assert killed.proc is not None
+    killed.proc.kill()
+    killed.start(tmp_path)
+    assert killed.result() == expected  # written here, from the rows
+    never = WorkbookAside(schema, rows, CREATED)
+    assert never.result() == expected  # never sent a folder: not waited for
+    assert never.proc is None

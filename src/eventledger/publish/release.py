@@ -371,6 +371,7 @@ def write_files(
             "parquet/datapackage.json",
             json_bytes(descriptor(target.base, version, created, sources, parquet_res)),
         )
+        workbook.start(out.folder)
         tables_written()
         for sid, text in selection.full_texts.items():
             out.add(f"texts/{sid}.txt", text.encode("utf-8"))
@@ -383,8 +384,16 @@ def write_files(
         out.add("CHANGES.md", changes_md.encode("utf-8"))
         out.add("changes.json", json_bytes(rendered.changes.to_dict()))
         out.add("manifest.json", manifest_bytes(rendered.manifest))
-        # The workbook's child reads every row, so it holds a copy of their pages: wait for it
-        # (it is done by now, mostly) before the site is rendered, so the two never add up.
+        for rel, body in site_files(
+            name, version, created, rows, selection.full_texts, codebook_md, changes_md
+        ):
+            out.add(rel, body)
+        out.add_made(
+            f"{name}-{version}.sqlite",
+            lambda path, scratch: write_sqlite(schema.tables, rows, path, scratch),
+        )
+        progress("the evidence browser (site/) and the SQLite copy")
+        # The workbook's process has read the Parquet tables while the site was rendered.
         try:
             sheet = workbook.result()
         except OSError as err:  # its temporary files (a full disk, a file-size limit)
@@ -395,15 +404,6 @@ def write_files(
         out.add(f"{name}-{version}.xlsx", sheet.data)
         rendered.spreadsheet_notes = sheet.notes
         progress("the spreadsheet copy")
-        for rel, body in site_files(
-            name, version, created, rows, selection.full_texts, codebook_md, changes_md
-        ):
-            out.add(rel, body)
-        out.add_made(
-            f"{name}-{version}.sqlite",
-            lambda path, scratch: write_sqlite(schema.tables, rows, path, scratch),
-        )
-        progress("the evidence browser (site/) and the SQLite copy")
     finally:
         workbook.stop()
 

@@ -17,22 +17,26 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
+import pickle
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, overload
 from xml.sax.saxutils import escape
 
 from eventledger.model.schema import FieldSpec, Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
-from eventledger.publish.forked import ChildDied, Forked, can_fork
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -304,47 +308,183 @@ def _workbook_rels(sheets: int) -> str:
     return f'{_XML}<Relationships xmlns="{_PKG_REL}">{links}{styles}</Relationships>'
 
 
-def _room_for_a_copy() -> bool:
-    """Whether the machine could hold a second copy of this process: the child reads every
-    row, and reading touches (so copies) the memory pages that hold them."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            fields = dict(line.split(":", 1) for line in meminfo)
-        available = int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, ValueError, KeyError, IndexError):
-        return False
-    return resident * 2 < available
+class _ParquetTable(Sequence[Row]):
+    """Rows start..stop of a Parquet table, read a batch at a time as they are iterated: the
+    workbook's process holds one batch of rows, never a table."""
+
+    BATCH = 16_384
+
+    def __init__(self, path: Path, start: int = 0, stop: int | None = None) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        total = int(pq.ParquetFile(path).metadata.num_rows)
+        self.start = start
+        self.stop = total if stop is None else min(stop, total)
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> _ParquetTable: ...
+
+    def __getitem__(self, index: int | slice) -> Row | _ParquetTable:
+        if isinstance(index, slice):
+            lo, hi, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("only contiguous rows")
+            return _ParquetTable(self.path, self.start + lo, self.start + max(lo, hi))
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return next(iter(self[index : index + 1]))
+
+    def __iter__(self) -> Iterator[Row]:
+        import pyarrow.parquet as pq
+
+        seen = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=self.BATCH):
+            lo, hi = seen, seen + batch.num_rows
+            seen = hi
+            if hi <= self.start:
+                continue
+            if lo >= self.stop:
+                break
+            yield from batch.slice(
+                max(0, self.start - lo), min(hi, self.stop) - max(lo, self.start)
+            ).to_pylist()
+
+
+class _ParquetRows(Mapping[str, Sequence[Row]]):
+    """The tables of a written package, read from its parquet/ folder when asked for."""
+
+    def __init__(self, folder: Path, tables: Sequence[str]) -> None:
+        self.folder = folder
+        self.tables = list(tables)
+
+    def __getitem__(self, name: str) -> Sequence[Row]:
+        if name not in self.tables:
+            raise KeyError(name)
+        return _ParquetTable(self.folder / "parquet" / f"{name}.parquet")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+
+def spreadsheet_of_folder(schema: Schema, folder: Path, created: dt.datetime) -> Spreadsheet:
+    """The workbook of the package written in folder, from its Parquet tables: the same cells
+    as from the rows they were written from (their values round-trip: text, whole and
+    decimal numbers, dates, lists of text), so the same bytes; a test compares them."""
+    return spreadsheet(schema, _ParquetRows(folder, list(schema.tables)), created)
 
 
 class WorkbookAside:
-    """The workbook written in a forked process, beside the rest of the build (it is pure
-    Python cell by cell, and the second core is otherwise idle). Where fork is missing or
-    memory is short, it is written when asked for."""
+    """The workbook written in a process of its own, beside the rest of the build (it is pure
+    Python cell by cell, and the second core is otherwise idle). A fresh interpreter, not a
+    fork: a fork shares the build's rows, and reading them touches (so copies) their memory
+    pages, so the rows were held twice; this one reads the Parquet tables the build writes
+    first, a batch at a time. It starts at once and is sent the folder (with the schema and
+    the time) when the tables are written. If it cannot start or dies, the workbook is
+    written here from the rows when asked for."""
 
     def __init__(
         self, schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
     ) -> None:
         self.args = (schema, rows, created)
-        self.child: Forked[Spreadsheet] | None = None
-        if can_fork() and _room_for_a_copy():
-            self.child = Forked(lambda: spreadsheet(schema, rows, created))
+        self.started = False
+        self.proc: subprocess.Popen[bytes] | None = None
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "eventledger.publish.spreadsheet"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                preexec_fn=_die_with_parent,  # before the zip thread: no thread runs yet
+            )
+        except OSError:
+            self.proc = None
+
+    def start(self, folder: Path) -> None:
+        """The package's tables are written in folder: read them."""
+        if self.proc is None or self.proc.stdin is None:
+            return
+        schema, _, created = self.args
+        try:
+            self.proc.stdin.write(pickle.dumps((schema, folder, created)))
+            self.proc.stdin.close()
+            self.started = True
+        except OSError:
+            self.stop()
 
     def result(self) -> Spreadsheet:
-        if self.child is not None:
-            try:
-                return self.child.result()
-            except ChildDied:  # the process died (killed, out of memory): write it here
-                pass
+        """The workbook; an OSError of its temporary files is raised as itself."""
+        if not self.started:  # never sent its folder: it would wait for ever
+            self.stop()
+        proc = self.proc
+        if proc is not None and proc.stdout is not None:
+            out = proc.stdout.read()
+            if proc.wait() == 0:
+                try:
+                    ok, value = pickle.loads(out)  # noqa: S301 - our own child wrote it
+                except Exception:  # anything but a result: written here instead
+                    ok, value = None, None
+                if ok is True and isinstance(value, Spreadsheet):
+                    return value
+                if ok is False and isinstance(value, OSError):
+                    raise value
+        # The process could not start, died or failed otherwise: write it here.
         return spreadsheet(*self.args)
 
     def stop(self) -> None:
-        if self.child is not None:
-            self.child.stop()
+        """End the process (the build failed, or is done with it)."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: Linux only
+    except (OSError, AttributeError):
+        return
 
 
 def workbook_bytes(
     schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
 ) -> bytes:
     return spreadsheet(schema, rows, created).data
+
+
+def main() -> None:
+    import pyarrow.parquet  # noqa: F401 - loaded while the build writes its tables
+
+    sent = sys.stdin.buffer.read()
+    if not sent:
+        return  # the build ended before its tables were written
+    schema, folder, created = pickle.loads(sent)  # noqa: S301 - our own parent wrote it
+    # Run as __main__: the result must be pickled as the module's own class, not __main__'s.
+    from eventledger.publish import spreadsheet as module
+
+    try:
+        payload = pickle.dumps((True, module.spreadsheet_of_folder(schema, folder, created)))
+    except OSError as err:  # its temporary files: the build names the fault
+        payload = pickle.dumps((False, err))
+    sys.stdout.buffer.write(payload)
+
+
+if __name__ == "__main__":
+    main()
