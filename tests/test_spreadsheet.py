@@ -173,3 +173,28 @@ def test_the_workbook_process_reads_the_written_tables_and_a_dead_one_is_replace
     never = WorkbookAside(schema, rows, CREATED)
     assert never.result() == expected  # never sent a folder: not waited for
     assert never.proc is None
+
+
+def test_a_builds_sheets_are_written_beside_its_folder_in_build(
+    schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never outside build/: the sheets' temporary files go next to the build's aside folder,
+    named after it (so a later build removes them if this one is killed), and are gone after."""
+    from eventledger.publish import spreadsheet as module
+
+    aside = tmp_path / ".0.1.0-abc"
+    aside.mkdir()
+    written: list[Path] = []
+    real = module._write_sheet
+
+    def recorded(out: Any, *args: Any) -> None:
+        written.append(Path(out.name))
+        real(out, *args)
+
+    monkeypatch.setattr(module, "_write_sheet", recorded)
+    rows = rows_for(schema, 3)
+    assert spreadsheet(schema, rows, CREATED, beside=aside) == spreadsheet(schema, rows, CREATED)
+    here = written[: len(schema.tables)]
+    assert here and all(p.parent.parent == tmp_path for p in here)
+    assert all(p.parent.name.startswith(".0.1.0-abc-xlsx-") for p in here)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".0.1.0-abc"]

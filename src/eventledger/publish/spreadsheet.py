@@ -62,15 +62,21 @@ def spreadsheet(
     created: dt.datetime,
     *,
     sheet_rows: int = SHEET_ROWS,
+    beside: Path | None = None,
 ) -> Spreadsheet:
     """The workbook; a file-system fault of its temporary files (a full disk, a file-size
-    limit) is the OSError itself, which the release reports by name."""
+    limit) is the OSError itself, which the release reports by name. With beside (a build's
+    aside folder), the sheets are written in a folder next to it, <its name>-xlsx-..., which
+    a later build removes if this one is killed; otherwise in the system's temporary folder."""
     buffer = io.BytesIO()
     sheets: dict[str, list[str]] = {}
     notes: list[str] = []
     titles: list[str] = []
     with (
-        tempfile.TemporaryDirectory(prefix="eventledger-xlsx-") as tmp,
+        tempfile.TemporaryDirectory(
+            prefix=f"{beside.name}-xlsx-" if beside else "eventledger-xlsx-",
+            dir=beside.parent if beside else None,
+        ) as tmp,
         zipfile.ZipFile(buffer, "w") as book,
     ):
         parts: list[tuple[str, Path]] = []
@@ -379,8 +385,9 @@ class _ParquetRows(Mapping[str, Sequence[Row]]):
 def spreadsheet_of_folder(schema: Schema, folder: Path, created: dt.datetime) -> Spreadsheet:
     """The workbook of the package written in folder, from its Parquet tables: the same cells
     as from the rows they were written from (their values round-trip: text, whole and
-    decimal numbers, dates, lists of text), so the same bytes; a test compares them."""
-    return spreadsheet(schema, _ParquetRows(folder, list(schema.tables)), created)
+    decimal numbers, dates, lists of text), so the same bytes; a test compares them. The
+    sheets are written beside folder, in build/."""
+    return spreadsheet(schema, _ParquetRows(folder, list(schema.tables)), created, beside=folder)
 
 
 class WorkbookAside:
@@ -397,6 +404,7 @@ class WorkbookAside:
     ) -> None:
         self.args = (schema, rows, created)
         self.started = False
+        self.folder: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         try:
             self.proc = subprocess.Popen(
@@ -410,6 +418,7 @@ class WorkbookAside:
 
     def start(self, folder: Path) -> None:
         """The package's tables are written in folder: read them."""
+        self.folder = folder
         if self.proc is None or self.proc.stdin is None:
             return
         schema, _, created = self.args
@@ -437,7 +446,7 @@ class WorkbookAside:
                 if ok is False and isinstance(value, OSError):
                     raise value
         # The process could not start, died or failed otherwise: write it here.
-        return spreadsheet(*self.args)
+        return spreadsheet(*self.args, beside=self.folder)
 
     def stop(self) -> None:
         """End the process (the build failed, or is done with it)."""
