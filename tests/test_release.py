@@ -138,13 +138,14 @@ def _flip_a_parquet_byte(copy: Path) -> None:
     (copy / "stray.txt").write_text("not released")
 
 
-def _rewrite_parquet_with_its_checksums(copy: Path) -> None:
-    """Other rows in the Parquet file, with every checksum updated to match."""
+def _rewrite_parquet_with_its_checksums(copy: Path, change: Any = None) -> None:
+    """Other rows in the Parquet file (only the first, or change(table)), with every
+    checksum updated to match."""
     import hashlib
 
     path = copy / "parquet" / "events.parquet"
     table = pq.read_table(path)
-    pq.write_table(table.slice(0, 1), path)
+    pq.write_table(table.slice(0, 1) if change is None else change(table), path)
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     descriptor = json.loads((copy / "parquet" / "datapackage.json").read_text())
@@ -180,9 +181,46 @@ def test_verify_passes_and_catches_tampering(package: Path, tmp_path: Path) -> N
 def test_verify_compares_parquet_rows_with_csv(package: Path, tmp_path: Path) -> None:
     """A Parquet file rewritten consistently (checksums updated) but with other rows is caught."""
     copy = _tampered(package, tmp_path, _rewrite_parquet_with_its_checksums)
-    assert [(i.file, i.code) for i in verify(copy)] == [
+    found = verify(copy)
+    assert [(i.file, i.code) for i in found] == [
         ("parquet/events.parquet", "parquet-differs-from-csv")
     ]
+    events = len((package / "data" / "events.csv").read_text().splitlines()) - 1
+    assert f"1 rows against {events} in data/events.csv; first difference at row 2" in str(
+        found[0].message
+    )
+
+
+def test_parquet_and_csv_are_compared_row_by_row_across_batches(
+    package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tables are compared a batch of Parquet rows at a time (never whole in memory):
+    one title changed in the last row is found there, across batches of one row."""
+    import pyarrow as pa
+
+    from eventledger.publish import verify as module
+
+    def retitle(table: pa.Table) -> pa.Table:
+        titles = table.column("title").to_pylist()
+        titles[-1] = "Another title"
+        at = table.schema.get_field_index("title")
+        return table.set_column(at, table.schema.field(at), pa.array(titles, pa.string()))
+
+    monkeypatch.setattr(module, "_BATCH", 1)
+    assert verify(package) == []
+    copy = tmp_path / "retitled"
+    shutil.copytree(package, copy)
+    _rewrite_parquet_with_its_checksums(copy, retitle)
+    found = verify(copy)
+    assert [(i.file, i.code) for i in found] == [
+        ("parquet/events.parquet", "parquet-differs-from-csv")
+    ]
+    events = len((package / "data" / "events.csv").read_text().splitlines()) - 1
+    assert events >= 2
+    assert (
+        f"{events} rows against {events} in data/events.csv; first difference at row {events}"
+        in (str(found[0].message))
+    )
 
 
 def _resign(copy: Path) -> None:

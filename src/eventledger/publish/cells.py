@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from eventledger.model.schema import FieldSpec, TableSpec
@@ -40,14 +40,20 @@ def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
 
 
 def read_csv_rows(spec: TableSpec, data: bytes) -> list[Row]:
+    return list(iter_csv_rows(spec, data))
+
+
+def iter_csv_rows(spec: TableSpec, data: bytes) -> Iterator[Row]:
+    """The typed rows of a CSV table, one at a time, so a comparison never holds the table as
+    dicts; an empty file or another header is a ValueError when the first row is asked for."""
     reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
-    header = next(reader)
+    header = next(reader, None)
+    if header is None:
+        raise ValueError("no header row")
     if tuple(header) != spec.field_names:
         raise ValueError(f"header {header} differs from the schema {list(spec.field_names)}")
-    return [
-        {f.name: parse_cell(f, text) for f, text in zip(spec.fields, line, strict=True)}
-        for line in reader
-    ]
+    for line in reader:
+        yield {f.name: parse_cell(f, text) for f, text in zip(spec.fields, line, strict=True)}
 
 
 def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:

@@ -26,7 +26,7 @@ from eventledger.issues.excerpt import printable
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
-from eventledger.publish.cells import read_csv_rows
+from eventledger.publish.cells import iter_csv_rows
 from eventledger.syntax.positions import line_of
 
 SUMS = "SHA256SUMS"
@@ -36,6 +36,7 @@ _CHUNK = 1 << 20
 # The tables of a release are read whole to compare them; a file past this is refused first.
 MAX_TABLE_BYTES = 2 * 1024**3
 MAX_UNZIPPED_BYTES = 16 * 1024**3
+_BATCH = 16_384  # Parquet rows compared at a time
 
 
 class NotAPackage(Exception):
@@ -421,10 +422,12 @@ def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(package.folder / rel)
+        parquet = pq.ParquetFile(package.folder / rel)
+        found_schema = parquet.schema_arrow
+        parquet_count = int(parquet.metadata.num_rows)
     except (OSError, ValueError, pa.ArrowException) as err:
         return [_malformed(rel, f"not a readable Parquet file: {printable(err)}")]
-    if not table.schema.equals(expected_schema):
+    if not found_schema.equals(expected_schema):
         return [
             Issue(
                 rel,
@@ -433,26 +436,44 @@ def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
                 "parquet-differs-from-csv",
                 "Arrow schema differs from the Table Schema",
                 expected=str(expected_schema),
-                found=str(table.schema),
+                found=str(found_schema),
             )
         ]
+    # Row by row, a batch of the Parquet table at a time: neither table is ever held whole
+    # as Python rows (at a million events, gigabytes each).
+    end = object()
     try:
-        rows = read_csv_rows(spec, package.read(res["path"]))
-    except (OSError, ValueError, KeyError, TypeError, csv.Error, StopIteration) as err:
+        rows = iter_csv_rows(spec, package.read(res["path"]))
+        first = next(rows, end)
+    except (OSError, ValueError, KeyError, TypeError, csv.Error) as err:
         return [_malformed(res["path"], f"not a readable CSV table: {printable(err)}")]
-    parquet_rows = table.to_pylist()
-    if rows != parquet_rows:
-        diff = next(
-            (i for i, (a, b) in enumerate(zip(rows, parquet_rows, strict=False)) if a != b),
-            min(len(rows), len(parquet_rows)),
+    twins = (row for batch in parquet.iter_batches(batch_size=_BATCH) for row in batch.to_pylist())
+    compared = 0
+    row: Any = first
+    while True:
+        try:
+            twin = next(twins, end)
+        except (OSError, ValueError, pa.ArrowException) as err:
+            return [_malformed(rel, f"not a readable Parquet file: {printable(err)}")]
+        if row is end and twin is end:
+            return []
+        if row != twin:
+            break
+        compared += 1
+        try:
+            row = next(rows, end)
+        except (ValueError, KeyError, TypeError, csv.Error) as err:
+            return [_malformed(res["path"], f"not a readable CSV table: {printable(err)}")]
+    try:
+        csv_count = compared + (row is not end) + sum(1 for _ in rows)
+    except (ValueError, KeyError, TypeError, csv.Error) as err:
+        return [_malformed(res["path"], f"not a readable CSV table: {printable(err)}")]
+    return [
+        Issue(
+            rel,
+            0,
+            0,
+            "parquet-differs-from-csv",
+            f"{parquet_count} rows against {csv_count} in {res['path']}; first difference at row {compared + 1}",
         )
-        return [
-            Issue(
-                rel,
-                0,
-                0,
-                "parquet-differs-from-csv",
-                f"{len(parquet_rows)} rows against {len(rows)} in {res['path']}; first difference at row {diff + 1}",
-            )
-        ]
-    return []
+    ]
