@@ -188,6 +188,8 @@ def test_cli_json_summary_quiet_and_clear_refusal(tmp_path: Path) -> None:
     assert summary["ok"] and summary["rows"]["events"] == 2
     assert summary["drafts_withheld"] == ["2019-04-25-kim-train-departs"]
     assert summary["manifest"] == "releases/0.1.0.json"
+    recorded = json.loads((root / "releases" / "0.1.0.json").read_text())
+    assert recorded["format"] == "compact/1" and recorded["records"]["events"]["count"] == 2
     verified = subprocess.run(
         [str(BIN / "eventledger"), "verify", "build/0.1.0"],
         cwd=root,

@@ -88,10 +88,17 @@ def record_release(repository: Repository, version: str, built_manifest: Path) -
     """
     tag = f"v{version}"
     manifest = repository.root / "releases" / f"{version}.json"
-    built = json.loads(built_manifest.read_bytes())
-    changes = json.loads((built_manifest.parent / "changes.json").read_bytes())
-    # git keeps the compact form; the build keeps the full one
-    data = compact_bytes(built, changes)
+    # The build just written and checked: its full manifest and its changes (the changed
+    # fields it lists go into the compact form git keeps).
+    try:
+        built = json.loads(built_manifest.read_bytes())
+        changes = json.loads((built_manifest.parent / "changes.json").read_bytes())
+        data = compact_bytes(built, changes)
+    except (OSError, ValueError, KeyError, TypeError, ManifestError) as err:
+        raise RecordError(
+            f"{built_manifest.parent}: the build's manifest.json or changes.json cannot be "
+            f"read ({err}); run the release again (it builds again)"
+        ) from err
     tagged = _tag_commit(repository, tag)
     if tagged is not None:
         if manifest.exists() and _holds(manifest, built):
