@@ -202,6 +202,12 @@ def _forge(data: dict[str, Any], how: str) -> bytes:
         data["records"]["events"]["count"] = "2"
     elif how == "unknown-format":
         data["format"] = "compact/99"
+    elif how == "terms-not-a-list":
+        data["vocabularies"]["actor_kind"] = 5
+    elif how == "unknown-key":
+        data["signed_by"] = "someone"
+    elif how == "count-a-bool":
+        data["records"]["events"]["count"] = True
     elif how == "changes-forged":
         data["changes"] = {"fields_from": 1, "changed": []}
     text = manifest_bytes(data)
@@ -220,6 +226,9 @@ def _forge(data: dict[str, Any], how: str) -> bytes:
         ("count-not-a-number", "not a count, a digest and a list of ids"),
         ("unknown-format", "not a compact manifest"),
         ("changes-forged", "its changes are not"),
+        ("terms-not-a-list", "not an object with its version"),
+        ("unknown-key", "keys a compact manifest has not: signed_by"),
+        ("count-a-bool", "not a count, a digest and a list of ids"),
     ],
 )
 def test_a_forged_or_truncated_compact_manifest_is_refused(

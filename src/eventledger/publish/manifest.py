@@ -224,7 +224,7 @@ def _expand_table(table: str, data: Any) -> dict[str, str]:
     if not (
         isinstance(data, dict)
         and set(data) == {"count", "digest", "ids"}
-        and isinstance(data["count"], int)
+        and type(data["count"]) is int  # not a bool
         and isinstance(data["digest"], str)
         and isinstance(data["ids"], list)
     ):
@@ -255,6 +255,11 @@ def _expand_table(table: str, data: Any) -> dict[str, str]:
     return out
 
 
+_COMPACT_KEYS = frozenset(
+    {"name", "version", "created", "schema", "vocabularies", "withheld", "format", "changes"}
+)
+
+
 def expand(data: Any) -> dict[str, Any]:
     """A compact manifest as read, checked down to its digests, with each table as a mapping
     of record ids to content hashes. Raises ManifestError saying what is wrong."""
@@ -266,6 +271,9 @@ def expand(data: Any) -> dict[str, Any]:
         raise ManifestError(
             "not an object with its version, created, schema, vocabularies and records"
         )
+    unknown = sorted(set(head) - _COMPACT_KEYS)
+    if unknown:  # it would make the same records look different (same_content)
+        raise ManifestError(f"it holds keys a compact manifest has not: {', '.join(unknown)}")
     if "changes" in head and not _is_recorded_changes(head["changes"]):
         raise ManifestError("its changes are not fields_from and changed fields by record")
     return head | {"records": {t: _expand_table(t, v) for t, v in records.items()}}
@@ -291,16 +299,32 @@ def is_manifest(data: Any) -> bool:
     )
     if not all(tops):
         return False
-    return all(
-        isinstance(table, dict)
-        and all(
-            isinstance(entry, dict)
-            and isinstance(entry.get("hash"), str)
-            and isinstance(entry.get("fields"), dict)
-            for entry in table.values()
+    return (
+        all(
+            isinstance(table, dict)
+            and all(
+                isinstance(entry, dict)
+                and isinstance(entry.get("hash"), str)
+                and isinstance(entry.get("fields"), dict)
+                for entry in table.values()
+            )
+            for table in data["records"].values()
         )
-        for table in data["records"].values()
-    ) and all(isinstance(fields, dict) for fields in data["schema"].values())
+        and _lists_of_text(data["vocabularies"])
+        and _lists_of_text(data.get("withheld", {}))
+        and all(
+            isinstance(fields, dict) and all(isinstance(t, str) for t in fields.values())
+            for fields in data["schema"].values()
+        )
+    )
+
+
+def _lists_of_text(data: dict[str, Any]) -> bool:
+    """Vocabulary terms, withheld ids: what compare and withheld put into sets and sort."""
+    return all(
+        isinstance(items, list) and all(isinstance(i, str) for i in items)
+        for items in data.values()
+    )
 
 
 def read_release(path: Path) -> dict[str, Any]:
