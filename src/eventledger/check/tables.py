@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from eventledger.issues import Issue
+from eventledger.issues import Issue, RecordPath
 from eventledger.issues.suggest import closest, did_you_mean
 from eventledger.model.codelists import codelist
 from eventledger.model.pandera_schema import CONSTRAINT_CODES, table_schema
@@ -61,25 +61,32 @@ def each_table(records: list[Record], schema: Schema) -> Iterator[Table]:
         yield build_table(spec, rows.pop(name))
 
 
-def check_table(table: Table, schema: Schema) -> list[Issue]:
+def check_table(table: Table, schema: Schema, decided: set[str] | None = None) -> list[Issue]:
     """Run the derived Pandera schema lazily over the whole table.
 
     Failures are reported into the records the failing rows came from; what is returned
-    are the failures that belong to no row.
+    are the failures that belong to no row. decided collects the files where one field
+    failed two checks: only the first is told, and Pandera's order of failures (an
+    unstable sort over the whole table) decides which.
     """
     frame_schema, checks = table_schema(table.spec, schema)
     try:
         # inplace: no copy of the table (coerce is off, so nothing in it changes).
         frame_schema.validate(table.frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as err:
-        return _issues_from(err.failure_cases, table, checks, schema)
+        return _issues_from(err.failure_cases, table, checks, schema, decided)
     return []
 
 
 def _issues_from(
-    cases: pd.DataFrame, table: Table, checks: dict[str, Any], schema: Schema
+    cases: pd.DataFrame,
+    table: Table,
+    checks: dict[str, Any],
+    schema: Schema,
+    decided: set[str] | None = None,
 ) -> list[Issue]:
     issues: list[Issue] = []
+    told: set[tuple[int, RecordPath]] = set()
     duplicates: dict[tuple[str, ...], list[int]] = defaultdict(list)
     case: Any
     for case in cases.itertuples(index=False):
@@ -117,7 +124,10 @@ def _issues_from(
             continue
         path = (*row.prefix, column)
         if path in record.flagged or row.prefix in record.flagged:
+            if decided is not None and (id(record), path) in told:
+                decided.add(record.file)
             continue
+        told.add((id(record), path))
         spec = table.spec.field(column)
         code = CONSTRAINT_CODES[constraint]
         value = row.values.get(column)
