@@ -122,6 +122,7 @@ class Layers:
 
     table_issues: list[Issue]
     references: list[list[tuple[str, str]]]
+    duplicate_keys: list[tuple[object, ...] | None]
     order_decided: bool
 
 
@@ -161,13 +162,13 @@ def _check_across(
         refs = _check_references(records, model, elsewhere.known, elsewhere.used)
     else:
         refs = _check_references(records, model, known)
-    _check_suspected_duplicates(records)
+    keys = _check_suspected_duplicates(records)
     table_layer = _tables()
     table_issues: list[Issue] = []
     decided: set[str] = set()
     for table in table_layer.each_table(records, schema):  # checked and let go one by one
         table_issues.extend(table_layer.check_table(table, schema, decided))
-    return Layers(table_issues, refs, bool(decided))
+    return Layers(table_issues, refs, keys, bool(decided))
 
 
 def check_part(
@@ -395,15 +396,17 @@ def duplicate_key(record: Record) -> tuple[object, ...] | None:
     return key if None not in key[:2] else None
 
 
-def _check_suspected_duplicates(records: list[Record]) -> None:
+def _check_suspected_duplicates(records: list[Record]) -> list[tuple[object, ...] | None]:
+    """Warn the events that look alike; return every record's duplicate key."""
     groups: dict[tuple[object, ...], list[Record]] = defaultdict(list)
-    for record in records:
-        key = duplicate_key(record)
+    keys = [duplicate_key(record) for record in records]
+    for record, key in zip(records, keys, strict=True):
         if key is not None:
             groups[key].append(record)
     for members in groups.values():
         if len(members) > 1:
             _report_group(sorted(members, key=lambda r: r.file))
+    return keys
 
 
 def _report_group(members: list[Record]) -> None:

@@ -26,7 +26,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from eventledger.check.checker import Dataset, Elsewhere, KnownIds, check_part, stray_issue
+from eventledger.check.checker import (
+    Dataset,
+    Elsewhere,
+    KnownIds,
+    check_part,
+    duplicate_key,
+    stray_issue,
+)
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, read_source_text
@@ -66,8 +73,10 @@ def keep_state(
     schema = dataset.schema
     uniques = unique_columns(schema)
     summaries = [
-        summarize(record, refs, schema, uniques)
-        for record, refs in zip(dataset.records, layers.references, strict=True)
+        summarize(record, refs, key, schema, uniques)
+        for record, refs, key in zip(
+            dataset.records, layers.references, layers.duplicate_keys, strict=True
+        )
     ]
     _save(cache, beside, files, digests, summaries)
 
@@ -173,7 +182,8 @@ def _check_changed(
     # Facts of every file as it is now: kept from the state, or of the record just read.
     facts: dict[int, tuple[str | None, tuple[str, ...], Any, tuple[Any, ...], tuple[Any, ...]]] = {}
     for j, record in fresh.items():
-        facts[j] = (record.id, all_references(record, schema), *own_facts(record, schema, uniques))
+        own = own_facts(record, schema, uniques, duplicate_key(record))
+        facts[j] = (record.id, all_references(record, schema), *own)
 
     def ident(kind: str, rid: str | None) -> tuple[str, str] | None:
         return None if rid is None else (table_of[kind], rid)
@@ -311,8 +321,10 @@ def _check_part(
         issues.extend(record.issues)
     uniques = unique_columns(schema)
     new = {
-        j: summarize(record, refs, schema, uniques)
-        for j, record, refs in zip(order, records, layers.references, strict=True)
+        j: summarize(record, refs, key, schema, uniques)
+        for j, record, refs, key in zip(
+            order, records, layers.references, layers.duplicate_keys, strict=True
+        )
     }
     summaries = [new[j] if j in new else S[old[j]] for j in range(len(files))]
     _save(cache, state.beside, files, digests, summaries)

@@ -23,7 +23,6 @@ from dataclasses import astuple, dataclass
 from itertools import chain
 from typing import Any
 
-from eventledger.check.checker import duplicate_key
 from eventledger.check.parallel import issue_from
 from eventledger.issues import Issue
 from eventledger.model.kinds import PASSAGES
@@ -64,30 +63,51 @@ def unique_columns(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
+def plain_key(key: tuple[object, ...] | None) -> Any:
+    """A duplicate key (checker.duplicate_key) as plain data: its last part is a set."""
+    if key is None:
+        return None
+    *fields, actors = key
+    return (*map(plain, fields), plain(actors))
+
+
+_SPAN_FIELD: dict[int, tuple[Schema, dict[str, str]]] = {}
+
+
+def _span_fields(schema: Schema) -> dict[str, str]:
+    """table -> the field holding the source id, for every span table (asked per row)."""
+    found = _SPAN_FIELD.get(id(schema))
+    if found is None or found[0] is not schema:
+        found = _SPAN_FIELD[id(schema)] = (
+            schema,
+            {s.table: s.source_field for s in schema.model.spans},
+        )
+    return found[1]
+
+
 def own_facts(
-    record: Record, schema: Schema, uniques: dict[str, tuple[str, ...]]
+    record: Record,
+    schema: Schema,
+    uniques: dict[str, tuple[str, ...]],
+    key: tuple[object, ...] | None,
 ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
     """The duplicate key, the unique values and the coverage rows of a record: facts of its
     rows alone."""
-    model = schema.model
-    key = duplicate_key(record)
+    span_fields = _span_fields(schema)
     values: list[Any] = []
     spans: list[Any] = []
     for row in record.rows:
-        for column in uniques.get(row.table, ()):
-            values += (row.table, column, plain(row.values.get(column)))
-        table = model.span_table(row.table)
-        if table is None:
+        table, got = row.table, row.values.get
+        for column in uniques.get(table, ()):
+            values += (table, column, plain(got(column)))
+        source_field = span_fields.get(table)
+        if source_field is None:
             continue
-        sid, start, end = (
-            row.values.get(table.source_field),
-            row.values.get("start"),
-            row.values.get("end"),
-        )
+        sid, start, end = got(source_field), got("start"), got("end")
         if isinstance(sid, str) and isinstance(start, int) and isinstance(end, int):
-            reason = row.values.get(REASON) if row.table == PASSAGES else None
-            spans += (row.table, sid, start, end, reason if isinstance(reason, str) else None)
-    return (None if key is None else plain(key)), tuple(values), tuple(spans)
+            reason = got(REASON) if table == PASSAGES else None
+            spans += (table, sid, start, end, reason if isinstance(reason, str) else None)
+    return plain_key(key), tuple(values), tuple(spans)
 
 
 def all_references(record: Record, schema: Schema) -> tuple[str, ...]:
@@ -106,10 +126,11 @@ def all_references(record: Record, schema: Schema) -> tuple[str, ...]:
 def summarize(
     record: Record,
     refs: Iterable[tuple[str, str]],
+    key: tuple[object, ...] | None,
     schema: Schema,
     uniques: dict[str, tuple[str, ...]],
 ) -> Summary:
-    dup, values, spans = own_facts(record, schema, uniques)
+    dup, values, spans = own_facts(record, schema, uniques, key)
     flat = tuple(part for pair in refs for part in pair)
     issues = tuple(astuple(issue) for issue in record.issues)
     return Summary(record.id, flat, dup, values, spans, issues)
