@@ -193,7 +193,7 @@ def test_a_run_after_a_few_changes_checks_only_what_they_touch(
     from eventledger.issues.reporters import as_json, summarize
 
     root = copy_corpus(tmp_path)
-    bad_vocabulary(root, random.Random(1))  # a Pandera failure that stays cached
+    bad_vocabulary(root, random.Random(1))  # noqa: S311  # a Pandera failure that stays cached
     repository = Repository(root)
     cache = Cache.open(root, repository.schema_dir, "")
     check_repository(repository, jobs=1, cache=cache)
