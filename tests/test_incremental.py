@@ -19,6 +19,7 @@ import pytest
 
 from casekit import PROJECT, copy_corpus
 from eventledger.check.incremental import fingerprint
+from eventledger.issues.reporters import as_json, summarize
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
@@ -190,7 +191,6 @@ def test_a_run_after_a_few_changes_checks_only_what_they_touch(
     the repository, never all of it, and says what a cold run says."""
     from eventledger.check import checker
     from eventledger.check.incremental import check_repository
-    from eventledger.issues.reporters import as_json, summarize
 
     root = copy_corpus(tmp_path)
     bad_vocabulary(root, random.Random(1))  # noqa: S311  # a Pandera failure that stays cached
@@ -211,4 +211,28 @@ def test_a_run_after_a_few_changes_checks_only_what_they_touch(
     codes = {i.code for i in outcome.issues}
     assert {"unknown-actor", "duplicate-event-suspected"} <= codes
     cold = validate(root, "--no-cache")[1]
+    assert as_json(outcome.issues, summarize(outcome.issues, outcome.records)) + "\n" == cold
+
+
+def test_pandera_aside_that_fails_is_replaced_by_pandera_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child that runs Pandera for a partial check may die (out of memory, killed): the
+    parent then runs Pandera itself and says the same."""
+    from eventledger.check import tables_aside
+    from eventledger.check.incremental import check_repository
+
+    root = copy_corpus(tmp_path)
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    check_repository(repository, jobs=1, cache=cache)
+    bad_vocabulary(root, random.Random(3))  # noqa: S311  # a repeatable choice, not a secret
+
+    def dies(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(tables_aside, "_serve", dies)
+    outcome = check_repository(repository, jobs=1, cache=cache)
+    cold = validate(root, "--no-cache")[1]
+    assert '"not-in-vocabulary"' in cold
     assert as_json(outcome.issues, summarize(outcome.issues, outcome.records)) + "\n" == cold

@@ -19,6 +19,8 @@ from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
+from eventledger.check.table_report import report_failures
+from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -147,6 +149,7 @@ def _check_across(
     known: KnownIds | None = None,
     whole: bool = True,
     elsewhere: Elsewhere | None = None,
+    aside: TablesAside | None = None,
 ) -> Layers:
     """The layers after reading, in their order (each reads what the ones before flagged):
     spans, coverage, layout, references, suspected duplicates, tables."""
@@ -163,11 +166,23 @@ def _check_across(
     else:
         refs = _check_references(records, model, known)
     keys = _check_suspected_duplicates(records)
-    table_layer = _tables()
     table_issues: list[Issue] = []
     decided: set[str] = set()
-    for table in table_layer.each_table(records, schema):  # checked and let go one by one
-        table_issues.extend(table_layer.check_table(table, schema, decided))
+    found = None
+    if aside is not None:  # Pandera is ready in a process of its own
+        origins: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
+        for record in records:
+            for row in record.rows:
+                origins[row.table].append((record, row))
+        found = aside.check([(n, [row.values for _, row in o]) for n, o in origins.items()])
+    if found is not None:
+        for (name, rows), (cases, checks) in zip(origins.items(), found, strict=True):
+            spec = schema.tables[name]
+            table_issues.extend(report_failures(cases, spec, rows, checks, schema, decided))
+    else:
+        table_layer = _tables()
+        for table in table_layer.each_table(records, schema):  # checked and let go one by one
+            table_issues.extend(table_layer.check_table(table, schema, decided))
     return Layers(table_issues, refs, keys, bool(decided))
 
 
@@ -177,12 +192,14 @@ def check_part(
     records: list[Record],
     texts: dict[str, SourceText],
     elsewhere: Elsewhere,
+    aside: TablesAside | None = None,
 ) -> tuple[Schema, list[Record], Layers]:
     """Check the records read from some of a repository's files (in the repository's order)
     as the whole repository's check would, the rest of it told by elsewhere and texts
     (source id -> its text, as the whole check reads them). The part must hold every record
     whose issues depend on one in it (check/partial.py chooses it so); its records' issues
-    are then what the whole check finds in them."""
+    are then what the whole check finds in them. aside: Pandera ready in a child process,
+    which then checks the part's tables."""
     schema = load_schema(repository.schema_dir)
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     for record in records:
@@ -191,7 +208,7 @@ def check_part(
             path = repository.source_text(folder_id)
             text = read_source_text(path, folder_id, repository.root)
             check_source(record, text, f"sources/{folder_id}/text.txt")
-    layers = _check_across(records, files, texts, schema, elsewhere=elsewhere)
+    layers = _check_across(records, files, texts, schema, elsewhere=elsewhere, aside=aside)
     return schema, records, layers
 
 

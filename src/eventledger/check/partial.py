@@ -47,6 +47,7 @@ from eventledger.check.summary import (
     summarize,
     unique_columns,
 )
+from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue
 from eventledger.model.kinds import PASSAGES, SOURCE_TABLE, Model
 from eventledger.model.schema import load_schema
@@ -128,13 +129,21 @@ def check_changed(
     checking again only what the changes since the last stored run touch; None when that
     cannot be done (no state, or too much changed): then check everything."""
     payload = cache.get(_state_key(cache))
-    state = decode(payload) if payload else None
-    if state is None or state.beside != beside:
+    if not payload:
         return None
+    # Pandera (a second and more to import and warm up) gets ready on the other core while
+    # this process finds what changed.
+    aside = TablesAside.start(repository.schema_dir)
     try:
-        return _check_changed(repository, files, stray, digests, state, jobs, cache)
+        state = decode(payload)
+        if state is None or state.beside != beside:
+            return None
+        return _check_changed(repository, files, stray, digests, state, jobs, cache, aside)
     except (KeyError, ValueError, TypeError, IndexError, AttributeError):
         return None  # a state that does not fit this repository's model: never trusted
+    finally:
+        if aside is not None:
+            aside.close()
 
 
 def _check_changed(
@@ -145,6 +154,7 @@ def _check_changed(
     state: State,
     jobs: int,
     cache: Cache,
+    aside: TablesAside | None,
 ) -> tuple[list[Issue], int] | None:
     schema = load_schema(repository.schema_dir)
     model = schema.model
@@ -260,7 +270,7 @@ def _check_changed(
                     more += by_text.get(sid, ())
         queue += [m for m in more if m not in done]
     return _check_part(
-        repository, files, stray, digests, state, old, fresh, part, covered, jobs, cache
+        repository, files, stray, digests, state, old, fresh, part, covered, jobs, cache, aside
     )
 
 
@@ -276,6 +286,7 @@ def _check_part(
     covered: set[str],
     jobs: int,
     cache: Cache,
+    aside: TablesAside | None,
 ) -> tuple[list[Issue], int] | None:
     schema = load_schema(repository.schema_dir)
     model = schema.model
@@ -308,7 +319,7 @@ def _check_part(
         KnownIds({t: frozenset(found) for t, found in ids.items()}), used, rows, frozenset(covered)
     )
     schema, records, layers = check_part(
-        repository, [files[j] for j in order], records, texts, elsewhere
+        repository, [files[j] for j in order], records, texts, elsewhere, aside
     )
     if layers.order_decided or layers.table_issues:
         return None
