@@ -292,33 +292,29 @@ def test_a_cache_that_came_in_a_commit_is_never_read(tmp_path: Path) -> None:
 
 
 def _swap(data: tuple[Any, ...], column: int, at: int, value: Any) -> tuple[Any, ...]:
-    """The state with one summary's value in one column replaced."""
-    version, beside, rels, kinds, digests, columns = data
-    col = list(columns[column])
-    col[at] = value
-    return (
-        version,
-        beside,
-        rels,
-        kinds,
-        digests,
-        (*columns[:column], tuple(col), *columns[column + 1 :]),
-    )
+    """The stored base (check/summary.py: encode_base) with one file's value in one of its
+    columns (ids, refs, dups, uniques, spans, issues) replaced."""
+    columns = list(data[6:])
+    changed = list(columns[column])
+    changed[at] = value
+    columns[column] = tuple(changed)
+    return (*data[:6], *columns)
 
 
-# Each takes the stored state (check/summary.py: encode) and the place of a broken event.
+# Each takes the stored base and the place of a broken event in it.
 WRONG_STATES: dict[str, Callable[[tuple[Any, ...], int], Any]] = {
     "not a tuple": lambda d, at: list(d),
     "another version": lambda d, at: (d[0] + 1, *d[1:]),
-    "a column too short": lambda d, at: (*d[:5], (d[5][0][:-1], *d[5][1:])),
+    "a column too short": lambda d, at: (*d[:6], d[6][:-1], *d[7:]),
+    "a digest cut short": lambda d, at: (*d[:5], d[5][:-1], *d[6:]),
     "a code object among the references": lambda d, at: _swap(
         d, 1, at, (compile("0", "x", "eval"), "x")
     ),
     "an odd list of references": lambda d, at: _swap(d, 1, at, ("actors",)),
     "a span of the wrong types": lambda d, at: _swap(d, 4, at, ("evidence", 1, "a", 2, None)),
-    "an unhashable unique value": lambda d, at: _swap(d, 3, at, ("events", "event_id", [1])),
+    "an unhashable unique value": lambda d, at: _swap(d, 3, at, (("events", "event_id", [1]),)),
     "an issue of an unknown code": lambda d, at: _swap(
-        d, 5, at, (tuple(("x", 1, 1, "no-such-code", "m", (), None, None, None, False)),)
+        d, 5, at, (("x", 1, 1, "no-such-code", "m", (), None, None, None, False),)
     ),
     "an issue of another file": lambda d, at: _swap(
         d,
@@ -354,7 +350,7 @@ def test_a_state_of_summaries_that_is_no_state_is_never_trusted(tmp_path: Path, 
     payload = cache.get(_state_key(cache))
     assert payload
     data = marshal.loads(payload)  # noqa: S302  # our own test entry
-    at = data[2].index(broken.relative_to(root).as_posix())
+    at = data[3].split("\0").index(broken.relative_to(root).as_posix())
     cache.put(_state_key(cache), marshal.dumps(WRONG_STATES[wrong](data, at)))
     other = next((root / "events").rglob("*train-departs.yaml"))  # shares no id with broken
     other.write_text(

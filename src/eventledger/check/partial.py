@@ -39,10 +39,12 @@ from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, read_source_text
 from eventledger.check.summary import (
     State,
-    Summary,
     all_references,
     decode,
-    encode,
+    digest_bytes,
+    encode_base,
+    encode_patch,
+    new_state,
     own_facts,
     summarize,
     unique_columns,
@@ -59,8 +61,8 @@ SHARE = 8  # beyond one file in SHARE (and a few), checking everything costs les
 FEW = 64
 
 
-def _state_key(cache: Cache) -> str:
-    return hashlib.sha256(cache.namespace + b"\0summaries 1").hexdigest()
+def _state_key(cache: Cache, part: str = "base") -> str:
+    return hashlib.sha256(cache.namespace + f"\0summaries 2 {part}".encode()).hexdigest()
 
 
 def keep_state(
@@ -73,38 +75,27 @@ def keep_state(
         return
     schema = dataset.schema
     uniques = unique_columns(schema)
-    summaries = [
-        summarize(record, refs, key, schema, uniques)
-        for record, refs, key in zip(
-            dataset.records, layers.references, layers.duplicate_keys, strict=True
-        )
-    ]
-    _save(cache, beside, files, digests, summaries)
-
-
-def _save(
-    cache: Cache,
-    beside: str,
-    files: list[RecordFile],
-    digests: dict[str, str],
-    summaries: list[Summary],
-) -> None:
-    state = State(
+    state = new_state(
         beside,
-        tuple(f.rel for f in files),
-        tuple(f.kind for f in files),
-        tuple(digests[f.rel] for f in files),
-        summaries,
+        (
+            (entry.rel, entry.kind, digest_bytes(digests[entry.rel]), summary)
+            for entry, summary in zip(
+                files,
+                (
+                    summarize(record, refs, key, schema, uniques)
+                    for record, refs, key in zip(
+                        dataset.records, layers.references, layers.duplicate_keys, strict=True
+                    )
+                ),
+                strict=True,
+            )
+        ),
     )
-    cache.account(cache.put(_state_key(cache), encode(state)))
+    cache.account(cache.put(_state_key(cache), encode_base(state)))
 
 
 def _pairs(flat: tuple[Any, ...]) -> Iterable[tuple[Any, Any]]:
     return zip(flat[0::2], flat[1::2], strict=True)
-
-
-def _triples(flat: tuple[Any, ...]) -> Iterable[tuple[Any, Any, Any]]:
-    return zip(flat[0::3], flat[1::3], flat[2::3], strict=True)
 
 
 def _spans(flat: tuple[Any, ...]) -> Iterable[tuple[Any, ...]]:
@@ -131,11 +122,12 @@ def check_changed(
     payload = cache.get(_state_key(cache))
     if not payload:
         return None
+    patch = cache.get(_state_key(cache, "patch"))
     # Pandera (a second and more to import and warm up) gets ready on the other core while
     # this process finds what changed.
     aside = TablesAside.start(repository.schema_dir)
     try:
-        state = decode(payload)
+        state = decode(payload, patch)
         if state is None or state.beside != beside:
             return None
         return _check_changed(repository, files, stray, digests, state, jobs, cache, aside)
@@ -163,7 +155,7 @@ def _check_changed(
     holders = {source_kind} | {
         k.name for k in model.kinds if any(c.table == PASSAGES for c in k.children)
     }
-    at = {rel: i for i, rel in enumerate(state.rels)}
+    at = {state.rels[i]: i for i in state.present()}
     old: dict[int, int] = {}  # file -> its place in the state, for a file unchanged since
     changed: list[int] = []
     for j, entry in enumerate(files):
@@ -171,12 +163,12 @@ def _check_changed(
         if (
             i is not None
             and state.kinds[i] == entry.kind
-            and state.digests[i] == digests[entry.rel]
+            and state.digests[i] == digest_bytes(digests[entry.rel])
         ):
             old[j] = i
         else:
             changed.append(j)
-    gone = sorted(set(range(len(state.rels))) - set(old.values()))  # changed or removed
+    gone = sorted(set(at.values()) - set(old.values()))  # changed or removed
     budget = len(files) // SHARE + FEW
     if len(changed) + len(gone) > budget:
         return None
@@ -184,7 +176,6 @@ def _check_changed(
         state.kinds[i] in holders for i in gone
     ):
         return None  # a source or uncoded set: its text's spans and coverage may all move
-    S = state.summaries
     fresh = dict(
         zip(changed, read_files([files[j] for j in changed], schema, cache=cache), strict=True)
     )
@@ -198,47 +189,49 @@ def _check_changed(
     def ident(kind: str, rid: str | None) -> tuple[str, str] | None:
         return None if rid is None else (table_of[kind], rid)
 
-    old_ids = Counter(ident(state.kinds[i], S[i].id) for i in gone)
+    old_ids = Counter(ident(state.kinds[i], state.ids[i]) for i in gone)
     new_ids = Counter(ident(files[j].kind, f[0]) for j, f in facts.items())
     ids_moved = {
         k for k in old_ids.keys() | new_ids.keys() if k is not None and old_ids[k] != new_ids[k]
     }
-    old_uses = Counter(p for i in gone for p in _pairs(S[i].refs))
+    old_uses = Counter(p for i in gone for p in _pairs(state.refs[i]))
     new_uses = Counter(p for f in facts.values() for p in _pairs(f[1]))
     uses_moved = {k for k in old_uses.keys() | new_uses.keys() if old_uses[k] != new_uses[k]}
-    keys = {S[i].dup for i in gone} | {f[2] for f in facts.values()}
-    values = {t for i in gone for t in _triples(S[i].uniques)}
-    values |= {t for f in facts.values() for t in _triples(f[3])}
-    old_spans = Counter(s for i in gone for s in _spans(S[i].spans))
+    keys = {state.dups[i] for i in gone} | {f[2] for f in facts.values()}
+    values = {t for i in gone for t in state.uniques[i]}
+    values |= {t for f in facts.values() for t in f[3]}
+    old_spans = Counter(s for i in gone for s in _spans(state.spans[i]))
     new_spans = Counter(s for f in facts.values() for s in _spans(f[4]))
     sids = {s[1] for s in old_spans.keys() | new_spans.keys() if old_spans[s] != new_spans[s]}
 
     part = set(changed)
     moved_values = {v for _, v in ids_moved}
-    for j, i in old.items():
-        s = S[i]
-        if moved_values and not moved_values.isdisjoint(s.refs):
-            part.add(j)  # refers to an id that came or went
-        elif ids_moved and any(t[3].startswith("unknown-") for t in s.issues):
-            part.add(j)  # its unknown reference's hint names the ids that exist
-        elif uses_moved and ident(files[j].kind, s.id) in uses_moved:
-            part.add(j)  # used or unused now
+    if ids_moved or uses_moved:
+        for j, i in old.items():
+            if moved_values and not moved_values.isdisjoint(state.refs[i]):
+                part.add(j)  # refers to an id that came or went
+            elif ids_moved and any(t[3].startswith("unknown-") for t in state.issues[i]):
+                part.add(j)  # its unknown reference's hint names the ids that exist
+            elif uses_moved and ident(files[j].kind, state.ids[i]) in uses_moved:
+                part.add(j)  # used or unused now
     # Who shares a duplicate key, a unique value or a text's coverage: all or none of them.
     by_key: dict[Any, list[int]] = defaultdict(list)
     by_value: dict[Any, list[int]] = defaultdict(list)
     by_text: dict[str, list[int]] = defaultdict(list)
-    for j in range(len(files)):
-        i = old.get(j)
-        if i is not None:
-            dup, found = S[i].dup, S[i].uniques
-        else:
-            dup, found = facts[j][2], facts[j][3]
+    for j, i in old.items():
+        dup = state.dups[i]
         if dup is not None:
             by_key[dup].append(j)
-        for t in _triples(found):
+        for t in state.uniques[i]:
             by_value[t].append(j)
-        if files[j].kind in holders:
-            rid = S[old[j]].id  # holders are unchanged (else everything is checked)
+    for j, f in facts.items():
+        if f[2] is not None:
+            by_key[f[2]].append(j)
+        for t in f[3]:
+            by_value[t].append(j)
+    for j, entry in enumerate(files):
+        if entry.kind in holders:
+            rid = state.ids[old[j]]  # holders are unchanged (else everything is checked)
             by_text[_folder(files[j].rel)].append(j)
             if rid is not None:
                 by_text[rid].append(j)
@@ -257,14 +250,14 @@ def _check_changed(
         if len(part) > budget:
             return None
         i = old.get(j)
-        dup, found = (S[i].dup, S[i].uniques) if i is not None else (facts[j][2], facts[j][3])
+        dup, found = (state.dups[i], state.uniques[i]) if i is not None else facts[j][2:4]
         more = list(by_key.get(dup, ())) if dup is not None else []
-        for t in _triples(found):
+        for t in found:
             group = by_value.get(t, ())
             if len(group) > 1:
                 more += group
         if files[j].kind in holders and i is not None:
-            for sid in (S[i].id, _folder(files[j].rel)):
+            for sid in (state.ids[i], _folder(files[j].rel)):
                 if sid is not None and sid not in covered:
                     covered.add(sid)
                     more += by_text.get(sid, ())
@@ -290,7 +283,6 @@ def _check_part(
 ) -> tuple[list[Issue], int] | None:
     schema = load_schema(repository.schema_dir)
     model = schema.model
-    S = state.summaries
     order = sorted(part)
     again = [j for j in order if j not in fresh]
     read = dict(
@@ -303,18 +295,21 @@ def _check_part(
     records = [fresh[j] if j in fresh else read[j] for j in order]
     ids: dict[str, set[str]] = {k.table: set() for k in model.kinds}
     uses: set[tuple[str, str]] = set()
+    table_of = {k.name: k.table for k in model.kinds}
     for j, i in old.items():
         if j in part:
             continue
-        s = S[i]
-        if s.id is not None:
-            ids[model.kind(files[j].kind).table].add(s.id)
-        uses.update(_pairs(s.refs))
+        rid = state.ids[i]
+        if rid is not None:
+            ids[table_of[files[j].kind]].add(rid)
+        refs = state.refs[i]
+        if refs:
+            uses.update(zip(refs[0::2], refs[1::2], strict=True))
     used: dict[str, set[str]] = defaultdict(set)
     for table, value in uses:
         used[table].add(value)
-    texts = _texts(repository, files, S, old, records, covered, model)
-    rows = _span_rows(model, S, old, part, records) if covered else {}
+    texts = _texts(repository, files, state, old, records, covered, model)
+    rows = _span_rows(model, state, old, part, records) if covered else {}
     elsewhere = Elsewhere(
         KnownIds({t: frozenset(found) for t, found in ids.items()}), used, rows, frozenset(covered)
     )
@@ -326,8 +321,8 @@ def _check_part(
     issues: list[Issue] = [stray_issue(s, model) for s in stray]
     issues.extend(check_package_metadata(repository))
     for j, i in old.items():
-        if j not in part and S[i].issues:
-            issues.extend(state.issues(i))
+        if j not in part and state.issues[i]:
+            issues.extend(state.issues_of(i))
     for record in records:
         issues.extend(record.issues)
     uniques = unique_columns(schema)
@@ -337,15 +332,28 @@ def _check_part(
             order, records, layers.references, layers.duplicate_keys, strict=True
         )
     }
-    summaries = [new[j] if j in new else S[old[j]] for j in range(len(files))]
-    _save(cache, state.beside, files, digests, summaries)
+    kept = {files[j].rel for j in old}
+    for i in state.present():
+        if state.rels[i] not in kept:
+            state.patch[state.rels[i]] = None  # changed (then put back below) or removed
+    for j, summary in new.items():
+        entry = files[j]
+        state.patch[entry.rel] = (entry.rel, entry.kind, digest_bytes(digests[entry.rel]), summary)
+    if len(state.patch) > len(files) // SHARE:  # the base again, the patch empty
+        entries = []
+        for j, entry in enumerate(files):
+            summary = new[j] if j in new else state.summary(old[j])
+            entries.append((entry.rel, entry.kind, digest_bytes(digests[entry.rel]), summary))
+        cache.account(cache.put(_state_key(cache), encode_base(new_state(state.beside, entries))))
+    else:
+        cache.account(cache.put(_state_key(cache, "patch"), encode_patch(state)))
     return sorted(set(issues)), len(files)
 
 
 def _texts(
     repository: Repository,
     files: list[RecordFile],
-    summaries: list[Summary],
+    state: State,
     old: dict[int, int],
     records: list[Record],
     covered: set[str],
@@ -366,7 +374,7 @@ def _texts(
         if entry.kind != source_kind:
             continue
         folder = Path(entry.rel).parent.name
-        sid = summaries[old[j]].id or folder  # sources are unchanged in a partial check
+        sid = state.ids[old[j]] or folder  # sources are unchanged in a partial check
         if sid in wanted and sid not in texts:
             texts[sid] = read_source_text(repository.source_text(folder), folder, repository.root)
     return texts
@@ -374,7 +382,7 @@ def _texts(
 
 def _span_rows(
     model: Model,
-    summaries: list[Summary],
+    state: State,
     old: dict[int, int],
     part: set[int],
     records: list[Record],
@@ -386,7 +394,7 @@ def _span_rows(
     for j, i in old.items():
         if j in part:
             continue
-        for table, sid, start, end, reason in _spans(summaries[i].spans):
+        for table, sid, start, end, reason in _spans(state.spans[i]):
             rows[table].append({field[table]: sid, "start": start, "end": end, "reason": reason})
     for record in records:
         for row in record.rows:

@@ -16,10 +16,13 @@ writes, and a state that fails is read as none (the run then checks everything).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import marshal
+import secrets
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -29,7 +32,8 @@ from eventledger.model.kinds import PASSAGES
 from eventledger.model.schema import Schema
 from eventledger.read.records import Record
 
-VERSION = 1
+VERSION = 2
+DIGEST = 32
 REASON = "reason"  # of a passage (check/coverage.py: REASON_FIELD)
 
 
@@ -51,7 +55,7 @@ class Summary:
     id: str | None
     refs: tuple[str, ...]  # target table, id, target table, id, ...: the uses that count
     dup: Any  # the duplicate key (plain), or None
-    uniques: tuple[Any, ...]  # table, column, value, ...: values of unique columns
+    uniques: tuple[tuple[str, str, Any], ...]  # (table, column, value) of unique columns
     spans: tuple[Any, ...]  # table, source id, start, end, reason, ...: rows coverage reads
     issues: tuple[tuple[Any, ...], ...]  # the record's issues after every layer
 
@@ -99,7 +103,7 @@ def own_facts(
     for row in record.rows:
         table, got = row.table, row.values.get
         for column in uniques.get(table, ()):
-            values += (table, column, plain(got(column)))
+            values.append((table, column, plain(got(column))))
         source_field = span_fields.get(table)
         if source_field is None:
             continue
@@ -136,82 +140,237 @@ def summarize(
     return Summary(record.id, flat, dup, values, spans, issues)
 
 
+def fields_of(s: Summary) -> tuple[Any, ...]:
+    return (s.id, s.refs, s.dup, s.uniques, s.spans, s.issues)
+
+
+def digest_bytes(digest: str) -> bytes:
+    """A file's digest from the fingerprint (hex SHA-256, or words saying why there is none)
+    in 32 bytes."""
+    if len(digest) == 64:
+        with contextlib.suppress(ValueError):
+            return bytes.fromhex(digest)
+    return hashlib.sha256(digest.encode()).digest()
+
+
+Entry = tuple[str, str, bytes, Summary]  # rel, kind, digest, summary
+
+
 @dataclass
 class State:
-    """The summaries of the last run, file by file in its order."""
+    """The summaries of the last run, file by file, column by column (a hundred thousand
+    Summary objects would cost more to make than the rest of a partial check).
 
+    Stored as a base (written by a whole check) and a patch of the files a partial check
+    re-checked since (small: a partial check writes only what it changed); the base is
+    written again when the patch grows past an eighth of it.
+    """
+
+    generation: str  # which base a patch belongs to
     beside: str  # the digest of the files beside records (source texts)
-    rels: tuple[str, ...]
-    kinds: tuple[str, ...]
-    digests: tuple[str, ...]
-    summaries: list[Summary]
+    rels: list[str]
+    kinds: list[str]
+    digests: list[bytes]
+    ids: list[str | None]
+    refs: list[tuple[str, ...]]  # target table, id, target table, id, ...
+    dups: list[Any]
+    uniques: list[tuple[Any, ...]]  # table, column, value, ...
+    spans: list[tuple[Any, ...]]  # table, source id, start, end, reason, ...
+    issues: list[tuple[tuple[Any, ...], ...]]
+    patch: dict[str, Entry | None] = field(default_factory=dict)  # None: removed
+    removed: set[int] = field(default_factory=set)
 
-    def issues(self, at: int) -> list[Issue]:
+    def issues_of(self, at: int) -> list[Issue]:
         """The stored issues of one file (checked: ValueError, KeyError, TypeError)."""
-        out = [issue_from(list(values)) for values in self.summaries[at].issues]
+        out = [issue_from(list(values)) for values in self.issues[at]]
         if any(i.file != self.rels[at] for i in out):
             raise ValueError("an issue of another file")
         return out
 
+    def _apply(self, rel: str, entry: Entry | None, at: dict[str, int]) -> None:
+        i = at.get(rel)
+        if entry is None:
+            if i is not None:
+                self.removed.add(i)
+            return
+        _, kind, digest, summary = entry
+        row = (rel, kind, digest, *fields_of(summary))
+        if i is None:
+            at[rel] = len(self.rels)
+            for column, value in zip(self._columns(), row, strict=True):
+                column.append(value)
+        else:
+            self.removed.discard(i)
+            for column, value in zip(self._columns(), row, strict=True):
+                column[i] = value
 
-def encode(state: State) -> bytes:
-    s = state.summaries
-    columns = (
-        tuple(x.id for x in s),
-        tuple(x.refs for x in s),
-        tuple(x.dup for x in s),
-        tuple(x.uniques for x in s),
-        tuple(x.spans for x in s),
-        tuple(x.issues for x in s),
-    )
+    def _columns(self) -> tuple[list[Any], ...]:
+        return (
+            self.rels,
+            self.kinds,
+            self.digests,
+            self.ids,
+            self.refs,
+            self.dups,
+            self.uniques,
+            self.spans,
+            self.issues,
+        )
+
+    def overlay(self, patch: dict[str, Entry | None]) -> None:
+        at = {rel: i for i, rel in enumerate(self.rels)}
+        for rel, entry in patch.items():
+            self._apply(rel, entry, at)
+        self.patch.update(patch)
+
+    def present(self) -> Iterable[int]:
+        return (i for i in range(len(self.rels)) if i not in self.removed)
+
+    def summary(self, at: int) -> Summary:
+        return Summary(
+            self.ids[at],
+            self.refs[at],
+            self.dups[at],
+            self.uniques[at],
+            self.spans[at],
+            self.issues[at],
+        )
+
+
+def new_state(beside: str, entries: Iterable[Entry]) -> State:
+    state = State(secrets.token_hex(8), beside, [], [], [], [], [], [], [], [], [])
+    at: dict[str, int] = {}
+    for entry in entries:
+        state._apply(entry[0], entry, at)
+    return state
+
+
+def encode_base(state: State) -> bytes:
+    if state.removed or any(("\0" in r) for r in state.kinds):
+        raise ValueError("only a whole state is a base")
     return marshal.dumps(
-        (VERSION, state.beside, state.rels, state.kinds, state.digests, columns), 4
+        (
+            VERSION,
+            state.generation,
+            state.beside,
+            "\0".join(state.rels),
+            "\0".join(state.kinds),
+            b"".join(state.digests),
+            tuple(state.ids),
+            tuple(state.refs),
+            tuple(state.dups),
+            tuple(state.uniques),
+            tuple(state.spans),
+            tuple(state.issues),
+        ),
+        4,
     )
+
+
+def encode_patch(state: State) -> bytes:
+    entries = tuple(
+        (rel,) if entry is None else (rel, entry[1], entry[2], *fields_of(entry[3]))
+        for rel, entry in state.patch.items()
+    )
+    return marshal.dumps((VERSION, state.generation, entries), 4)
 
 
 _TEXT = {str}
 _SPAN: tuple[set[type], ...] = ({str}, {str}, {int, bool}, {int, bool}, {str, type(None)})
 
 
-def decode(payload: bytes) -> State | None:
-    """The state encode() wrote, or None for anything else."""
+def _checked(
+    ids: tuple[Any, ...],
+    refs: tuple[Any, ...],
+    dups: tuple[Any, ...],
+    uniques: tuple[Any, ...],
+    spans: tuple[Any, ...],
+    issues: tuple[Any, ...],
+) -> bool:
+    """Whether the columns have exactly the shape encode_base() writes. Checked column by
+    column, in C where it can be (a hundred thousand records)."""
+    n = len(ids)
+    if any(type(c) is not tuple or len(c) != n for c in (refs, dups, uniques, spans, issues)):
+        return False
+    if not set(map(type, ids)) <= {str, type(None)}:
+        return False
+    for column, width in ((refs, 2), (spans, 5)):
+        if not set(map(type, column)) <= {tuple} or any(k % width for k in set(map(len, column))):
+            return False
+    if not set(map(type, chain.from_iterable(refs))) <= _TEXT:
+        return False
+    if not set(map(type, uniques)) <= {tuple}:
+        return False
+    triples = tuple(chain.from_iterable(uniques))
+    if not set(map(type, triples)) <= {tuple} or not set(map(len, triples)) <= {3}:
+        return False
+    if not set(map(type, chain.from_iterable(t[:2] for t in triples))) <= _TEXT:
+        return False
+    flat = tuple(chain.from_iterable(spans))
+    for i, kinds_at in enumerate(_SPAN):
+        if not set(map(type, flat[i::5])) <= kinds_at:
+            return False
+    hash(uniques)  # TypeError: a value no key can hold
+    hash(dups)
+    return set(map(type, issues)) <= {tuple}
+
+
+def decode(base: bytes, patch: bytes | None) -> State | None:
+    """The state encode_base() and encode_patch() wrote, or None for anything else (a
+    patch of another base is left out: the base alone is the state of a whole check)."""
     try:
-        data = marshal.loads(payload)  # noqa: S302  # plain data only: checked below, never run
-        version, beside, rels, kinds, digests, columns = data
+        data = marshal.loads(base)  # noqa: S302  # plain data only: checked below, never run
+        version, generation, beside, rels, kinds, digests, *columns = data
+        if version != VERSION or not set(map(type, (generation, beside, rels, kinds))) <= _TEXT:
+            return None
+        if type(digests) is not bytes:
+            return None
+        names = rels.split("\0") if rels else []
+        n = len(names)
+        kind_names = kinds.split("\0") if kinds else []
+        if len(kind_names) != n or len(digests) != DIGEST * n or not _checked(*columns):
+            return None
+        if len(columns[0]) != n:
+            return None
         ids, refs, dups, uniques, spans, issues = columns
-        n = len(rels)
-        parts = (rels, kinds, digests, ids, refs, dups, uniques, spans, issues)
-        if version != VERSION or type(beside) is not str:
-            return None
-        if any(type(c) is not tuple or len(c) != n for c in parts):
-            return None
-        for texts in (rels, kinds, digests):
-            if not set(map(type, texts)) <= _TEXT:
-                return None
-        if not set(map(type, ids)) <= {str, type(None)}:
-            return None
-        # Checked column by column, in C where it can be (a hundred thousand records).
-        for column, width in ((refs, 2), (uniques, 3), (spans, 5)):
-            if not set(map(type, column)) <= {tuple} or any(
-                n % width for n in set(map(len, column))
-            ):
-                return None
-        if not set(map(type, chain.from_iterable(refs))) <= _TEXT:
-            return None
-        values = tuple(chain.from_iterable(uniques))
-        if not set(map(type, values[0::3])) | set(map(type, values[1::3])) <= _TEXT:
-            return None
-        flat = tuple(chain.from_iterable(spans))
-        for i, kinds_at in enumerate(_SPAN):
-            if not set(map(type, flat[i::5])) <= kinds_at:
-                return None
-        hash(uniques)  # TypeError: a value no key can hold
-        hash(dups)
-        if not set(map(type, issues)) <= {tuple}:
-            return None
-        summaries = [
-            Summary(*fields) for fields in zip(ids, refs, dups, uniques, spans, issues, strict=True)
-        ]
+        state = State(
+            generation,
+            beside,
+            names,
+            kind_names,
+            [digests[k : k + DIGEST] for k in range(0, len(digests), DIGEST)],
+            list(ids),
+            list(refs),
+            list(dups),
+            list(uniques),
+            list(spans),
+            list(issues),
+        )
+        if patch:
+            found = _patch(patch, generation)
+            if found is not None:
+                state.overlay(found)
     except (ValueError, TypeError, EOFError):
         return None
-    return State(beside, rels, kinds, digests, summaries)
+    return state
+
+
+def _patch(payload: bytes, generation: str) -> dict[str, Entry | None] | None:
+    data = marshal.loads(payload)  # noqa: S302  # plain data only: checked below, never run
+    version, of, entries = data
+    if version != VERSION or of != generation or type(entries) is not tuple:
+        return None
+    out: dict[str, Entry | None] = {}
+    for entry in entries:
+        if type(entry) is not tuple or type(entry[0]) is not str:
+            return None
+        if len(entry) == 1:
+            out[entry[0]] = None
+            continue
+        rel, kind, digest, *fields = entry
+        if type(kind) is not str or type(digest) is not bytes or len(digest) != DIGEST:
+            return None
+        if not _checked(*((f,) for f in fields)):
+            return None
+        out[rel] = (rel, kind, digest, Summary(*fields))
+    return out
