@@ -310,7 +310,7 @@ WRONG_STATES: dict[str, Callable[[tuple[Any, ...], int], Any]] = {
     "a code object among the references": lambda d, at: _swap(
         d, 1, at, (compile("0", "x", "eval"), "x")
     ),
-    "an odd list of references": lambda d, at: _swap(d, 1, at, ("actors",)),
+    "a reference that is no text": lambda d, at: _swap(d, 1, at, (1,)),
     "a span of the wrong types": lambda d, at: _swap(d, 4, at, ("evidence", 1, "a", 2, None)),
     "an unhashable unique value": lambda d, at: _swap(d, 3, at, (("events", "event_id", [1]),)),
     "an issue of an unknown code": lambda d, at: _swap(

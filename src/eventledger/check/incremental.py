@@ -139,15 +139,22 @@ def fingerprint(
 
 def _fingerprint(
     repository: Repository, files: Iterable[RecordFile], stray: Iterable[RecordFile], cache: Cache
-) -> tuple[str, dict[str, str], str]:
-    """The run's fingerprint, each record file's digest (by rel) and the digest of the files
-    beside records (a source's text)."""
+) -> tuple[str, dict[str, bytes], str]:
+    """The run's fingerprint, each record file's digest (by rel, 32 bytes) and the digest of
+    the files beside records (a source's text)."""
     index = _Index(cache)
     parts: list[bytes] = [cache.namespace]
-    digests: dict[str, str] = {}
+    digests: dict[str, bytes] = {}
     beside = hashlib.sha256()
     for entry in files:
-        sha = digests[entry.rel] = index.digest(entry.where, entry.rel)
+        sha = index.digest(entry.where, entry.rel)
+        found = index.new.get(entry.rel)
+        # The SHA-256 in 32 bytes, or for words saying why there is none, theirs.
+        digests[entry.rel] = (
+            found[4]
+            if found is not None and len(sha) == 64
+            else hashlib.sha256(sha.encode()).digest()
+        )
         parts.append(_text(f"\n{entry.kind}\0{entry.rel}\0{sha}"))
         if entry.id_folder:  # its folder's other files (a source's text.txt) are inputs too
             folder, _, own = entry.rel.rpartition("/")

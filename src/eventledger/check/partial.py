@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from itertools import chain, compress
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,13 @@ from eventledger.check.summary import (
     State,
     all_references,
     decode,
-    digest_bytes,
     encode_base,
     encode_patch,
     new_state,
     own_facts,
     summarize,
     unique_columns,
+    use,
 )
 from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue
@@ -57,6 +58,7 @@ from eventledger.read.cache import Cache
 from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
 
+READ_WITHOUT_CACHE = 256  # files of a part parsed again rather than looked up
 SHARE = 8  # beyond one file in SHARE (and a few), checking everything costs less
 FEW = 64
 
@@ -66,7 +68,7 @@ def _state_key(cache: Cache, part: str = "base") -> str:
 
 
 def keep_state(
-    dataset: Dataset, files: list[RecordFile], digests: dict[str, str], beside: str, cache: Cache
+    dataset: Dataset, files: list[RecordFile], digests: dict[str, bytes], beside: str, cache: Cache
 ) -> None:
     """Store the summaries of a whole check, for the next run's partial check."""
     layers = dataset.layers
@@ -78,7 +80,7 @@ def keep_state(
     state = new_state(
         beside,
         (
-            (entry.rel, entry.kind, digest_bytes(digests[entry.rel]), summary)
+            (entry.rel, entry.kind, digests[entry.rel], summary)
             for entry, summary in zip(
                 files,
                 (
@@ -94,10 +96,6 @@ def keep_state(
     cache.account(cache.put(_state_key(cache), encode_base(state)))
 
 
-def _pairs(flat: tuple[Any, ...]) -> Iterable[tuple[Any, Any]]:
-    return zip(flat[0::2], flat[1::2], strict=True)
-
-
 def _spans(flat: tuple[Any, ...]) -> Iterable[tuple[Any, ...]]:
     return zip(flat[0::5], flat[1::5], flat[2::5], flat[3::5], flat[4::5], strict=True)
 
@@ -110,7 +108,7 @@ def check_changed(
     repository: Repository,
     files: list[RecordFile],
     stray: list[RecordFile],
-    digests: dict[str, str],
+    digests: dict[str, bytes],
     beside: str,
     *,
     jobs: int,
@@ -142,7 +140,7 @@ def _check_changed(
     repository: Repository,
     files: list[RecordFile],
     stray: list[RecordFile],
-    digests: dict[str, str],
+    digests: dict[str, bytes],
     state: State,
     jobs: int,
     cache: Cache,
@@ -155,47 +153,54 @@ def _check_changed(
     holders = {source_kind} | {
         k.name for k in model.kinds if any(c.table == PASSAGES for c in k.children)
     }
-    at = {state.rels[i]: i for i in state.present()}
-    old: dict[int, int] = {}  # file -> its place in the state, for a file unchanged since
-    changed: list[int] = []
-    for j, entry in enumerate(files):
-        i = at.get(entry.rel)
-        if (
-            i is not None
-            and state.kinds[i] == entry.kind
-            and state.digests[i] == digest_bytes(digests[entry.rel])
-        ):
-            old[j] = i
-        else:
-            changed.append(j)
-    gone = sorted(set(at.values()) - set(old.values()))  # changed or removed
-    budget = len(files) // SHARE + FEW
+    rels = [f.rel for f in files]
+    now = [digests[rel] for rel in rels]
+    n = len(files)
+    if not state.removed and state.rels == rels and state.kinds == [f.kind for f in files]:
+        # The usual case (files only edited): compare in order, no lookups.
+        changed = [j for j, (a, b) in enumerate(zip(state.digests, now, strict=True)) if a != b]
+        old = dict(zip(range(n), range(n), strict=True))
+        for j in changed:
+            del old[j]
+        gone = list(changed)
+    else:
+        at = {state.rels[i]: i for i in state.present()}
+        old = {}  # file -> its place in the state, for a file unchanged since
+        changed = []
+        for j, entry in enumerate(files):
+            i = at.get(entry.rel)
+            if i is not None and state.kinds[i] == entry.kind and state.digests[i] == now[j]:
+                old[j] = i
+            else:
+                changed.append(j)
+        gone = sorted(set(at.values()) - set(old.values()))  # changed or removed
+    budget = n // SHARE + FEW
     if len(changed) + len(gone) > budget:
         return None
     if any(files[j].kind in holders for j in changed) or any(
         state.kinds[i] in holders for i in gone
     ):
         return None  # a source or uncoded set: its text's spans and coverage may all move
-    fresh = dict(
-        zip(changed, read_files([files[j] for j in changed], schema, cache=cache), strict=True)
-    )
+    # Read without the cache: these files changed (the cache has no entry for them), and
+    # loading its index of every entry costs more than parsing a few files.
+    fresh = dict(zip(changed, read_files([files[j] for j in changed], schema), strict=True))
     uniques = unique_columns(schema)
-    # Facts of every file as it is now: kept from the state, or of the record just read.
+    # Facts of the records just read: id, every reference, duplicate key, unique values, spans.
     facts: dict[int, tuple[str | None, tuple[str, ...], Any, tuple[Any, ...], tuple[Any, ...]]] = {}
     for j, record in fresh.items():
         own = own_facts(record, schema, uniques, duplicate_key(record))
         facts[j] = (record.id, all_references(record, schema), *own)
 
-    def ident(kind: str, rid: str | None) -> tuple[str, str] | None:
-        return None if rid is None else (table_of[kind], rid)
+    def ident(kind: str, rid: str | None) -> str | None:
+        return None if rid is None else use(table_of[kind], rid)
 
     old_ids = Counter(ident(state.kinds[i], state.ids[i]) for i in gone)
     new_ids = Counter(ident(files[j].kind, f[0]) for j, f in facts.items())
     ids_moved = {
         k for k in old_ids.keys() | new_ids.keys() if k is not None and old_ids[k] != new_ids[k]
     }
-    old_uses = Counter(p for i in gone for p in _pairs(state.refs[i]))
-    new_uses = Counter(p for f in facts.values() for p in _pairs(f[1]))
+    old_uses = Counter(u for i in gone for u in state.refs[i])
+    new_uses = Counter(u for f in facts.values() for u in f[1])
     uses_moved = {k for k in old_uses.keys() | new_uses.keys() if old_uses[k] != new_uses[k]}
     keys = {state.dups[i] for i in gone} | {f[2] for f in facts.values()}
     values = {t for i in gone for t in state.uniques[i]}
@@ -205,63 +210,53 @@ def _check_changed(
     sids = {s[1] for s in old_spans.keys() | new_spans.keys() if old_spans[s] != new_spans[s]}
 
     part = set(changed)
-    moved_values = {v for _, v in ids_moved}
     if ids_moved or uses_moved:
         for j, i in old.items():
-            if moved_values and not moved_values.isdisjoint(state.refs[i]):
+            if ids_moved and not ids_moved.isdisjoint(state.refs[i]):
                 part.add(j)  # refers to an id that came or went
             elif ids_moved and any(t[3].startswith("unknown-") for t in state.issues[i]):
                 part.add(j)  # its unknown reference's hint names the ids that exist
             elif uses_moved and ident(files[j].kind, state.ids[i]) in uses_moved:
                 part.add(j)  # used or unused now
     # Who shares a duplicate key, a unique value or a text's coverage: all or none of them.
-    by_key: dict[Any, list[int]] = defaultdict(list)
-    by_value: dict[Any, list[int]] = defaultdict(list)
-    by_text: dict[str, list[int]] = defaultdict(list)
-    for j, i in old.items():
-        dup = state.dups[i]
-        if dup is not None:
-            by_key[dup].append(j)
-        for t in state.uniques[i]:
-            by_value[t].append(j)
-    for j, f in facts.items():
-        if f[2] is not None:
-            by_key[f[2]].append(j)
-        for t in f[3]:
-            by_value[t].append(j)
-    for j, entry in enumerate(files):
-        if entry.kind in holders:
-            rid = state.ids[old[j]]  # holders are unchanged (else everything is checked)
-            by_text[_folder(files[j].rel)].append(j)
-            if rid is not None:
-                by_text[rid].append(j)
-    queue = [j for k in keys if k is not None for j in by_key.get(k, ())]
-    queue += [j for t in values for j in by_value.get(t, ())]
-    queue += [j for sid in sids for j in by_text.get(sid, ())]
-    queue += list(part)
-    covered: set[str] = set(sids)
-    done: set[int] = set()
-    while queue:
-        j = queue.pop()
-        if j in done:
-            continue
-        done.add(j)
-        part.add(j)
+    # Found by scanning the columns for the keys and values wanted, a round at a time.
+    file_of = dict(zip(old.values(), old.keys(), strict=True))
+    texts_at = [j for j, entry in enumerate(files) if entry.kind in holders]
+    covered: set[str] = set()
+    seen_keys: set[Any] = set()
+    seen_values: set[Any] = set()
+    pending = list(part)
+    keys.discard(None)
+    while True:
+        for j in pending:
+            i = old.get(j)
+            dup, found = (state.dups[i], state.uniques[i]) if i is not None else facts[j][2:4]
+            if dup is not None:
+                keys.add(dup)
+            values.update(found)
+            if i is not None and files[j].kind in holders:
+                sids.update(x for x in (state.ids[i], _folder(files[j].rel)) if x is not None)
+        keys -= seen_keys
+        values -= seen_values
+        sids -= covered
+        if not keys and not values and not sids:
+            break
+        hits = [i for i, k in enumerate(state.dups) if k in keys]
+        hits += [i for i, u in enumerate(state.uniques) if u and not values.isdisjoint(u)]
+        more = [file_of[i] for i in hits if i in file_of]
+        more += [j for j, f in facts.items() if f[2] in keys or not values.isdisjoint(f[3])]
+        for j in texts_at:
+            i = old[j]  # holders are unchanged (else everything is checked)
+            if state.ids[i] in sids or _folder(files[j].rel) in sids:
+                more.append(j)
+        seen_keys |= keys
+        seen_values |= values
+        covered |= sids
+        keys, values, sids = set(), set(), set()
+        pending = [j for j in set(more) if j not in part]
+        part.update(pending)
         if len(part) > budget:
             return None
-        i = old.get(j)
-        dup, found = (state.dups[i], state.uniques[i]) if i is not None else facts[j][2:4]
-        more = list(by_key.get(dup, ())) if dup is not None else []
-        for t in found:
-            group = by_value.get(t, ())
-            if len(group) > 1:
-                more += group
-        if files[j].kind in holders and i is not None:
-            for sid in (state.ids[i], _folder(files[j].rel)):
-                if sid is not None and sid not in covered:
-                    covered.add(sid)
-                    more += by_text.get(sid, ())
-        queue += [m for m in more if m not in done]
     return _check_part(
         repository, files, stray, digests, state, old, fresh, part, covered, jobs, cache, aside
     )
@@ -271,7 +266,7 @@ def _check_part(
     repository: Repository,
     files: list[RecordFile],
     stray: list[RecordFile],
-    digests: dict[str, str],
+    digests: dict[str, bytes],
     state: State,
     old: dict[int, int],
     fresh: dict[int, Record],
@@ -285,34 +280,38 @@ def _check_part(
     model = schema.model
     order = sorted(part)
     again = [j for j in order if j not in fresh]
+    # A few files are parsed again faster than the cache's index of every entry loads.
     read = dict(
         zip(
             again,
-            read_files([files[j] for j in again], schema, jobs=jobs, cache=cache),
+            read_files(
+                [files[j] for j in again],
+                schema,
+                jobs=jobs,
+                cache=cache if len(again) > READ_WITHOUT_CACHE else None,
+            ),
             strict=True,
         )
     )
     records = [fresh[j] if j in fresh else read[j] for j in order]
-    ids: dict[str, set[str]] = {k.table: set() for k in model.kinds}
-    uses: set[tuple[str, str]] = set()
-    table_of = {k.name: k.table for k in model.kinds}
-    for j, i in old.items():
-        if j in part:
-            continue
-        rid = state.ids[i]
-        if rid is not None:
-            ids[table_of[files[j].kind]].add(rid)
-        refs = state.refs[i]
-        if refs:
-            uses.update(zip(refs[0::2], refs[1::2], strict=True))
+    # The ids and uses of every record outside the part, column by column.
+    outside = [False] * len(state.rels)
+    for i in old.values():
+        outside[i] = True
+    for j in part:
+        if j in old:
+            outside[old[j]] = False
+    ids: dict[str, frozenset[str]] = {}
+    for kind in model.kinds:
+        mask = [m and k == kind.name for m, k in zip(outside, state.kinds, strict=True)]
+        ids[kind.table] = frozenset(i for i in compress(state.ids, mask) if i is not None)
     used: dict[str, set[str]] = defaultdict(set)
-    for table, value in uses:
+    for made in set(chain.from_iterable(compress(state.refs, outside))):
+        table, _, value = made.partition("\0")
         used[table].add(value)
     texts = _texts(repository, files, state, old, records, covered, model)
     rows = _span_rows(model, state, old, part, records) if covered else {}
-    elsewhere = Elsewhere(
-        KnownIds({t: frozenset(found) for t, found in ids.items()}), used, rows, frozenset(covered)
-    )
+    elsewhere = Elsewhere(KnownIds(ids), used, rows, frozenset(covered))
     schema, records, layers = check_part(
         repository, [files[j] for j in order], records, texts, elsewhere, aside
     )
@@ -338,12 +337,12 @@ def _check_part(
             state.patch[state.rels[i]] = None  # changed (then put back below) or removed
     for j, summary in new.items():
         entry = files[j]
-        state.patch[entry.rel] = (entry.rel, entry.kind, digest_bytes(digests[entry.rel]), summary)
+        state.patch[entry.rel] = (entry.rel, entry.kind, digests[entry.rel], summary)
     if len(state.patch) > len(files) // SHARE:  # the base again, the patch empty
         entries = []
         for j, entry in enumerate(files):
             summary = new[j] if j in new else state.summary(old[j])
-            entries.append((entry.rel, entry.kind, digest_bytes(digests[entry.rel]), summary))
+            entries.append((entry.rel, entry.kind, digests[entry.rel], summary))
         cache.account(cache.put(_state_key(cache), encode_base(new_state(state.beside, entries))))
     else:
         cache.account(cache.put(_state_key(cache, "patch"), encode_patch(state)))

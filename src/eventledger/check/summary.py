@@ -16,14 +16,13 @@ writes, and a state that fails is read as none (the run then checks everything).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import hashlib
 import marshal
 import secrets
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from eventledger.check.parallel import issue_from
@@ -53,7 +52,7 @@ def plain(value: Any) -> Any:
 @dataclass(frozen=True)
 class Summary:
     id: str | None
-    refs: tuple[str, ...]  # target table, id, target table, id, ...: the uses that count
+    refs: tuple[str, ...]  # use(target table, id) of each use that counts
     dup: Any  # the duplicate key (plain), or None
     uniques: tuple[tuple[str, str, Any], ...]  # (table, column, value) of unique columns
     spans: tuple[Any, ...]  # table, source id, start, end, reason, ...: rows coverage reads
@@ -114,6 +113,12 @@ def own_facts(
     return plain_key(key), tuple(values), tuple(spans)
 
 
+def use(table: str, rid: str) -> str:
+    """A reference as stored: the target table and the id in one text (a table's name holds
+    no NUL, so the first NUL parts them), which sets of them take in C."""
+    return f"{table}\0{rid}"
+
+
 def all_references(record: Record, schema: Schema) -> tuple[str, ...]:
     """Every reference the record's rows make, flagged or not (more than the uses that count,
     which the reference check finds): what a changed record may have started to use."""
@@ -123,7 +128,7 @@ def all_references(record: Record, schema: Schema) -> tuple[str, ...]:
             value = row.values.get(ref.field)
             for item in (value if ref.items else [value]) if value is not None else ():
                 if isinstance(item, str):
-                    out += (ref.target, item)
+                    out.append(use(ref.target, item))
     return tuple(out)
 
 
@@ -135,22 +140,13 @@ def summarize(
     uniques: dict[str, tuple[str, ...]],
 ) -> Summary:
     dup, values, spans = own_facts(record, schema, uniques, key)
-    flat = tuple(part for pair in refs for part in pair)
+    flat = tuple(use(table, rid) for table, rid in refs)
     issues = tuple(astuple(issue) for issue in record.issues)
     return Summary(record.id, flat, dup, values, spans, issues)
 
 
 def fields_of(s: Summary) -> tuple[Any, ...]:
     return (s.id, s.refs, s.dup, s.uniques, s.spans, s.issues)
-
-
-def digest_bytes(digest: str) -> bytes:
-    """A file's digest from the fingerprint (hex SHA-256, or words saying why there is none)
-    in 32 bytes."""
-    if len(digest) == 64:
-        with contextlib.suppress(ValueError):
-            return bytes.fromhex(digest)
-    return hashlib.sha256(digest.encode()).digest()
 
 
 Entry = tuple[str, str, bytes, Summary]  # rel, kind, digest, summary
@@ -172,7 +168,7 @@ class State:
     kinds: list[str]
     digests: list[bytes]
     ids: list[str | None]
-    refs: list[tuple[str, ...]]  # target table, id, target table, id, ...
+    refs: list[tuple[str, ...]]  # use(target table, id), ...
     dups: list[Any]
     uniques: list[tuple[Any, ...]]  # table, column, value, ...
     spans: list[tuple[Any, ...]]  # table, source id, start, end, reason, ...
@@ -294,9 +290,10 @@ def _checked(
         return False
     if not set(map(type, ids)) <= {str, type(None)}:
         return False
-    for column, width in ((refs, 2), (spans, 5)):
-        if not set(map(type, column)) <= {tuple} or any(k % width for k in set(map(len, column))):
-            return False
+    if not set(map(type, refs)) <= {tuple}:
+        return False
+    if not set(map(type, spans)) <= {tuple} or any(k % 5 for k in set(map(len, spans))):
+        return False
     if not set(map(type, chain.from_iterable(refs))) <= _TEXT:
         return False
     if not set(map(type, uniques)) <= {tuple}:
@@ -304,7 +301,11 @@ def _checked(
     triples = tuple(chain.from_iterable(uniques))
     if not set(map(type, triples)) <= {tuple} or not set(map(len, triples)) <= {3}:
         return False
-    if not set(map(type, chain.from_iterable(t[:2] for t in triples))) <= _TEXT:
+    if (
+        not set(map(type, map(itemgetter(0), triples)))
+        | set(map(type, map(itemgetter(1), triples)))
+        <= _TEXT
+    ):
         return False
     flat = tuple(chain.from_iterable(spans))
     for i, kinds_at in enumerate(_SPAN):
