@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from itertools import chain, compress
+from itertools import chain, compress, repeat
+from operator import and_, eq
 from pathlib import Path
 from typing import Any
 
@@ -303,8 +304,9 @@ def _check_part(
             outside[old[j]] = False
     ids: dict[str, frozenset[str]] = {}
     for kind in model.kinds:
-        mask = [m and k == kind.name for m, k in zip(outside, state.kinds, strict=True)]
-        ids[kind.table] = frozenset(i for i in compress(state.ids, mask) if i is not None)
+        mask = map(and_, outside, map(eq, state.kinds, repeat(kind.name)))
+        found: frozenset[Any] = frozenset(compress(state.ids, mask))
+        ids[kind.table] = found - {None}
     used: dict[str, set[str]] = defaultdict(set)
     for made in set(chain.from_iterable(compress(state.refs, outside))):
         table, _, value = made.partition("\0")

@@ -17,12 +17,14 @@ writes, and a state that fails is read as none (the run then checks everything).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import marshal
 import secrets
 from collections.abc import Iterable
 from dataclasses import astuple, dataclass, field
 from itertools import chain
 from operator import itemgetter
+from sys import intern
 from typing import Any
 
 from eventledger.check.parallel import issue_from
@@ -31,7 +33,7 @@ from eventledger.model.kinds import PASSAGES
 from eventledger.model.schema import Schema
 from eventledger.read.records import Record
 
-VERSION = 2
+VERSION = 3
 DIGEST = 32
 REASON = "reason"  # of a passage (check/coverage.py: REASON_FIELD)
 
@@ -53,7 +55,7 @@ def plain(value: Any) -> Any:
 class Summary:
     id: str | None
     refs: tuple[str, ...]  # use(target table, id) of each use that counts
-    dup: Any  # the duplicate key (plain), or None
+    dup: bytes | None  # the duplicate key's digest (plain_key), or None
     uniques: tuple[tuple[str, str, Any], ...]  # (table, column, value) of unique columns
     spans: tuple[Any, ...]  # table, source id, start, end, reason, ...: rows coverage reads
     issues: tuple[tuple[Any, ...], ...]  # the record's issues after every layer
@@ -66,12 +68,15 @@ def unique_columns(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
-def plain_key(key: tuple[object, ...] | None) -> Any:
-    """A duplicate key (checker.duplicate_key) as plain data: its last part is a set."""
+def plain_key(key: tuple[object, ...] | None) -> bytes | None:
+    """A duplicate key (checker.duplicate_key) as 12 bytes of a digest of its plain form (its
+    last part is a set): only compared, and one small object instead of five tuples. Two
+    keys that differ and share a digest would only make a partial check re-check both."""
     if key is None:
         return None
     *fields, actors = key
-    return (*map(plain, fields), plain(actors))
+    text = repr((*map(plain, fields), plain(actors)))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).digest()
 
 
 _SPAN_FIELD: dict[int, tuple[Schema, dict[str, str]]] = {}
@@ -116,7 +121,7 @@ def own_facts(
 def use(table: str, rid: str) -> str:
     """A reference as stored: the target table and the id in one text (a table's name holds
     no NUL, so the first NUL parts them), which sets of them take in C."""
-    return f"{table}\0{rid}"
+    return intern(f"{table}\0{rid}")  # one object per distinct use: marshal stores it once
 
 
 def all_references(record: Record, schema: Schema) -> tuple[str, ...]:
@@ -312,7 +317,8 @@ def _checked(
         if not set(map(type, flat[i::5])) <= kinds_at:
             return False
     hash(uniques)  # TypeError: a value no key can hold
-    hash(dups)
+    if not set(map(type, dups)) <= {bytes, type(None)}:
+        return False
     return set(map(type, issues)) <= {tuple}
 
 
