@@ -95,7 +95,7 @@ def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Reco
         record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
         check_record(record, schema)
         if positions or not record.issues:
-            record.drop_document(raw)
+            record.drop_document(entry.where, raw)
             break
         positions = True
     record.issues[:0] = issues
@@ -141,7 +141,7 @@ def encode(record: Record, dates: dict[str, tuple[str, ...]]) -> bytes | None:
                 values[at] = (value.toordinal(),)
         rows.append((row.table, row.prefix, index, tuple(values)))
     data = (
-        record.raw is not None,
+        record.where is not None,
         record.table,
         record.id_field,
         tuple(shapes),
@@ -227,9 +227,12 @@ def decode(
     issues = [issue_from(list(values)) for values in issues_data]
     if any(i.file != entry.rel for i in issues):
         raise ValueError("an issue of another file")
-    flagged = {_path(p) for p in flagged_data}
-    raw = raw if parsed else None
-    return Record(entry.kind, entry.rel, None, table, id_field, rows, issues, raw, flagged)
+    record = Record(entry.kind, entry.rel, None, table, id_field, rows, issues)
+    if flagged_data:
+        record.flagged = {_path(p) for p in flagged_data}
+    if parsed and raw is not None:
+        record.drop_document(entry.where, raw)
+    return record
 
 
 _ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
@@ -261,8 +264,9 @@ def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
-# One result per file: its bytes (None when unreadable) and either the record read now or
-# the payload the cache held for it; per task, where the entries it wrote to the cache are.
+# One result per file: either the record read now (and None), or the payload the cache held
+# for it and the file's bytes, which decoding it needs; per task, where the entries it
+# wrote to the cache are.
 Result = tuple[bytes | None, Record | bytes]
 Done = tuple[list[Result], dict[str, Location]]
 
@@ -283,7 +287,7 @@ def _work(
             out.append((None, raw))
             continue
         if cache is None:
-            out.append((raw, _read(entry, raw, schema, max_bytes)))
+            out.append((None, _read(entry, raw, schema, max_bytes)))
             continue
         key = _key(cache, entry, raw, max_bytes)
         payload = cache.lookup(key)
@@ -294,7 +298,7 @@ def _work(
         payload = encode(record, dates)
         if payload is not None:
             new.append((key, payload))
-        out.append((raw, record))
+        out.append((None, record))  # its bytes are a payload's only: not sent back
     return out, cache.write_pack(new) if cache is not None else {}
 
 
@@ -371,6 +375,8 @@ def read_files(
             added.update(wrote)
             for entry, (raw, result) in zip(part, results, strict=True):
                 if isinstance(result, Record):
+                    if result.where is not None:
+                        result.where = entry.where  # one text shared with the file list
                     records.append(result)
                     continue
                 try:

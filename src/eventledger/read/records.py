@@ -7,7 +7,10 @@ Pandera layer in check/tables.py, which runs once over all rows instead of once 
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Set
 from dataclasses import dataclass, field
+from pathlib import Path
 from sys import intern
 from typing import Any
 
@@ -16,6 +19,7 @@ from eventledger.issues.suggest import closest, did_you_mean
 from eventledger.model.kinds import Kind
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
+from eventledger.read.repository import FileTooLarge, read_regular
 from eventledger.syntax.strict_yaml import Document, load
 
 
@@ -24,6 +28,16 @@ class Row:
     table: str
     values: dict[str, Any]
     prefix: RecordPath  # where the row stands in the record: () or ("evidence", 2)
+
+
+# Most records have no field reported: they share this empty set (an empty set() is 216
+# bytes, a fifth of a megabyte per thousand records) until their first flag.
+NOT_FLAGGED: frozenset[RecordPath] = frozenset()
+
+
+def stamp(raw: bytes) -> int:
+    """What a file's bytes are checked against when they are read again: size and CRC-32."""
+    return (len(raw) << 32) | zlib.crc32(raw)
 
 
 @dataclass(slots=True)
@@ -35,9 +49,13 @@ class Record:
     id_field: str = ""
     rows: list[Row] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
-    raw: bytes | None = None
+    # Where the parsed file is (absolute) and the stamp of the bytes that were parsed: the
+    # file is read again only when an issue needs a position (its bytes are a quarter of a
+    # clean record's memory). None for a file that was never parsed.
+    where: str | None = None
+    stamp: int = 0
     # Field paths already reported, so the table layer does not report them twice.
-    flagged: set[RecordPath] = field(default_factory=set)
+    flagged: Set[RecordPath] = NOT_FLAGGED
 
     @property
     def id(self) -> str | None:
@@ -53,16 +71,36 @@ class Record:
         return [r for r in self.rows if r.table == table]
 
     def position(self, path: RecordPath) -> tuple[int, int]:
-        if self.doc is None and self.raw is not None:
-            # Only records that get an issue after reading pay for parsing them again.
-            self.doc, _ = load(self.raw, self.file)
+        if self.doc is None and self.where is not None:
+            # Only records that get an issue after reading pay for reading and parsing
+            # them again.
+            self.doc = self._parse_again()
         return self.doc.position(path) if self.doc else (1, 1)
 
-    def drop_document(self, raw: bytes) -> None:
-        """Keep the file's bytes instead of the parsed document (a fraction of the memory);
-        positions are parsed again if a later check reports on this record."""
-        self.raw = raw
+    def _parse_again(self) -> Document | None:
+        try:
+            raw = read_regular(Path(self.where or ""), limit=self.stamp >> 32)
+        except (OSError, FileTooLarge):  # gone or grown since: no position to give
+            return None
+        if stamp(raw) != self.stamp:  # changed since it was checked: its lines are others
+            return None
+        doc, _ = load(raw, self.file)
+        return doc
+
+    def drop_document(self, where: str, raw: bytes) -> None:
+        """Keep where the file is and a stamp of its bytes instead of the parsed document
+        (or the bytes); positions are read and parsed again if a later check reports on
+        this record."""
+        self.where = where
+        self.stamp = stamp(raw)
         self.doc = None
+
+    def flag(self, path: RecordPath) -> None:
+        """Mark path as reported."""
+        if isinstance(self.flagged, set):
+            self.flagged.add(path)
+        else:
+            self.flagged = {*self.flagged, path}
 
     def report(
         self, code: str, message: str, path: RecordPath = (), *, flag: bool = True, **kw: Any
@@ -72,7 +110,7 @@ class Record:
         line, column = self.position(path)
         self.issues.append(Issue(self.file, line, column, code, message, path, **kw))
         if flag:
-            self.flagged.add(path)
+            self.flag(path)
 
 
 def _describe(value: Any) -> str:
@@ -142,7 +180,7 @@ def read_row(
                     flag=False,
                     expected=description,
                 )
-                record.flagged.add(path)
+                record.flag(path)
             values[name] = None
             continue
         value, problem = parse(raw)
@@ -219,5 +257,17 @@ def read_record(kind: Kind, file: str, doc: Document, schema: Schema) -> Record:
             row[child.parent_field] = record_id
             if child.position_field is not None:
                 row[child.position_field] = i + 1
-            record.rows.append(Row(child.table, row, (child.key, i)))
+            record.rows.append(Row(child.table, row, _prefix(child.key, i)))
     return record
+
+
+# A row's place, ("evidence", 2), recurs in every record: each record's rows share one
+# tuple per place instead of holding their own (a pickled batch of records shares them too).
+_PREFIXES: dict[tuple[str, int], RecordPath] = {}
+
+
+def _prefix(key: str, i: int) -> RecordPath:
+    found = _PREFIXES.get((key, i))
+    if found is None:
+        found = _PREFIXES[(key, i)] = (intern(key), i)
+    return found
