@@ -186,6 +186,11 @@ WRONG_SHAPES: dict[str, Callable[[tuple[Any, ...], str], Any]] = {
         tuple((1, *s[1:]) for s in d[3]),
         *d[4:],
     ),
+    "a shape naming a field twice": lambda d, rel: (
+        *d[:3],
+        tuple((s[0], *s[:-1]) for s in d[3]),
+        *d[4:],
+    ),
     "a shape index out of range": lambda d, rel: (
         *d[:4],
         tuple((t, p, 99, v) for t, p, i, v in d[4]),

@@ -158,7 +158,7 @@ def stray_issue(entry: RecordFile, model: Model) -> Issue:
 def _quoted_source(row: Row, model: Model) -> str | None:
     """The id of the source a row quotes, if the row is a span of a source text."""
     table = model.span_table(row.table)
-    sid = row.values.get(table.source_field) if table is not None else None
+    sid = row.get(table.source_field) if table is not None else None
     return sid if isinstance(sid, str) else None
 
 
@@ -243,7 +243,7 @@ def _check_references(records: list[Record], model: Model, ids: KnownIds | None 
         for row in record.rows:
             for ref in model.references_from(row.table):
                 path = (*row.prefix, ref.field)
-                value = row.values.get(ref.field)
+                value = row.get(ref.field)
                 if path in record.flagged or value is None:
                     continue
                 for item in value if ref.items else [value]:
@@ -296,7 +296,7 @@ def _check_suspected_duplicates(records: list[Record]) -> None:
         if record.kind != "event" or not record.rows:
             continue
         ev = record.main()
-        actors = frozenset(r.values.get("actor_id") for r in record.children("participants"))
+        actors = frozenset(r.get("actor_id") for r in record.children("participants"))
         key = (
             ev.get("event_type"),
             ev.get("date_start"),

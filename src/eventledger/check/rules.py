@@ -44,7 +44,7 @@ def check_reference_paths(record: Record, model: Model) -> None:
     fields = _referenced_fields(model)
     for row in record.rows:
         for name in fields.get(row.table, ()):
-            value = row.values.get(name)
+            value = row.get(name)
             if isinstance(value, str) and (
                 "/" in value or value.endswith((".yaml", ".yml", ".txt"))
             ):
@@ -60,7 +60,7 @@ def check_reference_paths(record: Record, model: Model) -> None:
                     hint=f"write {name}: {stem}",
                 )
                 # Later checks read the id that was meant, so one mistake is reported once.
-                row.values[name] = stem
+                row.replace(name, stem)
 
 
 def _last_day(day: dt.date) -> int:
@@ -136,7 +136,7 @@ PASSAGE_EVENT = "event_id"  # the field of a passage that names the event coding
 
 def _check_passage(record: Record, row: Row) -> None:
     """A passage names the event that codes its act exactly when its reason is same-event."""
-    reason, event = row.values.get("reason"), row.values.get(PASSAGE_EVENT)
+    reason, event = row.get("reason"), row.get(PASSAGE_EVENT)
     if reason == SAME_EVENT and not event and (*row.prefix, PASSAGE_EVENT) not in record.flagged:
         record.report(
             "same-event-mismatch",
@@ -246,7 +246,7 @@ def check_event(record: Record, schema: Schema) -> None:
         )
     seen: dict[str, int] = {}
     for row in participants:
-        actor = row.values.get("actor_id")
+        actor = row.get("actor_id")
         if isinstance(actor, str):
             if actor in seen:
                 record.report(
@@ -285,8 +285,8 @@ def _check_claims(
     claims: set[str] = set()
     backed: set[str] = set()
     for row in spans:
-        supports = row.values.get("supports") or []
-        named = row.values.get("actor_ids") or []
+        supports = row.get("supports") or []
+        named = row.get("actor_ids") or []
         claims.update(supports)
         if named and CLAIM_ACTOR not in supports:
             record.report(
@@ -337,7 +337,7 @@ def _check_claims(
                 flag=False,
             )
     for row in participants:
-        actor = row.values.get("actor_id")
+        actor = row.get("actor_id")
         if isinstance(actor, str) and actor not in backed:
             record.report(
                 "unsupported-claim",

@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
@@ -47,7 +48,24 @@ def frame_of(spec: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame
 
 
 def build_table(spec: TableSpec, origins: list[tuple[Record, Row]]) -> Table:
-    return Table(spec, frame_of(spec, [row.values for _, row in origins]), origins)
+    return Table(spec, frame_of_rows(spec, [row for _, row in origins]), origins)
+
+
+def frame_of_rows(spec: TableSpec, rows: Sequence[Row]) -> pd.DataFrame:
+    """frame_of over records' rows, a column at a time from their value tuples (no dict per row)."""
+    shapes = {id(row.shape): row.shape for row in rows}
+    if len(shapes) != 1:  # rows of a table share one shape, unless read from mixed sources
+        return frame_of(spec, [row.values for row in rows])
+    (shape,) = shapes.values()
+    items = [row.items for row in rows]
+    data = {}
+    for f in spec.fields:
+        at = shape.at.get(f.name)
+        values = [None] * len(rows) if at is None else list(map(itemgetter(at), items))
+        data[f.name] = _column(f, values)
+    frame = pd.DataFrame(data, columns=list(spec.field_names), copy=False)
+    frame.index = pd.RangeIndex(len(rows))
+    return frame
 
 
 def each_table(records: list[Record], schema: Schema) -> Iterator[Table]:
@@ -120,7 +138,7 @@ def _issues_from(
             continue
         spec = table.spec.field(column)
         code = CONSTRAINT_CODES[constraint]
-        value = row.values.get(column)
+        value = row.get(column)
         expected, hint = _expectation(spec, constraint, value, schema)
         found = ", ".join(_bad_items(spec, value, schema)) if spec.type == "list" else str(value)
         record.report(
@@ -189,7 +207,7 @@ def _expectation(
 def _report_duplicates(table: Table, column: str, indexes: list[int]) -> None:
     groups: dict[Any, list[int]] = defaultdict(list)
     for i in indexes:
-        groups[table.origins[i][1].values.get(column)].append(i)
+        groups[table.origins[i][1].get(column)].append(i)
     for value, members in groups.items():
         files = sorted({table.origins[j][0].file for j in members})
         for i in members:
