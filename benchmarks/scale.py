@@ -12,7 +12,8 @@ same run on the same files, because the machine is shared and absolute times dri
 For each size: cold `validate` (no cache), warm `validate` (nothing changed), `validate`
 after 10 records changed, and `build` (at 1M only the rows the targets read: no `--jobs 1`,
 no `--no-cache` validate, one build, without the cache). Each command runs as its own subprocess: time is
-wall clock; memory is the peak resident set of the largest process (getrusage of the
+wall clock, and the ratios are of wall clock; "CPU s" is user + system time of the command and
+of every process it waited for (its workers), the figure to trust when the machine is shared; memory is the peak resident set of the largest process (getrusage of the
 waited child) and the peak of the sum over the process tree (sampled from /proc every
 50 ms, so worker processes count). Every generated repository must validate with no issue
 at all, and every run must exit 0: a benchmark of a failing check measures nothing.
@@ -188,6 +189,7 @@ def bare_parse(root: Path) -> None:
 @dataclass
 class Run:
     seconds: float
+    cpu: float  # user + system seconds of the process and every child it waited for
     rss: int  # bytes, largest single process (getrusage of the waited child)
     tree: int  # bytes, largest sum over the process tree (sampled)
     code: int
@@ -244,7 +246,8 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     done.set()
     sampler.join()
     rss = usage.ru_maxrss * 1024  # KB on Linux
-    return Run(seconds, rss, max(peak[0], rss), proc.returncode, out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, rss, max(peak[0], rss), proc.returncode, out)
 
 
 def must(result: Run, what: str, codes: tuple[int, ...] = (0,)) -> Run:
@@ -276,6 +279,7 @@ def check_jsonschema(root: Path, files: dict[str, list[str]]) -> tuple[Run, str]
         return result, "check-jsonschema"
     checked = sum(len(p[::step]) for p in files.values())
     result.seconds *= total / checked
+    result.cpu *= total / checked
     return result, f"check-jsonschema (1 file in {step}, time x{total / checked:.1f})"
 
 
@@ -377,7 +381,7 @@ def table(n: int, rows: list[Row]) -> list[str]:
     by = {r.label: r.run for r in rows}
     lines = [
         f"{n:,} events ({n * 4:,} participants, {n * 3:,} spans)",
-        f"  {'':<36} {'seconds':>8} {'ratio':>24} {'peak RSS':>9} {'all procs':>9}",
+        f"  {'':<36} {'seconds':>8} {'ratio':>24} {'peak RSS':>9} {'all procs':>9} {'CPU s':>7}",
     ]
     for row in rows:
         ratio = ""
@@ -391,7 +395,7 @@ def table(n: int, rows: list[Row]) -> list[str]:
             continue
         lines.append(
             f"  {row.label:<36} {row.run.seconds:8.1f} {ratio:>24} "
-            f"{row.run.rss / 2**20:7.0f}MB {row.run.tree / 2**20:7.0f}MB"
+            f"{row.run.rss / 2**20:7.0f}MB {row.run.tree / 2**20:7.0f}MB {row.run.cpu:7.1f}"
         )
     return lines
 
