@@ -239,9 +239,11 @@ def _check_references(records: list[Record], model: Model, ids: KnownIds | None 
         if ids is not None:  # only part of the repository was parsed: the file names know the rest
             known[kind.table] |= ids[kind.table]
     used: dict[str, set[str]] = defaultdict(set)
+    # Asked for every row: worked out once per table.
+    references = {t: model.references_from(t) for t in {r.table for r in model.references}}
     for record in records:
         for row in record.rows:
-            for ref in model.references_from(row.table):
+            for ref in references.get(row.table, ()):
                 path = (*row.prefix, ref.field)
                 value = row.get(ref.field)
                 if path in record.flagged or value is None:

@@ -12,7 +12,6 @@ import datetime as dt
 import itertools
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
 
 from eventledger.model.kinds import PASSAGES, Model
 from eventledger.model.schema import Schema
@@ -276,7 +275,7 @@ def check_event(record: Record, schema: Schema) -> None:
 
 def _check_claims(
     record: Record,
-    ev: dict[str, Any],
+    ev: Row,
     participants: list[Row],
     spans: list[Row],
     actors: set[str],

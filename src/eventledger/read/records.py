@@ -81,6 +81,9 @@ class Row:
         at = self.shape.at[name]
         self.items = (*self.items[:at], value, *self.items[at + 1 :])
 
+    def __getitem__(self, name: str) -> Any:
+        return self.items[self.shape.at[name]]
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Row):
             return NotImplemented
@@ -107,6 +110,9 @@ def stamp(raw: bytes) -> int:
     return (len(raw) << 32) | zlib.crc32(raw)
 
 
+_NO_ROW = Row("", (), (), shape_of(()))
+
+
 @dataclass(slots=True)
 class Record:
     kind: str
@@ -131,8 +137,9 @@ class Record:
         value = self.rows[0].get(self.id_field)
         return value if isinstance(value, str) else None
 
-    def main(self) -> dict[str, Any]:
-        return self.rows[0].values if self.rows else {}
+    def main(self) -> Row:
+        """The record's own row (a row with no fields when it has none): ask it get(name)."""
+        return self.rows[0] if self.rows else _NO_ROW
 
     def children(self, table: str) -> list[Row]:
         return [r for r in self.rows if r.table == table]
