@@ -310,10 +310,30 @@ def test_everything_validate_accepts_every_writer_carries(repo: Path) -> None:
     assert expected in cells
 
 
+# A compact manifest (what git keeps) cut short: it lists one id of the two it counts.
+TRUNCATED_COMPACT = json.dumps(
+    {
+        "format": "compact/1",
+        "name": NAME,
+        "version": "0.0.9",
+        "created": "2026-01-01T00:00:00Z",
+        "schema": {},
+        "vocabularies": {},
+        "records": {"events": {"count": 2, "digest": "0" * 64, "ids": ["0 2019-a " + "0" * 16]}},
+    }
+).encode()
+
+
 @pytest.mark.parametrize(
     "content",
-    [b"\xff\xfe not utf-8", b"[" * 100_000, b"[1, 2]", b'{"version": "0.0.9"}'],
-    ids=["not-utf8", "nested-too-deep", "a-list", "no-records"],
+    [
+        b"\xff\xfe not utf-8",
+        b"[" * 100_000,
+        b"[1, 2]",
+        b'{"version": "0.0.9"}',
+        TRUNCATED_COMPACT,
+    ],
+    ids=["not-utf8", "nested-too-deep", "a-list", "no-records", "truncated-compact"],
 )
 def test_a_forged_release_manifest_is_refused_not_a_traceback(repo: Path, content: bytes) -> None:
     (repo / "releases").mkdir(exist_ok=True)

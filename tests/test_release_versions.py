@@ -80,11 +80,45 @@ def test_diff_compares_two_builds(history: Path) -> None:
 
 
 def test_the_manifest_is_enough_without_the_old_build(history: Path, tmp_path: Path) -> None:
+    """git keeps the compact manifest: it names the changed record and checks the step; the
+    fields that changed are in the old build, which a fresh clone does not have."""
     clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(history), str(clone))  # no build/ in a clone
+    git(tmp_path, "clone", "-q", str(history), str(clone))
+    shutil.rmtree(clone / "build", ignore_errors=True)  # the fixture commits build/ too
     result = build(Repository(clone))
-    assert result.changes is not None
-    assert result.changes.changed["events"] == {"2019-04-26-kim-cold-departure": ["title"]}
+    assert result.changes is not None and result.changes.level == "patch"
+    assert result.changes.changed["events"] == {"2019-04-26-kim-cold-departure": []}
+    changes = (result.folder / "CHANGES.md").read_text()
+    assert "Changed fields are not listed" in changes
+    assert "- changed: `2019-04-26-kim-cold-departure`\n" in changes
+    assert json.loads((result.folder / "changes.json").read_text())["changed_fields_from"] is None
+
+
+def test_a_recorded_version_rebuilds_its_changed_fields_without_the_old_build(
+    history: Path, tmp_path: Path
+) -> None:
+    """The fields 0.1.1 lists came from build/0.1.0; releases/0.1.1.json keeps them, so a
+    rebuild of 0.1.1 after build/ is gone gives the published bytes."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(history), str(clone))
+    assert (clone / "build" / "0.1.0" / "manifest.json").is_file()  # committed by the fixture
+    first = build(Repository(clone), write_manifest=True)
+    assert (
+        "Changed fields from build/0.1.0/manifest.json."
+        in (first.folder / "CHANGES.md").read_text()
+    )
+    recorded = json.loads((clone / "releases" / "0.1.1.json").read_text())
+    assert recorded["format"] == "compact/1"
+    assert recorded["changes"] == {
+        "changed": {"events": {"2019-04-26-kim-cold-departure": ["title"]}},
+        "fields_from": "build/0.1.0/manifest.json",
+    }
+    published = (clone / "build" / "eventledger-kim-putin-0.1.1.zip").read_bytes()
+    shutil.rmtree(clone / "build")
+    again = build(Repository(clone))
+    assert again.changes is not None
+    assert again.changes.changed["events"] == {"2019-04-26-kim-cold-departure": ["title"]}
+    assert (clone / "build" / "eventledger-kim-putin-0.1.1.zip").read_bytes() == published
 
 
 def test_added_records_need_a_minor_step(history: Path, tmp_path: Path) -> None:
@@ -154,6 +188,8 @@ def test_cli_json_summary_quiet_and_clear_refusal(tmp_path: Path) -> None:
     assert summary["ok"] and summary["rows"]["events"] == 2
     assert summary["drafts_withheld"] == ["2019-04-25-kim-train-departs"]
     assert summary["manifest"] == "releases/0.1.0.json"
+    recorded = json.loads((root / "releases" / "0.1.0.json").read_text())
+    assert recorded["format"] == "compact/1" and recorded["records"]["events"]["count"] == 2
     verified = subprocess.run(
         [str(BIN / "eventledger"), "verify", "build/0.1.0"],
         cwd=root,

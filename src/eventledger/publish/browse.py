@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from eventledger.check.checker import Dataset, load_dataset
 from eventledger.check.coverage import coverage_by_source
@@ -81,6 +80,7 @@ def review_input(
 
 def _pending_changes(dataset: Dataset, name: str, version: str, created: str) -> str:
     """What the next release would change since the last one, as CHANGES.md would say it."""
+    from eventledger.publish.diff import full_manifest
     from eventledger.publish.manifest import (
         ManifestError,
         changes_markdown,
@@ -97,8 +97,12 @@ def _pending_changes(dataset: Dataset, name: str, version: str, created: str) ->
         new = manifest(name, version, created, dataset.schema, selection.rows, selection.drafts)
     except (ManifestError, ValueError, KeyError):
         return ""
-    previous: Any = earlier[-1] if earlier else None
-    return changes_markdown(compare(previous, new, list(dataset.schema.model.record_tables)))
+    order = list(dataset.schema.model.record_tables)
+    if not earlier:
+        return changes_markdown(compare(None, new, order))
+    build = dataset.repository.root / "build"
+    previous, fields_from = full_manifest(build, name, earlier[-1])
+    return changes_markdown(compare(previous, new, order, fields_from))
 
 
 def _created(root: Path) -> str:

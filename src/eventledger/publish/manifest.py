@@ -1,9 +1,17 @@
 """What the repository keeps of each release, and the changes between two releases.
 
-releases/<version>.json (committed) holds, per table, every released record id with a hash
-of its content and a hash of each field, plus the schema (field types) and vocabularies of
-that release. That is enough to list the events added, removed and changed (with the fields
-that changed) and to check the version bump without the old build.
+A release carries its full manifest (build/<version>/manifest.json, in the zip too): per
+table every record id with a hash of its content and a hash of each field, plus the schema
+(field types) and vocabularies. Git keeps a compact form of it, releases/<version>.json: the
+same schema and vocabularies, and per table the sorted ids each with its content hash,
+front-coded (each line says how many leading characters it shares with the id before it),
+with their count and one digest. 100k synthetic events made a 106 MB full manifest and
+make a 3.4 MB compact one (git stores 1.3 MB of it), still enough to name the records added, removed and changed and to
+check the version bump without the old build. Which fields changed comes from the previous
+release's full manifest (its build folder or zip) when it is at hand.
+
+Releases recorded before the compact form (releases/0.1.0.json) hold the full manifest;
+both are read.
 """
 
 from __future__ import annotations
@@ -11,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +31,11 @@ from eventledger.model.schema import Schema
 from eventledger.publish.cells import Row, cell
 
 LEVELS = ("none", "patch", "minor", "major")
+# The "format" of a compact manifest; a full manifest has no "format" key (they predate it).
+COMPACT = "compact/1"
+# A compact line: shared prefix length, the rest of the id, the record's content hash.
+_ID = re.compile(r"\S+")  # what a line can hold: the id is the second of three words
+_LINE = re.compile(r"(0|[1-9][0-9]{0,5}) (\S+) ([0-9a-f]{16})")
 
 
 class ManifestError(Exception):
@@ -98,16 +112,171 @@ def manifest(
 
 
 # What two builds of one version may differ in and still ship the same package: the commit
-# they were built from, and the drafts they held back (a draft ships nothing).
-_NOT_CONTENT = frozenset({"created", "withheld"})
+# they were built from, and the drafts they held back (a draft ships nothing); and whether
+# the manifest is the full one or the compact one git keeps (with the changed fields it was
+# published with).
+_NOT_CONTENT = frozenset({"created", "withheld", "format", "records", "changes"})
+
+
+def record_hash(entry: Any) -> str:
+    """A record's content hash, from a full manifest's entry or a compact one's."""
+    return entry if isinstance(entry, str) else str(entry["hash"])
+
+
+def record_hashes(release: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Per table, every record id with its content hash (full or compact manifest)."""
+    return {
+        table: {rid: record_hash(entry) for rid, entry in records.items()}
+        for table, records in release["records"].items()
+    }
 
 
 def same_content(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two manifests describe the same release: the same records and schema,
-    whatever commit they were built from and whichever drafts were withheld."""
-    return {k: v for k, v in a.items() if k not in _NOT_CONTENT} == {
-        k: v for k, v in b.items() if k not in _NOT_CONTENT
+    whatever commit they were built from, whichever drafts were withheld, full or compact."""
+    head_a = {k: v for k, v in a.items() if k not in _NOT_CONTENT}
+    head_b = {k: v for k, v in b.items() if k not in _NOT_CONTENT}
+    return head_a == head_b and record_hashes(a) == record_hashes(b)
+
+
+def has_fields(release: Mapping[str, Any]) -> bool:
+    """Whether the manifest holds each record's field hashes (a full one) or not (compact)."""
+    return release.get("format") != COMPACT
+
+
+def _table_digest(hashes: Mapping[str, str]) -> str:
+    text = "".join(f"{rid} {hashes[rid]}\n" for rid in sorted(hashes))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    """How many leading characters a and b share: a binary search over slices compared in C,
+    a few steps per id where a character loop takes one per character (a million ids)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _front_coded(hashes: Mapping[str, str]) -> Iterator[str]:
+    before = ""
+    for rid in sorted(hashes):
+        if not _ID.fullmatch(rid):  # ids are checked long before this
+            raise ManifestError(f"record id {rid!r} cannot be written to a compact manifest")
+        shared = _shared_prefix(before, rid)
+        yield f"{shared} {rid[shared:]} {hashes[rid]}"
+        before = rid
+
+
+def compact(release: Mapping[str, Any], changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The form git keeps of a release (releases/<version>.json): everything but the field
+    hashes, and the record list front-coded with one digest per table.
+
+    changes is the release's changes.json. When the previous release was compact too, the
+    fields it lists as changed came from that release's build, if one was at hand: they are
+    kept (for the changed records only), so that rebuilding this version later, with or
+    without that build, writes the CHANGES.md it was published with."""
+    out = {k: v for k, v in release.items() if k != "records"}
+    out["format"] = COMPACT
+    if changes is not None and "changed_fields_from" in changes:
+        out["changes"] = {
+            "fields_from": changes["changed_fields_from"],
+            "changed": {t: c for t, c in changes["changed"].items() if c},
+        }
+    out["records"] = {
+        table: {
+            "count": len(hashes),
+            "digest": _table_digest(hashes),
+            "ids": list(_front_coded(hashes)),
+        }
+        for table, hashes in record_hashes(release).items()
     }
+    return out
+
+
+def compact_bytes(release: Mapping[str, Any], changes: Mapping[str, Any] | None = None) -> bytes:
+    """releases/<version>.json as written: one line per record, stable across rebuilds."""
+    return manifest_bytes(compact(release, changes))
+
+
+def _is_recorded_changes(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and set(data) == {"fields_from", "changed"}
+        and (data["fields_from"] is None or isinstance(data["fields_from"], str))
+        and isinstance(data["changed"], dict)
+        and all(
+            isinstance(table, dict)
+            and all(
+                isinstance(fields, list) and all(isinstance(f, str) for f in fields)
+                for fields in table.values()
+            )
+            for table in data["changed"].values()
+        )
+    )
+
+
+def _expand_table(table: str, data: Any) -> dict[str, str]:
+    if not (
+        isinstance(data, dict)
+        and set(data) == {"count", "digest", "ids"}
+        and type(data["count"]) is int  # not a bool
+        and isinstance(data["digest"], str)
+        and isinstance(data["ids"], list)
+    ):
+        raise ManifestError(f"table {table!r} is not a count, a digest and a list of ids")
+    out: dict[str, str] = {}
+    before = ""
+    for n, line in enumerate(data["ids"], 1):
+        m = _LINE.fullmatch(line) if isinstance(line, str) else None
+        if m is None:
+            raise ManifestError(
+                f"table {table!r}, id {n}: {line!r} is not 'SHARED REST HASH' "
+                "(a number, the rest of the id, 16 hex digits)"
+            )
+        shared = int(m.group(1))
+        if shared > len(before):
+            raise ManifestError(f"table {table!r}, id {n}: shares more than the id before it")
+        rid = before[:shared] + m.group(2)
+        if rid <= before:
+            raise ManifestError(f"table {table!r}, id {n}: {rid!r} is not after {before!r}")
+        out[rid] = m.group(3)
+        before = rid
+    if len(out) != data["count"]:
+        raise ManifestError(
+            f"table {table!r} lists {len(out)} ids but says {data['count']} (truncated?)"
+        )
+    if _table_digest(out) != data["digest"]:
+        raise ManifestError(f"table {table!r}: the ids and hashes do not match its digest")
+    return out
+
+
+_COMPACT_KEYS = frozenset(
+    {"name", "version", "created", "schema", "vocabularies", "withheld", "format", "changes"}
+)
+
+
+def expand(data: Any) -> dict[str, Any]:
+    """A compact manifest as read, checked down to its digests, with each table as a mapping
+    of record ids to content hashes. Raises ManifestError saying what is wrong."""
+    if not isinstance(data, dict) or data.get("format") != COMPACT:
+        raise ManifestError(f"not a compact manifest (format {COMPACT!r})")
+    records = data.get("records")
+    head = {k: v for k, v in data.items() if k != "records"}
+    if not isinstance(records, dict) or not is_manifest(head | {"records": {}}):
+        raise ManifestError(
+            "not an object with its version, created, schema, vocabularies and records"
+        )
+    unknown = sorted(set(head) - _COMPACT_KEYS)
+    if unknown:  # it would make the same records look different (same_content)
+        raise ManifestError(f"it holds keys a compact manifest has not: {', '.join(unknown)}")
+    if "changes" in head and not _is_recorded_changes(head["changes"]):
+        raise ManifestError("its changes are not fields_from and changed fields by record")
+    return head | {"records": {t: _expand_table(t, v) for t, v in records.items()}}
 
 
 def manifest_bytes(data: Mapping[str, Any]) -> bytes:
@@ -130,16 +299,61 @@ def is_manifest(data: Any) -> bool:
     )
     if not all(tops):
         return False
-    return all(
-        isinstance(table, dict)
-        and all(
-            isinstance(entry, dict)
-            and isinstance(entry.get("hash"), str)
-            and isinstance(entry.get("fields"), dict)
-            for entry in table.values()
+    return (
+        all(
+            isinstance(table, dict)
+            and all(
+                isinstance(entry, dict)
+                and isinstance(entry.get("hash"), str)
+                and isinstance(entry.get("fields"), dict)
+                for entry in table.values()
+            )
+            for table in data["records"].values()
         )
-        for table in data["records"].values()
-    ) and all(isinstance(fields, dict) for fields in data["schema"].values())
+        and _lists_of_text(data["vocabularies"])
+        and _lists_of_text(data.get("withheld", {}))
+        and all(
+            isinstance(fields, dict) and all(isinstance(t, str) for t in fields.values())
+            for fields in data["schema"].values()
+        )
+    )
+
+
+def _lists_of_text(data: dict[str, Any]) -> bool:
+    """Vocabulary terms, withheld ids: what compare and withheld put into sets and sort."""
+    return all(
+        isinstance(items, list) and all(isinstance(i, str) for i in items)
+        for items in data.values()
+    )
+
+
+def read_release(path: Path) -> dict[str, Any]:
+    """releases/<version>.json, full (as recorded before the compact form) or compact,
+    checked: a manifest comes with a pull request like any file."""
+    restore = (
+        f"restore it from git (git checkout -- releases/{path.name}) or record the release again"
+    )
+    try:
+        data = read_json(path)
+    except JsonFileError as err:
+        raise ManifestError(f"{path}: cannot read the release manifest: {err}; {restore}") from err
+    if isinstance(data, dict) and "format" in data:
+        try:
+            release = expand(data)
+        except ManifestError as err:
+            raise ManifestError(
+                f"{path}: not the release manifest of {path.stem}: {err}; {restore}"
+            ) from err
+    elif is_manifest(data):
+        release = data
+    else:
+        release = None
+    if release is None or release["version"] != path.stem:
+        raise ManifestError(
+            f"{path}: not the release manifest of {path.stem} (an object with its version, "
+            f"created, schema, vocabularies and records); {restore}"
+        )
+    return release
 
 
 def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
@@ -149,16 +363,7 @@ def read_manifests(folder: Path) -> dict[str, dict[str, Any]]:
         return out
     for path in sorted(folder.glob("*.json")):
         parse_version(path.stem)
-        try:
-            data = read_json(path)
-        except JsonFileError as err:
-            raise ManifestError(f"{path}: cannot read the release manifest: {err}") from err
-        if not is_manifest(data) or data["version"] != path.stem:
-            raise ManifestError(
-                f"{path}: not the release manifest of {path.stem} (an object with its version, "
-                "created, schema, vocabularies and records); restore it from the release"
-            )
-        out[path.stem] = data
+        out[path.stem] = read_release(path)
     return out
 
 
@@ -179,9 +384,15 @@ class Changes:
     schema: list[str] = field(default_factory=list)  # what changed in the schema, and how
     level: str = "none"  # the smallest version bump these changes need
     new_manifest: Mapping[str, Any] | None = field(default=None, repr=False)
+    # Where the changed fields come from when git keeps only the compact manifest of the
+    # previous release: its full manifest (a build), or None when none was at hand and only
+    # the changed records are named. Unset (False) when the previous manifest is a full one.
+    fields_from: str | bool | None = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        # Only where the previous release is compact, so earlier outputs stay as they were.
+        source = {} if self.fields_from is False else {"changed_fields_from": self.fields_from}
+        return source | {
             "previous": self.previous,
             "version": self.version,
             "required_bump": self.level,
@@ -198,14 +409,23 @@ def _raise(current: str, level: str) -> str:
 
 
 def compare(
-    old: Mapping[str, Any] | None, new: Mapping[str, Any], order: Sequence[str] = ()
+    old: Mapping[str, Any] | None,
+    new: Mapping[str, Any],
+    order: Sequence[str] = (),
+    fields_from: str | bool | None = False,
 ) -> Changes:
     """What changed from old to new; order lists the record tables as a release lists them
-    (manifests store them sorted), and tables it does not name follow in sorted order."""
+    (manifests store them sorted), and tables it does not name follow in sorted order.
+    Either may be compact: changed records are then named without their fields (an empty
+    list), and fields_from says where the caller looked for the fields (Changes.fields_from)."""
     tables = [t for t in order if t in new["records"]]
     tables += sorted(t for t in new["records"] if t not in tables)
     changes = Changes(
-        old["version"] if old else None, new["version"], tables=tables, new_manifest=new
+        old["version"] if old else None,
+        new["version"],
+        tables=tables,
+        new_manifest=new,
+        fields_from=fields_from,
     )
     if old is None:
         for table in tables:
@@ -237,10 +457,14 @@ def compare(
         a, b = old["records"].get(table, {}), new["records"][table]
         changes.added[table] = sorted(set(b) - set(a))
         changes.removed[table] = sorted(set(a) - set(b))
-        changed = {}
+        changed: dict[str, list[str]] = {}
         for rid in sorted(set(a) & set(b)):
-            if a[rid]["hash"] != b[rid]["hash"]:
-                fa, fb = a[rid]["fields"], b[rid]["fields"]
+            ea, eb = a[rid], b[rid]
+            if record_hash(ea) != record_hash(eb):
+                if isinstance(ea, str) or isinstance(eb, str):  # a compact manifest
+                    changed[rid] = []
+                    continue
+                fa, fb = ea["fields"], eb["fields"]
                 changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
         changes.changed[table] = changed
         if changes.added[table] or changes.removed[table]:
@@ -248,6 +472,18 @@ def compare(
         if changed:
             level = _raise(level, "patch")
     changes.level = level
+    return changes
+
+
+def as_published(changes: Changes, recorded: Mapping[str, Any]) -> Changes:
+    """The changed fields a published version was released with, from its compact manifest
+    (Changes.fields_from and the fields of each changed record), whatever build of the
+    previous release is at hand now: a rebuild gives the published bytes."""
+    changes.fields_from = recorded["fields_from"]
+    for table, changed in changes.changed.items():
+        fields = recorded["changed"].get(table, {})
+        for rid in changed:
+            changed[rid] = list(fields.get(rid, []))
     return changes
 
 
@@ -285,6 +521,18 @@ def changes_markdown(changes: Changes) -> str:
     lines = [f"# Changes in {changes.version} {since}", ""]
     if changes.previous:
         lines += [f"Required version step: {changes.level}.", ""]
+    any_changed = any(changes.changed.values())
+    if changes.fields_from is None and any_changed:
+        lines += [
+            f"Changed fields are not listed: git keeps one hash per record of "
+            f"{changes.previous} (releases/{changes.previous}.json) and its build was not at "
+            f"hand (build/{changes.previous}/ or its zip). Build {changes.previous} at its tag "
+            f"v{changes.previous} and `eventledger diff build/{changes.previous} "
+            f"build/{changes.version}` lists them.",
+            "",
+        ]
+    elif isinstance(changes.fields_from, str) and any_changed:
+        lines += [f"Changed fields from {changes.fields_from}.", ""]
     if changes.schema:
         lines += ["## Schema", ""] + [f"- {s}" for s in changes.schema] + [""]
     for table in changes.tables:
@@ -301,7 +549,9 @@ def changes_markdown(changes: Changes) -> str:
             + (" (withheld: a draft under correction, not withdrawn)" if i in held else "")
             for i in removed
         ]
-        lines += [f"- changed: `{i}` ({', '.join(f)})" for i, f in changed.items()]
+        lines += [
+            f"- changed: `{i}`" + (f" ({', '.join(f)})" if f else "") for i, f in changed.items()
+        ]
         lines.append("")
     if len(lines) == 2:
         lines += ["No changes.", ""]

@@ -13,11 +13,12 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eventledger.atomic import write_atomically
 from eventledger.git import GitMissing, git
 from eventledger.issues import IssuesError
-from eventledger.publish.manifest import same_content
+from eventledger.publish.manifest import ManifestError, compact_bytes, read_release, same_content
 from eventledger.read.repository import Repository
 
 CITATION = "CITATION.cff"
@@ -69,6 +70,14 @@ def refuse_uncommitted(repository: Repository) -> None:
         )
 
 
+def _holds(recorded: Path, built: dict[str, Any]) -> bool:
+    """Whether releases/<version>.json (full or compact) records the records of the build."""
+    try:
+        return same_content(read_release(recorded), built)
+    except ManifestError:
+        return False
+
+
 def record_release(repository: Repository, version: str, built_manifest: Path) -> Recorded:
     """Record the built version: write releases/<version>.json, cite the version in
     CITATION.cff, commit both ("Release <version>") and tag v<version>.
@@ -79,10 +88,20 @@ def record_release(repository: Repository, version: str, built_manifest: Path) -
     """
     tag = f"v{version}"
     manifest = repository.root / "releases" / f"{version}.json"
-    data = built_manifest.read_bytes()
+    # The build just written and checked: its full manifest and its changes (the changed
+    # fields it lists go into the compact form git keeps).
+    try:
+        built = json.loads(built_manifest.read_bytes())
+        changes = json.loads((built_manifest.parent / "changes.json").read_bytes())
+        data = compact_bytes(built, changes)
+    except (OSError, ValueError, KeyError, TypeError, ManifestError) as err:
+        raise RecordError(
+            f"{built_manifest.parent}: the build's manifest.json or changes.json cannot be "
+            f"read ({err}); run the release again (it builds again)"
+        ) from err
     tagged = _tag_commit(repository, tag)
     if tagged is not None:
-        if manifest.exists() and same_content(json.loads(manifest.read_bytes()), json.loads(data)):
+        if manifest.exists() and _holds(manifest, built):
             return Recorded(version, manifest, tag, tagged, already=True)
         raise RecordError(
             f"the tag {tag} exists but releases/{version}.json does not hold this build; "

@@ -39,13 +39,16 @@ from eventledger.publish.aside import AsideFolder, UnsafeName
 from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
 from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource
+from eventledger.publish.diff import full_manifest
 from eventledger.publish.forked import CLOSE_IN_CHILD
 from eventledger.publish.manifest import (
     LEVELS,
     Changes,
     ManifestError,
+    as_published,
     bump,
     changes_markdown,
+    compact_bytes,
     compare,
     manifest,
     manifest_bytes,
@@ -272,6 +275,7 @@ def _check_versions(
     earlier: list[dict[str, Any]],
     current: dict[str, Any] | None,
     order: list[str],
+    build: Path,
 ) -> Changes:
     if current is not None and not same_content(current, new):
         raise ReleaseError(
@@ -279,10 +283,16 @@ def _check_versions(
             "records; a published version is never changed. Raise the version in "
             "datapackage.json (see CONTRIBUTING.md, Versions)."
         )
-    previous = earlier[-1] if earlier else None
-    changes = compare(previous, new, order)
-    if previous is None:
-        return changes
+    if not earlier:
+        return compare(None, new, order)
+    if current is not None and "changes" in current:
+        # A published version is rebuilt with the changed fields it was published with.
+        previous: Mapping[str, Any] = earlier[-1]
+        changes = as_published(compare(previous, new, order), current["changes"])
+    else:
+        # git keeps the last release compact: the fields that changed come from its build.
+        previous, fields_from = full_manifest(build, new["name"], earlier[-1])
+        changes = compare(previous, new, order, fields_from)
     step = bump(previous["version"], version)
     if step == "none":
         raise ReleaseError(
@@ -320,6 +330,7 @@ def render(target: Target, dataset: Dataset, progress: Progress = _quiet) -> Ren
         target.earlier,
         target.manifests.get(version),
         list(schema.model.record_tables),
+        dataset.repository.root / "build",
     )
     return Rendered(
         schema=schema,
@@ -815,7 +826,7 @@ def build(
         try:
             path.parent.mkdir(exist_ok=True)
             if not path.exists():
-                write_atomically(path, manifest_bytes(rendered.manifest))
+                write_atomically(path, compact_bytes(rendered.manifest, rendered.changes.to_dict()))
         except OSError as err:
             raise ReleaseError(
                 f"{repository.rel(result.folder)}/ is built and checked, but "
