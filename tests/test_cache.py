@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from casekit import CASES, make_repository
+from casekit import CASES, make_repository, place_valid_cases
 from eventledger.check.parallel import CHUNK, _key, read_file, read_files
 from eventledger.cli import main
 from eventledger.model.schema import Schema, load_schema
@@ -316,3 +316,78 @@ def test_a_record_places_issues_from_the_bytes_it_checked(
     assert moved.where is not None and not moved.issues
     entry.path.unlink()
     assert moved.position(path) == (1, 1)  # gone: nothing to place it in, and no traceback
+
+
+def _swap(data: tuple[Any, ...], column: int, at: int, value: Any) -> tuple[Any, ...]:
+    """The stored base (check/summary.py: encode_base) with one file's value in one of its
+    columns (ids, refs, dups, uniques, spans, issues) replaced."""
+    columns = list(data[6:])
+    changed = list(columns[column])
+    changed[at] = value
+    columns[column] = tuple(changed)
+    return (*data[:6], *columns)
+
+
+# Each takes the stored base and the place of a broken event in it.
+WRONG_STATES: dict[str, Callable[[tuple[Any, ...], int], Any]] = {
+    "not a tuple": lambda d, at: list(d),
+    "another version": lambda d, at: (d[0] + 1, *d[1:]),
+    "a column too short": lambda d, at: (*d[:6], d[6][:-1], *d[7:]),
+    "a digest cut short": lambda d, at: (*d[:5], d[5][:-1], *d[6:]),
+    "a code object among the references": lambda d, at: _swap(
+        d, 1, at, (compile("0", "x", "eval"), "x")
+    ),
+    "a reference that is no text": lambda d, at: _swap(d, 1, at, (1,)),
+    "a span of the wrong types": lambda d, at: _swap(d, 4, at, ("evidence", 1, "a", 2, None)),
+    "an unhashable unique value": lambda d, at: _swap(d, 3, at, (("events", "event_id", [1]),)),
+    "an issue of an unknown code": lambda d, at: _swap(
+        d, 5, at, (("x", 1, 1, "no-such-code", "m", (), None, None, None, False),)
+    ),
+    "an issue of another file": lambda d, at: _swap(
+        d,
+        5,
+        at,
+        (("events/elsewhere.yaml", 1, 1, "unknown-actor", "m", (), None, None, None, False),),
+    ),
+    "the broken file's issues left out": lambda d, at: _swap(d, 5, at, ()),
+}
+
+
+@pytest.mark.parametrize("wrong", sorted(WRONG_STATES))
+def test_a_state_of_summaries_that_is_no_state_is_never_trusted(tmp_path: Path, wrong: str) -> None:
+    """The summaries a partial check starts from are refused when they have any other shape
+    than the one written (then everything is checked); one that passes its checksum and its
+    shape is believed like any cache entry, so CI runs --no-cache: what a forged but
+    well-shaped state can do is name the issues of the files it describes, never run code.
+    Either way, the next run after a change says what a cold run says, or (well shaped and
+    false) the stored issues of unchanged files, which is what this test pins down."""
+    from eventledger.check.partial import _state_key
+
+    root = tmp_path / "repo"
+    make_repository(root)
+    place_valid_cases(root)
+    broken = root / "events" / "2019" / "2019-04-25-broken.yaml"
+    shutil.copyfile(CASES / "invalid" / "unknown-actor" / "typo-in-participant.yaml", broken)
+    runner = CliRunner()
+    args = ["validate", "--root", str(root), "--format", "json"]
+    runner.invoke(main, args)
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    assert cache is not None
+    payload = cache.get(_state_key(cache))
+    assert payload
+    data = marshal.loads(payload)  # noqa: S302  # our own test entry
+    at = data[3].split("\0").index(broken.relative_to(root).as_posix())
+    cache.put(_state_key(cache), marshal.dumps(WRONG_STATES[wrong](data, at)))
+    other = next((root / "events").rglob("*train-departs.yaml"))  # shares no id with broken
+    other.write_text(
+        other.read_text(encoding="utf-8").replace("title: ", "title: New ", 1), "utf-8"
+    )
+    cached = runner.invoke(main, args)
+    cold = runner.invoke(main, [*args, "--no-cache"])
+    if wrong == "the broken file's issues left out":
+        assert cached.output != cold.output  # believed: a well-shaped entry names issues
+        assert "unknown-actor" not in cached.output
+    else:
+        assert (cached.exit_code, cached.output) == (cold.exit_code, cold.output)
+        assert "unknown-actor" in cold.output

@@ -19,6 +19,7 @@ import pytest
 
 from casekit import PROJECT, copy_corpus
 from eventledger.check.incremental import fingerprint
+from eventledger.issues.reporters import as_json, summarize
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
@@ -94,6 +95,27 @@ def edit_text(root: Path, rng: random.Random) -> None:
     text.write_text(data[:cut] + "Eingefügt. " + data[cut:], encoding="utf-8")
 
 
+def rename_actor(root: Path, rng: random.Random) -> None:
+    """An actor's id renamed (file and id) while events still name the old one: they turn
+    unknown-actor, the hint names the new id; restoring the folder turns them back."""
+    path = rng.choice(sorted((root / "actors").glob("*.yaml")))
+    new = path.with_name(f"{path.stem}-renamed.yaml")
+    path.rename(new)
+    substitute(new, r"^actor_id: .*$", f"actor_id: {new.stem}")
+
+
+def break_duplicate(root: Path, rng: random.Random) -> None:
+    """A suspected duplicate pair (or a duplicate id) broken again by removing the copy."""
+    copies = [p for p in events(root) if p.stem.endswith(("-again", "-copy"))]
+    if copies:
+        rng.choice(copies).unlink()
+
+
+def retitle(root: Path, rng: random.Random) -> None:
+    """A change that breaks nothing (what most edits are)."""
+    substitute(rng.choice(events(root)), r"^title: ", "title: Revised: ")
+
+
 def wrong_folder(root: Path, rng: random.Random) -> None:
     path = rng.choice(events(root))
     target = root / "events" / "1900" / path.name
@@ -111,6 +133,9 @@ MUTATIONS: list[Callable[[Path, random.Random], None]] = [
     delete_actor,
     edit_text,
     wrong_folder,
+    rename_actor,
+    break_duplicate,
+    retitle,
 ]
 
 
@@ -127,8 +152,10 @@ def test_what_the_cache_answers_is_what_a_cold_run_says(tmp_path: Path) -> None:
     root = copy_corpus(tmp_path)
     assert validate(root)[0] == 0  # fills the cache
     kinds_seen: set[str] = set()
-    for _ in range(8):
-        for mutation in rng.sample(MUTATIONS, 3):
+    for round in range(10):
+        # The first round forms a duplicate pair, then every round is drawn at random.
+        chosen = [duplicate_id, rename_actor, retitle] if round == 0 else rng.sample(MUTATIONS, 3)
+        for mutation in chosen:
             mutation(root, rng)
         if rng.random() < 0.3:
             restore(root, rng)
@@ -154,3 +181,58 @@ def test_a_file_index_that_is_no_index_is_ignored(tmp_path: Path) -> None:
     for junk in (b"", b"\0" * 7, b"\xff" * 16 + b"x" * 40, os.urandom(300)):
         cache.put(key, junk)
         assert fingerprint(repository, files, stray, cache) == expected
+
+
+def test_a_run_after_a_few_changes_checks_only_what_they_touch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a few edits (one breaks a reference, one forms a suspected duplicate, one a
+    Pandera failure beside records whose failures are cached) the run re-checks a part of
+    the repository, never all of it, and says what a cold run says."""
+    from eventledger.check import checker
+    from eventledger.check.incremental import check_repository
+
+    root = copy_corpus(tmp_path)
+    bad_vocabulary(root, random.Random(1))  # noqa: S311  # a Pandera failure that stays cached
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    check_repository(repository, jobs=1, cache=cache)
+    rng = random.Random(5)  # noqa: S311  # a repeatable choice, not a secret
+    for mutation in (unknown_actor, suspected_duplicate, bad_vocabulary, retitle):
+        mutation(root, rng)
+
+    def whole(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the whole repository was checked")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(checker, "check_files", whole)
+        outcome = check_repository(repository, jobs=1, cache=cache)
+    assert not outcome.from_cache
+    codes = {i.code for i in outcome.issues}
+    assert {"unknown-actor", "duplicate-event-suspected"} <= codes
+    cold = validate(root, "--no-cache")[1]
+    assert as_json(outcome.issues, summarize(outcome.issues, outcome.records)) + "\n" == cold
+
+
+def test_pandera_aside_that_fails_is_replaced_by_pandera_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child that runs Pandera for a partial check may die (out of memory, killed): the
+    parent then runs Pandera itself and says the same."""
+    from eventledger.check import tables_aside
+    from eventledger.check.incremental import check_repository
+
+    root = copy_corpus(tmp_path)
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    check_repository(repository, jobs=1, cache=cache)
+    bad_vocabulary(root, random.Random(3))  # noqa: S311  # a repeatable choice, not a secret
+
+    def dies(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(tables_aside, "_serve", dies)
+    outcome = check_repository(repository, jobs=1, cache=cache)
+    cold = validate(root, "--no-cache")[1]
+    assert '"not-in-vocabulary"' in cold
+    assert as_json(outcome.issues, summarize(outcome.issues, outcome.records)) + "\n" == cold

@@ -19,6 +19,8 @@ from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
+from eventledger.check.table_report import report_failures
+from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -40,6 +42,7 @@ class Dataset:
     records: list[Record]
     texts: dict[str, SourceText]
     issues: IssueList = field(default_factory=IssueList)
+    layers: Layers | None = None
 
     def by_kind(self, kind: str) -> list[Record]:
         return [r for r in self.records if r.kind == kind]
@@ -102,21 +105,111 @@ def check_files(
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
     if known is not None:
         _read_cited_texts(repository, records, texts, known, schema.model)
-    _check_spans(records, texts, schema.model)
-    if known is None:  # a partial check does not read every span that touches a text
-        check_coverage(records, texts, schema.model)
-    _check_layout(records, files, schema.model)
-    _check_references(records, schema.model, known)
-    _check_suspected_duplicates(records)
-    table_layer = _tables()
-    for table in table_layer.each_table(records, schema):  # checked and let go one by one
-        extra.extend(table_layer.check_table(table, schema))
+    layers = _check_across(records, files, texts, schema, known=known, whole=known is None)
+    extra.extend(layers.table_issues)
     extra.extend(check_package_metadata(repository))
-    dataset = Dataset(repository, schema, records, texts)
+    dataset = Dataset(repository, schema, records, texts, layers=layers)
     for record in records:
         dataset.issues.extend(record.issues)
     dataset.issues.extend(extra)
     return dataset
+
+
+@dataclass
+class Layers:
+    """What the checks across records found beside the records' own issues: the issues of
+    no record (Pandera over a whole column), the references each record makes that count
+    (in the order of the records) and whether Pandera's order decided which of two
+    failures of one field was told (then only a run over whole tables says the same)."""
+
+    table_issues: list[Issue]
+    references: list[list[tuple[str, str]]]
+    duplicate_keys: list[tuple[object, ...] | None]
+    order_decided: bool
+
+
+@dataclass
+class Elsewhere:
+    """What the records of a repository that a part's check does not read tell the checks
+    across records (check/incremental.py): every id, the references they make, the rows of
+    span tables for the coverage of the texts whose records are in the part."""
+
+    known: KnownIds
+    used: dict[str, set[str]]
+    span_rows: dict[str, list[dict[str, object]]]
+    coverage_of: frozenset[str]
+
+
+def _check_across(
+    records: list[Record],
+    files: list[RecordFile],
+    texts: dict[str, SourceText],
+    schema: Schema,
+    *,
+    known: KnownIds | None = None,
+    whole: bool = True,
+    elsewhere: Elsewhere | None = None,
+    aside: TablesAside | None = None,
+) -> Layers:
+    """The layers after reading, in their order (each reads what the ones before flagged):
+    spans, coverage, layout, references, suspected duplicates, tables."""
+    model = schema.model
+    _check_spans(records, texts, model)
+    if elsewhere is not None:
+        covered = {s: t for s, t in texts.items() if s in elsewhere.coverage_of}
+        check_coverage(records, covered, model, rows=elsewhere.span_rows)
+    elif whole:  # a partial check does not read every span that touches a text
+        check_coverage(records, texts, model)
+    _check_layout(records, files, model)
+    if elsewhere is not None:
+        refs = _check_references(records, model, elsewhere.known, elsewhere.used)
+    else:
+        refs = _check_references(records, model, known)
+    keys = _check_suspected_duplicates(records)
+    table_issues: list[Issue] = []
+    decided: set[str] = set()
+    found = None
+    if aside is not None:  # Pandera is ready in a process of its own
+        origins: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
+        for record in records:
+            for row in record.rows:
+                origins[row.table].append((record, row))
+        found = aside.check([(n, [row.values for _, row in o]) for n, o in origins.items()])
+    if found is not None:
+        for (name, rows), (cases, checks) in zip(origins.items(), found, strict=True):
+            spec = schema.tables[name]
+            table_issues.extend(report_failures(cases, spec, rows, checks, schema, decided))
+    else:
+        table_layer = _tables()
+        for table in table_layer.each_table(records, schema):  # checked and let go one by one
+            table_issues.extend(table_layer.check_table(table, schema, decided))
+    return Layers(table_issues, refs, keys, bool(decided))
+
+
+def check_part(
+    repository: Repository,
+    files: list[RecordFile],
+    records: list[Record],
+    texts: dict[str, SourceText],
+    elsewhere: Elsewhere,
+    aside: TablesAside | None = None,
+) -> tuple[Schema, list[Record], Layers]:
+    """Check the records read from some of a repository's files (in the repository's order)
+    as the whole repository's check would, the rest of it told by elsewhere and texts
+    (source id -> its text, as the whole check reads them). The part must hold every record
+    whose issues depend on one in it (check/partial.py chooses it so); its records' issues
+    are then what the whole check finds in them. aside: Pandera ready in a child process,
+    which then checks the part's tables."""
+    schema = load_schema(repository.schema_dir)
+    source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
+    for record in records:
+        if record.kind == source_kind:
+            folder_id = Path(record.file).parent.name
+            path = repository.source_text(folder_id)
+            text = read_source_text(path, folder_id, repository.root)
+            check_source(record, text, f"sources/{folder_id}/text.txt")
+    layers = _check_across(records, files, texts, schema, elsewhere=elsewhere, aside=aside)
+    return schema, records, layers
 
 
 def _tables() -> ModuleType:
@@ -230,9 +323,15 @@ def _check_layout(records: list[Record], files: list[RecordFile], model: Model) 
                 )
 
 
-def _check_references(records: list[Record], model: Model, ids: KnownIds | None = None) -> None:
+def _check_references(
+    records: list[Record],
+    model: Model,
+    ids: KnownIds | None = None,
+    used_elsewhere: dict[str, set[str]] | None = None,
+) -> list[list[tuple[str, str]]]:
     """Every reference the Table Schemas declare (foreignKeys, and itemReference on lists)
-    resolves to a record; records nobody refers to are named where the catalog asks."""
+    resolves to a record; records nobody refers to are named where the catalog asks.
+    Returns, record by record, the references that count as a use: (target table, id)."""
     known: dict[str, set[str]] = {}
     for kind in model.kinds:
         known[kind.table] = {r.id for r in records if r.kind == kind.name and r.id}
@@ -241,7 +340,12 @@ def _check_references(records: list[Record], model: Model, ids: KnownIds | None 
     used: dict[str, set[str]] = defaultdict(set)
     # Asked for every row: worked out once per table.
     references = {t: model.references_from(t) for t in {r.table for r in model.references}}
+    for table, found in (used_elsewhere or {}).items():
+        used[table] |= found
+    made: list[list[tuple[str, str]]] = []
     for record in records:
+        own: list[tuple[str, str]] = []
+        made.append(own)
         for row in record.rows:
             for ref in references.get(row.table, ()):
                 path = (*row.prefix, ref.field)
@@ -252,6 +356,7 @@ def _check_references(records: list[Record], model: Model, ids: KnownIds | None 
                     if not isinstance(item, str):
                         continue
                     used[ref.target].add(item)
+                    own.append((ref.target, item))
                     if item not in known[ref.target]:
                         _report_unknown(record, ref, item, path, known[ref.target], model)
     for kind in model.kinds:
@@ -269,6 +374,7 @@ def _check_references(records: list[Record], model: Model, ids: KnownIds | None 
                     (kind.id_field,),
                     flag=False,
                 )
+    return made
 
 
 def _owner(model: Model, table: str) -> str:
@@ -292,25 +398,34 @@ def _report_unknown(
     record.report(f"unknown-{target.name}", message, path, found=value, hint=hint)
 
 
-def _check_suspected_duplicates(records: list[Record]) -> None:
+def duplicate_key(record: Record) -> tuple[object, ...] | None:
+    """What makes two events suspected duplicates (the same for both), or None for a record
+    that is compared with none."""
+    if record.kind != "event" or not record.rows:
+        return None
+    ev = record.main()
+    actors = frozenset(r.get("actor_id") for r in record.children("participants"))
+    key = (
+        ev.get("event_type"),
+        ev.get("date_start"),
+        ev.get("date_end"),
+        ev.get("factuality"),
+        actors,
+    )
+    return key if None not in key[:2] else None
+
+
+def _check_suspected_duplicates(records: list[Record]) -> list[tuple[object, ...] | None]:
+    """Warn the events that look alike; return every record's duplicate key."""
     groups: dict[tuple[object, ...], list[Record]] = defaultdict(list)
-    for record in records:
-        if record.kind != "event" or not record.rows:
-            continue
-        ev = record.main()
-        actors = frozenset(r.get("actor_id") for r in record.children("participants"))
-        key = (
-            ev.get("event_type"),
-            ev.get("date_start"),
-            ev.get("date_end"),
-            ev.get("factuality"),
-            actors,
-        )
-        if None not in key[:2]:
+    keys = [duplicate_key(record) for record in records]
+    for record, key in zip(records, keys, strict=True):
+        if key is not None:
             groups[key].append(record)
     for members in groups.values():
         if len(members) > 1:
             _report_group(sorted(members, key=lambda r: r.file))
+    return keys
 
 
 def _report_group(members: list[Record]) -> None:

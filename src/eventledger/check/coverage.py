@@ -160,28 +160,38 @@ def coverage_by_source(dataset: Dataset) -> dict[str, list[Sentence]]:
 
 
 def _of_records(
-    records: Sequence[Record], texts: Mapping[str, SourceText], model: Model
+    records: Sequence[Record],
+    texts: Mapping[str, SourceText],
+    model: Model,
+    spans: Mapping[str, Sequence[Row]] | None = None,
 ) -> dict[str, list[Sentence]]:
     rows: dict[str, list[Row]] = {}
     languages: dict[str, str] = {}
     source_kind = model.kind_of_table(SOURCE_TABLE).name
     for record in records:
-        for row in record.rows:
-            rows.setdefault(row.table, []).append(row)
+        if spans is None:
+            for row in record.rows:
+                rows.setdefault(row.table, []).append(row)
         if record.kind == source_kind and record.id:
             languages[record.id] = str(record.main().get(LANGUAGE_FIELD) or "")
     readable = {sid: t.text for sid, t in texts.items() if t.text is not None}
-    return coverage_of(model, rows, readable, languages)
+    return coverage_of(model, rows if spans is None else spans, readable, languages)
 
 
 EXCERPT = 60  # characters of a sentence shown in a message
 
 
 def check_coverage(
-    records: Sequence[Record], texts: Mapping[str, SourceText], model: Model
+    records: Sequence[Record],
+    texts: Mapping[str, SourceText],
+    model: Model,
+    *,
+    rows: Mapping[str, Sequence[Row]] | None = None,
 ) -> None:
     """Report every sentence that no span and no passage touches, on the source's
-    uncoded.yaml (where it is to be set aside) or, without one, on its source.yaml."""
+    uncoded.yaml (where it is to be set aside) or, without one, on its source.yaml. rows:
+    the rows of the span tables when records are only some of the repository's (those
+    that hold the texts), else read from the records."""
     sets = next(k for k in model.kinds if _holds_passages(k))
     source_kind = model.kind_of_table(SOURCE_TABLE)
     where: dict[str, tuple[Record, tuple[str, ...]]] = {}
@@ -197,7 +207,7 @@ def check_coverage(
             where.setdefault(record.id, (record, (source_kind.id_field,)))
         elif record.kind == sets.name:
             where[record.id] = (record, (PASSAGES,))  # the key's line, or the file's first
-    for sid, found in _of_records(records, texts, model).items():
+    for sid, found in _of_records(records, texts, model, rows).items():
         if sid not in where or sid in unread:
             continue
         record, path = where[sid]

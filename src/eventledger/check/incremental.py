@@ -134,10 +134,27 @@ def _sha256_of(path: str) -> bytes:
 def fingerprint(
     repository: Repository, files: Iterable[RecordFile], stray: Iterable[RecordFile], cache: Cache
 ) -> str:
+    return _fingerprint(repository, files, stray, cache)[0]
+
+
+def _fingerprint(
+    repository: Repository, files: Iterable[RecordFile], stray: Iterable[RecordFile], cache: Cache
+) -> tuple[str, dict[str, bytes], str]:
+    """The run's fingerprint, each record file's digest (by rel, 32 bytes) and the digest of
+    the files beside records (a source's text)."""
     index = _Index(cache)
     parts: list[bytes] = [cache.namespace]
+    digests: dict[str, bytes] = {}
+    beside = hashlib.sha256()
     for entry in files:
         sha = index.digest(entry.where, entry.rel)
+        found = index.new.get(entry.rel)
+        # The SHA-256 in 32 bytes, or for words saying why there is none, theirs.
+        digests[entry.rel] = (
+            found[4]
+            if found is not None and len(sha) == 64
+            else hashlib.sha256(sha.encode()).digest()
+        )
         parts.append(_text(f"\n{entry.kind}\0{entry.rel}\0{sha}"))
         if entry.id_folder:  # its folder's other files (a source's text.txt) are inputs too
             folder, _, own = entry.rel.rpartition("/")
@@ -148,6 +165,7 @@ def fingerprint(
                         rel = f"{folder}/{name}"
                         sha = index.digest(f"{where}/{name}", rel)
                         parts.append(_text(f"\nbeside\0{rel}\0{sha}"))
+                        beside.update(parts[-1])
     for entry in stray:  # what does not belong, and why (a link, an unreadable folder)
         parts.append(_text(f"\nstray\0{entry.kind}\0{entry.rel}\0{entry.detail}"))
     meta = str(repository.root / "datapackage.json")
@@ -155,7 +173,7 @@ def fingerprint(
     index.save()
     # Every part is a line of fields separated by NUL (which no name holds) ending in a
     # hex SHA-256 or words from digest(): the joined bytes cannot be read two ways.
-    return hashlib.sha256(b"".join(parts)).hexdigest()
+    return hashlib.sha256(b"".join(parts)).hexdigest(), digests, beside.hexdigest()
 
 
 def _encode(outcome: Outcome) -> bytes:
@@ -177,16 +195,26 @@ def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) 
     files, stray = repository.discover()
     key = ""
     if cache is not None:
-        run = fingerprint(repository, files, stray, cache)
+        run, digests, beside = _fingerprint(repository, files, stray, cache)
         key = hashlib.sha256(cache.namespace + b"\0run\0" + run.encode()).hexdigest()
         payload = cache.get(key)
         stored = _decode(payload) if payload is not None else None
         if stored is not None:
             return stored
+        from eventledger.check.partial import check_changed  # only when something changed
+
+        found = check_changed(repository, files, stray, digests, beside, jobs=jobs, cache=cache)
+        if found is not None:
+            outcome = Outcome(*found)
+            cache.account(cache.put(key, _encode(outcome)))
+            return outcome
     from eventledger.check.checker import check_files  # pandas and Pandera: only on a miss
 
     dataset = check_files(repository, files, stray, jobs=jobs, cache=cache)
     outcome = Outcome(dataset.issues.sorted(), len(dataset.records))
     if cache is not None:
         cache.account(cache.put(key, _encode(outcome)))
+        from eventledger.check.partial import keep_state
+
+        keep_state(dataset, files, digests, beside, cache)
     return outcome

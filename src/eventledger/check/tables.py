@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -12,10 +10,9 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from eventledger.check.table_report import Failure, report_failures
 from eventledger.issues import Issue
-from eventledger.issues.suggest import closest, did_you_mean
-from eventledger.model.codelists import codelist
-from eventledger.model.pandera_schema import CONSTRAINT_CODES, table_schema
+from eventledger.model.pandera_schema import table_schema
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
 from eventledger.read.records import Record, Row
@@ -79,150 +76,42 @@ def each_table(records: list[Record], schema: Schema) -> Iterator[Table]:
         yield build_table(spec, rows.pop(name))
 
 
-def check_table(table: Table, schema: Schema) -> list[Issue]:
+def check_table(table: Table, schema: Schema, decided: set[str] | None = None) -> list[Issue]:
     """Run the derived Pandera schema lazily over the whole table.
 
     Failures are reported into the records the failing rows came from; what is returned
-    are the failures that belong to no row.
+    are the failures that belong to no row. decided collects the files where one field
+    failed two checks: only the first is told, and Pandera's order of failures (an
+    unstable sort over the whole table) decides which.
     """
-    frame_schema, checks = table_schema(table.spec, schema)
+    cases, constraints = failures(table.spec, table.frame, schema)
+    return report_failures(cases, table.spec, table.origins, constraints, schema, decided)
+
+
+def failures(
+    spec: TableSpec, frame: pd.DataFrame, schema: Schema
+) -> tuple[list[Failure], dict[str, tuple[str, ...]]]:
+    """Pandera's failures over the table, in its order, as plain values (what a process of
+    its own can send back), and each column's constraints in the order of its checks."""
+    frame_schema, checks = table_schema(spec, schema)
+    constraints = {column: c.constraints for column, c in checks.items()}
     try:
         # inplace: no copy of the table (coerce is off, so nothing in it changes).
-        frame_schema.validate(table.frame, lazy=True, inplace=True)
+        frame_schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as err:
-        return _issues_from(err.failure_cases, table, checks, schema)
-    return []
-
-
-def _issues_from(
-    cases: pd.DataFrame, table: Table, checks: dict[str, Any], schema: Schema
-) -> list[Issue]:
-    issues: list[Issue] = []
-    duplicates: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    case: Any
-    for case in cases.itertuples(index=False):
-        index = getattr(case, "index", None)
-        if index is None or pd.isna(index):
-            issues.append(
-                Issue(
-                    "",
-                    0,
-                    0,
-                    "table-check-failed",
-                    f"{table.spec.name}: {case.check}",
-                    found=str(case.failure_case),
+        out: list[Failure] = []
+        case: Any
+        for case in err.failure_cases.itertuples(index=False):
+            index = getattr(case, "index", None)
+            number = case.check_number
+            out.append(
+                Failure(
+                    None if index is None or pd.isna(index) else int(index),
+                    str(case.column),
+                    str(case.check),
+                    None if number is None or pd.isna(number) else int(number),
+                    str(case.failure_case),
                 )
             )
-            continue
-        record, row = table.origins[int(index)]
-        column = str(case.column)
-        check = str(case.check)
-        if check == "not_nullable":
-            constraint = "required"
-        elif check == "field_uniqueness":
-            constraint = "unique"
-        elif check == "multiple_fields_uniqueness":
-            constraint = "primaryKey"
-        elif check.startswith("dtype("):
-            constraint = "type"
-        elif case.check_number is not None and not pd.isna(case.check_number) and column in checks:
-            constraint = checks[column].constraints[int(case.check_number)]
-        else:
-            constraint = "type"
-        if constraint in ("unique", "primaryKey"):
-            key = tuple(table.spec.primary_key) if constraint == "primaryKey" else (column,)
-            duplicates[key].append(int(index))
-            continue
-        path = (*row.prefix, column)
-        if path in record.flagged or row.prefix in record.flagged:
-            continue
-        spec = table.spec.field(column)
-        code = CONSTRAINT_CODES[constraint]
-        value = row.get(column)
-        expected, hint = _expectation(spec, constraint, value, schema)
-        found = ", ".join(_bad_items(spec, value, schema)) if spec.type == "list" else str(value)
-        record.report(
-            code,
-            f"{column}: {found!r} breaks the constraint '{constraint}' of {table.spec.name}",
-            path,
-            expected=expected,
-            found=found,
-            hint=hint,
-        )
-    for key, indexes in duplicates.items():
-        if len(key) == 1:
-            _report_duplicates(table, key[0], sorted(set(indexes)))
-        # A composite key can only repeat within one event (reported by the record checks as
-        # duplicate-participant) or through a repeated event_id (reported as duplicate-id).
-    return issues
-
-
-def _bad_items(spec: FieldSpec, value: Any, schema: Schema) -> list[str]:
-    items = list(value or [])
-    terms = schema.terms(spec)
-    bad = [
-        v
-        for v in items
-        if (terms is not None and v not in terms)
-        or (spec.pattern is not None and not re.fullmatch(spec.pattern, v))
-        or (spec.codelist is not None and v not in codelist(spec.codelist).codes)
-    ]
-    return bad or [str(v) for v in items]
-
-
-def _expectation(
-    spec: FieldSpec, constraint: str, value: Any, schema: Schema
-) -> tuple[str, str | None]:
-    if constraint == "vocabulary":
-        terms = schema.terms(spec) or ()
-        items = value if isinstance(value, list) else [value]
-        hint = next(
-            (
-                h
-                for v in items
-                if v not in terms and (h := did_you_mean(str(v), terms, ignore_case=True))
-            ),
-            None,
-        )
-        return "one of: " + ", ".join(terms), hint
-    if constraint == "pattern":
-        return f"text matching {spec.pattern}", None
-    if constraint == "codelist" and spec.codelist is not None:
-        codes = codelist(spec.codelist)
-        match = closest(str(value), codes.codes, ignore_case=True)
-        hint = f"did you mean '{match}' ({codes.describe(match)})?" if match else None
-        return f"a code of {codes.title}", hint
-    if constraint in ("minimum", "maximum"):
-        return f"between {spec.minimum} and {spec.maximum}", None
-    if constraint in ("minLength", "maxLength"):
-        return (
-            f"between {spec.min_length or 0} and {spec.max_length or 'any number of'} characters",
-            None,
-        )
-    if constraint == "required":
-        return spec.description, None
-    return spec.type, None
-
-
-def _report_duplicates(table: Table, column: str, indexes: list[int]) -> None:
-    groups: dict[Any, list[int]] = defaultdict(list)
-    for i in indexes:
-        groups[table.origins[i][1].get(column)].append(i)
-    for value, members in groups.items():
-        files = sorted({table.origins[j][0].file for j in members})
-        for i in members:
-            record, row = table.origins[i]
-            # A few of the other files, never all of them: the report must stay linear in size.
-            others = [f for f in files[:4] if f != record.file][:3]
-            path = (*row.prefix, column)
-            if path in record.flagged or not others:
-                continue
-            more = len(files) - 1 - len(others)
-            record.report(
-                "duplicate-id",
-                f"{column} '{value}' is also used in {', '.join(others)}"
-                + (f" and {more} more" if more else ""),
-                path,
-                found=str(value),
-                hint="ids are unique and never reused; choose a new one",
-            )
+        return out, constraints
+    return [], constraints

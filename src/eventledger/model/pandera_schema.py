@@ -19,21 +19,6 @@ from eventledger.model.codelists import codelist
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
 
-# Which issue code a failed constraint becomes.
-CONSTRAINT_CODES = {
-    "required": "missing-field",
-    "unique": "duplicate-id",
-    "primaryKey": "duplicate-participant",
-    "vocabulary": "not-in-vocabulary",
-    "pattern": "bad-format",
-    "codelist": "not-in-codelist",
-    "minimum": "out-of-range",
-    "maximum": "out-of-range",
-    "minLength": "bad-length",
-    "maxLength": "bad-length",
-    "type": "wrong-type",
-}
-
 
 def dtype_for(spec: FieldSpec) -> Any:
     return TYPES[spec.type].pandera_dtype()
