@@ -27,7 +27,7 @@ from gitkit import case_repository, git
 
 def snapshot(records: list[Record]) -> list[object]:
     # Where every value stands, as a later check would place an issue on it: the record
-    # parses its bytes again (it keeps them, not its parsed document).
+    # reads and parses its file again (it keeps where it is, not its bytes or document).
     return [
         (
             r.kind,
@@ -35,7 +35,8 @@ def snapshot(records: list[Record]) -> list[object]:
             r.issues,
             [(w.table, w.values, w.prefix) for w in r.rows],
             r.flagged,
-            r.raw,
+            r.where,
+            r.stamp,
             [r.position((*w.prefix, name)) for w in r.rows for name in w.values],
         )
         for r in records
@@ -81,7 +82,7 @@ def test_workers_and_cache_give_what_one_process_gives(
     repository, files, schema = corpus
     expected = snapshot([read_file(f, schema) for f in files])
     assert any(r[2] for r in expected) and any(not r[2] for r in expected)
-    assert any(position[0] > 1 for r in expected for position in r[6])  # positions are real
+    assert any(position[0] > 1 for r in expected for position in r[7])  # positions are real
     assert snapshot(read_files(files, schema, jobs=2)) == expected
     cache = open_cache(repository)
     assert snapshot(read_files(files, schema, jobs=2, cache=cache)) == expected  # cold
@@ -183,6 +184,11 @@ WRONG_SHAPES: dict[str, Callable[[tuple[Any, ...], str], Any]] = {
     "a shape with a number for a key": lambda d, rel: (
         *d[:3],
         tuple((1, *s[1:]) for s in d[3]),
+        *d[4:],
+    ),
+    "a shape naming a field twice": lambda d, rel: (
+        *d[:3],
+        tuple((s[0], *s[:-1]) for s in d[3]),
         *d[4:],
     ),
     "a shape index out of range": lambda d, rel: (
@@ -289,6 +295,27 @@ def test_a_cache_that_came_in_a_commit_is_never_read(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "error[" in result.output and "actr" in result.output
     assert Cache.open(root, repository.schema_dir, "") is None
+
+
+def test_a_record_places_issues_from_the_bytes_it_checked(
+    corpus: tuple[Repository, list[RecordFile], Schema],
+) -> None:
+    """A record keeps where its file is, not its bytes: a later check reads the file again
+    to place an issue, and gives no line of a file that changed since it was checked."""
+    _, files, schema = corpus
+    entry = next(f for f in files if (r := read_file(f, schema)).rows and not r.issues)
+    path = ("evidence", 0, "quote")
+    fresh = read_file(entry, schema)
+    assert fresh.doc is None and fresh.where == entry.where
+    line, column = fresh.position(path)
+    assert line > 1 and column > 1
+    edited = read_file(entry, schema)
+    entry.path.write_bytes(b"# moved down a line\n" + entry.path.read_bytes())
+    assert edited.position(path) == (1, 1)  # not the line the quote has moved to
+    moved = read_file(entry, schema)
+    assert moved.where is not None and not moved.issues
+    entry.path.unlink()
+    assert moved.position(path) == (1, 1)  # gone: nothing to place it in, and no traceback
 
 
 def _swap(data: tuple[Any, ...], column: int, at: int, value: Any) -> tuple[Any, ...]:

@@ -252,9 +252,9 @@ def _check_changed(
         if r.file in candidates
         and (
             any(
-                row.values.get("actor_id") in actors
-                or row.values.get("source_id") in sources
-                or row.values.get("event_id") in gone  # a passage naming a deleted event
+                row.get("actor_id") in actors
+                or row.get("source_id") in sources
+                or row.get("event_id") in gone  # a passage naming a deleted event
                 for row in r.rows[1:]
             )
             or bool(gone.intersection(r.main().get("distinct_from") or []))

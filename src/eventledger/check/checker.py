@@ -251,7 +251,7 @@ def stray_issue(entry: RecordFile, model: Model) -> Issue:
 def _quoted_source(row: Row, model: Model) -> str | None:
     """The id of the source a row quotes, if the row is a span of a source text."""
     table = model.span_table(row.table)
-    sid = row.values.get(table.source_field) if table is not None else None
+    sid = row.get(table.source_field) if table is not None else None
     return sid if isinstance(sid, str) else None
 
 
@@ -338,6 +338,8 @@ def _check_references(
         if ids is not None:  # only part of the repository was parsed: the file names know the rest
             known[kind.table] |= ids[kind.table]
     used: dict[str, set[str]] = defaultdict(set)
+    # Asked for every row: worked out once per table.
+    references = {t: model.references_from(t) for t in {r.table for r in model.references}}
     for table, found in (used_elsewhere or {}).items():
         used[table] |= found
     made: list[list[tuple[str, str]]] = []
@@ -345,9 +347,9 @@ def _check_references(
         own: list[tuple[str, str]] = []
         made.append(own)
         for row in record.rows:
-            for ref in model.references_from(row.table):
+            for ref in references.get(row.table, ()):
                 path = (*row.prefix, ref.field)
-                value = row.values.get(ref.field)
+                value = row.get(ref.field)
                 if path in record.flagged or value is None:
                     continue
                 for item in value if ref.items else [value]:
@@ -402,7 +404,7 @@ def duplicate_key(record: Record) -> tuple[object, ...] | None:
     if record.kind != "event" or not record.rows:
         return None
     ev = record.main()
-    actors = frozenset(r.values.get("actor_id") for r in record.children("participants"))
+    actors = frozenset(r.get("actor_id") for r in record.children("participants"))
     key = (
         ev.get("event_type"),
         ev.get("date_start"),

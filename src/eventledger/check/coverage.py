@@ -22,6 +22,7 @@ from eventledger.check.spans import SourceText
 from eventledger.model.kinds import PASSAGES, SOURCE_TABLE, Kind, Model
 from eventledger.model.terms import CODED, SET_ASIDE, UNCOVERED
 from eventledger.read.records import Record
+from eventledger.read.records import Row as RecordRow
 from eventledger.syntax.strict_yaml import double_quoted
 
 if TYPE_CHECKING:  # a type only: the checker imports this module
@@ -116,7 +117,9 @@ def coverage(
     return out
 
 
-Row = Mapping[str, Any]
+# A release's rows are dicts; a check's are the records' own rows (copying them into dicts
+# would hold a second copy of every row at once).
+Row = Mapping[str, Any] | RecordRow
 
 
 def coverage_of(
@@ -168,7 +171,7 @@ def _of_records(
     for record in records:
         if spans is None:
             for row in record.rows:
-                rows.setdefault(row.table, []).append(row.values)
+                rows.setdefault(row.table, []).append(row)
         if record.kind == source_kind and record.id:
             languages[record.id] = str(record.main().get(LANGUAGE_FIELD) or "")
     readable = {sid: t.text for sid, t in texts.items() if t.text is not None}

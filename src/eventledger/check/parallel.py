@@ -3,10 +3,11 @@
 Reading one file (strict YAML, typed rows, the rules within one record) is a pure
 function of its bytes, its path and the schema, so it runs in worker processes. Workers
 send back records without their parsed documents (pickling those costs more than
-parsing): typed rows, issues, the field paths already reported and the file's bytes,
-which later checks need to place an issue. The pool pickles them (a channel between our
-own processes, so it is trusted; read_row interns short texts, so a task's result holds
-each term once). What the cache stores is plain marshal data instead, never trusted: the parent decodes
+parsing) or their bytes: typed rows, issues, the field paths already reported and a
+stamp of the bytes (a later check that places an issue reads the file again). The pool
+pickles them (a channel between our own processes, so it is trusted; read_row interns
+short texts and rows share their table's field names, so a task's result holds each
+term and each name once). What the cache stores is plain marshal data instead, never trusted: the parent decodes
 and checks an entry, and reads the file again when the entry describes no record. Records
 are merged in the order of the files, so they, and every check after them, come out the
 same whatever the number of workers.
@@ -30,7 +31,7 @@ from eventledger.issues import Issue, RecordPath
 from eventledger.issues.catalog import lookup
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache, Location
-from eventledger.read.records import Record, Row, read_record
+from eventledger.read.records import Record, Row, Shape, read_record, shape_of
 from eventledger.read.repository import FileTooLarge, NotRegularFile, RecordFile, read_regular
 from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
 
@@ -95,7 +96,7 @@ def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Reco
         record = read_record(schema.model.kind(entry.kind), entry.rel, doc, schema)
         check_record(record, schema)
         if positions or not record.issues:
-            record.drop_document(raw)
+            record.drop_document(entry.where, raw)
             break
         positions = True
     record.issues[:0] = issues
@@ -132,16 +133,16 @@ def encode(record: Record, dates: dict[str, tuple[str, ...]]) -> bytes | None:
     shapes: dict[tuple[str, ...], int] = {}
     rows = []
     for row in record.rows:
-        shape = tuple(row.values)
+        shape = row.shape.keys
         index = shapes.setdefault(shape, len(shapes))
-        values = list(row.values.values())
+        values = list(row.items)
         for at in _date_at(row.table, shape, dates):
             value = values[at]
             if type(value) is dt.date:
                 values[at] = (value.toordinal(),)
         rows.append((row.table, row.prefix, index, tuple(values)))
     data = (
-        record.raw is not None,
+        record.where is not None,
         record.table,
         record.id_field,
         tuple(shapes),
@@ -157,17 +158,21 @@ def encode(record: Record, dates: dict[str, tuple[str, ...]]) -> bytes | None:
 
 # Shapes and field paths recur in every record: each distinct one is checked once, and every
 # decoded row shares the checked one.
-_SHAPES: dict[Any, tuple[str, ...]] = {}
+_SHAPES: dict[Any, Shape] = {}
 _PATHS: dict[Any, RecordPath] = {}
 _TEXT = frozenset({str})
 
 
-def _shape(value: Any) -> tuple[str, ...]:
+def _shape(value: Any) -> Shape:
     found = _SHAPES.get(value)  # TypeError: unhashable, so no shape
     if found is None:
-        if type(value) is not tuple or not set(map(type, value)) <= _TEXT:
+        if (
+            type(value) is not tuple
+            or not set(map(type, value)) <= _TEXT
+            or len(set(value)) != len(value)
+        ):
             raise ValueError("not a row shape")
-        found = _SHAPES[value] = value
+        found = _SHAPES[value] = shape_of(value)
     return found
 
 
@@ -202,11 +207,11 @@ def decode(
         if type(index) is not int or index < 0 or type(items) is not tuple:
             raise ValueError("not a row")
         shape = shapes[index]
-        if len(shape) != len(items):
+        if len(shape.keys) != len(items):
             raise ValueError("not a row")
-        at = _DATE_AT.get((row_table, shape))
+        at = _DATE_AT.get((row_table, shape.keys))
         if at is None:
-            at = _date_at(row_table, shape, dates)  # KeyError: a table the schema lacks
+            at = _date_at(row_table, shape.keys, dates)  # KeyError: a table the schema lacks
         values: Sequence[Any] = items
         if at:
             values = list(items)
@@ -223,13 +228,16 @@ def decode(
                     type(value) is not list or not set(map(type, value)) <= _TEXT
                 ):
                     raise ValueError("not a value of a record")
-        rows.append(Row(row_table, dict(zip(shape, values)), _path(prefix)))  # noqa: B905
+        rows.append(Row(row_table, tuple(values), _path(prefix), shape))
     issues = [issue_from(list(values)) for values in issues_data]
     if any(i.file != entry.rel for i in issues):
         raise ValueError("an issue of another file")
-    flagged = {_path(p) for p in flagged_data}
-    raw = raw if parsed else None
-    return Record(entry.kind, entry.rel, None, table, id_field, rows, issues, raw, flagged)
+    record = Record(entry.kind, entry.rel, None, table, id_field, rows, issues)
+    if flagged_data:
+        record.flagged = {_path(p) for p in flagged_data}
+    if parsed and raw is not None:
+        record.drop_document(entry.where, raw)
+    return record
 
 
 _ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
@@ -261,8 +269,9 @@ def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
     }
 
 
-# One result per file: its bytes (None when unreadable) and either the record read now or
-# the payload the cache held for it; per task, where the entries it wrote to the cache are.
+# One result per file: either the record read now (and None), or the payload the cache held
+# for it and the file's bytes, which decoding it needs; per task, where the entries it
+# wrote to the cache are.
 Result = tuple[bytes | None, Record | bytes]
 Done = tuple[list[Result], dict[str, Location]]
 
@@ -283,7 +292,7 @@ def _work(
             out.append((None, raw))
             continue
         if cache is None:
-            out.append((raw, _read(entry, raw, schema, max_bytes)))
+            out.append((None, _read(entry, raw, schema, max_bytes)))
             continue
         key = _key(cache, entry, raw, max_bytes)
         payload = cache.lookup(key)
@@ -294,7 +303,7 @@ def _work(
         payload = encode(record, dates)
         if payload is not None:
             new.append((key, payload))
-        out.append((raw, record))
+        out.append((None, record))  # its bytes are a payload's only: not sent back
     return out, cache.write_pack(new) if cache is not None else {}
 
 
@@ -371,6 +380,8 @@ def read_files(
             added.update(wrote)
             for entry, (raw, result) in zip(part, results, strict=True):
                 if isinstance(result, Record):
+                    if result.where is not None:
+                        result.where = entry.where  # one text shared with the file list
                     records.append(result)
                     continue
                 try:

@@ -366,7 +366,7 @@ def _texts(
     for record in records:
         for row in record.rows:
             table = model.span_table(row.table)
-            sid = row.values.get(table.source_field) if table is not None else None
+            sid = row.get(table.source_field) if table is not None else None
             if isinstance(sid, str):
                 wanted.add(sid)
     source_kind = model.kind_of_table(SOURCE_TABLE).name

@@ -12,7 +12,6 @@ import datetime as dt
 import itertools
 from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
 
 from eventledger.model.kinds import PASSAGES, Model
 from eventledger.model.schema import Schema
@@ -44,7 +43,7 @@ def check_reference_paths(record: Record, model: Model) -> None:
     fields = _referenced_fields(model)
     for row in record.rows:
         for name in fields.get(row.table, ()):
-            value = row.values.get(name)
+            value = row.get(name)
             if isinstance(value, str) and (
                 "/" in value or value.endswith((".yaml", ".yml", ".txt"))
             ):
@@ -60,7 +59,7 @@ def check_reference_paths(record: Record, model: Model) -> None:
                     hint=f"write {name}: {stem}",
                 )
                 # Later checks read the id that was meant, so one mistake is reported once.
-                row.values[name] = stem
+                row.replace(name, stem)
 
 
 def _last_day(day: dt.date) -> int:
@@ -136,7 +135,7 @@ PASSAGE_EVENT = "event_id"  # the field of a passage that names the event coding
 
 def _check_passage(record: Record, row: Row) -> None:
     """A passage names the event that codes its act exactly when its reason is same-event."""
-    reason, event = row.values.get("reason"), row.values.get(PASSAGE_EVENT)
+    reason, event = row.get("reason"), row.get(PASSAGE_EVENT)
     if reason == SAME_EVENT and not event and (*row.prefix, PASSAGE_EVENT) not in record.flagged:
         record.report(
             "same-event-mismatch",
@@ -246,7 +245,7 @@ def check_event(record: Record, schema: Schema) -> None:
         )
     seen: dict[str, int] = {}
     for row in participants:
-        actor = row.values.get("actor_id")
+        actor = row.get("actor_id")
         if isinstance(actor, str):
             if actor in seen:
                 record.report(
@@ -276,7 +275,7 @@ def check_event(record: Record, schema: Schema) -> None:
 
 def _check_claims(
     record: Record,
-    ev: dict[str, Any],
+    ev: Row,
     participants: list[Row],
     spans: list[Row],
     actors: set[str],
@@ -285,8 +284,8 @@ def _check_claims(
     claims: set[str] = set()
     backed: set[str] = set()
     for row in spans:
-        supports = row.values.get("supports") or []
-        named = row.values.get("actor_ids") or []
+        supports = row.get("supports") or []
+        named = row.get("actor_ids") or []
         claims.update(supports)
         if named and CLAIM_ACTOR not in supports:
             record.report(
@@ -337,7 +336,7 @@ def _check_claims(
                 flag=False,
             )
     for row in participants:
-        actor = row.values.get("actor_id")
+        actor = row.get("actor_id")
         if isinstance(actor, str) and actor not in backed:
             record.report(
                 "unsupported-claim",

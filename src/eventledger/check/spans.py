@@ -76,8 +76,7 @@ def check_span(record: Record, row: Row, source: SourceText) -> None:
     """Compare one span with its source text; report into the record."""
     if source.text is None:
         return  # reported once on the source itself
-    values = row.values
-    start, end, quote = values.get("start"), values.get("end"), values.get("quote")
+    start, end, quote = row.get("start"), row.get("end"), row.get("quote")
     if not isinstance(quote, str) or not quote:
         return  # already reported by the record checks
     text = source.text

@@ -105,7 +105,7 @@ def own_facts(
     values: list[Any] = []
     spans: list[Any] = []
     for row in record.rows:
-        table, got = row.table, row.values.get
+        table, got = row.table, row.get
         for column in uniques.get(table, ()):
             values.append((table, column, plain(got(column))))
         source_field = span_fields.get(table)
@@ -130,7 +130,7 @@ def all_references(record: Record, schema: Schema) -> tuple[str, ...]:
     out: list[str] = []
     for row in record.rows:
         for ref in schema.model.references_from(row.table):
-            value = row.values.get(ref.field)
+            value = row.get(ref.field)
             for item in (value if ref.items else [value]) if value is not None else ():
                 if isinstance(item, str):
                     out.append(use(ref.target, item))

@@ -85,7 +85,7 @@ def report_failures(
         told.add((id(record), path))
         field = spec.field(column)
         code = CONSTRAINT_CODES[constraint]
-        value = row.values.get(column)
+        value = row.get(column)
         expected, hint = _expectation(field, constraint, value, schema)
         found = ", ".join(_bad_items(field, value, schema)) if field.type == "list" else str(value)
         record.report(
@@ -156,7 +156,7 @@ def _report_duplicates(
 ) -> None:
     groups: dict[Any, list[int]] = defaultdict(list)
     for i in indexes:
-        groups[origins[i][1].values.get(column)].append(i)
+        groups[origins[i][1].get(column)].append(i)
     for value, members in groups.items():
         files = sorted({origins[j][0].file for j in members})
         for i in members:

@@ -7,7 +7,10 @@ Pandera layer in check/tables.py, which runs once over all rows instead of once 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import Set
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from sys import intern
 from typing import Any
 
@@ -16,14 +19,103 @@ from eventledger.issues.suggest import closest, did_you_mean
 from eventledger.model.kinds import Kind
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
+from eventledger.read.repository import FileTooLarge, read_regular
 from eventledger.syntax.strict_yaml import Document, load
 
 
-@dataclass(slots=True)  # hundreds of thousands of them: no __dict__ each
+class Shape:
+    """The field names of a row, in order, and where each stands: shared by every row with
+    these names (one per table, in practice), so a row holds only its values."""
+
+    __slots__ = ("at", "keys")
+
+    def __init__(self, keys: tuple[str, ...]) -> None:
+        self.keys = keys
+        self.at = {key: i for i, key in enumerate(keys)}
+
+    def __reduce__(self) -> tuple[Any, tuple[tuple[str, ...]]]:
+        # Unpickled (rows sent back by a worker) as the parent's own shared shape.
+        return shape_of, (self.keys,)
+
+
+_SHAPES: dict[tuple[str, ...], Shape] = {}
+
+
+def shape_of(keys: tuple[str, ...]) -> Shape:
+    found = _SHAPES.get(keys)
+    if found is None:
+        keys = tuple(intern(k) for k in keys)
+        found = _SHAPES[keys] = Shape(keys)
+    return found
+
+
 class Row:
-    table: str
-    values: dict[str, Any]
-    prefix: RecordPath  # where the row stands in the record: () or ("evidence", 2)
+    """One row of a table: its values in the order of its shape's names. (A dict per row was
+    a third of a clean record's memory: hundreds of thousands of rows hold the same keys.)"""
+
+    __slots__ = ("items", "prefix", "shape", "table")
+
+    def __init__(
+        self, table: str, items: tuple[Any, ...], prefix: RecordPath, shape: Shape
+    ) -> None:
+        self.table = table
+        self.items = items
+        self.prefix = prefix  # where the row stands in the record: () or ("evidence", 2)
+        self.shape = shape
+
+    @classmethod
+    def of(cls, table: str, values: dict[str, Any], prefix: RecordPath) -> Row:
+        return cls(table, tuple(values.values()), prefix, shape_of(tuple(values)))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled (a worker's rows) as the constructor's arguments: a third of the default's
+        # time to load in the parent, which unpickles every row of the repository.
+        return Row, (self.table, self.items, self.prefix, self.shape)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        at = self.shape.at.get(name)
+        return default if at is None else self.items[at]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The row as a new dict of name to value (changing it changes nothing in the row)."""
+        return dict(zip(self.shape.keys, self.items, strict=True))
+
+    def replace(self, name: str, value: Any) -> None:
+        """Set the value of a field the row has."""
+        at = self.shape.at[name]
+        self.items = (*self.items[:at], value, *self.items[at + 1 :])
+
+    def __getitem__(self, name: str) -> Any:
+        return self.items[self.shape.at[name]]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Row):
+            return NotImplemented
+        return (self.table, self.prefix, self.shape.keys, self.items) == (
+            other.table,
+            other.prefix,
+            other.shape.keys,
+            other.items,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # a row is compared, never a key
+
+    def __repr__(self) -> str:
+        return f"Row({self.table!r}, {self.values!r}, {self.prefix!r})"
+
+
+# Most records have no field reported: they share this empty set (an empty set() is 216
+# bytes, a fifth of a megabyte per thousand records) until their first flag.
+NOT_FLAGGED: frozenset[RecordPath] = frozenset()
+
+
+def stamp(raw: bytes) -> int:
+    """What a file's bytes are checked against when they are read again: size and CRC-32."""
+    return (len(raw) << 32) | zlib.crc32(raw)
+
+
+_NO_ROW = Row("", (), (), shape_of(()))
 
 
 @dataclass(slots=True)
@@ -35,34 +127,63 @@ class Record:
     id_field: str = ""
     rows: list[Row] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
-    raw: bytes | None = None
+    # Where the parsed file is (absolute) and the stamp of the bytes that were parsed: the
+    # file is read again only when an issue needs a position (its bytes are a quarter of a
+    # clean record's memory). None for a file that was never parsed.
+    where: str | None = None
+    stamp: int = 0
     # Field paths already reported, so the table layer does not report them twice.
-    flagged: set[RecordPath] = field(default_factory=set)
+    flagged: Set[RecordPath] = NOT_FLAGGED
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # As Row's: every field, in order, as the constructor's arguments.
+        return Record, tuple(getattr(self, name) for name in _RECORD_FIELDS)
 
     @property
     def id(self) -> str | None:
         if not self.rows:
             return None
-        value = self.rows[0].values.get(self.id_field)
+        value = self.rows[0].get(self.id_field)
         return value if isinstance(value, str) else None
 
-    def main(self) -> dict[str, Any]:
-        return self.rows[0].values if self.rows else {}
+    def main(self) -> Row:
+        """The record's own row (a row with no fields when it has none): ask it get(name)."""
+        return self.rows[0] if self.rows else _NO_ROW
 
     def children(self, table: str) -> list[Row]:
         return [r for r in self.rows if r.table == table]
 
     def position(self, path: RecordPath) -> tuple[int, int]:
-        if self.doc is None and self.raw is not None:
-            # Only records that get an issue after reading pay for parsing them again.
-            self.doc, _ = load(self.raw, self.file)
+        if self.doc is None and self.where is not None:
+            # Only records that get an issue after reading pay for reading and parsing
+            # them again.
+            self.doc = self._parse_again()
         return self.doc.position(path) if self.doc else (1, 1)
 
-    def drop_document(self, raw: bytes) -> None:
-        """Keep the file's bytes instead of the parsed document (a fraction of the memory);
-        positions are parsed again if a later check reports on this record."""
-        self.raw = raw
+    def _parse_again(self) -> Document | None:
+        try:
+            raw = read_regular(Path(self.where or ""), limit=self.stamp >> 32)
+        except (OSError, FileTooLarge):  # gone or grown since: no position to give
+            return None
+        if stamp(raw) != self.stamp:  # changed since it was checked: its lines are others
+            return None
+        doc, _ = load(raw, self.file)
+        return doc
+
+    def drop_document(self, where: str, raw: bytes) -> None:
+        """Keep where the file is and a stamp of its bytes instead of the parsed document
+        (or the bytes); positions are read and parsed again if a later check reports on
+        this record."""
+        self.where = where
+        self.stamp = stamp(raw)
         self.doc = None
+
+    def flag(self, path: RecordPath) -> None:
+        """Mark path as reported."""
+        if isinstance(self.flagged, set):
+            self.flagged.add(path)
+        else:
+            self.flagged = {*self.flagged, path}
 
     def report(
         self, code: str, message: str, path: RecordPath = (), *, flag: bool = True, **kw: Any
@@ -72,7 +193,10 @@ class Record:
         line, column = self.position(path)
         self.issues.append(Issue(self.file, line, column, code, message, path, **kw))
         if flag:
-            self.flagged.add(path)
+            self.flag(path)
+
+
+_RECORD_FIELDS = tuple(f.name for f in fields(Record))
 
 
 def _describe(value: Any) -> str:
@@ -142,7 +266,7 @@ def read_row(
                     flag=False,
                     expected=description,
                 )
-                record.flagged.add(path)
+                record.flag(path)
             values[name] = None
             continue
         value, problem = parse(raw)
@@ -196,7 +320,7 @@ def read_record(kind: Kind, file: str, doc: Document, schema: Schema) -> Record:
     values = read_row(record, table, doc.data, (), tuple(c.key for c in kind.children))
     if values is None:
         return record
-    record.rows.append(Row(table.name, values, ()))
+    record.rows.append(Row.of(table.name, values, ()))
     record_id = values.get(kind.id_field)
     for child in kind.children:
         items = doc.data.get(child.key)
@@ -219,5 +343,17 @@ def read_record(kind: Kind, file: str, doc: Document, schema: Schema) -> Record:
             row[child.parent_field] = record_id
             if child.position_field is not None:
                 row[child.position_field] = i + 1
-            record.rows.append(Row(child.table, row, (child.key, i)))
+            record.rows.append(Row.of(child.table, row, _prefix(child.key, i)))
     return record
+
+
+# A row's place, ("evidence", 2), recurs in every record: each record's rows share one
+# tuple per place instead of holding their own (a pickled batch of records shares them too).
+_PREFIXES: dict[tuple[str, int], RecordPath] = {}
+
+
+def _prefix(key: str, i: int) -> RecordPath:
+    found = _PREFIXES.get((key, i))
+    if found is None:
+        found = _PREFIXES[(key, i)] = (intern(key), i)
+    return found
