@@ -8,14 +8,12 @@ import hashlib
 import io
 import os
 import shutil
-import signal
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from eventledger.publish.archive import ChangedOnDisk, zip_folder
-from eventledger.publish.forked import CLOSE_IN_CHILD, ChildDied, Forked
 from eventledger.publish.release import BuildResult, build
 from eventledger.publish.tables_check import TablesCheck, check_tables
 from eventledger.read.repository import Repository
@@ -59,33 +57,6 @@ def test_a_file_changed_after_it_was_hashed_stops_the_zip(tmp_path: Path) -> Non
     (folder / "c.bin").write_bytes(b"not what was hashed")
     with pytest.raises(ChangedOnDisk, match=r"c\.bin"):
         zip_folder(folder, FILES, "pkg", CREATED, io.BytesIO(), _digests())
-
-
-def test_a_forked_child_hands_back_its_result_or_its_error() -> None:
-    assert Forked(lambda: {"rows": [1, 2]}).result() == {"rows": [1, 2]}
-    with pytest.raises(OSError, match="disk full") as err:
-        Forked(lambda: (_ for _ in ()).throw(OSError(28, "disk full", "x.xlsx"))).result()
-    assert (err.value.errno, err.value.filename) == (28, "x.xlsx")
-
-
-def test_a_killed_child_is_said_and_the_lock_is_not_handed_on(tmp_path: Path) -> None:
-    with pytest.raises(ChildDied):
-        Forked(lambda: os.kill(os.getpid(), signal.SIGKILL)).result()
-    fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT)
-    CLOSE_IN_CHILD.add(fd)
-    try:
-
-        def open_in_child() -> bool:
-            try:
-                os.fstat(fd)
-            except OSError:
-                return False
-            return True
-
-        assert Forked(open_in_child).result() is False
-    finally:
-        CLOSE_IN_CHILD.discard(fd)
-        os.close(fd)
 
 
 @pytest.fixture(scope="module")

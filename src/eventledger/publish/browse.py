@@ -46,7 +46,7 @@ def review_rows(dataset: Dataset) -> tuple[dict[str, list[Row]], set[str]]:
         if REVIEW_FIELD in spec.field_names and unverified and record.id:
             drafts.add(record.id)
         for row in record.rows:
-            rows[row.table].append(dict(row.values))
+            rows[row.table].append(row.values)  # a new dict already
     for name, spec in schema.tables.items():
         full = [{f: row.get(f) for f in spec.field_names} for row in rows[name]]
         rows[name] = [r for r in full if all(isinstance(r[k], str | int) for k in spec.primary_key)]

@@ -40,7 +40,6 @@ from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
 from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource
 from eventledger.publish.diff import full_manifest
-from eventledger.publish.forked import CLOSE_IN_CHILD
 from eventledger.publish.manifest import (
     LEVELS,
     Changes,
@@ -542,7 +541,6 @@ class _VersionLock:
                 break
             os.close(fd)  # the holder before us removed the file we locked: lock the new one
         self.fd = fd
-        CLOSE_IN_CHILD.add(fd)  # a child outliving this build must not keep its lock
         started = dt.datetime.now(dt.UTC).strftime(TIME_FORMAT)
         holder = f"process {os.getpid()} on {socket.gethostname()}, since {started}"
         os.ftruncate(fd, 0)
@@ -553,7 +551,6 @@ class _VersionLock:
         try:
             os.unlink(self.path)  # while still holding the lock: see the check in __enter__
         finally:
-            CLOSE_IN_CHILD.discard(self.fd)
             os.close(self.fd)
 
 

@@ -24,7 +24,6 @@ import os
 import pickle
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from xml.sax.saxutils import escape
 
 from eventledger.model.schema import FieldSpec, Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
+from eventledger.publish.children import die_with_parent
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -411,7 +411,7 @@ class WorkbookAside:
                 [sys.executable, "-m", "eventledger.publish.spreadsheet"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                preexec_fn=_die_with_parent,  # before the zip thread: no thread runs yet
+                preexec_fn=die_with_parent,  # before the zip thread: no thread runs yet
             )
         except OSError:
             self.proc = None
@@ -461,15 +461,6 @@ class WorkbookAside:
             if pipe is not None:
                 with contextlib.suppress(OSError):
                     pipe.close()
-
-
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: Linux only
-    except (OSError, AttributeError):
-        return
 
 
 def workbook_bytes(

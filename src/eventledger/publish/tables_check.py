@@ -14,12 +14,12 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from eventledger.issues import Issue
+from eventledger.publish.children import die_with_parent
 from eventledger.publish.verify import compare_tables
 
 
@@ -39,15 +39,6 @@ def check_tables(folder: Path) -> tuple[list[str], list[Issue]]:
     return frictionless_problems(folder), compare_tables(folder)
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: Linux only
-    except (OSError, AttributeError):
-        return
-
-
 class TablesCheck:
     """check_tables in its own process: started now, given its folder by start(folder)."""
 
@@ -59,7 +50,7 @@ class TablesCheck:
                 [sys.executable, "-m", "eventledger.publish.tables_check"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                preexec_fn=_die_with_parent,  # before the zip thread: no thread runs yet
+                preexec_fn=die_with_parent,  # before the zip thread: no thread runs yet
             )
         except OSError:
             self.proc = None  # checked here instead, when asked for
