@@ -1,17 +1,48 @@
-"""What every process the build starts beside itself shares (the spreadsheet writer, the
-tables check): they are fresh interpreters, so they neither copy the build's rows nor inherit
-its descriptors (Python opens them non-inheritable), and they die with the build."""
+"""The processes the build starts beside itself (the spreadsheet writer, the tables check):
+fresh interpreters, so they neither copy the build's rows nor inherit its descriptors (Python
+opens them non-inheritable), and they die with the build. Each is sent its work on stdin and
+answers on stdout; if it cannot start or dies, its caller does the work itself."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import subprocess
+import sys
 
 
-def die_with_parent() -> None:
-    """Run in the child before it execs: a build killed mid-release leaves no writer behind."""
+def _die_with_parent() -> None:
+    """Run in the child before it execs: a build killed mid-release leaves no process behind."""
     try:
         import ctypes
 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: Linux only
     except (OSError, AttributeError):
         return
+
+
+def launch(module: str) -> subprocess.Popen[bytes] | None:
+    """python -m module with pipes to and from it, or None when it cannot start."""
+    try:
+        return subprocess.Popen(  # noqa: S603 - our own module, named by our code
+            [sys.executable, "-m", module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=_die_with_parent,  # before the zip thread: no thread runs yet
+        )
+    except OSError:
+        return None
+
+
+def end(proc: subprocess.Popen[bytes] | None) -> None:
+    """Kill the process if it still runs, collect it and close its pipes."""
+    if proc is None:
+        return
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()

@@ -17,7 +17,6 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import os
@@ -36,7 +35,7 @@ from xml.sax.saxutils import escape
 
 from eventledger.model.schema import FieldSpec, Schema
 from eventledger.model.types import LIST_DELIMITER, TYPES
-from eventledger.publish.children import die_with_parent
+from eventledger.publish.children import end, launch
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -405,16 +404,7 @@ class WorkbookAside:
         self.args = (schema, rows, created)
         self.started = False
         self.folder: Path | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "eventledger.publish.spreadsheet"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                preexec_fn=die_with_parent,  # before the zip thread: no thread runs yet
-            )
-        except OSError:
-            self.proc = None
+        self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.spreadsheet")
 
     def start(self, folder: Path) -> None:
         """The package's tables are written in folder: read them."""
@@ -451,16 +441,7 @@ class WorkbookAside:
     def stop(self) -> None:
         """End the process (the build failed, or is done with it)."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        end(proc)
 
 
 def workbook_bytes(

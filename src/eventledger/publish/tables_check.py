@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from eventledger.issues import Issue
-from eventledger.publish.children import die_with_parent
+from eventledger.publish.children import end, launch
 from eventledger.publish.verify import compare_tables
 
 
@@ -44,16 +44,7 @@ class TablesCheck:
 
     def __init__(self) -> None:
         self.folder: Path | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "eventledger.publish.tables_check"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                preexec_fn=die_with_parent,  # before the zip thread: no thread runs yet
-            )
-        except OSError:
-            self.proc = None  # checked here instead, when asked for
+        self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.tables_check")
 
     def start(self, folder: Path) -> None:
         self.folder = folder
@@ -79,16 +70,7 @@ class TablesCheck:
     def stop(self) -> None:
         """Kill the process; a result asked for afterwards is checked here."""
         proc, self.proc = self.proc, None
-        if proc is None:
-            return
-        if proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait()
-        for pipe in (proc.stdin, proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        end(proc)
 
 
 def main() -> None:
