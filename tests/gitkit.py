@@ -19,6 +19,11 @@ GIT_ENV = {
 }
 
 
+# The branch every fixture repository starts on. Deliberately not the project's 'main': a test
+# passes only if nothing in the tool or the workflow assumes a branch's name.
+BASE = "trunk"
+
+
 def git(root: Path, *args: str, when: str | None = None) -> str:
     """Run git in root with the user's own git configuration shut out; when sets the
     author and committer date, so commits (and the releases built from them) repeat."""
@@ -40,9 +45,9 @@ def commit_all(root: Path, message: str) -> None:
 
 
 def case_repository(root: Path) -> Path:
-    """The base case repository with the valid events, committed on branch main."""
+    """The base case repository with the valid events, committed on branch BASE."""
     make_repository(root)
     place_valid_cases(root)
-    git(root, "init", "-q", "-b", "main")
+    git(root, "init", "-q", "-b", BASE)
     commit_all(root, "base")
     return root

@@ -93,7 +93,7 @@ def make_release_repository(root: Path, *, commit: bool = True) -> Path:
     )
     (root / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml").write_text(COLD_EVENT)
     if commit:
-        git(root, "init", "-q", "-b", "main")
+        git(root, "init", "-q", "-b", gitkit.BASE)
         git(root, "add", ".")
         git(root, "commit", "-q", "-m", "fixture")
     return root

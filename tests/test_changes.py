@@ -13,7 +13,7 @@ from eventledger.check.changes import ChangesError, check_changed
 from eventledger.check.checker import load_dataset
 from eventledger.cli import main
 from eventledger.read.repository import Repository
-from gitkit import case_repository, commit_all, git
+from gitkit import BASE, case_repository, commit_all, git
 
 TALKS = "events/2019/2019-04-25-kim-putin-talks.yaml"
 TRAIN = "events/2019/2019-04-25-kim-train-departs.yaml"
@@ -155,7 +155,7 @@ def test_cli_annotates_the_changed_record_for_github(repo: Path) -> None:
     shutil.copyfile(BROKEN, repo / TALKS)
     commit_all(repo, "contribution")
     result = CliRunner().invoke(
-        main, ["validate", "--root", str(repo), "--changed-since", "main", "--format", "github"]
+        main, ["validate", "--root", str(repo), "--changed-since", BASE, "--format", "github"]
     )
     assert result.exit_code == 1
     assert result.output.startswith(

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from casekit import CASES, PROJECT, make_repository, place_valid_cases
-from gitkit import GIT_ENV, git
+from gitkit import BASE, GIT_ENV, git
 
 # End to end: builds releases, clones repositories or runs the installed CLI.
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def hooked_repository(tmp_path: Path) -> tuple[Path, Path]:
         yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]}, sort_keys=False)
     )
     home = tmp_path / "pre-commit-home"
-    git(root, "init", "-q", "-b", "main")
+    git(root, "init", "-q", "-b", BASE)
     assert run(root, str(BIN / "pre-commit"), "install", home=home).returncode == 0
     return root, home
 

@@ -16,7 +16,7 @@ import yaml
 
 from casekit import CASES, PROJECT
 from eventledger.cli import main
-from gitkit import GIT_ENV, case_repository, commit_all, git
+from gitkit import BASE, GIT_ENV, case_repository, commit_all, git
 
 # End to end: builds releases, clones repositories or runs the installed CLI.
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_the_pull_request_step_annotates_a_broken_record(tmp_path: Path) -> None
     commit_all(clone, "a contribution")
     (clone / ".venv").symlink_to(BIN.parent)
     env = {**GIT_ENV, **{k: str(v) for k, v in step.get("env", {}).items()}}
-    env["BASE_REF"] = "main"  # what ${{ github.base_ref }} gives on a pull request into main
+    env["BASE_REF"] = BASE  # what ${{ github.base_ref }} gives: the branch the pull request targets
     done = subprocess.run(
         ["bash", "-eo", "pipefail", "-c", step["run"]],
         cwd=clone,
