@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -19,8 +19,9 @@ from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
+from eventledger.check.summary import OwnFacts, own_facts, unique_columns
 from eventledger.check.table_report import report_failures
-from eventledger.check.tables_aside import TablesAside
+from eventledger.check.tables_aside import TablesAside, TablesForked
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -83,6 +84,7 @@ def check_files(
     max_bytes: int = MAX_BYTES,
     jobs: int = 1,
     cache: Cache | None = None,
+    summaries: bool = False,
 ) -> Dataset:
     """Read and check the given record files.
 
@@ -90,22 +92,42 @@ def check_files(
     ids read from them. With known, the files are a part of it (see changes.py):
     references resolve against the ids the file names give, and the texts of cited
     sources that are not among the files are read without checking their records.
+    summaries: work out each record's own facts for check/summary.py (layers.own) while
+    the records are read.
     """
     schema = load_schema(repository.schema_dir)
+    keys: list[tuple[object, ...] | None] = []
+    own: list[OwnFacts] = []
+    each: Callable[[Record], None] | None = None
+    if summaries:
+        uniques = unique_columns(schema)
+
+        def collect(record: Record) -> None:
+            # Facts of one record's rows alone, which no later layer changes: made here, they
+            # cost the parent nothing after the workers are done.
+            key = duplicate_key(record)
+            keys.append(key)
+            own.append(own_facts(record, schema, uniques, key))
+
+        each = collect
     if cache is not None:
         cache.index  # noqa: B018  # read once here, so that forked workers share it
     # pandas and Pandera (a second to import) are imported once the workers are forked and
     # reading: the parent only waits then, and the workers, which never use them, neither
     # count nor copy them.
     records = read_files(
-        files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables
+        files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables, each=each
     )
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
     texts = _check_sources(repository, [r for r in records if r.kind == source_kind])
     if known is not None:
         _read_cited_texts(repository, records, texts, known, schema.model)
-    layers = _check_across(records, files, texts, schema, known=known, whole=known is None)
+    layers = _check_across(
+        records, files, texts, schema, known=known, whole=known is None, keys=keys or None
+    )
+    if summaries:
+        layers.own = own
     extra.extend(layers.table_issues)
     extra.extend(check_package_metadata(repository))
     dataset = Dataset(repository, schema, records, texts, layers=layers)
@@ -126,6 +148,7 @@ class Layers:
     references: list[list[tuple[str, str]]]
     duplicate_keys: list[tuple[object, ...] | None]
     order_decided: bool
+    own: list[OwnFacts] | None = None  # each record's summary.own_facts, when asked for
 
 
 @dataclass
@@ -150,9 +173,33 @@ def _check_across(
     whole: bool = True,
     elsewhere: Elsewhere | None = None,
     aside: TablesAside | None = None,
+    keys: list[tuple[object, ...] | None] | None = None,
 ) -> Layers:
     """The layers after reading, in their order (each reads what the ones before flagged):
     spans, coverage, layout, references, suspected duplicates, tables."""
+    # Pandera reads only the rows, which no layer changes, and what it finds is told after the
+    # other layers (they flag what it must not tell again): without a child of the partial
+    # check's, one forked now builds the tables on the other core while these layers run.
+    forked = TablesForked.start(records, schema) if aside is None else None
+    try:
+        return _layers(records, files, texts, schema, known, whole, elsewhere, aside, forked, keys)
+    finally:
+        if forked is not None:
+            forked.close()
+
+
+def _layers(
+    records: list[Record],
+    files: list[RecordFile],
+    texts: dict[str, SourceText],
+    schema: Schema,
+    known: KnownIds | None,
+    whole: bool,
+    elsewhere: Elsewhere | None,
+    aside: TablesAside | None,
+    forked: TablesForked | None,
+    keys: list[tuple[object, ...] | None] | None,
+) -> Layers:
     model = schema.model
     _check_spans(records, texts, model)
     if elsewhere is not None:
@@ -165,16 +212,19 @@ def _check_across(
         refs = _check_references(records, model, elsewhere.known, elsewhere.used)
     else:
         refs = _check_references(records, model, known)
-    keys = _check_suspected_duplicates(records)
+    keys = _check_suspected_duplicates(records, keys)
     table_issues: list[Issue] = []
     decided: set[str] = set()
     found = None
-    if aside is not None:  # Pandera is ready in a process of its own
+    if aside is not None or forked is not None:  # Pandera runs in a process of its own
         origins: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
         for record in records:
             for row in record.rows:
                 origins[row.table].append((record, row))
-        found = aside.check([(n, [row.values for _, row in o]) for n, o in origins.items()])
+        if forked is not None:
+            found = forked.result()
+        elif aside is not None:
+            found = aside.check([(n, [row.values for _, row in o]) for n, o in origins.items()])
     if found is not None:
         for (name, rows), (cases, checks) in zip(origins.items(), found, strict=True):
             spec = schema.tables[name]
@@ -415,10 +465,14 @@ def duplicate_key(record: Record) -> tuple[object, ...] | None:
     return key if None not in key[:2] else None
 
 
-def _check_suspected_duplicates(records: list[Record]) -> list[tuple[object, ...] | None]:
-    """Warn the events that look alike; return every record's duplicate key."""
+def _check_suspected_duplicates(
+    records: list[Record], keys: list[tuple[object, ...] | None] | None = None
+) -> list[tuple[object, ...] | None]:
+    """Warn the events that look alike; return every record's duplicate key (keys: the
+    records' duplicate keys, when they are known already)."""
     groups: dict[tuple[object, ...], list[Record]] = defaultdict(list)
-    keys = [duplicate_key(record) for record in records]
+    if keys is None:
+        keys = [duplicate_key(record) for record in records]
     for record, key in zip(records, keys, strict=True):
         if key is not None:
             groups[key].append(record)

@@ -210,7 +210,9 @@ def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) 
             return outcome
     from eventledger.check.checker import check_files  # pandas and Pandera: only on a miss
 
-    dataset = check_files(repository, files, stray, jobs=jobs, cache=cache)
+    dataset = check_files(
+        repository, files, stray, jobs=jobs, cache=cache, summaries=cache is not None
+    )
     outcome = Outcome(dataset.issues.sorted(), len(dataset.records))
     if cache is not None:
         cache.account(cache.put(key, _encode(outcome)))

@@ -85,9 +85,13 @@ def keep_state(
             for entry, summary in zip(
                 files,
                 (
-                    summarize(record, refs, key, schema, uniques)
-                    for record, refs, key in zip(
-                        dataset.records, layers.references, layers.duplicate_keys, strict=True
+                    summarize(record, refs, key, schema, uniques, own)
+                    for record, refs, key, own in zip(
+                        dataset.records,
+                        layers.references,
+                        layers.duplicate_keys,
+                        layers.own or repeat(None, len(dataset.records)),
+                        strict=True,
                     )
                 ),
                 strict=True,

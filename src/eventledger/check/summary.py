@@ -93,12 +93,15 @@ def _span_fields(schema: Schema) -> dict[str, str]:
     return found[1]
 
 
+OwnFacts = tuple[bytes | None, tuple[Any, ...], tuple[Any, ...]]
+
+
 def own_facts(
     record: Record,
     schema: Schema,
     uniques: dict[str, tuple[str, ...]],
     key: tuple[object, ...] | None,
-) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+) -> OwnFacts:
     """The duplicate key, the unique values and the coverage rows of a record: facts of its
     rows alone."""
     span_fields = _span_fields(schema)
@@ -143,8 +146,10 @@ def summarize(
     key: tuple[object, ...] | None,
     schema: Schema,
     uniques: dict[str, tuple[str, ...]],
+    own: OwnFacts | None = None,
 ) -> Summary:
-    dup, values, spans = own_facts(record, schema, uniques, key)
+    """own: own_facts(record, schema, uniques, key), when it was made already."""
+    dup, values, spans = own if own is not None else own_facts(record, schema, uniques, key)
     flat = tuple(use(table, rid) for table, rid in refs)
     issues = tuple(astuple(issue) for issue in record.issues)
     return Summary(record.id, flat, dup, values, spans, issues)
