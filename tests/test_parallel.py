@@ -150,3 +150,29 @@ def test_pandera_in_a_forked_child_says_what_pandera_here_says(
         patch.setattr(tables_aside, "get_all_start_methods", lambda: ["spawn"])
         assert tables_aside.TablesForked.start([], load_schema(root / "schema")) is None
         assert _issues(root) == forked
+
+
+def test_workers_started_before_the_fingerprint_change_nothing(tmp_path: Path) -> None:
+    """A cache that knows no file starts its workers before it hashes every file; when the
+    run's answer is stored after all (only the file index was lost), they are stopped and
+    the stored answer is the same; a broken schema is reported as without them."""
+    from eventledger.check.incremental import _Index
+
+    root = broken(tmp_path)
+    expected = validate(root, "--jobs", "1", "--no-cache")
+    assert validate(root, "--jobs", "2") == expected  # cold: workers start early
+    cache = Cache.open(root, Repository(root).schema_dir, "")
+    assert cache is not None
+    index = cache._path(_Index(cache).key)
+    assert index.is_file()
+    index.unlink()
+    assert validate(root, "--jobs", "2") == expected  # the run is stored: workers stopped
+    assert index.is_file()
+    assert validate(root, "--jobs", "2") == expected  # warm
+    shutil.rmtree(root / FOLDER)
+    schema = root / "schema" / "events.tableschema.json"
+    schema.write_text("{not json", encoding="utf-8")
+    broken_schema = validate(root, "--jobs", "2")
+    shutil.rmtree(root / FOLDER, ignore_errors=True)
+    assert broken_schema == validate(root, "--jobs", "1", "--no-cache")
+    assert broken_schema[0] != 0

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from eventledger.check.parallel import issue_fields, issue_from
+from eventledger.check.parallel import Reading, issue_fields, issue_from
 from eventledger.issues import Issue
 from eventledger.read.cache import Cache
 from eventledger.read.repository import RecordFile, Repository
@@ -149,11 +149,16 @@ def fingerprint(
 
 
 def _fingerprint(
-    repository: Repository, files: Iterable[RecordFile], stray: Iterable[RecordFile], cache: Cache
+    repository: Repository,
+    files: Iterable[RecordFile],
+    stray: Iterable[RecordFile],
+    cache: Cache,
+    index: _Index | None = None,
 ) -> tuple[str, dict[str, bytes], str]:
     """The run's fingerprint, each record file's digest (by rel, 32 bytes) and the digest of
     the files beside records (a source's text)."""
-    index = _Index(cache)
+    if index is None:
+        index = _Index(cache)
     parts: list[bytes] = [cache.namespace]
     digests: dict[str, bytes] = {}
     beside = hashlib.sha256()
@@ -205,25 +210,42 @@ def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) 
     """The issues of the whole repository, sorted, and how many records were checked."""
     files, stray = repository.discover()
     key = ""
-    if cache is not None:
-        run, digests, beside = _fingerprint(repository, files, stray, cache)
-        key = hashlib.sha256(cache.namespace + b"\0run\0" + run.encode()).hexdigest()
-        payload = cache.get(key)
-        stored = _decode(payload) if payload is not None else None
-        if stored is not None:
-            return stored
-        from eventledger.check.partial import check_changed  # only when something changed
+    reading: Reading | None = None
+    try:
+        if cache is not None:
+            index = _Index(cache)
+            if not index.old:  # a cache that knows no file: the records will be read
+                reading = _read_early(repository, files, jobs, cache)
+            run, digests, beside = _fingerprint(repository, files, stray, cache, index)
+            key = hashlib.sha256(cache.namespace + b"\0run\0" + run.encode()).hexdigest()
+            payload = cache.get(key)
+            stored = _decode(payload) if payload is not None else None
+            if stored is not None:
+                return stored
+            if reading is None:  # with no file index every file changed: no partial check
+                from eventledger.check.partial import check_changed  # only when something changed
 
-        found = check_changed(repository, files, stray, digests, beside, jobs=jobs, cache=cache)
-        if found is not None:
-            outcome = Outcome(*found)
-            cache.account(cache.put(key, _encode(outcome)))
-            return outcome
-    from eventledger.check.checker import check_files  # pandas and Pandera: only on a miss
+                found = check_changed(
+                    repository, files, stray, digests, beside, jobs=jobs, cache=cache
+                )
+                if found is not None:
+                    outcome = Outcome(*found)
+                    cache.account(cache.put(key, _encode(outcome)))
+                    return outcome
+        from eventledger.check.checker import check_files  # pandas and Pandera: only on a miss
 
-    dataset = check_files(
-        repository, files, stray, jobs=jobs, cache=cache, summaries=cache is not None
-    )
+        dataset = check_files(
+            repository,
+            files,
+            stray,
+            jobs=jobs,
+            cache=cache,
+            summaries=cache is not None,
+            reading=reading,
+        )
+    finally:
+        if reading is not None:  # the records were not needed, or reading them failed
+            reading.close()
     outcome = Outcome(dataset.issues.sorted(), len(dataset.records))
     if cache is not None:
         cache.account(cache.put(key, _encode(outcome)))
@@ -231,3 +253,17 @@ def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) 
 
         keep_state(dataset, files, digests, beside, cache)
     return outcome
+
+
+def _read_early(
+    repository: Repository, files: list[RecordFile], jobs: int, cache: Cache
+) -> Reading | None:
+    """Workers reading every record file while this process hashes them for the fingerprint
+    (before, a core waited for that, seconds at a hundred thousand files), or None."""
+    from eventledger.model.schema import SchemaError, load_schema
+
+    try:
+        schema = load_schema(repository.schema_dir)
+    except SchemaError:  # reported where the check loads it
+        return None
+    return Reading.start(files, schema, jobs=jobs, cache=cache)
