@@ -131,8 +131,9 @@ def test_pandera_in_a_forked_child_says_what_pandera_here_says(
     tmp_path: Path, make: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The whole check forks a child after reading to run Pandera beside the other layers;
-    without fork, or when the child dies (out of memory, killed), the parent runs Pandera
-    itself, and every issue is the same (the broken repository holds failures of Pandera's)."""
+    without fork, without the memory for the child's copy, or when the child dies (killed),
+    the parent runs Pandera itself, and every issue is the same (the broken repository
+    holds failures of Pandera's)."""
     from eventledger.check import tables_aside
 
     root = make(tmp_path)
@@ -145,6 +146,10 @@ def test_pandera_in_a_forked_child_says_what_pandera_here_says(
 
     with monkeypatch.context() as patch:
         patch.setattr(tables_aside, "_failures_of", dies)
+        assert _issues(root) == forked
+    with monkeypatch.context() as patch:
+        patch.setattr(tables_aside, "_room_for_a_copy", lambda: False)
+        assert tables_aside.TablesForked.start([], load_schema(root / "schema")) is None
         assert _issues(root) == forked
     with monkeypatch.context() as patch:
         patch.setattr(tables_aside, "get_all_start_methods", lambda: ["spawn"])

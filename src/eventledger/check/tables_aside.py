@@ -143,8 +143,9 @@ class TablesForked:
 
     @classmethod
     def start(cls, records: Sequence[Record], schema: Schema) -> TablesForked | None:
-        """The child at work, or None where fork is missing (the caller checks the tables)."""
-        if "fork" not in get_all_start_methods():
+        """The child at work, or None where fork is missing or the machine lacks the memory
+        for the child's copy (then the caller checks the tables)."""
+        if "fork" not in get_all_start_methods() or not _room_for_a_copy():
             return None
         up_r, up_w = os.pipe()
         pid = os.fork()
@@ -180,6 +181,23 @@ class TablesForked:
         with contextlib.suppress(OSError):
             os.waitpid(self.pid, 0)
         self.pid = 0
+
+
+def _room_for_a_copy() -> bool:
+    """Whether the memory available holds twice what this process holds: the child touches
+    every row (reference counts), so copy-on-write copies most of the records' pages, and it
+    builds a table beside them. (At a hundred thousand records about half a gigabyte.) Where
+    /proc does not tell, the child is started: when it dies the parent checks the tables."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 > 2 * resident
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
 
 
 def _failures_of(records: Sequence[Record], schema: Schema) -> Found:
