@@ -344,6 +344,11 @@ class Reading:
         # Workers are forked so that they share the schema and the cache's index with the
         # parent (set until close: a worker started later must find them too).
         _SHARED = (schema, max_bytes, cache)
+        # The collector is paused from here, in the workers (forked now) and in this process
+        # (which receives every record): see read_files. Resumed by close(), or by
+        # read_files once it takes the records over.
+        self.collecting = gc.isenabled()
+        gc.disable()
         self.pool: ProcessPoolExecutor | None = None
         try:
             self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"))
@@ -385,6 +390,9 @@ class Reading:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
         _SHARED = None
+        if self.collecting:
+            self.collecting = False
+            gc.enable()
 
 
 def _results(
@@ -437,6 +445,9 @@ def read_files(
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free and cost about a sixth of the run, so pause it.
     enabled = gc.isenabled()
+    if reading is not None:  # it paused the collector: resumed after the records are frozen
+        enabled = enabled or reading.collecting
+        reading.collecting = False
     gc.disable()
     try:
         records: list[Record] = []
