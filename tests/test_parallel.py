@@ -14,8 +14,6 @@ from pathlib import Path
 import pytest
 
 from casekit import CASES, PROJECT, copy_corpus, make_repository
-from eventledger.issues import Issue
-from eventledger.model.schema import load_schema
 from eventledger.read.cache import FOLDER, Cache
 from eventledger.read.repository import Repository
 from releasekit import make_release_repository
@@ -118,43 +116,6 @@ def test_a_build_from_workers_and_the_cache_has_the_same_bytes(tmp_path: Path) -
     archive = next(name for name in serial if name.endswith(".zip"))
     with zipfile.ZipFile(io.BytesIO(serial[archive])) as zipped:
         assert not any(n.split("/")[1] == "cache" for n in zipped.namelist())
-
-
-def _issues(root: Path) -> list[Issue]:
-    from eventledger.check.checker import load_dataset
-
-    return list(load_dataset(Repository(root), jobs=1).issues.sorted())
-
-
-@pytest.mark.parametrize("make", [copy_corpus, broken])
-def test_pandera_in_a_forked_child_says_what_pandera_here_says(
-    tmp_path: Path, make: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The whole check forks a child after reading to run Pandera beside the other layers;
-    without fork, without the memory for the child's copy, or when the child dies (killed),
-    the parent runs Pandera itself, and every issue is the same (the broken repository
-    holds failures of Pandera's)."""
-    from eventledger.check import tables_aside
-
-    root = make(tmp_path)
-    forked = _issues(root)
-    if make is broken:
-        assert {"not-in-vocabulary", "bad-format", "out-of-range"} <= {i.code for i in forked}
-
-    def dies(*args: object) -> None:
-        raise MemoryError
-
-    with monkeypatch.context() as patch:
-        patch.setattr(tables_aside, "_failures_of", dies)
-        assert _issues(root) == forked
-    with monkeypatch.context() as patch:
-        patch.setattr(tables_aside, "_room_for_a_copy", lambda: False)
-        assert tables_aside.TablesForked.start([], load_schema(root / "schema")) is None
-        assert _issues(root) == forked
-    with monkeypatch.context() as patch:
-        patch.setattr(tables_aside, "get_all_start_methods", lambda: ["spawn"])
-        assert tables_aside.TablesForked.start([], load_schema(root / "schema")) is None
-        assert _issues(root) == forked
 
 
 def test_workers_started_before_the_fingerprint_change_nothing(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from eventledger.check.parallel import Reading, read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.summary import OwnFacts, own_facts, unique_columns
 from eventledger.check.table_report import report_failures
-from eventledger.check.tables_aside import TablesAside, TablesForked
+from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue, IssueList, RecordPath
 from eventledger.issues.catalog import is_code
 from eventledger.issues.suggest import did_you_mean
@@ -185,29 +185,6 @@ def _check_across(
 ) -> Layers:
     """The layers after reading, in their order (each reads what the ones before flagged):
     spans, coverage, layout, references, suspected duplicates, tables."""
-    # Pandera reads only the rows, which no layer changes, and what it finds is told after the
-    # other layers (they flag what it must not tell again): without a child of the partial
-    # check's, one forked now builds the tables on the other core while these layers run.
-    forked = TablesForked.start(records, schema) if aside is None else None
-    try:
-        return _layers(records, files, texts, schema, known, whole, elsewhere, aside, forked, keys)
-    finally:
-        if forked is not None:
-            forked.close()
-
-
-def _layers(
-    records: list[Record],
-    files: list[RecordFile],
-    texts: dict[str, SourceText],
-    schema: Schema,
-    known: KnownIds | None,
-    whole: bool,
-    elsewhere: Elsewhere | None,
-    aside: TablesAside | None,
-    forked: TablesForked | None,
-    keys: list[tuple[object, ...] | None] | None,
-) -> Layers:
     model = schema.model
     _check_spans(records, texts, model)
     if elsewhere is not None:
@@ -224,15 +201,12 @@ def _layers(
     table_issues: list[Issue] = []
     decided: set[str] = set()
     found = None
-    if aside is not None or forked is not None:  # Pandera runs in a process of its own
+    if aside is not None:  # Pandera is ready in a process of its own
         origins: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
         for record in records:
             for row in record.rows:
                 origins[row.table].append((record, row))
-        if forked is not None:
-            found = forked.result()
-        elif aside is not None:
-            found = aside.check([(n, [row.values for _, row in o]) for n, o in origins.items()])
+        found = aside.check([(n, [row.values for _, row in o]) for n, o in origins.items()])
     if found is not None:
         for (name, rows), (cases, checks) in zip(origins.items(), found, strict=True):
             spec = schema.tables[name]

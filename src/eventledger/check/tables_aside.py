@@ -8,11 +8,6 @@ Pandera over the rows the parent sends and sends back the failures as plain valu
 (check/table_report.py tells them). Both ends are this program's own processes, so the
 pipe carries pickles, as the worker pool's does.
 
-A whole check (every record read) forks its child only once the records are read
-(TablesForked): the child then holds them already and builds the tables from them while the
-parent runs the checks across records on the other core; only Pandera's failures, as plain
-values, come back.
-
 Where fork is missing, or the child fails, the parent runs Pandera itself: the answer is
 the same, only later.
 """
@@ -20,7 +15,6 @@ the same, only later.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import pickle
 import signal
@@ -28,13 +22,9 @@ import struct
 from collections.abc import Sequence
 from multiprocessing import get_all_start_methods
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventledger.check.table_report import Failure
-
-if TYPE_CHECKING:
-    from eventledger.model.schema import Schema
-    from eventledger.read.records import Record, Row
 
 _LENGTH = struct.Struct("<Q")
 
@@ -132,84 +122,3 @@ def _serve(schema_dir: Path, down: int, up: int) -> None:
         spec = schema.tables[name]
         found.append(failures(spec, frame_of(spec, values), schema))
     _send(up, found)
-
-
-class TablesForked:
-    """A child forked after every record was read, building the tables from the records it
-    shares with the parent and running Pandera over them, while the parent goes on."""
-
-    def __init__(self, pid: int, from_child: int) -> None:
-        self.pid, self.from_child = pid, from_child
-
-    @classmethod
-    def start(cls, records: Sequence[Record], schema: Schema) -> TablesForked | None:
-        """The child at work, or None where fork is missing or the machine lacks the memory
-        for the child's copy (then the caller checks the tables)."""
-        if "fork" not in get_all_start_methods() or not _room_for_a_copy():
-            return None
-        up_r, up_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into the caller's code
-            status = 1
-            try:
-                os.close(up_r)
-                gc.disable()  # nothing it makes outlives it; collections would only copy pages
-                _send(up_w, _failures_of(records, schema))
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(up_w)
-        return cls(pid, up_r)
-
-    def result(self) -> Found | None:
-        """What TablesAside.check gives, or None when the child could not give it."""
-        try:
-            found = _receive(self.from_child)
-        except (OSError, pickle.PickleError, EOFError):
-            found = None
-        self.close()
-        return found if isinstance(found, list) else None
-
-    def close(self) -> None:
-        """End the child (if it still runs) and collect it; idempotent."""
-        if self.pid == 0:
-            return
-        with contextlib.suppress(OSError):
-            os.close(self.from_child)
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.waitpid(self.pid, 0)
-        self.pid = 0
-
-
-def _room_for_a_copy() -> bool:
-    """Whether the memory available holds twice what this process holds: the child touches
-    every row (reference counts), so copy-on-write copies most of the records' pages, and it
-    builds a table beside them. (At a hundred thousand records about half a gigabyte.) Where
-    /proc does not tell, the child is started: when it dies the parent checks the tables."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024 > 2 * resident
-    except (OSError, ValueError, IndexError):
-        pass
-    return True
-
-
-def _failures_of(records: Sequence[Record], schema: Schema) -> Found:
-    """Pandera over every table of the records, one table at a time (as check/tables.py's
-    each_table, from the same rows, so the failures are the same)."""
-    from eventledger.check.tables import failures, frame_of_rows
-
-    rows: dict[str, list[Row]] = {name: [] for name in schema.tables}
-    for record in records:
-        for row in record.rows:
-            rows[row.table].append(row)
-    found: Found = []
-    for name, spec in schema.tables.items():
-        found.append(failures(spec, frame_of_rows(spec, rows.pop(name)), schema))
-    return found
