@@ -15,7 +15,6 @@ import pytest
 
 from casekit import CASES, PROJECT, copy_corpus, make_repository
 from eventledger.read.cache import FOLDER, Cache
-from eventledger.read.repository import Repository
 from releasekit import make_release_repository
 
 EXE = PROJECT / ".venv" / "bin" / "eventledger"
@@ -116,29 +115,3 @@ def test_a_build_from_workers_and_the_cache_has_the_same_bytes(tmp_path: Path) -
     archive = next(name for name in serial if name.endswith(".zip"))
     with zipfile.ZipFile(io.BytesIO(serial[archive])) as zipped:
         assert not any(n.split("/")[1] == "cache" for n in zipped.namelist())
-
-
-def test_workers_started_before_the_fingerprint_change_nothing(tmp_path: Path) -> None:
-    """A cache that knows no file starts its workers before it hashes every file; when the
-    run's answer is stored after all (only the file index was lost), they are stopped and
-    the stored answer is the same; a broken schema is reported as without them."""
-    from eventledger.check.incremental import _Index
-
-    root = broken(tmp_path)
-    expected = validate(root, "--jobs", "1", "--no-cache")
-    assert validate(root, "--jobs", "2") == expected  # cold: workers start early
-    cache = Cache.open(root, Repository(root).schema_dir, "")
-    assert cache is not None
-    index = cache._path(_Index(cache).key)
-    assert index.is_file()
-    index.unlink()
-    assert validate(root, "--jobs", "2") == expected  # the run is stored: workers stopped
-    assert index.is_file()
-    assert validate(root, "--jobs", "2") == expected  # warm
-    shutil.rmtree(root / FOLDER)
-    schema = root / "schema" / "events.tableschema.json"
-    schema.write_text("{not json", encoding="utf-8")
-    broken_schema = validate(root, "--jobs", "2")
-    shutil.rmtree(root / FOLDER, ignore_errors=True)
-    assert broken_schema == validate(root, "--jobs", "1", "--no-cache")
-    assert broken_schema[0] != 0

@@ -17,7 +17,7 @@ from types import ModuleType
 
 from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
-from eventledger.check.parallel import Reading, read_files
+from eventledger.check.parallel import read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.summary import OwnFacts, own_facts, unique_columns
 from eventledger.check.table_report import report_failures
@@ -85,7 +85,6 @@ def check_files(
     jobs: int = 1,
     cache: Cache | None = None,
     summaries: bool = False,
-    reading: Reading | None = None,
 ) -> Dataset:
     """Read and check the given record files.
 
@@ -94,7 +93,7 @@ def check_files(
     references resolve against the ids the file names give, and the texts of cited
     sources that are not among the files are read without checking their records.
     summaries: work out each record's own facts for check/summary.py (layers.own) while
-    the records are read. reading: workers already reading these files (parallel.Reading).
+    the records are read.
     """
     schema = load_schema(repository.schema_dir)
     keys: list[tuple[object, ...] | None] = []
@@ -117,14 +116,7 @@ def check_files(
     # reading: the parent only waits then, and the workers, which never use them, neither
     # count nor copy them.
     records = read_files(
-        files,
-        schema,
-        max_bytes=max_bytes,
-        jobs=jobs,
-        cache=cache,
-        meanwhile=_tables,
-        each=each,
-        reading=reading,
+        files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables, each=each
     )
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name

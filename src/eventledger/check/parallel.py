@@ -19,16 +19,15 @@ import datetime as dt
 import errno
 import gc
 import marshal
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import astuple, fields
+from dataclasses import astuple
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from eventledger.check.rules import check_record
 from eventledger.issues import Issue, RecordPath
-from eventledger.issues.catalog import lookup
+from eventledger.issues.stored import issue_from
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache, Location
 from eventledger.read.records import Record, Row, Shape, read_record, shape_of
@@ -37,13 +36,6 @@ from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
 
 CHUNK = 256  # files per task at most: enough to amortize a round trip, few enough to balance
 SERIAL_BELOW = 64  # fewer files are read faster than worker processes start
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _raw(entry: RecordFile, max_bytes: int) -> bytes | Record:
@@ -240,28 +232,6 @@ def decode(
     return record
 
 
-_ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
-
-
-def issue_fields(issue: Issue) -> list[Any]:
-    """An issue as a JSON list, every field in order (a path as a list)."""
-    return [list(v) if isinstance(v, tuple) else v for v in astuple(issue)]
-
-
-def issue_from(values: list[Any]) -> Issue:
-    """The inverse of issue_fields. Raises on a list that is no issue of this tool's catalog."""
-    if not isinstance(values, list) or len(values) != len(_ISSUE_FIELDS):
-        raise ValueError("not an issue")
-    data = dict(zip(_ISSUE_FIELDS, values, strict=True))
-    data["path"] = tuple(data["path"])
-    for name in ("file", "code", "message"):
-        if type(data[name]) is not str:
-            raise ValueError("not an issue")
-    issue = Issue(**data)
-    lookup(issue.code)  # KeyError on a code this tool does not know
-    return issue
-
-
 def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
     return {
         name: tuple(f.name for f in table.fields if f.type == "date")
@@ -322,79 +292,6 @@ def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordF
         yield files[start : start + size]
 
 
-class Reading:
-    """Worker processes reading every file, started before the records are asked for: a cold
-    run starts them before it hashes every file for its fingerprint (which a core would
-    otherwise wait for), and hands them to read_files if it then reads the records."""
-
-    def __init__(
-        self,
-        files: Sequence[RecordFile],
-        schema: Schema,
-        max_bytes: int,
-        jobs: int,
-        cache: Cache | None,
-    ) -> None:
-        global _SHARED
-        self.files, self.max_bytes, self.cache = files, max_bytes, cache
-        if cache is not None:
-            cache.index  # noqa: B018  # read once here, so that forked workers share it
-        size = min(CHUNK, -(-len(files) // (jobs * 4)))
-        self.parts = list(_chunks(files, size))
-        # Workers are forked so that they share the schema and the cache's index with the
-        # parent (set until close: a worker started later must find them too).
-        _SHARED = (schema, max_bytes, cache)
-        # The collector is paused from here, in the workers (forked now) and in this process
-        # (which receives every record): see read_files. Resumed by close(), or by
-        # read_files once it takes the records over.
-        self.collecting = gc.isenabled()
-        gc.disable()
-        self.pool: ProcessPoolExecutor | None = None
-        try:
-            self.pool = ProcessPoolExecutor(jobs, mp_context=get_context("fork"))
-            self.done = self.pool.map(_work_shared, self.parts)  # every worker started
-        except BaseException:
-            self.close()
-            raise
-
-    @classmethod
-    def start(
-        cls,
-        files: Sequence[RecordFile],
-        schema: Schema,
-        *,
-        max_bytes: int = MAX_BYTES,
-        jobs: int,
-        cache: Cache | None,
-    ) -> Reading | None:
-        """Workers at work, or None where files are read in this process (one job, few
-        files, or no fork: Windows)."""
-        if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
-            return None
-        return cls(files, schema, max_bytes, jobs, cache)
-
-    def serves(self, files: Sequence[RecordFile], max_bytes: int, cache: Cache | None) -> bool:
-        return self.pool is not None and (self.files, self.max_bytes, self.cache) == (
-            files,
-            max_bytes,
-            cache,
-        )
-
-    def results(self) -> Iterator[tuple[Sequence[RecordFile], Done]]:
-        return zip(self.parts, self.done, strict=True)
-
-    def close(self) -> None:
-        """Stop the workers (tasks not started are dropped) and wait for them; idempotent."""
-        global _SHARED
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-        _SHARED = None
-        if self.collecting:
-            self.collecting = False
-            gc.enable()
-
-
 def _results(
     files: Sequence[RecordFile],
     schema: Schema,
@@ -402,26 +299,29 @@ def _results(
     jobs: int,
     cache: Cache | None,
     meanwhile: Callable[[], object] | None,
-    reading: Reading | None,
 ) -> Iterator[tuple[Sequence[RecordFile], Done]]:
     """Each chunk of files with its results, in order, as they come (decoded as they arrive,
     so the parent never holds every payload at once)."""
-    if reading is None or not reading.serves(files, max_bytes, cache):
-        if reading is not None:
-            reading.close()
-        reading = Reading.start(files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache)
-    if reading is None:  # files are read here
+    global _SHARED
+    # Workers are forked so that they share the schema and the cache's index with the
+    # parent; where fork is missing (Windows), files are read here.
+    if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
         if meanwhile is not None:
             meanwhile()
         for part in _chunks(files, CHUNK):
             yield part, _work(part, schema, max_bytes, cache)
         return
+    size = min(CHUNK, -(-len(files) // (jobs * 4)))
+    parts = list(_chunks(files, size))
+    _SHARED = (schema, max_bytes, cache)
     try:
-        if meanwhile is not None:
-            meanwhile()
-        yield from reading.results()
+        with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
+            done = pool.map(_work_shared, parts)  # every worker started, every task queued
+            if meanwhile is not None:
+                meanwhile()
+            yield from zip(parts, done, strict=True)
     finally:
-        reading.close()
+        _SHARED = None
 
 
 def read_files(
@@ -433,29 +333,23 @@ def read_files(
     cache: Cache | None = None,
     meanwhile: Callable[[], object] | None = None,
     each: Callable[[Record], object] | None = None,
-    reading: Reading | None = None,
 ) -> list[Record]:
     """Read every file (in workers when jobs > 1), in the order given. meanwhile is called
     once the workers have their tasks (before reading, without workers): the parent waits
     for them otherwise, so work of its own that does not need the records (importing
     pandas, a second of a run) is done for free there. each is called with every record,
     in order, as soon as it is read: work on one record alone is done there while the
-    workers still read, instead of after them. reading: workers started on these files
-    already (Reading.start), which this call consumes and stops."""
+    workers still read, instead of after them."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free and cost about a sixth of the run, so pause it.
     enabled = gc.isenabled()
-    if reading is not None:  # it paused the collector: resumed after the records are frozen
-        enabled = enabled or reading.collecting
-        reading.collecting = False
     gc.disable()
     try:
         records: list[Record] = []
         dates = _date_fields(schema)
         added: dict[str, Location] = {}
         rebuilt: list[tuple[str, bytes]] = []
-        results_of = _results(files, schema, max_bytes, jobs, cache, meanwhile, reading)
-        for part, (results, wrote) in results_of:
+        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache, meanwhile):
             added.update(wrote)
             start = len(records)
             for entry, (raw, result) in zip(part, results, strict=True):
