@@ -80,20 +80,26 @@ def manifest(
 
     records: dict[str, dict[str, Any]] = {}
     for kind in schema.model.kinds:
-        # A record's hash covers its child rows: a changed span changes the event.
-        children: dict[str, dict[str, list[Any]]] = {c.table: {} for c in kind.children}
+        # A record's hash covers its child rows: a changed span changes the event. The rows
+        # are grouped by record here and their cells made only when the record is hashed:
+        # the cells of every child row at once were 700k dicts at 100k events.
+        children: dict[str, dict[str, list[Row]]] = {c.table: {} for c in kind.children}
         for child in kind.children:
+            group = children[child.table]
             for row in rows[child.table]:
-                item = [row[k] for k in child.item_key]
-                children[child.table].setdefault(row[child.parent_field], []).append(
-                    [item[0] if len(item) == 1 else item, cells(child.table, row)]
-                )
+                group.setdefault(row[child.parent_field], []).append(row)
         out: dict[str, Any] = {}
         for row in rows[kind.table]:
             rid = row[kind.id_field]
             fields = {k: cell_digest(v) for k, v in cells(kind.table, row).items()}
             for child in kind.children:
-                fields[child.table] = _digest(children[child.table].get(rid, []))
+                items = []
+                for item_row in children[child.table].get(rid, []):
+                    item = [item_row[k] for k in child.item_key]
+                    items.append(
+                        [item[0] if len(item) == 1 else item, cells(child.table, item_row)]
+                    )
+                fields[child.table] = _digest(items)
             out[rid] = {"hash": _digest(fields), "fields": fields}
         records[kind.table] = out
     release: dict[str, Any] = {
