@@ -145,11 +145,12 @@ def generate(root: Path, n: int) -> None:
 
 
 def change(root: Path, n: int, count: int = 10) -> None:
-    """Edit the titles of count events spread over the repository; they stay valid."""
+    """Edit the titles of count events spread over the repository; they stay valid. Each
+    call edits them again (the title grows a word), so a second call changes bytes too."""
     for k in range(count):
         path = event_path(root, k * (n // count))
         text = path.read_text(encoding="utf-8")
-        path.write_text(text.replace("title: Synthetic", "title: Revised synthetic"), "utf-8")
+        path.write_text(text.replace("title: ", "title: Revised ", 1), "utf-8")
 
 
 def clear_builds(root: Path) -> None:
