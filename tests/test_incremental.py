@@ -7,19 +7,23 @@ and after each round both runs are compared byte for byte."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import random
 import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from casekit import PROJECT, copy_corpus
-from eventledger.check.incremental import fingerprint
+from eventledger.check.incremental import _decode_snapshot, _Scan, fingerprint
 from eventledger.issues.reporters import as_json, summarize
+from eventledger.model.kinds import LAYOUTS
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
@@ -168,19 +172,118 @@ def test_what_the_cache_answers_is_what_a_cold_run_says(tmp_path: Path) -> None:
 
 
 def test_a_file_index_that_is_no_index_is_ignored(tmp_path: Path) -> None:
-    """An entry that passes its checksum but holds no file index (another program's, or
-    another version's) is read as no index: every file is hashed again, same fingerprint."""
+    """An entry that passes its checksum but holds no snapshot of the scan (another
+    program's, or another version's) is read as none: every file is hashed again, same
+    fingerprint."""
     root = copy_corpus(tmp_path)
     repository = Repository(root)
-    files, stray = repository.discover()
     cache = Cache.open(root, repository.schema_dir, "")
     assert cache is not None
-    expected = fingerprint(repository, files, stray, cache)
+    expected = fingerprint(repository, cache)
     index = next(p for p in (root / "build" / "cache" / "entries").rglob("*") if p.is_file())
     key = index.parent.name + index.name
-    for junk in (b"", b"\0" * 7, b"\xff" * 16 + b"x" * 40, os.urandom(300)):
+    for junk in (
+        b"",
+        b"\0" * 7,
+        b"\xff" * 16 + b"x" * 40,
+        os.urandom(300),
+        marshal.dumps((3, 0, "", "", "events/../..", b"", "", "", b"", b"", b"", (), (), False)),
+    ):
         cache.put(key, junk)
-        assert fingerprint(repository, files, stray, cache) == expected
+        assert fingerprint(repository, cache) == expected
+
+
+def test_the_scan_without_a_walk_sees_what_a_walk_sees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each change, the scan made from the last run's snapshot gives the fingerprint,
+    files, strays and hashes that walking and hashing everything gives; it walks only when a
+    folder changed, and reads only the files whose signature changed."""
+    from eventledger.check import incremental
+
+    # Times a moment old are trusted here (a real run trusts only those a second old), so
+    # that every change below is seen through the snapshot and not just walked again.
+    monkeypatch.setattr(incremental, "RACY_NS", 0)
+    root = copy_corpus(tmp_path)
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    assert cache is not None
+    some = events(root)
+    same_size = some[0].read_text(encoding="utf-8").replace("title: ", "title:\u0020", 1)
+
+    def edit_keeping_size_and_time() -> None:
+        before = some[0].stat()
+        text = some[0].read_text(encoding="utf-8")
+        some[0].write_text(text.replace("a", "b", 1), encoding="utf-8")
+        os.utime(some[0], ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    changes: list[tuple[str, Callable[[], object], bool]] = [
+        ("nothing", lambda: None, False),
+        ("edit", lambda: some[1].write_text(same_size, encoding="utf-8"), False),
+        ("edit, same size and time", edit_keeping_size_and_time, False),
+        ("delete", lambda: some[2].unlink(), True),
+        ("stray", lambda: (root / "events" / "2019" / "notes.txt").write_text("x"), True),
+        ("link", lambda: (root / "events" / "2019" / "l.yaml").symlink_to(some[3]), True),
+        ("rename", lambda: some[3].rename(some[3].with_name("renamed.yaml")), True),
+        ("new folder", lambda: (root / "events" / "2031").mkdir(), True),
+        ("source text", lambda: next(root.glob("sources/*/text.txt")).write_text("t\n"), False),
+        ("unreadable", lambda: (root / "events" / "2031").chmod(0), True),
+    ]
+    assert fingerprint(repository, cache)  # the first snapshot
+    discover = Repository.discover
+    for what, change, walks in changes:
+        change()
+        walked: list[bool] = []
+
+        def counted(
+            self: Repository, *args: object, _walked: list[bool] = walked, _d: Any = discover
+        ) -> object:
+            _walked.append(True)
+            return _d(self, *args)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Repository, "discover", counted)
+            scan = _Scan(repository, cache)
+            got = (scan.run, scan.details())
+        assert bool(walked) == walks, what
+        cache.put(scan.key, b"")  # no snapshot: walk and hash everything
+        fresh = _Scan(repository, cache)
+        assert got == (fresh.run, fresh.details()), what
+        assert got[1][:2] == repository.discover(), what
+    (root / "events" / "2031").chmod(0o755)
+
+
+def test_a_snapshot_naming_paths_outside_the_data_folders_is_not_used(tmp_path: Path) -> None:
+    """The scan stats and hashes the paths a stored snapshot names: one that names a path
+    through "..", outside the data folders or in a folder it does not list is refused
+    (then everything is walked), never followed."""
+    root = copy_corpus(tmp_path)
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    assert cache is not None
+    snapshot = _Scan(repository, cache).snapshot
+    kinds = frozenset(layout.kind for layout in LAYOUTS)
+    assert _decode_snapshot(snapshot.encode(), kinds) == snapshot
+    first = snapshot.rels[0]
+    at = snapshot.tags.index("beside")
+    forgeries = [
+        {"rels": ["events/../../../outside.yaml", *snapshot.rels[1:]]},
+        {"rels": ["events/2019/../../x.yaml", *snapshot.rels[1:]]},
+        {"rels": ["elsewhere/x.yaml", *snapshot.rels[1:]]},
+        {"rels": [f"{first}/", *snapshot.rels[1:]]},
+        {"rels": [*snapshot.rels[:at], "sources/x/..", *snapshot.rels[at + 1 :]]},
+        {"folders": [*snapshot.folders, "events/.."]},
+        {"folders": ["tmp", *snapshot.folders]},
+        {"stray": [("unexpected", "/etc/passwd", "")]},
+        {"stray": [("no such kind", "events/x", "")]},
+        {"tags": ["meta", *snapshot.tags[1:]]},
+        {"shas": snapshot.shas[:-1]},
+    ]
+    for change in forgeries:
+        forged = replace(snapshot, **change)  # type: ignore[arg-type]
+        forged.folder_sigs = forged.folder_sigs[: len(forged.folders) * 40]
+        forged.folder_sigs += bytes(40 * (len(forged.folders) - len(snapshot.folders)))
+        assert _decode_snapshot(forged.encode(), kinds) is None, change
 
 
 def test_a_run_after_a_few_changes_checks_only_what_they_touch(

@@ -10,34 +10,29 @@ from typing import Any
 import click
 
 from eventledger import __version__
-from eventledger.author.generate import stale, write
-from eventledger.author.locate_write import LocateWriteError, locate_write
-from eventledger.author.locate_write import report_lines as locate_report
-from eventledger.author.new_record import NewRecordError, new_actor, new_source, source_report
-from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
-from eventledger.check.parallel import available_cores
-from eventledger.check.spans import (
-    closest_passages,
-    describe_near_miss,
-    near_miss,
-    read_source_text,
-)
-from eventledger.check.spans import locate as locate_quote
+from eventledger.cores import available_cores
 from eventledger.issues import IssueList, IssuesError
 from eventledger.issues.excerpt import MAX_EXCERPT, printable, printable_lines
 from eventledger.issues.reporters import FORMATS, release_text, summarize
-from eventledger.model.schema import SchemaError
 from eventledger.read.cache import FOLDER as CACHE_FOLDER
 from eventledger.read.cache import Cache
 from eventledger.read.repository import OutsideRepository, Repository, RepositoryNotFound
-from eventledger.syntax.positions import line_of
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 _ROOT_HELP = "Repository root (default: found from the current directory upwards)."
 
-# Commands that check tables or build packages import pandas, Pandera and pyarrow inside
-# the command: that takes most of a second, which locate, new and generate (run from
-# editors and hooks) should not pay.
+# Commands import what only they need inside the command: pandas, Pandera and pyarrow take
+# most of a second, which locate, new and generate (run from editors and hooks) should not
+# pay, and a warm validate, answered from the cache in well under a second at a hundred
+# thousand records, should not pay for the authoring commands either.
+
+
+def _schema_error() -> type[Exception]:
+    """SchemaError, imported only when an exception is being matched: schema/ is read (and
+    model/schema.py imported) by the checks that raise it, never by a warm validate."""
+    from eventledger.model.schema import SchemaError
+
+    return SchemaError
 
 
 def _repository(root: Path | None) -> Repository:
@@ -178,7 +173,7 @@ def validate(
         else:
             outcome = check_repository(repository, jobs=workers, cache=cache)
             found, checked = IssueList(outcome.issues), outcome.records
-    except SchemaError as err:
+    except _schema_error() as err:
         click.echo(
             printable_lines(f"error: schema/ is broken, cannot check records: {err}"), err=True
         )
@@ -241,6 +236,17 @@ def locate(
     Exit status: 0 found (or written), 1 a quote does not occur, is ambiguous, or only
     almost occurs (without --accept-near), 2 usage error.
     """
+    from eventledger.author.locate_write import LocateWriteError, locate_write
+    from eventledger.author.locate_write import report_lines as locate_report
+    from eventledger.check.spans import (
+        closest_passages,
+        describe_near_miss,
+        near_miss,
+        read_source_text,
+    )
+    from eventledger.check.spans import locate as locate_quote
+    from eventledger.syntax.positions import line_of
+
     if accept_near and record_file is None:
         raise click.UsageError("--accept-near goes with --write FILE")
     if record_file is not None:
@@ -335,6 +341,8 @@ def new_event_command(
 
     Exit status: 0 written (the path is printed), 2 usage error (bad date or slug, file exists).
     """
+    from eventledger.author.scaffold import ScaffoldError, new_event, parse_event_date
+
     repository = _repository(root)
     try:
         when = parse_event_date(day) if day is not None else None
@@ -408,6 +416,8 @@ def new_source_command(
     Exit status: 0 written, 2 usage error (a value schema/ refuses, the source exists,
     the text is not UTF-8); nothing is written then.
     """
+    from eventledger.author.new_record import NewRecordError, new_source, source_report
+
     repository = _repository(root)
     try:
         made = new_source(
@@ -450,6 +460,8 @@ def new_actor_command(
     Exit status: 0 written (the path is printed), 2 usage error (a value schema/ refuses,
     the actor exists).
     """
+    from eventledger.author.new_record import NewRecordError, new_actor
+
     repository = _repository(root)
     try:
         path = new_actor(
@@ -473,6 +485,8 @@ def generate(check: bool, root: Path | None) -> None:
     Exit status: 0 written (or, with --check, all up to date), 1 with --check when a
     derived file is out of date, 2 usage error.
     """
+    from eventledger.author.generate import stale, write
+
     repository = _repository(root)
     if check:
         old = stale(repository, main)
@@ -513,7 +527,7 @@ def _publish(
                 "commit": recorded.commit,
                 "recorded": True,
             }
-    except (IssuesError, SchemaError) as err:
+    except (IssuesError, _schema_error()) as err:
         issues = err.issues if isinstance(err, IssuesError) else []
         if fmt == "json":
             click.echo(
@@ -624,7 +638,7 @@ def browse(open_browser: bool, root: Path | None) -> None:
     repository = _repository(root)
     try:
         index = build_browse(repository)
-    except (BrowseError, SchemaError) as err:
+    except (BrowseError, _schema_error()) as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(EXIT_INVALID)
     click.echo(str(index))

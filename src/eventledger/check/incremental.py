@@ -16,19 +16,22 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import marshal
 import os
 import stat
 import struct
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 
-from eventledger.check.parallel import issue_fields, issue_from
 from eventledger.issues import Issue
-from eventledger.read.cache import Cache
-from eventledger.read.repository import RecordFile, Repository
+from eventledger.issues.stored import issue_fields, issue_from
+from eventledger.model.kinds import LAYOUTS
+from eventledger.read.cache import DIGEST, Cache
+from eventledger.read.repository import DATA_FOLDERS, RecordFile, Repository
 
 RACY_NS = 1_000_000_000
+STRAY_KINDS = frozenset({"unexpected", "symlink", "special", "unreadable-folder"})
 
 
 @dataclass
@@ -38,8 +41,14 @@ class Outcome:
     from_cache: bool = False
 
 
-_ENTRY = struct.Struct("<qqqq32s")  # size, mtime_ns, ctime_ns, inode, SHA-256
-_HEAD = struct.Struct("<qq")  # when the index was recorded, how many entries
+_SIG = struct.Struct("<qqqqq")  # mode, size, mtime_ns, ctime_ns, inode
+_ABSENT = _SIG.pack(-1, -1, -1, -1, -1)  # a path that is not there
+_MTIME = 2  # where mtime_ns is in a signature
+_FIELDS = 5
+_COUNT = struct.Struct("<q")
+VERSION = 3
+META = "datapackage.json"
+BESIDE = "beside"
 
 
 def _text(rel: str) -> bytes:
@@ -47,75 +56,356 @@ def _text(rel: str) -> bytes:
     return rel.encode("utf-8", "surrogateescape")
 
 
-class _Index:
-    """rel -> (size, mtime_ns, ctime_ns, inode, sha256) of the last run, stored in the cache.
+def _sig(st: os.stat_result | None) -> bytes:
+    if st is None:
+        return _ABSENT
+    return _SIG.pack(st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
-    Stored as fixed-size binary entries and the names after them (not JSON): a warm run at a
-    hundred thousand files loads it in milliseconds. The cache checksums every entry, and a
-    payload that does not add up is ignored like a missing one.
+
+def _lstat_sig(path: str) -> bytes:
+    try:
+        return _sig(os.lstat(path))
+    except OSError:
+        return _ABSENT
+
+
+@dataclass
+class _Snapshot:
+    """What the last run's scan saw, like git's index: every data folder and every file the
+    fingerprint hashes (record files, the files beside them, datapackage.json), each with
+    its lstat signature taken before it was listed or hashed, the files' SHA-256, what the
+    walk found and the fingerprint it made.
+
+    While every folder's signature is unchanged, no entry was added, removed or renamed in
+    it (each of those moves its folder's times), so the walk's result holds without walking;
+    while a file's signature is unchanged, its hash holds without reading it. A signature
+    taken within RACY_NS before the scan started is not trusted (a change in the same clock
+    tick would not move it). Stored as one marshal entry of columns (texts joined by NUL,
+    signatures and hashes as fixed-size bytes): a hundred thousand files load in a few
+    milliseconds, and decode() accepts nothing but that shape.
     """
 
-    def __init__(self, cache: Cache) -> None:
+    recorded: int  # time_ns when the scan started
+    run: str  # the fingerprint
+    beside: str  # the digest of the files beside records
+    folders: list[str]
+    folder_sigs: bytes
+    tags: list[str]  # per hashed path: a record kind, BESIDE or "meta" (the last one)
+    rels: list[str]
+    id_folders: bytes  # per record file: 1 when its id is its folder's name
+    sigs: bytes
+    shas: bytes
+    stray: list[tuple[str, str, str]]  # kind, rel, detail
+    racy: list[int]  # hashed paths whose signature is too recent to trust
+    folders_racy: bool
+
+    def encode(self) -> bytes:
+        return marshal.dumps(
+            (
+                VERSION,
+                self.recorded,
+                self.run,
+                self.beside,
+                "\0".join(self.folders),
+                self.folder_sigs,
+                "\0".join(self.tags),
+                "\0".join(self.rels),
+                self.id_folders,
+                self.sigs,
+                self.shas,
+                tuple(self.stray),
+                tuple(self.racy),
+                self.folders_racy,
+            ),
+            4,
+        )
+
+
+def _split(joined: str) -> list[str]:
+    return joined.split("\0") if joined else []
+
+
+def _decode_snapshot(payload: bytes, kinds: frozenset[str]) -> _Snapshot | None:
+    """The snapshot encode() wrote, or None for anything else."""
+    try:
+        data = marshal.loads(payload)  # noqa: S302  # plain data only: checked below, never run
+        if type(data) is not tuple or len(data) != 14 or data[0] != VERSION:
+            return None
+        (_, recorded, run, beside, folders, folder_sigs, tags, rels, ids, sigs, shas) = data[:11]
+        stray, racy, folders_racy = data[11:]
+        texts = (run, beside, folders, tags, rels)
+        blobs = (folder_sigs, ids, sigs, shas)
+        if type(recorded) is not int or any(type(t) is not str for t in texts):
+            return None
+        if any(type(b) is not bytes for b in blobs) or type(folders_racy) is not bool:
+            return None
+        if type(stray) is not tuple or type(racy) is not tuple:
+            return None
+        snapshot = _Snapshot(
+            recorded,
+            run,
+            beside,
+            _split(folders),
+            folder_sigs,
+            _split(tags),
+            _split(rels),
+            ids,
+            sigs,
+            shas,
+            list(stray),
+            list(racy),
+            folders_racy,
+        )
+    except (ValueError, TypeError, EOFError):
+        return None
+    return snapshot if _fits_shape(snapshot, kinds) else None
+
+
+def _fits_shape(s: _Snapshot, kinds: frozenset[str]) -> bool:
+    """Whether the columns agree with each other and every path stays inside the data
+    folders: each folder under a top data folder through folders that are listed, each file
+    directly in a listed folder (a forged path cannot lead the scan anywhere else)."""
+    n = len(s.rels)
+    if len(s.tags) != n or len(s.sigs) != n * _SIG.size or len(s.shas) != n * DIGEST:
+        return False
+    if len(s.folder_sigs) != len(s.folders) * _SIG.size or not n or s.tags[-1] != "meta":
+        return False
+    if s.rels[-1] != META or "meta" in s.tags[:-1] or not set(s.tags) <= kinds | {BESIDE, "meta"}:
+        return False
+    if len(s.id_folders) != n - s.tags.count(BESIDE) - 1:
+        return False
+    if not set(s.id_folders) <= {0, 1} or not set(map(type, s.racy)) <= {int}:
+        return False
+    if any(not 0 <= k < n for k in s.racy) or len(s.run) != 64 or len(s.beside) != 64:
+        return False
+    for entry in s.stray:
+        if type(entry) is not tuple or len(entry) != 3 or not set(map(type, entry)) <= {str}:
+            return False
+    records = [rel for tag, rel in zip(s.tags[:-1], s.rels[:-1], strict=True) if tag != BESIDE]
+    joined = "\0".join((*s.folders, *records, *(e[1] for e in s.stray)))
+    # No name is empty and none starts with a dot (the walk skips hidden entries), so none
+    # is "." or "..": a handful of scans of one text, in C. The files beside a record are
+    # all its folder holds, hidden ones too: checked one by one (a few).
+    if joined.startswith((".", "/", "\0")) or joined.endswith(("/", "\0")):
+        return False
+    if any(bad in joined for bad in ("/.", "\0.", "//", "/\0", "\0/", "\0\0")):
+        return False
+    known: set[str] = set()
+    for folder in s.folders:  # parents come before their subfolders, as the walk lists them
+        parent, _, name = folder.rpartition("/")
+        if parent not in known if parent else name not in DATA_FOLDERS:
+            return False
+        known.add(folder)
+    if not {rel.rpartition("/")[0] for rel in s.rels[:-1]} <= known:
+        return False
+    beside = [rel for tag, rel in zip(s.tags, s.rels, strict=True) if tag == BESIDE]
+    if any(rel.rpartition("/")[2] in ("", ".", "..") for rel in beside):
+        return False
+    for kind, rel, _ in s.stray:
+        parent, _, name = rel.rpartition("/")
+        if kind not in STRAY_KINDS or (parent not in known if parent else name not in DATA_FOLDERS):
+            return False
+    return True
+
+
+class _Scan:
+    """The run's fingerprint, and what made it: the record files and strays as a walk finds
+    them, each record file's SHA-256 (by rel, 32 bytes) and the digest of the files beside
+    records. A scan answered by an unchanged snapshot makes the files only when asked."""
+
+    def __init__(self, repository: Repository, cache: Cache) -> None:
+        self.repository = repository
+        self.root = str(repository.root)
         self.cache = cache
-        self.key = hashlib.sha256(cache.namespace + b"\0file index 2").hexdigest()
-        self.started = time.time_ns()
-        self.old: dict[str, tuple[int, int, int, int, bytes]] = {}
-        self.recorded = 0
+        self.key = hashlib.sha256(cache.namespace + b"\0walk snapshot 3").hexdigest()
+        self.kinds = frozenset(layout.kind for layout in LAYOUTS)
         payload = cache.get(self.key)
-        if payload is not None:
-            with contextlib.suppress(ValueError, struct.error, UnicodeDecodeError):
-                self.old, self.recorded = _decode_index(payload)
-        self.new: dict[str, tuple[int, int, int, int, bytes]] = {}
-        self.trusted_before = self.recorded - RACY_NS
+        old = _decode_snapshot(payload, self.kinds) if payload is not None else None
+        self.started = time.time_ns()
+        self._files: list[RecordFile] | None = None  # made by the walk, or when asked
+        self._stray: list[RecordFile] = []
+        again = self._again(old) if old is not None else None
+        self.snapshot = again if again is not None else self._walk(old)
+        self.run = self.snapshot.run
 
-    def digest(self, path: str, rel: str) -> str:
-        """The SHA-256 of the file's bytes in hex, or words saying why there are none."""
+    def _again(self, old: _Snapshot) -> _Snapshot | None:
+        """The snapshot of now made from the old one without walking, when no folder changed
+        (None: walk)."""
+        root = self.root
+        if old.folders_racy:
+            return None
+        if b"".join(_lstat_sig(f"{root}/{f}") for f in old.folders) != old.folder_sigs:
+            return None
+        size = _SIG.size
+        pack = _SIG.pack
         try:
-            st = os.stat(path, follow_symlinks=False)
+            now = b"".join(
+                [
+                    pack(st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                    for st in map(os.lstat, [f"{root}/{rel}" for rel in old.rels])
+                ]
+            )
         except OSError:
-            return "missing"
-        if not stat.S_ISREG(st.st_mode):  # never follow a link or open a special file
-            return f"not a regular file {stat.S_IFMT(st.st_mode):o}"
-        old = self.old.get(rel)
-        if (
-            old is not None
-            and old[0] == st.st_size
-            and old[1] == st.st_mtime_ns
-            and old[2] == st.st_ctime_ns
-            and old[3] == st.st_ino
-            and st.st_mtime_ns < self.trusted_before
+            return None  # gone since its folder was stat-ed: walk
+        if now == old.sigs and not old.racy:
+            return old  # nothing changed at all
+        redo = set(old.racy)
+        block = 1024 * size  # compare a thousand signatures at a time, then look inside
+        for start in range(0, len(now), block):
+            if now[start : start + block] != old.sigs[start : start + block]:
+                for at in range(start, min(start + block, len(now)), size):
+                    if now[at : at + size] != old.sigs[at : at + size]:
+                        redo.add(at // size)
+        shas = bytearray(old.shas)
+        for k in sorted(redo):
+            if not stat.S_ISREG(_SIG.unpack_from(now, k * size)[0]):
+                return None  # no longer a file: walk (and report it as the walk does)
+            try:
+                shas[k * DIGEST : (k + 1) * DIGEST] = _sha256_of(f"{root}/{old.rels[k]}")
+            except OSError:
+                return None
+        fresh = _Snapshot(**{**old.__dict__, "sigs": now, "shas": bytes(shas)})
+        self._finish(fresh, [0] * len(old.folders))
+        return fresh
+
+    def _walk(self, old: _Snapshot | None) -> _Snapshot:
+        """Walk the repository, hashing each file whose signature changed since old."""
+        root = self.root
+        seen: list[tuple[str, os.stat_result | None]] = []
+        files, stray = self.repository.discover(seen)
+        known: dict[str, tuple[bytes, bytes]] = {}
+        if old is not None:
+            trusted = old.recorded - RACY_NS
+            for k, rel in enumerate(old.rels):
+                sig = old.sigs[k * _SIG.size : (k + 1) * _SIG.size]
+                if _SIG.unpack(sig)[_MTIME] < trusted:
+                    known[rel] = (sig, old.shas[k * DIGEST : (k + 1) * DIGEST])
+        tags: list[str] = []
+        rels: list[str] = []
+        sigs: list[bytes] = []
+        shas: list[bytes] = []
+        ids = bytearray()
+        unhashed: list[tuple[int, str]] = []  # a path without a hash, and why
+
+        def add(tag: str, rel: str, where: str) -> None:
+            try:
+                st = os.lstat(where)
+            except OSError:
+                st = None
+            sig = _sig(st)
+            sha = bytes(DIGEST)
+            found = known.get(rel)
+            if st is None:
+                unhashed.append((len(rels), "missing"))
+            elif not stat.S_ISREG(st.st_mode):  # never follow a link or open a special file
+                unhashed.append((len(rels), f"not a regular file {stat.S_IFMT(st.st_mode):o}"))
+            elif found is not None and found[0] == sig:
+                sha = found[1]
+            else:
+                try:
+                    sha = _sha256_of(where)
+                except OSError:
+                    unhashed.append((len(rels), "unreadable"))
+            tags.append(tag)
+            rels.append(rel)
+            sigs.append(sig)
+            shas.append(sha)
+
+        for entry in files:
+            add(entry.kind, entry.rel, entry.where)
+            ids.append(entry.id_folder)
+            if entry.id_folder:  # its folder's other files (a source's text.txt) are inputs too
+                folder, _, own = entry.rel.rpartition("/")
+                where = entry.where.rpartition("/")[0]
+                with contextlib.suppress(OSError):
+                    for name in sorted(os.listdir(where)):
+                        if name != own:
+                            add(BESIDE, f"{folder}/{name}", f"{where}/{name}")
+        add("meta", META, f"{root}/{META}")
+        snapshot = _Snapshot(
+            self.started,
+            "",
+            "",
+            [rel for rel, _ in seen],
+            b"".join(_sig(st) for _, st in seen),
+            tags,
+            rels,
+            bytes(ids),
+            b"".join(sigs),
+            b"".join(shas),
+            [(s.kind, s.rel, s.detail) for s in stray],
+            [],
+            False,
+        )
+        self._files = files
+        self._stray = stray
+        mtimes = [st.st_mtime_ns if st is not None else 0 for _, st in seen]
+        if unhashed:  # raced with a change: no snapshot kept, the fingerprint says why
+            shas = [hashlib.sha256(words.encode()).digest() for _, words in unhashed]
+            for (k, _), sha in zip(unhashed, shas, strict=True):
+                shas_of = snapshot.shas
+                snapshot.shas = shas_of[: k * DIGEST] + sha + shas_of[(k + 1) * DIGEST :]
+        self._finish(snapshot, mtimes, save=not unhashed)
+        if unhashed:  # never equal to a fingerprint of files that all have a hash
+            snapshot.run += "-unhashed"
+        return snapshot
+
+    def _finish(self, snapshot: _Snapshot, folder_mtimes: list[int], *, save: bool = True) -> None:
+        """Fill in the fingerprint and what is too recent to trust; store the snapshot."""
+        trusted = self.started - RACY_NS
+        mtimes = memoryview(snapshot.sigs).cast("q")[_MTIME::_FIELDS].tolist()
+        snapshot.racy = [k for k, m in enumerate(mtimes) if m >= trusted] if mtimes else []
+        snapshot.folders_racy = any(m >= trusted for m in folder_mtimes)
+        snapshot.recorded = self.started
+        snapshot.run, snapshot.beside = self._fingerprint(snapshot)
+        if save:
+            self.cache.put(self.key, snapshot.encode())
+
+    def _fingerprint(self, s: _Snapshot) -> tuple[str, str]:
+        """The SHA-256 of every hashed path's kind and name and hash, and of the strays; and
+        of the files beside records alone. Hashed section by section (names joined by NUL,
+        which no name holds, each section after its length), so the bytes hashed cannot be
+        read two ways; a hundred thousand files take a few joins, not a line each."""
+        whole = hashlib.sha256(self.cache.namespace)
+        stray = "\0".join(field for entry in s.stray for field in entry)
+        for section in (
+            _text("\0".join(s.tags)),
+            _text("\0".join(s.rels)),
+            s.shas,
+            _text(stray),
         ):
-            self.new[rel] = old
-            return old[4].hex()
-        try:
-            sha = _sha256_of(path)
-        except OSError:
-            return "unreadable"
-        self.new[rel] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, sha)
-        return sha.hex()
+            whole.update(_COUNT.pack(len(section)))
+            whole.update(section)
+        beside = hashlib.sha256()
+        if BESIDE in s.tags:
+            for k, tag in enumerate(s.tags):
+                if tag == BESIDE:  # few: one text per source
+                    beside.update(_text(f"{s.rels[k]}\0"))
+                    beside.update(s.shas[k * DIGEST : k * DIGEST + DIGEST])
+        return whole.hexdigest(), beside.hexdigest()
 
-    def save(self) -> None:
-        if self.new != self.old or not self.recorded:
-            self.cache.put(self.key, _encode_index(self.started, self.new))
-
-
-def _encode_index(recorded: int, files: dict[str, tuple[int, int, int, int, bytes]]) -> bytes:
-    entries = b"".join(_ENTRY.pack(*signature) for signature in files.values())
-    names = b"\0".join(_text(rel) for rel in files)
-    return _HEAD.pack(recorded, len(files)) + entries + names
-
-
-def _decode_index(payload: bytes) -> tuple[dict[str, tuple[int, int, int, int, bytes]], int]:
-    """The inverse of _encode_index; ValueError or struct.error on anything else."""
-    recorded, count = _HEAD.unpack_from(payload)
-    start = _HEAD.size
-    end = start + count * _ENTRY.size
-    if count < 0 or end > len(payload):
-        raise ValueError("not a file index")
-    names = payload[end:].decode("utf-8", "surrogateescape").split("\0") if count else []
-    if len(names) != count:
-        raise ValueError("not a file index")
-    return dict(zip(names, _ENTRY.iter_unpack(payload[start:end]), strict=True)), recorded
+    def details(self) -> tuple[list[RecordFile], list[RecordFile], dict[str, bytes], str]:
+        """The record files, the strays, each record file's SHA-256 and the beside digest."""
+        s = self.snapshot
+        at = [k for k, tag in enumerate(s.tags) if tag not in (BESIDE, "meta")]
+        rels = [s.rels[k] for k in at]
+        if self._files is None:
+            prefix = f"{self.root}/"
+            made = zip(
+                [s.tags[k] for k in at],
+                [prefix + rel for rel in rels],
+                rels,
+                map(bool, s.id_folders),
+                repeat(""),
+            )
+            # tuple.__new__ straight away: RecordFile(...) is a Python call per file.
+            self._files = list(map(tuple.__new__, repeat(RecordFile), made))
+            self._stray = [
+                RecordFile(kind, prefix + rel, rel, detail=detail) for kind, rel, detail in s.stray
+            ]
+        shas = s.shas
+        digests = dict(zip(rels, [shas[k * DIGEST : k * DIGEST + DIGEST] for k in at], strict=True))
+        return self._files, self._stray, digests, s.beside
 
 
 def _sha256_of(path: str) -> bytes:
@@ -131,49 +421,9 @@ def _sha256_of(path: str) -> bytes:
     return digest.digest()
 
 
-def fingerprint(
-    repository: Repository, files: Iterable[RecordFile], stray: Iterable[RecordFile], cache: Cache
-) -> str:
-    return _fingerprint(repository, files, stray, cache)[0]
-
-
-def _fingerprint(
-    repository: Repository, files: Iterable[RecordFile], stray: Iterable[RecordFile], cache: Cache
-) -> tuple[str, dict[str, bytes], str]:
-    """The run's fingerprint, each record file's digest (by rel, 32 bytes) and the digest of
-    the files beside records (a source's text)."""
-    index = _Index(cache)
-    parts: list[bytes] = [cache.namespace]
-    digests: dict[str, bytes] = {}
-    beside = hashlib.sha256()
-    for entry in files:
-        sha = index.digest(entry.where, entry.rel)
-        found = index.new.get(entry.rel)
-        # The SHA-256 in 32 bytes, or for words saying why there is none, theirs.
-        digests[entry.rel] = (
-            found[4]
-            if found is not None and len(sha) == 64
-            else hashlib.sha256(sha.encode()).digest()
-        )
-        parts.append(_text(f"\n{entry.kind}\0{entry.rel}\0{sha}"))
-        if entry.id_folder:  # its folder's other files (a source's text.txt) are inputs too
-            folder, _, own = entry.rel.rpartition("/")
-            where = entry.where.rpartition("/")[0]
-            with contextlib.suppress(OSError):
-                for name in sorted(os.listdir(where)):
-                    if name != own:
-                        rel = f"{folder}/{name}"
-                        sha = index.digest(f"{where}/{name}", rel)
-                        parts.append(_text(f"\nbeside\0{rel}\0{sha}"))
-                        beside.update(parts[-1])
-    for entry in stray:  # what does not belong, and why (a link, an unreadable folder)
-        parts.append(_text(f"\nstray\0{entry.kind}\0{entry.rel}\0{entry.detail}"))
-    meta = str(repository.root / "datapackage.json")
-    parts.append(f"\nmeta\0{index.digest(meta, 'datapackage.json')}".encode())
-    index.save()
-    # Every part is a line of fields separated by NUL (which no name holds) ending in a
-    # hex SHA-256 or words from digest(): the joined bytes cannot be read two ways.
-    return hashlib.sha256(b"".join(parts)).hexdigest(), digests, beside.hexdigest()
+def fingerprint(repository: Repository, cache: Cache) -> str:
+    """The fingerprint of everything a whole check reads."""
+    return _Scan(repository, cache).run
 
 
 def _encode(outcome: Outcome) -> bytes:
@@ -192,15 +442,17 @@ def _decode(payload: bytes) -> Outcome | None:
 
 def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) -> Outcome:
     """The issues of the whole repository, sorted, and how many records were checked."""
-    files, stray = repository.discover()
     key = ""
-    if cache is not None:
-        run, digests, beside = _fingerprint(repository, files, stray, cache)
-        key = hashlib.sha256(cache.namespace + b"\0run\0" + run.encode()).hexdigest()
+    if cache is None:
+        files, stray = repository.discover()
+    else:
+        scan = _Scan(repository, cache)
+        key = hashlib.sha256(cache.namespace + b"\0run\0" + scan.run.encode()).hexdigest()
         payload = cache.get(key)
         stored = _decode(payload) if payload is not None else None
         if stored is not None:
             return stored
+        files, stray, digests, beside = scan.details()
         from eventledger.check.partial import check_changed  # only when something changed
 
         found = check_changed(repository, files, stray, digests, beside, jobs=jobs, cache=cache)

@@ -19,16 +19,15 @@ import datetime as dt
 import errno
 import gc
 import marshal
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import astuple, fields
+from dataclasses import astuple
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from eventledger.check.rules import check_record
 from eventledger.issues import Issue, RecordPath
-from eventledger.issues.catalog import lookup
+from eventledger.issues.stored import issue_from
 from eventledger.model.schema import Schema
 from eventledger.read.cache import Cache, Location
 from eventledger.read.records import Record, Row, Shape, read_record, shape_of
@@ -37,13 +36,6 @@ from eventledger.syntax.strict_yaml import MAX_BYTES, load, too_large
 
 CHUNK = 256  # files per task at most: enough to amortize a round trip, few enough to balance
 SERIAL_BELOW = 64  # fewer files are read faster than worker processes start
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _raw(entry: RecordFile, max_bytes: int) -> bytes | Record:
@@ -238,28 +230,6 @@ def decode(
     if parsed and raw is not None:
         record.drop_document(entry.where, raw)
     return record
-
-
-_ISSUE_FIELDS = tuple(f.name for f in fields(Issue))
-
-
-def issue_fields(issue: Issue) -> list[Any]:
-    """An issue as a JSON list, every field in order (a path as a list)."""
-    return [list(v) if isinstance(v, tuple) else v for v in astuple(issue)]
-
-
-def issue_from(values: list[Any]) -> Issue:
-    """The inverse of issue_fields. Raises on a list that is no issue of this tool's catalog."""
-    if not isinstance(values, list) or len(values) != len(_ISSUE_FIELDS):
-        raise ValueError("not an issue")
-    data = dict(zip(_ISSUE_FIELDS, values, strict=True))
-    data["path"] = tuple(data["path"])
-    for name in ("file", "code", "message"):
-        if type(data[name]) is not str:
-            raise ValueError("not an issue")
-    issue = Issue(**data)
-    lookup(issue.code)  # KeyError on a code this tool does not know
-    return issue
 
 
 def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:

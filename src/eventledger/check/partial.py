@@ -51,10 +51,11 @@ from eventledger.check.summary import (
     unique_columns,
     use,
 )
-from eventledger.check.tables_aside import TablesAside
+from eventledger.check.table_proof import passes
+from eventledger.check.tables_aside import Found, Rows, TablesAside
 from eventledger.issues import Issue
 from eventledger.model.kinds import PASSAGES, SOURCE_TABLE, Model
-from eventledger.model.schema import load_schema
+from eventledger.model.schema import Schema, load_schema
 from eventledger.read.cache import Cache
 from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
@@ -122,9 +123,7 @@ def check_changed(
     if not payload:
         return None
     patch = cache.get(_state_key(cache, "patch"))
-    # Pandera (a second and more to import and warm up) gets ready on the other core while
-    # this process finds what changed.
-    aside = TablesAside.start(repository.schema_dir)
+    aside = _ProvedFirst(repository.schema_dir)
     try:
         state = decode(payload, patch)
         if state is None or state.beside != beside:
@@ -133,8 +132,40 @@ def check_changed(
     except (KeyError, ValueError, TypeError, IndexError, AttributeError):
         return None  # a state that does not fit this repository's model: never trusted
     finally:
-        if aside is not None:
-            aside.close()
+        aside.close()
+
+
+class _ProvedFirst(TablesAside):
+    """The table layer of a part: Pandera's answer told by check/table_proof.py when the
+    rows certainly pass (a valid edit: no pandas imported at all), else by Pandera in a
+    child process. The child (a second and more to import and warm up) is started as soon as
+    the changed records' own rows are not certainly clean, so that it gets ready on the
+    other core while this process finds what else to check."""
+
+    def __init__(self, schema_dir: Path) -> None:  # no child yet: started when needed
+        self.schema_dir = schema_dir
+        self.schema: Schema | None = None
+        self.child: TablesAside | None = None
+        self.started = False
+
+    def start_child(self) -> None:
+        if not self.started:
+            self.started = True
+            self.child = TablesAside.start(self.schema_dir)
+
+    def check(self, rows: Rows) -> Found | None:
+        rows = list(rows)
+        if self.schema is None:
+            self.schema = load_schema(self.schema_dir)
+        found = passes(rows, self.schema)
+        if found is not None:
+            return found
+        self.start_child()
+        return None if self.child is None else self.child.check(rows)
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
 
 
 def _check_changed(
@@ -145,7 +176,7 @@ def _check_changed(
     state: State,
     jobs: int,
     cache: Cache,
-    aside: TablesAside | None,
+    aside: _ProvedFirst,
 ) -> tuple[list[Issue], int] | None:
     schema = load_schema(repository.schema_dir)
     model = schema.model
@@ -185,6 +216,13 @@ def _check_changed(
     # Read without the cache: these files changed (the cache has no entry for them), and
     # loading its index of every entry costs more than parsing a few files.
     fresh = dict(zip(changed, read_files([files[j] for j in changed], schema), strict=True))
+    aside.schema = schema
+    own_rows: dict[str, list[Any]] = {name: [] for name in schema.tables}
+    for record in fresh.values():
+        for row in record.rows:
+            own_rows[row.table].append(row.values)
+    if passes(list(own_rows.items()), schema) is None:
+        aside.start_child()  # Pandera will have a say: let it get ready meanwhile
     uniques = unique_columns(schema)
     # Facts of the records just read: id, every reference, duplicate key, unique values, spans.
     facts: dict[int, tuple[str | None, tuple[str, ...], Any, tuple[Any, ...], tuple[Any, ...]]] = {}

@@ -27,8 +27,8 @@ from operator import itemgetter
 from sys import intern
 from typing import Any
 
-from eventledger.check.parallel import issue_from
 from eventledger.issues import Issue
+from eventledger.issues.stored import issue_from
 from eventledger.model.kinds import PASSAGES
 from eventledger.model.schema import Schema
 from eventledger.read.records import Record

@@ -1,0 +1,149 @@
+"""check/table_proof.py says "Pandera passes these rows" only when Pandera does: on random
+rows of every table (valid values, nulls, wrong types, values out of range, repeats), and
+it does say so for the corpus's own records, so a valid edit needs no pandas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casekit import PROJECT
+from eventledger.check.parallel import read_files
+from eventledger.check.table_proof import clean, constraints_of, passes
+from eventledger.check.tables import failures, frame_of
+from eventledger.model.codelists import codelist
+from eventledger.model.pandera_schema import column_checks
+from eventledger.model.schema import FieldSpec, Schema, load_schema
+from eventledger.read.repository import Repository
+
+SCHEMA = load_schema(PROJECT / "schema")
+
+
+def _fitting(spec: FieldSpec, schema: Schema) -> st.SearchStrategy[Any]:
+    """Values that keep every rule of the field (or mostly: a drawn pattern may be long)."""
+    terms = sorted(schema.terms(spec) or [])
+    if terms:
+        text: st.SearchStrategy[Any] = st.sampled_from(terms)
+    elif spec.codelist is not None:
+        text = st.sampled_from(sorted(codelist(spec.codelist).codes))
+    elif spec.pattern is not None:
+        text = st.from_regex(spec.pattern, fullmatch=True)
+    else:
+        text = st.text(min_size=spec.min_length or 0, max_size=spec.max_length or 12)
+    low = -5 if spec.minimum is None else int(spec.minimum)
+    high = 1000 if spec.maximum is None else int(spec.maximum)
+    fitting: dict[str, st.SearchStrategy[Any]] = {
+        "string": text,
+        "integer": st.integers(low, high),
+        "number": st.floats(low, high) | st.integers(low, high),
+        "date": st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2030, 1, 1)),
+        "list": st.lists(text, max_size=3),
+    }
+    found = fitting[spec.type]
+    return found if spec.required else found | st.none()
+
+
+BREAKING: list[Any] = [
+    None,
+    True,
+    "7",
+    "",
+    "x" * 200,
+    3,
+    -1,
+    1 << 64,
+    2.5,
+    float("nan"),
+    float("inf"),
+]
+BREAKING += [dt.date(2000, 1, 1), dt.datetime(2000, 1, 1), ["a"], ["nonsense"], [1]]
+
+
+def _rows(name: str) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """One to three rows that keep the rules, then maybe one value broken or a row repeated."""
+    table = SCHEMA.tables[name]
+    row = st.fixed_dictionaries({f.name: _fitting(f, SCHEMA) for f in table.fields})
+
+    @st.composite
+    def rows(draw: st.DrawFn) -> list[dict[str, Any]]:
+        found = draw(st.lists(row, min_size=1, max_size=3))
+        how = draw(st.sampled_from(["none", "value", "repeat"]))
+        if how == "value":
+            at = draw(st.integers(0, len(found) - 1))
+            field = draw(st.sampled_from([f.name for f in table.fields]))
+            found[at] = found[at] | {field: draw(st.sampled_from(BREAKING))}
+        elif how == "repeat":
+            found.append(dict(draw(st.sampled_from(found))))
+        return found
+
+    return rows()
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA.tables))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_clean_only_where_pandera_finds_nothing(name: str, data: st.DataObject) -> None:
+    table = SCHEMA.tables[name]
+    rows = data.draw(_rows(name))
+    if clean(table, rows, SCHEMA):
+        try:
+            frame = frame_of(table, rows)
+        except (TypeError, ValueError, OverflowError) as err:  # pragma: no cover
+            pytest.fail(f"called clean, but pandas cannot even build the table: {err}")
+        cases, _ = failures(table, frame, SCHEMA)
+        assert cases == [], rows
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA.tables))
+def test_constraints_in_pandera_order(name: str) -> None:
+    for spec in SCHEMA.tables[name].fields:
+        assert constraints_of(spec, SCHEMA) == column_checks(spec, SCHEMA).constraints
+
+
+def test_the_corpus_is_certainly_clean_as_pandera_says() -> None:
+    repository = Repository(PROJECT)
+    files, _ = repository.discover()
+    records = read_files(files, SCHEMA)
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in SCHEMA.tables}
+    for record in records:
+        for row in record.rows:
+            rows[row.table].append(row.values)
+    found = passes(list(rows.items()), SCHEMA)
+    assert found is not None
+    for (name, values), answer in zip(rows.items(), found, strict=True):
+        table = SCHEMA.tables[name]
+        assert answer == failures(table, frame_of(table, values), SCHEMA)
+
+
+def test_what_is_not_certain() -> None:
+    events = SCHEMA.tables["events"]
+    valid = {
+        "event_id": "2019-a",
+        "title": "A title",
+        "summary": "A summary here",
+        "event_type": "CONSULT",
+        "factuality": "occurred",
+        "date_start": dt.date(2019, 4, 25),
+        "date_end": dt.date(2019, 4, 25),
+        "date_precision": "day",
+        "date_basis": "stated",
+        "review_status": "verified",
+    }
+    assert clean(events, [valid], SCHEMA)
+    assert clean(events, [], SCHEMA)
+    for change in (
+        {"title": None},  # required
+        {"title": "x"},  # too short
+        {"event_type": "MEET"},  # not a term
+        {"latitude": float("nan")},  # pandas reads NaN as a null
+        {"latitude": 91.0},
+        {"geonames_id": True},  # a bool is no integer to pandas
+        {"date_start": dt.datetime(2019, 4, 25)},  # a datetime is no date
+        {"context": ["nonsense"]},
+    ):
+        assert not clean(events, [valid | change], SCHEMA), change
+    assert not clean(events, [valid, valid], SCHEMA)  # a repeated unique id
