@@ -24,7 +24,9 @@ from eventledger.publish.manifest import (
     compact_bytes,
     compare,
     expand,
+    field_hashes_dropped,
     has_fields,
+    manifest_blocks,
     manifest_bytes,
     read_manifests,
     record_hashes,
@@ -64,6 +66,31 @@ def test_the_full_manifest_recorded_before_the_compact_form_is_still_read() -> N
     assert old["records"]["events"][EVENT]["fields"]["title"]
     changes = compare(old, next_version(old))
     assert changes.level == "none" and not any(changes.changed.values())
+
+
+def test_the_full_manifest_written_in_blocks_is_the_json_it_always_was() -> None:
+    # Many records with non-ASCII text, so that the manifest spans several blocks and a
+    # block ends inside the records: the bytes must not depend on where the blocks split.
+    release = full()
+    events = release["records"]["events"]
+    entry = events[EVENT]
+    for n in range(6000):
+        events[f"{EVENT}-ü{n}"] = entry | {"hash": f"{n:016x}"}
+    expected = (json.dumps(release, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+    blocks = list(manifest_blocks(release))
+    assert len(blocks) > 2
+    assert b"".join(blocks) == expected == manifest_bytes(release)
+
+
+def test_the_manifest_a_build_keeps_after_writing_it_gives_the_same_compact_form() -> None:
+    release = full()
+    release["withheld"] = {"events": ["2019-01-01-a-draft"]}
+    kept = field_hashes_dropped(release)
+    assert kept["withheld"] == release["withheld"]
+    assert all(isinstance(h, str) for t in kept["records"].values() for h in t.values())
+    assert record_hashes(kept) == record_hashes(release)
+    changes = {"changed_fields_from": None, "changed": {"events": {EVENT: ["title"]}}}
+    assert compact_bytes(kept, changes) == compact_bytes(release, changes)
 
 
 def test_the_compact_form_names_every_record_and_hash_in_a_fraction_of_the_bytes(

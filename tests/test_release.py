@@ -223,6 +223,22 @@ def test_parquet_and_csv_are_compared_row_by_row_across_batches(
     )
 
 
+def test_a_csv_table_whose_last_row_is_not_utf8_is_reported_not_raised(
+    package: Path, tmp_path: Path
+) -> None:
+    """The CSV is decoded as the comparison reads it: bytes that are not UTF-8 at its very
+    end (re-signed, so only the comparison can see them) are an issue, never a traceback."""
+    copy = tmp_path / "not-utf8"
+    shutil.copytree(package, copy)
+    events = _events_csv(copy)
+    events.write_bytes(events.read_bytes().rstrip(b"\r\n") + b"\xff\r\n")
+    _resign(copy)
+    found = [(i.file, i.code) for i in verify(copy) if i.file == "data/events.csv"]
+    assert found == [("data/events.csv", "package-file-malformed")]
+    messages = [str(i.message) for i in verify(copy) if i.file == "data/events.csv"]
+    assert "not a readable CSV table" in messages[0]
+
+
 def _resign(copy: Path) -> None:
     """Rewrite SHA256SUMS and the descriptors' bytes and hash, as a forger would, so that
     only the content checks can catch what was changed."""

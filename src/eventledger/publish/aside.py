@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from eventledger.publish.verify import SUMS, safe_relative
@@ -43,6 +43,24 @@ class AsideFolder:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         self.known[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+
+    def add_blocks(self, rel: str, blocks: Iterable[bytes]) -> None:
+        """A new file written a block at a time as blocks yields them (a file too large to
+        hold whole as bytes next to what it is made from), hashed as it is written."""
+        path = self.path(rel)
+        parent = rel.rpartition("/")[0]
+        if parent and parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(parent)
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(path, _FLAGS, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            for block in blocks:
+                handle.write(block)
+                digest.update(block)
+                size += len(block)
+        self.known[rel] = (digest.hexdigest(), size)
 
     def add_made(self, rel: str, make: Callable[[Path, Path], None]) -> None:
         """A new file that make(path, scratch) writes itself (a database too large to hold as

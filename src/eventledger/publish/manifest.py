@@ -80,20 +80,26 @@ def manifest(
 
     records: dict[str, dict[str, Any]] = {}
     for kind in schema.model.kinds:
-        # A record's hash covers its child rows: a changed span changes the event.
-        children: dict[str, dict[str, list[Any]]] = {c.table: {} for c in kind.children}
+        # A record's hash covers its child rows: a changed span changes the event. The rows
+        # are grouped by record here and their cells made only when the record is hashed:
+        # the cells of every child row at once were 700k dicts at 100k events.
+        children: dict[str, dict[str, list[Row]]] = {c.table: {} for c in kind.children}
         for child in kind.children:
+            group = children[child.table]
             for row in rows[child.table]:
-                item = [row[k] for k in child.item_key]
-                children[child.table].setdefault(row[child.parent_field], []).append(
-                    [item[0] if len(item) == 1 else item, cells(child.table, row)]
-                )
+                group.setdefault(row[child.parent_field], []).append(row)
         out: dict[str, Any] = {}
         for row in rows[kind.table]:
             rid = row[kind.id_field]
             fields = {k: cell_digest(v) for k, v in cells(kind.table, row).items()}
             for child in kind.children:
-                fields[child.table] = _digest(children[child.table].get(rid, []))
+                items = []
+                for item_row in children[child.table].get(rid, []):
+                    item = [item_row[k] for k in child.item_key]
+                    items.append(
+                        [item[0] if len(item) == 1 else item, cells(child.table, item_row)]
+                    )
+                fields[child.table] = _digest(items)
             out[rid] = {"hash": _digest(fields), "fields": fields}
         records[kind.table] = out
     release: dict[str, Any] = {
@@ -280,7 +286,37 @@ def expand(data: Any) -> dict[str, Any]:
 
 
 def manifest_bytes(data: Mapping[str, Any]) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    return b"".join(manifest_blocks(data))
+
+
+# What manifest_blocks gathers before it encodes and hands on a block (characters).
+_BLOCK = 1 << 20
+
+
+def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
+    """manifest_bytes(data) in blocks of about a megabyte, to be written as they come: the
+    full manifest of 100k events is 106 MB of JSON, and json.dumps held it three times over
+    at once (its pieces, the text, the bytes), the peak of a build's memory. The same bytes:
+    json.dumps with an indent joins the very pieces iterencode yields."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=1, sort_keys=True)
+    pending: list[str] = []
+    size = 0
+    for piece in encoder.iterencode(data):
+        pending.append(piece)
+        size += len(piece)
+        if size >= _BLOCK:
+            yield "".join(pending).encode("utf-8")
+            pending.clear()
+            size = 0
+    pending.append("\n")
+    yield "".join(pending).encode("utf-8")
+
+
+def field_hashes_dropped(release: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest with each record's content hash only, as a compact manifest holds them:
+    all the rest of a build reads of it (compact, withheld) once manifest.json is written.
+    The field hashes are most of a full manifest's memory (100k events: about 140 MB)."""
+    return {**release, "records": record_hashes(release)}
 
 
 def is_manifest(data: Any) -> bool:

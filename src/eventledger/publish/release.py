@@ -49,8 +49,9 @@ from eventledger.publish.manifest import (
     changes_markdown,
     compact_bytes,
     compare,
+    field_hashes_dropped,
     manifest,
-    manifest_bytes,
+    manifest_blocks,
     parse_version,
     read_manifests,
     released_before,
@@ -106,6 +107,7 @@ class Rendered:
 
     schema: Schema
     selection: Selection
+    # the full manifest; once write_files has written manifest.json, its record hashes only
     manifest: dict[str, Any]
     changes: Changes
     counts: dict[str, int]
@@ -355,11 +357,19 @@ def write_files(
     tables_written: Callable[[], None] = lambda: None,
 ) -> None:
     """Every file of the package but SHA256SUMS, each written into out as soon as it is made.
-    The tables and their descriptors come first; then tables_written is called (frictionless
-    reads only those, and may start checking them while the rest is written)."""
+    The manifest, then the tables and their descriptors come first; then tables_written is
+    called (frictionless reads only those, and may start checking them while the rest is
+    written). Leaves only the record hashes in rendered.manifest."""
     schema, selection = rendered.schema, rendered.selection
     rows = selection.rows
     name, version, created = target.name, target.version, target.created
+    # The full manifest first, written as it is encoded, while no other process of the
+    # build runs yet; then only its record hashes are kept (all that compact and the
+    # changes read of it later), so neither its text nor its field hashes sit in memory
+    # while the tables, the site and the helper processes are made.
+    out.add_blocks("manifest.json", manifest_blocks(rendered.manifest))
+    rendered.manifest = field_hashes_dropped(rendered.manifest)
+    rendered.changes.new_manifest = rendered.manifest
     workbook = WorkbookAside(schema, rows, target.when)
     try:
         csv_res, parquet_res = [], []
@@ -393,7 +403,6 @@ def write_files(
         )
         out.add("CHANGES.md", changes_md.encode("utf-8"))
         out.add("changes.json", json_bytes(rendered.changes.to_dict()))
-        out.add("manifest.json", manifest_bytes(rendered.manifest))
         for rel, body in site_files(
             name, version, created, rows, selection.full_texts, codebook_md, changes_md
         ):
