@@ -393,6 +393,33 @@ def test_verify_hashes_in_chunks(package: Path, tmp_path: Path) -> None:
     assert grown_kb < 100 * 1024
 
 
+def test_sha256sums_may_be_as_large_as_its_listing_and_no_larger(
+    package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million events' package lists over a million files: its SHA256SUMS passed a fixed
+    64 MiB limit and the build failed its own check. The limit is now the size of a listing
+    of the package's files (our build's is exactly that), and a larger forged one is
+    refused before it is read whole. The 64 MiB floor is lowered here to show both sides
+    without writing a million files."""
+    from eventledger.publish import verify as verify_module
+
+    files = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
+    written = (package / "SHA256SUMS").stat().st_size
+    assert verify_module.sums_limit(files) == max(verify_module.SUMS_FLOOR, written)
+    monkeypatch.setattr(verify_module, "SUMS_FLOOR", 0)
+    assert verify_module.sums_limit(files) == written
+    assert verify(package) == []
+    copy = tmp_path / "pkg"
+    shutil.copytree(package, copy)
+    sums = copy / "SHA256SUMS"
+    sums.write_text(sums.read_text() + f"{'0' * 64}  data/events.csv\n")  # listed twice
+    found = [(i.file, i.code, str(i.message)) for i in verify(copy)]
+    assert [(f, c) for f, c, _ in found if f == "SHA256SUMS"] == [
+        ("SHA256SUMS", "package-file-malformed")
+    ]
+    assert "cannot be read: larger than" in next(m for f, _, m in found if f == "SHA256SUMS")
+
+
 def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:
     from click.testing import CliRunner
 

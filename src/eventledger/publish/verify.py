@@ -16,7 +16,7 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +32,8 @@ from eventledger.syntax.positions import line_of
 SUMS = "SHA256SUMS"
 DESCRIPTORS = ("datapackage.json", "parquet/datapackage.json")
 _SUM_LINE = re.compile(r"([0-9a-f]{64})  (.+)")
+_SUM_ENTRY = "0" * 64 + "  \n"  # a line of SHA256SUMS without its path
+SUMS_FLOOR = 64 * 1024**2
 _CHUNK = 1 << 20
 # The tables of a release are read whole to compare them; a file past this is refused first.
 MAX_TABLE_BYTES = 2 * 1024**3
@@ -217,12 +219,21 @@ def _resources(package: _Package, descriptor: str) -> tuple[list[dict[str, Any]]
     return usable, issues
 
 
+def sums_limit(files: Iterable[str]) -> int:
+    """The most bytes of SHA256SUMS read: 64 MiB, or, for a package of more files than that
+    lists (a million events' site is over a million pages), the size of a SHA256SUMS naming
+    each of its other files once. An honest one is never larger; a forged one is refused
+    before it is read whole, so what it costs is bounded by the files actually there."""
+    listing = sum(len(_SUM_ENTRY) + len(rel.encode("utf-8")) for rel in files if rel != SUMS)
+    return max(SUMS_FLOOR, listing)
+
+
 def _check_sums(package: _Package) -> list[Issue]:
     issues: list[Issue] = []
     if SUMS not in package.files:
         return [_mismatch(SUMS, "SHA256SUMS is missing")]
     try:
-        raw = package.read(SUMS, 64 * 1024**2)
+        raw = package.read(SUMS, sums_limit(package.files))
         text = raw.decode("utf-8")
     except OSError as err:
         return [_malformed(SUMS, f"cannot be read: {err}")]
