@@ -19,7 +19,7 @@ GIT_ENV = {
 }
 
 
-# The branch every fixture repository starts on. Deliberately not the project's 'main': a test
+# The branch every fixture repository starts on. Deliberately not the project's own default branch: a test
 # passes only if nothing in the tool or the workflow assumes a branch's name.
 BASE = "trunk"
 

@@ -48,6 +48,15 @@ ACTOR = "russian-foreign-ministry"
 EVENT_ID = "2000-russia-signs-friendship-treaty-with-north-korea"
 
 
+def upstream() -> str:
+    """The branch CONTRIBUTING.md compares a contribution with (`--changed-since <branch>`):
+    the test follows the document, so a renamed default branch is renamed here too."""
+    text = (PROJECT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    found = re.search(r"eventledger validate --changed-since (\S+)", text)
+    assert found is not None, "CONTRIBUTING.md no longer names the branch to compare with"
+    return found.group(1).strip("`")
+
+
 def documented() -> list[re.Pattern[str]]:
     """Every command line of the README's quick start and of CONTRIBUTING.md's steps."""
     readme = (PROJECT / "README.md").read_text(encoding="utf-8")
@@ -123,8 +132,9 @@ def test_a_newcomer_adds_a_source_an_actor_and_an_event_that_reach_the_release(
 ) -> None:
     root = tmp_path / "eventledger"
     git(tmp_path, "clone", "-q", str(PROJECT), str(root))
-    # The clone's main is the commit under test, whichever branch the project is on.
-    git(root, "checkout", "-q", "-B", "main")
+    # The clone's upstream branch is the commit under test, whichever branch the project is on.
+    base = upstream()
+    git(root, "checkout", "-q", "-B", base)
     (root / ".venv").symlink_to(PROJECT / ".venv")
     you = Newcomer(root, tmp_path / "pre-commit-home")
     version = json.loads((root / "datapackage.json").read_text())["version"]
@@ -197,7 +207,7 @@ def test_a_newcomer_adds_a_source_an_actor_and_an_event_that_reach_the_release(
     )
     refused = you.run(f"eventledger locate --write {created}", ok=False)
     assert "rerun with --accept-near" in refused and "nothing written" in refused
-    checked = you.run("eventledger validate --changed-since main", ok=False)
+    checked = you.run(f"eventledger validate --changed-since {base}", ok=False)
     assert f"{created}:" in checked and "error[quote-near-miss]" in checked, checked
     assert "the text has 'r' where the quote has nothing" in checked
     hint = re.search(r"or run: (eventledger locate --write \S+ --accept-near)", checked)
@@ -205,7 +215,7 @@ def test_a_newcomer_adds_a_source_an_actor_and_an_event_that_reach_the_release(
     fixed = you.run(hint.group(1))
     assert "the text's words" in fixed
     assert json.dumps(QUOTE, ensure_ascii=False) in path.read_text(encoding="utf-8")
-    checked = you.run("eventledger validate --changed-since main")
+    checked = you.run(f"eventledger validate --changed-since {base}")
     assert checked.startswith("OK"), checked
 
     # The commit goes through pre-commit, beside an unfinished draft nobody staged.
@@ -221,11 +231,11 @@ def test_a_newcomer_adds_a_source_an_actor_and_an_event_that_reach_the_release(
         created,
         {"review_status": "verified", "reviewed_by": "second-reader", "reviewed_on": "2026-11-23"},
     )
-    assert you.run("eventledger validate --changed-since main").startswith("OK")
+    assert you.run(f"eventledger validate --changed-since {base}").startswith("OK")
     you.run('git commit -am "Verify the friendship treaty"')
 
     # GitHub merges the pull request; the maintainer builds and records the release (step 6).
-    git(root, "switch", "-q", "main")
+    git(root, "switch", "-q", base)
     git(
         root,
         "merge",
