@@ -50,14 +50,28 @@ def zip_folder(
     the file digests records: the zip holds exactly what SHA256SUMS names."""
     with zipfile.ZipFile(sink, "w") as zf:
         for rel in sorted(names, key=lambda rel: f"{prefix}/{rel}"):
-            path = folder / rel
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "rb") as src:
-                size = os.fstat(fd).st_size
-                digest = hashlib.sha256()
-                with zf.open(_info(f"{prefix}/{rel}", created, size), "w") as dest:
-                    while chunk := src.read(_CHUNK):
-                        digest.update(chunk)
-                        dest.write(chunk)
-            if digest.hexdigest() != digests.get(rel):
-                raise ChangedOnDisk(rel)
+            add_member(zf, folder, rel, prefix, created, digests.get(rel))
+
+
+def add_member(
+    zf: zipfile.ZipFile,
+    folder: Path,
+    rel: str,
+    prefix: str,
+    created: dt.datetime,
+    digest: str | None,
+) -> zipfile.ZipInfo:
+    """Append folder/rel to zf as prefix/rel, read a chunk at a time without following a
+    link; ChangedOnDisk unless its SHA-256 is digest. Returns the member's ZipInfo."""
+    fd = os.open(folder / rel, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as src:
+        size = os.fstat(fd).st_size
+        hashed = hashlib.sha256()
+        info = _info(f"{prefix}/{rel}", created, size)
+        with zf.open(info, "w") as dest:
+            while chunk := src.read(_CHUNK):
+                hashed.update(chunk)
+                dest.write(chunk)
+    if hashed.hexdigest() != digest:
+        raise ChangedOnDisk(rel)
+    return info

@@ -22,8 +22,10 @@ class AsideFolder:
     """A fresh, empty folder this build made itself (so it holds no link to follow), and the
     SHA-256 and size of every file written into it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, written: Callable[[str, str], None] | None = None) -> None:
         self.folder = folder
+        # told (path, sha256) of each file once it is written whole: the zip is made as they come
+        self.written = written
         self.known: dict[str, tuple[str, int]] = {}  # relative path -> (sha256, bytes)
         self._folders: set[str] = set()
 
@@ -42,7 +44,7 @@ class AsideFolder:
         fd = os.open(path, _FLAGS, 0o666)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        self.known[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+        self._known(rel, hashlib.sha256(data).hexdigest(), len(data))
 
     def add_blocks(self, rel: str, blocks: Iterable[bytes]) -> None:
         """A new file written a block at a time as blocks yields them (a file too large to
@@ -60,7 +62,7 @@ class AsideFolder:
                 handle.write(block)
                 digest.update(block)
                 size += len(block)
-        self.known[rel] = (digest.hexdigest(), size)
+        self._known(rel, digest.hexdigest(), size)
 
     def add_made(self, rel: str, make: Callable[[Path, Path], None]) -> None:
         """A new file that make(path, scratch) writes itself (a database too large to hold as
@@ -78,11 +80,12 @@ class AsideFolder:
             while block := handle.read(1 << 20):
                 digest.update(block)
                 size += len(block)
-        self.known[rel] = (digest.hexdigest(), size)
+        self._known(rel, digest.hexdigest(), size)
 
-    def record(self, known: dict[str, tuple[str, int]]) -> None:
-        """Files a forked child wrote into this folder, with the digests it took."""
-        self.known |= known
+    def _known(self, rel: str, digest: str, size: int) -> None:
+        self.known[rel] = (digest, size)
+        if self.written is not None:
+            self.written(rel, digest)
 
     def sums(self) -> bytes:
         """SHA256SUMS: every file written so far, sorted by path."""

@@ -65,6 +65,7 @@ from eventledger.publish.site.sqlite import write_sqlite
 from eventledger.publish.spreadsheet import WorkbookAside
 from eventledger.publish.tables_check import TablesCheck
 from eventledger.publish.verify import SUMS, safe_relative, verify
+from eventledger.publish.zip_stream import StreamedZip
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
 
@@ -479,12 +480,16 @@ class _Zipping:
     def wait(self) -> None:
         self.thread.join()
         if isinstance(self.error, ChangedOnDisk):
-            raise ReleaseError(
-                f"{self.error.args[0]} changed on disk while the release was being written "
-                "(it no longer matches its checksum); run the release again"
-            )
+            raise _changed_on_disk(self.error)
         if self.error is not None:
             raise self.error
+
+
+def _changed_on_disk(err: ChangedOnDisk) -> ReleaseError:
+    return ReleaseError(
+        f"{err.args[0]} changed on disk while the release was being written "
+        "(it no longer matches its checksum); run the release again"
+    )
 
 
 def _confined(base: Path, rel: str) -> Path:
@@ -644,7 +649,9 @@ def _write_locked(
     folder.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
     zip_aside = aside.with_suffix(".zip")
-    out = AsideFolder(aside)
+    # The zip is made in a process of its own as each file is written (zip_stream.py).
+    streaming = StreamedZip(aside, f"{target.name}-{target.version}", target.when, zip_aside)
+    out = AsideFolder(aside, streaming.add)
     checking = TablesCheck()
 
     def tables_written() -> None:
@@ -678,7 +685,7 @@ def _write_locked(
                 f"replacing {repository.rel(folder)}/: it holds another build of {target.version}"
             )
             result.status = "replaced"
-        zipping = _Zipping(target, aside, out.digests, zip_aside)
+        streaming.finish()  # it puts the zip together while the package is checked
         damaged = verify(aside, out.known, tables=False)
         problems, unlike = checking.result()
         damaged = damaged or unlike  # as verify: tables of damaged files are not compared
@@ -686,7 +693,15 @@ def _write_locked(
             raise ReleaseError("frictionless rejects the package:\n  " + "\n  ".join(problems))
         if damaged:
             raise ReleaseError("the built package fails its own checks", damaged)
-        zipping.wait()
+        try:
+            zipped = streaming.result()
+        except ChangedOnDisk as err:
+            raise _changed_on_disk(err) from err
+        if not zipped:  # its process could not start or failed: zip the folder here
+            streaming.stop()
+            zip_aside.unlink(missing_ok=True)
+            zipping = _Zipping(target, aside, out.digests, zip_aside)
+            zipping.wait()
         if folder.exists():  # a folder cannot be renamed over another: move the old one aside
             old = Path(tempfile.mkdtemp(prefix=f".{target.version}-old-", dir=folder.parent))
             folder.rename(old / "build")
@@ -697,6 +712,7 @@ def _write_locked(
         zip_aside.replace(archive)
     finally:
         checking.stop()
+        streaming.stop()
         if "zipping" in locals():
             zipping.thread.join()
         shutil.rmtree(aside, ignore_errors=True)
