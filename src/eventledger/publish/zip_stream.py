@@ -62,6 +62,7 @@ class StreamedZip:
             return
         try:
             self.proc.stdin.write(line)
+            self.proc.stdin.flush()  # at once: the child starts on each file as it is written
         except OSError:  # it died: the build zips the folder itself
             self.stop()
 

@@ -1,0 +1,139 @@
+"""The release zip made in a process of its own as the build writes its files: the same bytes
+as the zip of the finished folder, in name order whatever order the files came in; a file
+that is not the one hashed stops it; a child that dies leaves the zip to the build."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from eventledger.publish import release
+from eventledger.publish.archive import ChangedOnDisk, zip_folder
+from eventledger.publish.aside import AsideFolder
+from eventledger.publish.release import ReleaseError, build
+from eventledger.publish.zip_stream import StreamedZip
+from eventledger.read.repository import Repository
+from releasekit import make_release_repository
+
+CREATED = dt.datetime(2026, 11, 22, 9, 30, 5, tzinfo=dt.UTC)
+# Written in this order (not the name order), as a build writes its manifest, tables, site
+# and, last, SHA256SUMS; large enough to span several copy chunks.
+FILES = {
+    "manifest.json": b"{}" * 40_000,
+    "data/events.csv": bytes(range(256)) * 5000,
+    "site/index.html": b"<p>hello</p>" * 3000,
+    "site/a b.html": b"",
+    "CHANGES.md": b"# changes\n",
+    "SHA256SUMS": b"0" * 64 + b"  x\n",
+}
+
+
+def _write(folder: Path, zipping: StreamedZip | None = None) -> dict[str, str]:
+    digests = {}
+    for rel, data in FILES.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+        digests[rel] = hashlib.sha256(data).hexdigest()
+        if zipping is not None:
+            zipping.add(rel, digests[rel])
+    return digests
+
+
+def test_the_zip_made_as_files_come_is_the_zip_of_the_finished_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "pkg"
+    zipping = StreamedZip(folder, "pkg-1.0.0", CREATED, tmp_path / "pkg.zip")
+    digests = _write(folder, zipping)
+    zipping.finish()
+    assert zipping.result() is True
+    expected = io.BytesIO()
+    zip_folder(folder, FILES, "pkg-1.0.0", CREATED, expected, digests)
+    assert (tmp_path / "pkg.zip").read_bytes() == expected.getvalue()
+    with zipfile.ZipFile(tmp_path / "pkg.zip") as zf:
+        assert zf.namelist() == [f"pkg-1.0.0/{rel}" for rel in sorted(FILES)]
+        assert zf.testzip() is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg", "pkg.zip"]  # no scratch left
+
+
+def test_a_file_that_is_not_the_one_hashed_stops_the_streamed_zip(tmp_path: Path) -> None:
+    folder = tmp_path / "pkg"
+    digests = _write(folder)
+    zipping = StreamedZip(folder, "pkg", CREATED, tmp_path / "pkg.zip")
+    zipping.add("manifest.json", digests["manifest.json"])
+    zipping.add("CHANGES.md", digests["data/events.csv"])
+    zipping.finish()
+    with pytest.raises(ChangedOnDisk, match=r"CHANGES\.md"):
+        zipping.result()
+    zipping.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+
+
+def test_a_zip_child_that_died_answers_false_and_leaves_no_scratch(tmp_path: Path) -> None:
+    folder = tmp_path / "pkg"
+    digests = _write(folder)
+    zipping = StreamedZip(folder, "pkg", CREATED, tmp_path / "pkg.zip")
+    zipping.add("manifest.json", digests["manifest.json"])
+    assert zipping.proc is not None
+    zipping.proc.kill()
+    zipping.proc.wait()
+    for rel, digest in digests.items():  # writing to the dead child is no error
+        zipping.add(rel, digest)
+    zipping.finish()
+    assert zipping.result() is False
+    zipping.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+
+
+class _DeadZip(StreamedZip):
+    """A zip child killed as soon as it starts."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if self.proc is not None:
+            self.proc.kill()
+
+
+def _sums_and_zip(root: Path) -> tuple[bytes, bytes]:
+    result = build(Repository(root))
+    return (result.folder / "SHA256SUMS").read_bytes(), result.archive.read_bytes()
+
+
+def _built(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "build").iterdir() if p.name != "cache")
+
+
+def test_a_build_whose_zip_child_died_zips_the_folder_itself_to_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_release_repository(tmp_path / "repo")
+    streamed = _sums_and_zip(root)
+    files = _built(root)
+    for name in files:
+        entry = root / "build" / name
+        entry.unlink() if entry.is_file() else shutil.rmtree(entry)
+    monkeypatch.setattr(release, "StreamedZip", _DeadZip)
+    assert _sums_and_zip(root) == streamed
+    assert _built(root) == files
+
+
+def test_a_file_changed_behind_the_build_stops_it_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_release_repository(tmp_path / "repo")
+
+    class Tampered(AsideFolder):
+        def _known(self, rel: str, digest: str, size: int) -> None:
+            if rel == "CHANGES.md":  # changed on disk once hashed, before the zip is told of it
+                with open(self.folder / rel, "ab") as handle:
+                    handle.write(b"tampered\n")
+            super()._known(rel, digest, size)
+
+    monkeypatch.setattr(release, "AsideFolder", Tampered)
+    with pytest.raises(ReleaseError, match=r"CHANGES\.md changed on disk"):
+        build(Repository(root))
+    assert _built(root) == []
