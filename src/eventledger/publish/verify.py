@@ -26,11 +26,12 @@ from eventledger.issues.excerpt import printable
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
-from eventledger.publish.cells import iter_csv_rows
+from eventledger.publish.cells import iter_csv_values
 from eventledger.syntax.positions import line_of
 
 SUMS = "SHA256SUMS"
 DESCRIPTORS = ("datapackage.json", "parquet/datapackage.json")
+TABLE_FOLDERS = ("data", "parquet")  # where a package's descriptors may put its tables
 _SUM_LINE = re.compile(r"([0-9a-f]{64})  (.+)")
 _SUM_ENTRY = "0" * 64 + "  \n"  # a line of SHA256SUMS without its path
 SUMS_FLOOR = 64 * 1024**2
@@ -82,7 +83,12 @@ class _Package:
     """The regular files of a package folder, found without following links, and their
     SHA-256, each hashed once in chunks although SHA256SUMS and both descriptors ask."""
 
-    def __init__(self, folder: Path, known: Mapping[str, tuple[str, int]] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        known: Mapping[str, tuple[str, int]] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> None:
         self.folder = folder
         self.files: set[str] = set()
         self.issues: list[Issue] = []
@@ -109,6 +115,9 @@ class _Package:
                 elif not stat.S_ISDIR(mode):
                     self.issues.append(_unsafe(rel, "not a regular file; it is not opened"))
             dirnames[:] = [d for d in dirnames if not (here / d).is_symlink()]
+            if only is not None and here == folder:
+                # Only these folders below the top one (the tables', not the site's pages).
+                dirnames[:] = [d for d in dirnames if d in only]
 
     def _unreadable(self, err: OSError) -> None:
         where = Path(err.filename or self.folder)
@@ -392,7 +401,9 @@ def _verify_folder(
 def compare_tables(folder: Path) -> list[Issue]:
     """That each Parquet table holds exactly the rows of its CSV twin (what verify checks
     beyond checksums): a build runs it beside frictionless, on the tables written first."""
-    package = _Package(folder)
+    # Only the descriptors and the tables' folders: a build runs this while it writes the
+    # site beside them (tens of thousands of pages that a walk would list for nothing).
+    package = _Package(folder, only=TABLE_FOLDERS)
     csv_resources, issues = _resources(package, "datapackage.json")
     parquet_resources, found = _resources(package, "parquet/datapackage.json")
     issues += found
@@ -454,11 +465,17 @@ def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
     # as Python rows (at a million events, gigabytes each).
     end = object()
     try:
-        rows = iter_csv_rows(spec, package.read(res["path"]))
+        rows = iter_csv_values(spec, package.read(res["path"]))
         first = next(rows, end)
     except (OSError, ValueError, KeyError, TypeError, csv.Error) as err:
         return [_malformed(res["path"], f"not a readable CSV table: {printable(err)}")]
-    twins = (row for batch in parquet.iter_batches(batch_size=_BATCH) for row in batch.to_pylist())
+    # Rows as tuples in the schema's order (the Arrow schema equals the Table Schema's), made
+    # column by column: the same values as to_pylist's dicts at a fraction of the cost.
+    twins = (
+        row
+        for batch in parquet.iter_batches(batch_size=_BATCH)
+        for row in zip(*(column.to_pylist() for column in batch.columns), strict=True)
+    )
     compared = 0
     row: Any = first
     while True:
