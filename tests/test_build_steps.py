@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eventledger.publish.archive import ChangedOnDisk, zip_folder
+from eventledger.publish.archive import LEVEL, ChangedOnDisk, zip_folder
 from eventledger.publish.release import BuildResult, build
 from eventledger.publish.tables_check import TablesCheck, check_tables
 from eventledger.read.repository import Repository
@@ -45,7 +45,7 @@ def test_the_streamed_zip_is_what_writestr_gives_in_sorted_order(tmp_path: Path)
             info = zipfile.ZipInfo(f"pkg-1.0.0/{rel}", date_time=(2026, 11, 22, 9, 30, 5))
             info.create_system = 3
             info.external_attr = (0o100644 & 0xFFFF) << 16
-            zf.writestr(info, FILES[rel], compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+            zf.writestr(info, FILES[rel], compress_type=zipfile.ZIP_DEFLATED, compresslevel=LEVEL)
     assert streamed.getvalue() == expected.getvalue()
     with zipfile.ZipFile(streamed) as zf:
         assert zf.namelist() == [f"pkg-1.0.0/{rel}" for rel in sorted(FILES)]

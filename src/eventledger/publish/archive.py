@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import IO
 
 _CHUNK = 1 << 20
-# Deflate level 6: half the CPU time of level 9 on a release (mostly HTML) for a zip 0.6%
-# larger (10k synthetic events: 2.8 s -> 1.3 s, 27.17 -> 27.34 MB).
-LEVEL = 6
+# Deflate level 1. Level 9 -> 6 halved the zip's CPU for a zip 0.6% larger (10k synthetic
+# events: 2.8 s -> 1.3 s, 27.17 -> 27.34 MB); 6 -> 1 halves it again for 11% more (30k
+# events, 457 MB of files, mostly site pages: deflate 4.0 -> 2.2 s CPU, 81.9 -> 90.8 MB).
+# The zip is made beside the rest of the build on the second core, which the tables' check
+# and the workbook share: there, its CPU is the build's time.
+LEVEL = 1
 
 
 class ChangedOnDisk(Exception):
@@ -29,7 +32,7 @@ def _info(name: str, created: dt.datetime, size: int) -> zipfile.ZipInfo:
     info.compress_type = zipfile.ZIP_DEFLATED
     info.create_system = 3  # Unix, whatever system builds it
     info.external_attr = (0o100644 & 0xFFFF) << 16
-    # What writestr(..., compresslevel=9) sets; with the size known up front, open("w")
+    # What writestr(..., compresslevel=LEVEL) sets; with the size known up front, open("w")
     # makes the same zip64 choice writestr makes, so both give the same bytes.
     info.file_size = size
     setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", LEVEL)
