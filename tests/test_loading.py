@@ -24,7 +24,7 @@ from casekit import PROJECT
 from eventledger.issues.excerpt import REFUSED_RAW, escape_char
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import CUSTOM_KEYS, load_schema
-from eventledger.publish.cells import cell, csv_bytes, read_csv_rows
+from eventledger.publish.cells import FORMULA_STARTS, cell, csv_bytes, formula_cells, read_csv_rows
 from eventledger.publish.parquet import parquet_bytes
 from eventledger.publish.release import BuildResult, build
 from eventledger.read.records import Record, read_row
@@ -220,6 +220,15 @@ def test_every_value_survives_the_round_trip(table: str, data: st.DataObject) ->
                 for f in spec.fields
             }
         )
+    # The cells a spreadsheet would run as formulas: those whose text starts like one, numbers
+    # aside, in row then column order (formula_cells skips making the cells it need not make).
+    assert formula_cells(spec, rows) == [
+        f"{spec.name} {'/'.join(str(r[k]) for k in spec.primary_key)} {f.name}: "
+        f"{cell(f, r[f.name])[:40]!r}"
+        for r in rows
+        for f in spec.fields
+        if cell(f, r[f.name]).startswith(FORMULA_STARTS) and f.type not in ("number", "integer")
+    ]
     # CSV: our reader and pandas see exactly the cells written
     data_csv = csv_bytes(spec, rows)
     assert read_csv_rows(spec, data_csv) == rows
