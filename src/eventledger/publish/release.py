@@ -460,8 +460,8 @@ def _zip_into(target: Target, folder: Path, digests: Mapping[str, str], path: Pa
 
 
 class _Zipping:
-    """The zip written in a thread while the package is checked: deflate and SHA-256 let go
-    of the interpreter's lock, so the two share the cores."""
+    """The zip written from the finished folder in a thread, when the zip's own process
+    (zip_stream.py) could not make it: deflate and SHA-256 let go of the interpreter's lock."""
 
     def __init__(
         self, target: Target, folder: Path, digests: Mapping[str, str], path: Path
