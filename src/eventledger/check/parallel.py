@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import gc
+import hashlib
 import marshal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -240,14 +241,19 @@ def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
 
 
 # One result per file: either the record read now (and None), or the payload the cache held
-# for it and the file's bytes, which decoding it needs; per task, where the entries it
-# wrote to the cache are.
-Result = tuple[bytes | None, Record | bytes]
+# for it and the file's bytes, which decoding it needs; then the SHA-256 of the bytes read
+# (None when there was no cache to key, or nothing was read). Per task, where the entries
+# it wrote to the cache are.
+Result = tuple[bytes | None, Record | bytes, bytes | None]
 Done = tuple[list[Result], dict[str, Location]]
 
 
 def _key(cache: Cache, entry: RecordFile, raw: bytes, max_bytes: int) -> str:
-    return cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw)
+    return _key_of(cache, entry, hashlib.sha256(raw).digest(), max_bytes)
+
+
+def _key_of(cache: Cache, entry: RecordFile, sha256: bytes, max_bytes: int) -> str:
+    return cache.key_of(entry.kind, f"{entry.rel}\0{max_bytes}", sha256)
 
 
 def _work(
@@ -259,21 +265,22 @@ def _work(
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
-            out.append((None, raw))
+            out.append((None, raw, None))
             continue
         if cache is None:
-            out.append((None, _read(entry, raw, schema, max_bytes)))
+            out.append((None, _read(entry, raw, schema, max_bytes), None))
             continue
-        key = _key(cache, entry, raw, max_bytes)
+        sha256 = hashlib.sha256(raw).digest()
+        key = _key_of(cache, entry, sha256, max_bytes)
         payload = cache.lookup(key)
         if payload is not None:
-            out.append((raw, payload))
+            out.append((raw, payload, sha256))
             continue
         record = _read(entry, raw, schema, max_bytes)
         payload = encode(record, dates)
         if payload is not None:
             new.append((key, payload))
-        out.append((None, record))  # its bytes are a payload's only: not sent back
+        out.append((None, record, sha256))  # its bytes are a payload's only: not sent back
     return out, cache.write_pack(new) if cache is not None else {}
 
 
@@ -333,13 +340,16 @@ def read_files(
     cache: Cache | None = None,
     meanwhile: Callable[[], object] | None = None,
     each: Callable[[Record], object] | None = None,
+    digests: dict[str, bytes] | None = None,
 ) -> list[Record]:
     """Read every file (in workers when jobs > 1), in the order given. meanwhile is called
     once the workers have their tasks (before reading, without workers): the parent waits
     for them otherwise, so work of its own that does not need the records (importing
     pandas, a second of a run) is done for free there. each is called with every record,
     in order, as soon as it is read: work on one record alone is done there while the
-    workers still read, instead of after them."""
+    workers still read, instead of after them. digests, with a cache, receives the SHA-256
+    of the bytes read of every file that could be read, by rel (what a cold run's scan
+    needs, so that no file is hashed twice)."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free and cost about a sixth of the run, so pause it.
     enabled = gc.isenabled()
@@ -352,7 +362,9 @@ def read_files(
         for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache, meanwhile):
             added.update(wrote)
             start = len(records)
-            for entry, (raw, result) in zip(part, results, strict=True):
+            for entry, (raw, result, sha256) in zip(part, results, strict=True):
+                if digests is not None and sha256 is not None:
+                    digests[entry.rel] = sha256
                 if isinstance(result, Record):
                     if result.where is not None:
                         result.where = entry.where  # one text shared with the file list
@@ -365,8 +377,8 @@ def read_files(
                     # something else): never trust it; read the file again, replace the entry.
                     record = read_file(entry, schema, max_bytes)
                     payload = encode(record, dates)
-                    if cache is not None and raw is not None and payload is not None:
-                        rebuilt.append((_key(cache, entry, raw, max_bytes), payload))
+                    if cache is not None and sha256 is not None and payload is not None:
+                        rebuilt.append((_key_of(cache, entry, sha256, max_bytes), payload))
                     records.append(record)
             if each is not None:
                 for record in records[start:]:

@@ -154,11 +154,16 @@ class Cache:
         self._index = value
 
     def key(self, kind: str, rel: str, data: bytes) -> str:
-        # One pass over the file's bytes: kind and rel hold no NUL, so what precedes the
-        # bytes is unambiguous.
+        return self.key_of(kind, rel, hashlib.sha256(data).digest())
+
+    def key_of(self, kind: str, rel: str, sha256: bytes) -> str:
+        """The key of a file's entry from the SHA-256 of its bytes: the hash a worker takes
+        anyway, which is also the one the scan's fingerprint needs (a cold run hashes each
+        file once, in a worker). kind and rel hold no NUL, so what precedes the digest is
+        unambiguous."""
         digest = self._keyed.copy()
         digest.update(f"{kind}\0{rel}\0".encode())
-        digest.update(data)
+        digest.update(sha256)
         return digest.hexdigest()
 
     @functools.cached_property
