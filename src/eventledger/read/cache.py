@@ -295,8 +295,18 @@ class Cache:
             total = self._size()  # no ledger yet, or a damaged one: count what is there
         if total > self.limit:
             total = self._evict()
+        # Overwritten in place, not written aside and renamed: on a busy disk a rename over a
+        # file waited for the data written before it (0.37 s, twice in a run after 10 edits
+        # at 100k). Every write is the same width, so none leaves another's tail; a ledger
+        # that a crash cut reads as damaged and is counted again, and one that concurrent
+        # runs both wrote is off by a run's bytes, which only moves when eviction starts.
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         with contextlib.suppress(OSError):
-            write_atomically(ledger, str(total).encode(), durable=False)
+            fd = os.open(ledger, flags, 0o644)
+            try:
+                os.pwrite(fd, f"{total:020d}".encode(), 0)
+            finally:
+                os.close(fd)
 
     def _entries(self) -> list[tuple[float, int, Path]]:
         found = []
