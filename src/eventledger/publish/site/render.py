@@ -247,7 +247,8 @@ class _Pieces:
     participants: dict[tuple[str, str], str] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
-    memos: dict[str, Memo] = field(default_factory=dict)
+    lines: dict[str, dict[Any, str]] = field(default_factory=dict)
+    LIMIT = 4096
 
     def source(self, d: _Data, sid: str) -> str:
         made = self.sources.get(sid)
@@ -274,20 +275,33 @@ class _Pieces:
         return made
 
     def fields(self, row: Row) -> str:
-        """Every field as the rows of event.html's last table: each head markup made once
-        per field name, each value escaped (once per distinct value of the field, up to
-        Memo's bound: types, dates and review fields recur on every page)."""
+        """Every field as the rows of event.html's last table, each row's markup made once
+        per distinct value of its field (up to LIMIT of them: types, dates and the review
+        fields recur on every page, titles never)."""
         out = []
-        heads, memos = self.heads, self.memos
+        lines = self.lines
         for name, v in row.items():
-            head = heads.get(name)
-            if head is None:
-                head = heads[name] = self.macros.field_head(name)
-            memo = memos.get(name)
-            if memo is None:
-                memo = memos[name] = Memo()
-            out.append(f"{head}{memo(value_text(v)) if v is not None else ''}</td></tr>\n")
+            made = lines.get(name)
+            if made is None:
+                made = lines[name] = {}
+            kind = type(v)
+            # Only keys that are equal when their texts are (1, 1.0 and True are not).
+            if kind is str or kind is dt.date or v is None:
+                line = made.get(v)
+                if line is None:
+                    line = self._field_line(name, v)
+                    if len(made) < self.LIMIT:
+                        made[v] = line
+            else:
+                line = self._field_line(name, v)
+            out.append(line)
         return "".join(out)
+
+    def _field_line(self, name: str, v: Any) -> str:
+        head = self.heads.get(name)
+        if head is None:
+            head = self.heads[name] = self.macros.field_head(name)
+        return f"{head}{text(value_text(v)) if v is not None else ''}</td></tr>\n"
 
 
 def _fields(row: Row) -> list[tuple[str, str]]:
@@ -814,7 +828,9 @@ class _EventPages:
         }
         self._pages: dict[_PageShape, Skeleton] = {}
         self._spans: dict[_SpanShape, Skeleton] = {}
-        self._memo = Memo()  # what recurs: source ids, languages, hashes, supports, types, dates
+        self._memo = Memo()  # what recurs: supports, types, factualities, date labels
+        # Per source: its text (if shown) and the values of its spans' slots.
+        self._by_source: dict[str, tuple[str | None, dict[str, str]]] = {}
 
     def page(self, event: Row, summary: _Summary) -> bytes:
         d, pieces, memo = self._d, self._pieces, self._memo
@@ -861,8 +877,19 @@ class _EventPages:
         """One span's section of the page, and whether it is shown inside its text."""
         d, memo = self._d, self._memo
         sid = v["source_id"]
-        full = self._data.full_texts.get(sid)
-        source = d.sources.get(sid, {})
+        known = self._by_source.get(sid)
+        if known is None:
+            source = d.sources.get(sid, {})
+            known = self._by_source[sid] = (
+                self._data.full_texts.get(sid),
+                {
+                    "source_id": text(sid),
+                    "source_ref": str(self._pieces.source(d, sid)),
+                    "lang": text(source.get("language") or ""),
+                    "sha256": text(source.get("sha256") or ""),
+                },
+            )
+        full, values = known[0], dict(known[1])
         start, end = v.get("start"), v.get("end")
         shown = (
             in_context(full, start, end)
@@ -871,17 +898,12 @@ class _EventPages:
         )
         translation = value_text(v.get("translation"))
         actor_ids = v.get("actor_ids") or ()
-        values = {
-            "span": text(v["span"]),
-            "source_id": memo(sid),
-            "start": text(start),
-            "end": text(end),
-            "source_ref": self._pieces.source(d, sid),
-            "supports": memo(value_text(v.get("supports"))),
-            "actors": ", ".join(self._pieces.actor_link(d, a) for a in actor_ids),
-            "lang": memo(source.get("language") or ""),
-            "translation": text(translation),
-        }
+        values["span"] = text(v["span"])
+        values["start"] = text(start)
+        values["end"] = text(end)
+        values["supports"] = memo(value_text(v.get("supports")))
+        values["actors"] = ", ".join(self._pieces.actor_link(d, a) for a in actor_ids)
+        values["translation"] = text(translation)
         if shown is not None:
             values["before"] = text(shown.before)
             values["quote_in"] = text(shown.quote)
@@ -895,7 +917,6 @@ class _EventPages:
             )
         else:
             values["quote"] = text(value_text(v.get("quote")))
-            values["sha256"] = memo(source.get("sha256") or "")
             values["check"] = text(_check(start, end))
             shape = (False, False, False, bool(translation), bool(actor_ids))
         skeleton = self._spans.get(shape)

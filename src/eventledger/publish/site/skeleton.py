@@ -68,7 +68,7 @@ def text(value: Any) -> str:
             .replace("'", "&#39;")
             .replace('"', "&#34;")
         )
-    if type(value) is int:
+    if type(value) is int or isinstance(value, markupsafe.Markup):
         return str(value)
     return str(markupsafe.escape(value))
 
