@@ -26,32 +26,12 @@ from operator import ge, le
 from typing import Any
 
 from eventledger.model.codelists import codelist
+from eventledger.model.constraints import field_constraints
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 
 INT64 = 1 << 63
 
 Test = Callable[[Any], bool]
-
-
-def constraints_of(spec: FieldSpec, schema: Schema) -> tuple[str, ...]:
-    """The constraints of a column in the order of its Pandera checks (as
-    model/pandera_schema.column_checks makes them)."""
-    found = []
-    if schema.terms(spec) is not None:
-        found.append("vocabulary")
-    if spec.pattern is not None:
-        found.append("pattern")
-    if spec.codelist is not None:
-        found.append("codelist")
-    if spec.minimum is not None:
-        found.append("minimum")
-    if spec.maximum is not None:
-        found.append("maximum")
-    if spec.min_length is not None:
-        found.append("minLength")
-    if spec.max_length is not None:
-        found.append("maxLength")
-    return tuple(found)
 
 
 def _typed(kind: str) -> Test | None:
@@ -174,5 +154,5 @@ def passes(
         table = schema.tables[name]
         if not clean(table, values, schema):
             return None
-        found.append(([], {f.name: constraints_of(f, schema) for f in table.fields}))
+        found.append(([], {f.name: field_constraints(f, schema) for f in table.fields}))
     return found

@@ -16,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from eventledger.model.codelists import codelist
+from eventledger.model.constraints import field_constraints
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import TYPES
 
@@ -43,57 +44,42 @@ def _elementwise(test: Any, name: str) -> pa.Check:
     return pa.Check(run, name=name, error=name)
 
 
-def column_checks(spec: FieldSpec, schema: Schema) -> ColumnChecks:
-    constraints: list[str] = []
-    checks: list[pa.Check] = []
-    terms = schema.terms(spec)
+def _check(name: str, spec: FieldSpec, schema: Schema) -> pa.Check:
+    """The Pandera check of one constraint of a column (model/constraints.field_constraints)."""
     is_list = spec.type == "list"
-    if terms is not None:
-        allowed = frozenset(terms)
-        constraints.append("vocabulary")
-        checks.append(
-            _elementwise(allowed.__contains__, "vocabulary")
-            if is_list
-            else pa.Check.isin(sorted(allowed), error="vocabulary")
+    if name == "vocabulary":
+        allowed = frozenset(schema.terms(spec) or ())
+        if is_list:
+            return _elementwise(allowed.__contains__, name)
+        return pa.Check.isin(sorted(allowed), error=name)
+    if name == "pattern":
+        regex = re.compile(spec.pattern or "")
+        if is_list:
+            return _elementwise(lambda item, _r=regex: _r.fullmatch(item) is not None, name)
+        return pa.Check(
+            lambda s, _r=regex: s.map(lambda v: _r.fullmatch(v) is not None).astype(bool),
+            element_wise=False,
+            error=name,
         )
-    if spec.pattern is not None:
-        regex = re.compile(spec.pattern)
-        constraints.append("pattern")
+    if name == "codelist":
+        codes = codelist(spec.codelist or "").codes
+        if is_list:
+            return _elementwise(codes.__contains__, name)
+        return pa.Check.isin(sorted(codes), error=name)
+    if name == "minimum":
+        return pa.Check.ge(spec.minimum, error=name)
+    if name == "maximum":
+        return pa.Check.le(spec.maximum, error=name)
+    if name == "minLength":
+        return pa.Check.str_length(min_value=spec.min_length, error=name)
+    if name == "maxLength":
+        return pa.Check.str_length(max_value=spec.max_length, error=name)
+    raise ValueError(f"no Pandera check for the constraint {name!r}")
 
-        def full(item: str, _r: re.Pattern[str] = regex) -> bool:
-            return _r.fullmatch(item) is not None
 
-        checks.append(
-            _elementwise(full, "pattern")
-            if is_list
-            else pa.Check(
-                lambda s, _r=regex: s.map(lambda v: _r.fullmatch(v) is not None).astype(bool),
-                element_wise=False,
-                error="pattern",
-            )
-        )
-    if spec.codelist is not None:
-        # After the pattern: a value of the wrong shape is reported as that, once.
-        codes = codelist(spec.codelist).codes
-        constraints.append("codelist")
-        checks.append(
-            _elementwise(codes.__contains__, "codelist")
-            if is_list
-            else pa.Check.isin(sorted(codes), error="codelist")
-        )
-    if spec.minimum is not None:
-        constraints.append("minimum")
-        checks.append(pa.Check.ge(spec.minimum, error="minimum"))
-    if spec.maximum is not None:
-        constraints.append("maximum")
-        checks.append(pa.Check.le(spec.maximum, error="maximum"))
-    if spec.min_length is not None:
-        constraints.append("minLength")
-        checks.append(pa.Check.str_length(min_value=spec.min_length, error="minLength"))
-    if spec.max_length is not None:
-        constraints.append("maxLength")
-        checks.append(pa.Check.str_length(max_value=spec.max_length, error="maxLength"))
-    return ColumnChecks(tuple(constraints), tuple(checks))
+def column_checks(spec: FieldSpec, schema: Schema) -> ColumnChecks:
+    constraints = field_constraints(spec, schema)
+    return ColumnChecks(constraints, tuple(_check(name, spec, schema) for name in constraints))
 
 
 def table_schema(
