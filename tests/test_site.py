@@ -458,9 +458,9 @@ def _event_page_by_jinja(data: SiteInput, eid: str) -> str:
     from eventledger.publish.site.text import in_context
 
     env = site_render._environment()
-    pieces = env.get_template("pieces.html").module
-    chrome = env.get_template("chrome.html").module
-    macros = env.get_template("macros.html").module
+    pieces: Any = env.get_template("pieces.html").module
+    chrome: Any = env.get_template("chrome.html").module
+    macros: Any = env.get_template("macros.html").module
     site = SimpleNamespace(
         name=data.name, version=data.version, created=data.created, review=data.review
     )
