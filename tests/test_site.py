@@ -573,3 +573,18 @@ def test_the_shipped_templates_hold_no_slot_marker() -> None:
     """A skeleton takes the markers it finds for slots: only a value may bring one."""
     for template in (PROJECT / "src/eventledger/publish/site/templates").iterdir():
         assert not {"\ue000", "\ue001"} & set(template.read_text(encoding="utf-8")), template
+
+
+def test_sqlite_cells_are_each_fields_value_as_stored() -> None:
+    """write_sqlite decides each field's conversion once per table (sqlite._cells): the same
+    values as converting every cell on its own, odd cells included (a list field holding a
+    string, a date field holding text or a number, a float, a list of numbers)."""
+    from eventledger.publish.site.sqlite import _cells, _value
+
+    odd = {"supports": "event", "actor_ids": [1, "x"], "date_start": 2019, "latitude": 1.5}
+    for table, rows in synthetic(review=True).rows.items():
+        spec = SCHEMA.tables[table]
+        cells = _cells(spec)
+        for row in [*rows, *({**r, **odd} for r in rows)]:
+            for _ in range(2):  # the second time from what _cells keeps
+                assert cells(row) == tuple(_value(f.type, row.get(f.name)) for f in spec.fields)
