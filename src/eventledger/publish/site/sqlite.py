@@ -108,7 +108,7 @@ def _cells(spec: TableLike) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
         return text
 
     def cells(row: Mapping[str, Any]) -> tuple[Any, ...]:
-        out = []
+        out: list[Any] = []
         for name, kind in kinds:
             value = row.get(name)
             if kind == "list":
