@@ -489,7 +489,7 @@ def _source_text(data: SiteInput, d: _Data, sid: str) -> dict[str, Any] | None:
     }
 
 
-_esc = markupsafe.escape
+_esc = text  # markupsafe.escape's text as a str: these rows are joined, never re-escaped
 
 
 @dataclass
