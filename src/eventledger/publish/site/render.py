@@ -1,7 +1,8 @@
 """render_site(): the evidence browser as files, a pure function of a SiteInput.
 
 Pages are rendered by Jinja2 templates shipped in this package, with autoescaping on, so every
-value from a record reaches the page as text. The events table is one static HTML page of
+value from a record reaches the page as text; event pages (100,000 at scale) are filled into
+their templates rendered once per shape (skeleton.py), each value escaped as Jinja escapes it. The events table is one static HTML page of
 links per PAGE_SIZE events (it works without JavaScript) and, for readers with JavaScript, a
 compact index (assets/events-index.js, a script assigning a global because browsers refuse
 fetch() of file:// URLs) that assets/events.js filters, sorts and shows as a windowed table, so
