@@ -181,14 +181,19 @@ WRONG_SHAPES: dict[str, Callable[[tuple[Any, ...], str], Any]] = {
         tuple(("nowhere", p, i, v) for t, p, i, v in d[4]),
         *d[5:],
     ),
-    "a shape with a number for a key": lambda d, rel: (
+    "a shape of names instead of places": lambda d, rel: (
         *d[:3],
-        tuple((1, *s[1:]) for s in d[3]),
+        tuple(tuple(f"field-{i}" for i in s) for s in d[3]),
+        *d[4:],
+    ),
+    "a shape naming a place past its table's fields": lambda d, rel: (
+        *d[:3],
+        tuple(bytes([255]) + s[1:] for s in d[3]),
         *d[4:],
     ),
     "a shape naming a field twice": lambda d, rel: (
         *d[:3],
-        tuple((s[0], *s[:-1]) for s in d[3]),
+        tuple(s[:1] + s[:-1] for s in d[3]),
         *d[4:],
     ),
     "a shape index out of range": lambda d, rel: (

@@ -26,6 +26,7 @@ from eventledger.issues.reporters import as_json, summarize
 from eventledger.model.kinds import LAYOUTS
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
+from eventledger.syntax.strict_yaml import MAX_BYTES
 
 EXE = PROJECT / ".venv" / "bin" / "eventledger"
 
@@ -251,6 +252,54 @@ def test_the_scan_without_a_walk_sees_what_a_walk_sees(
         assert got == (fresh.run, fresh.details()), what
         assert got[1][:2] == repository.discover(), what
     (root / "events" / "2031").chmod(0o755)
+
+
+def test_a_cold_run_hashes_each_file_once_and_stores_the_scan_a_walk_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a snapshot (a cold run) the scan only lists and lstat-s the record files: the
+    worker that reads a file takes its hash. The snapshot that run stores is the one a scan
+    hashing every file itself makes, a file too large to parse included (no worker read
+    it: the scan hashes it after the read), and the next run is answered from it."""
+    from eventledger.check import incremental
+
+    monkeypatch.setattr(incremental, "RACY_NS", 0)  # trust the times just taken
+    root = copy_corpus(tmp_path)
+    big = root / "events" / "2019" / "2019-04-25-too-large.yaml"
+    big.write_bytes(b"title: " + b"x" * MAX_BYTES)
+    repository = Repository(root)
+    cache = Cache.open(root, repository.schema_dir, "")
+    assert cache is not None
+    hashed: list[str] = []
+    sha256_of = incremental._sha256_of
+
+    def counted(path: str) -> bytes:
+        hashed.append(path)
+        return sha256_of(path)
+
+    monkeypatch.setattr(incremental, "_sha256_of", counted)
+    cold = incremental.check_repository(repository, jobs=2, cache=cache)
+    assert not cold.from_cache
+    # Of the events (the files of a source's folder are hashed beside each other, a few),
+    # only the one no worker could read.
+    assert {p for p in hashed if "/events/" in p} == {str(big)}
+    key = _Scan(repository, cache).key
+    stored = cache.get(key)
+    assert stored is not None
+    kinds = frozenset(layout.kind for layout in LAYOUTS)
+    snapshot = _decode_snapshot(stored, kinds)
+    assert snapshot is not None
+    cache.put(key, b"")  # no snapshot: the scan walks and hashes everything itself
+    walked = _Scan(repository, cache)
+    assert (snapshot.run, snapshot.rels, snapshot.shas) == (
+        walked.run,
+        walked.snapshot.rels,
+        walked.snapshot.shas,
+    )
+    warm = incremental.check_repository(repository, jobs=2, cache=cache)
+    assert warm.from_cache
+    assert warm.issues == cold.issues and warm.records == cold.records
+    assert any(i.file == big.relative_to(root).as_posix() for i in cold.issues)
 
 
 def test_a_snapshot_naming_paths_outside_the_data_folders_is_not_used(tmp_path: Path) -> None:

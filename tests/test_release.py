@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -418,6 +419,59 @@ def test_sha256sums_may_be_as_large_as_its_listing_and_no_larger(
         ("SHA256SUMS", "package-file-malformed")
     ]
     assert "cannot be read: larger than" in next(m for f, _, m in found if f == "SHA256SUMS")
+
+
+def test_a_zip_may_unpack_to_a_few_times_its_size_and_no_more(
+    built: BuildResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fixed 16 GiB bound would have refused genuine releases a little past a million events
+    (15.5 GiB unpacked): the bound is now also 20 times the zip's size, which a zip bomb's
+    members pass by far. Checked against the declared sizes before anything is written. The
+    16 GiB floor is lowered here to show both sides on small zips."""
+    from eventledger.publish import verify as verify_module
+
+    monkeypatch.setattr(verify_module, "UNZIPPED_FLOOR", 0)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert verify(built.archive) == []  # ours unpacks to less than 20 times its size
+
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{NAME}-{VERSION}/SHA256SUMS", "")
+        zf.writestr(f"{NAME}-{VERSION}/data/events.csv", b"\0" * (8 * 1024**2))
+    found = [(i.file, i.code, str(i.message)) for i in verify(bomb)]
+    assert [(f, c) for f, c, _ in found] == [("bomb.zip", "package-file-malformed")]
+    assert "members declare 8,388,608 bytes unpacked, more than" in found[0][2]
+    assert list(scratch.iterdir()) == []  # nothing was unpacked
+
+
+def test_a_zip_is_not_unpacked_onto_a_disk_without_room_for_it(
+    built: BuildResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running out of disk half-way would report an intact release as damaged: verify and
+    diff say where the room is missing (exit 2) before writing anything."""
+    from click.testing import CliRunner
+
+    from eventledger.cli import main
+    from eventledger.publish import verify as verify_module
+
+    with zipfile.ZipFile(built.archive) as zf:
+        declared = sum(i.file_size for i in zf.infolist())
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(verify_module, "free_bytes", lambda folder: declared - 1)
+    runner = CliRunner()
+    for args in (["verify", str(built.archive)], ["diff", str(built.archive), str(built.folder)]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert f"it unpacks to {declared:,} bytes and {scratch} has" in result.output
+        assert "set TMPDIR to a folder on a disk with room" in result.output
+        assert "Traceback" not in result.output
+    assert list(scratch.iterdir()) == []
+    monkeypatch.setattr(verify_module, "free_bytes", lambda folder: declared)
+    assert runner.invoke(main, ["verify", str(built.archive)]).exit_code == 0
 
 
 def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:

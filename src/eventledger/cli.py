@@ -663,7 +663,7 @@ def verify(release_path: Path, fmt: str, quiet: bool) -> None:
     a zip's members are checked before anything is unpacked.
 
     Exit status: 0 everything matches, 1 anything differs, 2 usage error (neither a release
-    folder nor a zip).
+    folder nor a zip, or too little free space to unpack the zip: set TMPDIR).
     """
     from eventledger.publish.verify import NotAPackage, verify_package
 

@@ -85,6 +85,7 @@ def check_files(
     jobs: int = 1,
     cache: Cache | None = None,
     summaries: bool = False,
+    digests: dict[str, bytes] | None = None,
 ) -> Dataset:
     """Read and check the given record files.
 
@@ -93,7 +94,7 @@ def check_files(
     references resolve against the ids the file names give, and the texts of cited
     sources that are not among the files are read without checking their records.
     summaries: work out each record's own facts for check/summary.py (layers.own) while
-    the records are read.
+    the records are read. digests: receives each file's SHA-256 (read_files).
     """
     schema = load_schema(repository.schema_dir)
     keys: list[tuple[object, ...] | None] = []
@@ -116,7 +117,14 @@ def check_files(
     # reading: the parent only waits then, and the workers, which never use them, neither
     # count nor copy them.
     records = read_files(
-        files, schema, max_bytes=max_bytes, jobs=jobs, cache=cache, meanwhile=_tables, each=each
+        files,
+        schema,
+        max_bytes=max_bytes,
+        jobs=jobs,
+        cache=cache,
+        meanwhile=_tables,
+        each=each,
+        digests=digests,
     )
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name

@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import gc
+import hashlib
 import marshal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import astuple
+from dataclasses import astuple, dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
@@ -99,40 +100,93 @@ def _read(entry: RecordFile, raw: bytes, schema: Schema, max_bytes: int) -> Reco
 # and decoding them is C work, about ten times cheaper than JSON plus the Python loops that
 # rebuilt each value, and marshal keeps what read_row interned interned (and stores each
 # repeated object once). Dates, which marshal cannot hold, are stored as (ordinal,) in the
-# table's date fields. marshal can describe code objects, never run them; decode() accepts
-# nothing but the plain types a record holds, so an entry that passes its checksum but has
-# any other shape is refused and the file read again.
+# table's date fields. A row's keys (its "shape") are stored as bytes, each the place of a
+# key among its table's fields in the schema: the names themselves were 450 of the 1,600
+# bytes of an event's entry, and a million records' entries must fit the cache's bound.
+# marshal can describe code objects, never run them; decode() accepts nothing but the plain
+# types a record holds, so an entry that passes its checksum but has any other shape is
+# refused and the file read again.
 MARSHAL_VERSION = 4
 _PLAIN = frozenset({str, int, float, bool, type(None), dt.date})
-_DATE_AT: dict[tuple[str, tuple[str, ...]], tuple[int, ...]] = {}
 
 
-def _date_at(
-    table: str, shape: tuple[str, ...], dates: dict[str, tuple[str, ...]]
-) -> tuple[int, ...]:
-    """Where a row of this table and these keys holds its date fields."""
-    found = _DATE_AT.get((table, shape))
+@dataclass
+class Columns:
+    """Per table of the schema: its field names in order and where each stands, and its
+    date fields. codes: (table, keys) -> the keys' code and where such a row holds dates;
+    shapes: (table, code) -> the shape and where it holds dates. Both recur in every record:
+    each is worked out (and checked) once per schema read."""
+
+    names: dict[str, tuple[str, ...]]
+    places: dict[str, dict[str, int]]
+    dates: dict[str, frozenset[str]]
+    codes: dict[tuple[str, tuple[str, ...]], tuple[bytes, tuple[int, ...]]] = field(
+        default_factory=dict
+    )
+    shapes: dict[tuple[str, bytes], tuple[Shape, tuple[int, ...]]] = field(default_factory=dict)
+
+
+def columns_of(schema: Schema) -> Columns:
+    names = {name: tuple(f.name for f in table.fields) for name, table in schema.tables.items()}
+    return Columns(
+        names,
+        {table: {n: i for i, n in enumerate(fields)} for table, fields in names.items()},
+        {
+            name: frozenset(f.name for f in table.fields if f.type == "date")
+            for name, table in schema.tables.items()
+        },
+    )
+
+
+def _code(table: str, keys: tuple[str, ...], columns: Columns) -> tuple[bytes, tuple[int, ...]]:
+    found = columns.codes.get((table, keys))
     if found is None:
-        wanted = set(dates[table])
-        found = _DATE_AT[(table, shape)] = tuple(i for i, k in enumerate(shape) if k in wanted)
+        places, dates = columns.places[table], columns.dates[table]
+        # KeyError: a key that is no field; ValueError: a table of more than 255 fields.
+        found = columns.codes[(table, keys)] = (
+            bytes(places[k] for k in keys),
+            tuple(i for i, k in enumerate(keys) if k in dates),
+        )
     return found
 
 
-def encode(record: Record, dates: dict[str, tuple[str, ...]]) -> bytes | None:
+def _shape(table: str, code: Any, columns: Columns) -> tuple[Shape, tuple[int, ...]]:
+    found = columns.shapes.get((table, code))  # TypeError: unhashable, so no shape
+    if found is None:
+        names = columns.names[table]  # KeyError: a table the schema lacks
+        if (
+            type(code) is not bytes
+            or len(set(code)) != len(code)
+            or max(code, default=0) >= len(names)
+        ):
+            raise ValueError("not a row shape")
+        keys = tuple(names[i] for i in code)
+        dates = columns.dates[table]
+        found = columns.shapes[(table, code)] = (
+            shape_of(keys),
+            tuple(i for i, k in enumerate(keys) if k in dates),
+        )
+    return found
+
+
+def encode(record: Record, columns: Columns) -> bytes | None:
     """The compact result of reading one file, as the cache stores it, or None when the record
     holds a value the format cannot (then it is not cached). Rows are value tuples beside the
-    tuples of their keys ("shapes"), which a record's rows of one table share."""
-    shapes: dict[tuple[str, ...], int] = {}
+    codes of their keys ("shapes"), which a record's rows of one table share."""
+    shapes: dict[bytes, int] = {}
     rows = []
-    for row in record.rows:
-        shape = row.shape.keys
-        index = shapes.setdefault(shape, len(shapes))
-        values = list(row.items)
-        for at in _date_at(row.table, shape, dates):
-            value = values[at]
-            if type(value) is dt.date:
-                values[at] = (value.toordinal(),)
-        rows.append((row.table, row.prefix, index, tuple(values)))
+    try:
+        for row in record.rows:
+            code, dates = _code(row.table, row.shape.keys, columns)
+            index = shapes.setdefault(code, len(shapes))
+            values = list(row.items)
+            for at in dates:
+                value = values[at]
+                if type(value) is dt.date:
+                    values[at] = (value.toordinal(),)
+            rows.append((row.table, row.prefix, index, tuple(values)))
+    except (KeyError, ValueError):  # a row this format cannot describe: not cached
+        return None
     data = (
         record.where is not None,
         record.table,
@@ -148,24 +202,10 @@ def encode(record: Record, dates: dict[str, tuple[str, ...]]) -> bytes | None:
         return None
 
 
-# Shapes and field paths recur in every record: each distinct one is checked once, and every
-# decoded row shares the checked one.
-_SHAPES: dict[Any, Shape] = {}
+# Field paths recur in every record: each distinct one is checked once, and every decoded
+# row shares the checked one.
 _PATHS: dict[Any, RecordPath] = {}
 _TEXT = frozenset({str})
-
-
-def _shape(value: Any) -> Shape:
-    found = _SHAPES.get(value)  # TypeError: unhashable, so no shape
-    if found is None:
-        if (
-            type(value) is not tuple
-            or not set(map(type, value)) <= _TEXT
-            or len(set(value)) != len(value)
-        ):
-            raise ValueError("not a row shape")
-        found = _SHAPES[value] = shape_of(value)
-    return found
 
 
 def _path(value: Any) -> RecordPath:
@@ -181,7 +221,7 @@ def decode(
     entry: RecordFile,
     payload: bytes,
     raw: bytes | None,
-    dates: dict[str, tuple[str, ...]],
+    columns: Columns,
 ) -> Record:
     """The record encode() described. Raises ValueError, KeyError, TypeError, IndexError or
     EOFError on a payload that does not describe one (a damaged or foreign cache entry)."""
@@ -193,17 +233,13 @@ def decode(
         raise ValueError("not a record")
     if type(shapes_data) is not tuple or type(rows_data) is not tuple:
         raise ValueError("not a record")
-    shapes = [_shape(s) for s in shapes_data]
     rows = []
     for row_table, prefix, index, items in rows_data:
         if type(index) is not int or index < 0 or type(items) is not tuple:
             raise ValueError("not a row")
-        shape = shapes[index]
+        shape, at = _shape(row_table, shapes_data[index], columns)
         if len(shape.keys) != len(items):
             raise ValueError("not a row")
-        at = _DATE_AT.get((row_table, shape.keys))
-        if at is None:
-            at = _date_at(row_table, shape.keys, dates)  # KeyError: a table the schema lacks
         values: Sequence[Any] = items
         if at:
             values = list(items)
@@ -232,22 +268,20 @@ def decode(
     return record
 
 
-def _date_fields(schema: Schema) -> dict[str, tuple[str, ...]]:
-    return {
-        name: tuple(f.name for f in table.fields if f.type == "date")
-        for name, table in schema.tables.items()
-    }
-
-
 # One result per file: either the record read now (and None), or the payload the cache held
-# for it and the file's bytes, which decoding it needs; per task, where the entries it
-# wrote to the cache are.
-Result = tuple[bytes | None, Record | bytes]
+# for it and the file's bytes, which decoding it needs; then the SHA-256 of the bytes read
+# (None when there was no cache to key, or nothing was read). Per task, where the entries
+# it wrote to the cache are.
+Result = tuple[bytes | None, Record | bytes, bytes | None]
 Done = tuple[list[Result], dict[str, Location]]
 
 
 def _key(cache: Cache, entry: RecordFile, raw: bytes, max_bytes: int) -> str:
-    return cache.key(entry.kind, f"{entry.rel}\0{max_bytes}", raw)
+    return _key_of(cache, entry, hashlib.sha256(raw).digest(), max_bytes)
+
+
+def _key_of(cache: Cache, entry: RecordFile, sha256: bytes, max_bytes: int) -> str:
+    return cache.key_of(entry.kind, f"{entry.rel}\0{max_bytes}", sha256)
 
 
 def _work(
@@ -255,25 +289,26 @@ def _work(
 ) -> Done:
     out: list[Result] = []
     new: list[tuple[str, bytes]] = []
-    dates = _date_fields(schema)
+    columns = columns_of(schema)
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
-            out.append((None, raw))
+            out.append((None, raw, None))
             continue
         if cache is None:
-            out.append((None, _read(entry, raw, schema, max_bytes)))
+            out.append((None, _read(entry, raw, schema, max_bytes), None))
             continue
-        key = _key(cache, entry, raw, max_bytes)
+        sha256 = hashlib.sha256(raw).digest()
+        key = _key_of(cache, entry, sha256, max_bytes)
         payload = cache.lookup(key)
         if payload is not None:
-            out.append((raw, payload))
+            out.append((raw, payload, sha256))
             continue
         record = _read(entry, raw, schema, max_bytes)
-        payload = encode(record, dates)
+        payload = encode(record, columns)
         if payload is not None:
             new.append((key, payload))
-        out.append((None, record))  # its bytes are a payload's only: not sent back
+        out.append((None, record, sha256))  # its bytes are a payload's only: not sent back
     return out, cache.write_pack(new) if cache is not None else {}
 
 
@@ -333,40 +368,45 @@ def read_files(
     cache: Cache | None = None,
     meanwhile: Callable[[], object] | None = None,
     each: Callable[[Record], object] | None = None,
+    digests: dict[str, bytes] | None = None,
 ) -> list[Record]:
     """Read every file (in workers when jobs > 1), in the order given. meanwhile is called
     once the workers have their tasks (before reading, without workers): the parent waits
     for them otherwise, so work of its own that does not need the records (importing
     pandas, a second of a run) is done for free there. each is called with every record,
     in order, as soon as it is read: work on one record alone is done there while the
-    workers still read, instead of after them."""
+    workers still read, instead of after them. digests, with a cache, receives the SHA-256
+    of the bytes read of every file that could be read, by rel (what a cold run's scan
+    needs, so that no file is hashed twice)."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free and cost about a sixth of the run, so pause it.
     enabled = gc.isenabled()
     gc.disable()
     try:
         records: list[Record] = []
-        dates = _date_fields(schema)
+        columns = columns_of(schema)
         added: dict[str, Location] = {}
         rebuilt: list[tuple[str, bytes]] = []
         for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache, meanwhile):
             added.update(wrote)
             start = len(records)
-            for entry, (raw, result) in zip(part, results, strict=True):
+            for entry, (raw, result, sha256) in zip(part, results, strict=True):
+                if digests is not None and sha256 is not None:
+                    digests[entry.rel] = sha256
                 if isinstance(result, Record):
                     if result.where is not None:
                         result.where = entry.where  # one text shared with the file list
                     records.append(result)
                     continue
                 try:
-                    records.append(decode(entry, result, raw, dates))
+                    records.append(decode(entry, result, raw, columns))
                 except (ValueError, KeyError, TypeError, IndexError, EOFError):
                     # An entry that passed its checksum but describes no record (written by
                     # something else): never trust it; read the file again, replace the entry.
                     record = read_file(entry, schema, max_bytes)
-                    payload = encode(record, dates)
-                    if cache is not None and raw is not None and payload is not None:
-                        rebuilt.append((_key(cache, entry, raw, max_bytes), payload))
+                    payload = encode(record, columns)
+                    if cache is not None and sha256 is not None and payload is not None:
+                        rebuilt.append((_key_of(cache, entry, sha256, max_bytes), payload))
                     records.append(record)
             if each is not None:
                 for record in records[start:]:

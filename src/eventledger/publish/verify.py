@@ -13,6 +13,7 @@ import csv
 import hashlib
 import os
 import re
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -37,12 +38,31 @@ SUMS_FLOOR = 64 * 1024**2
 _CHUNK = 1 << 20
 # The tables of a release are read whole to compare them; a file past this is refused first.
 MAX_TABLE_BYTES = 2 * 1024**3
-MAX_UNZIPPED_BYTES = 16 * 1024**3
+# What a zip may unpack to: 16 GiB, or 20 times the zip's own size when that is more. A
+# million events' release is 3.1 GB zipped and 15.5 GiB unpacked (5.4x: deflated pages and
+# tables); a zip bomb's members deflate by hundreds or thousands. A fixed bound would have
+# refused every genuine release a little past a million events.
+UNZIPPED_FLOOR = 16 * 1024**3
+UNZIPPED_RATIO = 20
 _BATCH = 16_384  # Parquet rows compared at a time
 
 
 class NotAPackage(Exception):
     """The path is not a built package at all (a usage error, not a damaged package)."""
+
+
+class NoRoomToUnpack(NotAPackage):
+    """The zip may be intact, but the folder it would be unpacked into has too little free
+    space to check it (a usage error: unpack it elsewhere, or give the folder)."""
+
+
+def unzipped_limit(archive_bytes: int) -> int:
+    """The most a release zip of this size may unpack to."""
+    return max(UNZIPPED_FLOOR, UNZIPPED_RATIO * archive_bytes)
+
+
+def free_bytes(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
 
 
 def _issue(file: str, code: str, message: str, line: int = 0, **kw: Any) -> Issue:
@@ -332,14 +352,33 @@ def release_folder(path: Path) -> Iterator[Path]:
 
 
 def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
-    """Extract a release zip (one top folder of regular files) without trusting its names."""
+    """Extract a release zip (one top folder of regular files) without trusting its names or
+    sizes. Raise NoRoomToUnpack, before writing anything, when into's disk has less free
+    space than the members declare."""
     issues: list[Issue] = []
     name = archive.name
     try:
         with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            limit = unzipped_limit(archive.stat().st_size)
+            # zipfile stops a member at its declared size (and checks its CRC there), so the
+            # declared total bounds what is written; the count below is a second guard.
+            declared = sum(info.file_size for info in infos if not info.is_dir())
+            if declared > limit:  # a zip bomb fills no disk
+                raise ValueError(
+                    f"its members declare {declared:,} bytes unpacked, more than "
+                    f"{limit:,} (a release unpacks to a few times its zip's size)"
+                )
+            free = free_bytes(into)
+            if declared > free:
+                raise NoRoomToUnpack(
+                    f"{archive}: it unpacks to {declared:,} bytes and {into.parent} has "
+                    f"{free:,} bytes free; set TMPDIR to a folder on a disk with room, or "
+                    "unzip it yourself and give the folder"
+                )
             tops = set()
             unpacked = 0
-            for info in zf.infolist():
+            for info in infos:
                 mode = info.external_attr >> 16
                 rel = safe_relative(info.filename.rstrip("/") if info.is_dir() else info.filename)
                 if rel is None:
@@ -358,10 +397,8 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
                 with zf.open(info) as src, open(target, "xb") as dest:
                     while chunk := src.read(_CHUNK):
                         unpacked += len(chunk)
-                        if unpacked > MAX_UNZIPPED_BYTES:  # a zip bomb fills no disk
-                            raise ValueError(
-                                f"it unpacks to more than {MAX_UNZIPPED_BYTES:,} bytes"
-                            )
+                        if unpacked > declared:
+                            raise ValueError(f"it unpacks to more than its {declared:,} bytes")
                         dest.write(chunk)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
