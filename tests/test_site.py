@@ -22,6 +22,7 @@ from eventledger.model.schema import load_schema
 from eventledger.publish.release import BuildResult, build
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site import render as site_render
+from eventledger.publish.site.pager import FULL, pager_links
 from eventledger.publish.site.render import date_label
 from eventledger.publish.site.sqlite import sqlite_bytes, write_sqlite
 from eventledger.publish.site.timeline import Span, layout
@@ -357,6 +358,50 @@ def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
         )
         assert [p.replace("../", "") for p in pager] == paths
     assert listed == [f"2001-e{i}" for i in range(4, -1, -1)]  # by date, every one once
+
+
+@pytest.mark.parametrize("pages", [1, 2, FULL, FULL + 1, 500, 5_000])
+def test_a_pager_links_a_few_pages_and_every_page_is_a_few_clicks_from_every_other(
+    pages: int,
+) -> None:
+    """Linking every page from every page grew with the square of the pages (25 million
+    links at a million events): beyond FULL pages a pager names few, and those reach all."""
+    links = {n: [k for k in pager_links(pages, n) if k is not None] for n in range(1, pages + 1)}
+    for n, shown in links.items():
+        assert shown == sorted(set(shown)) and {1, n, pages} <= set(shown)
+        assert len(shown) == pages if pages <= FULL else len(shown) <= 16
+    for start in {1, pages // 2 + 1, pages}:
+        clicks = {start: 0}
+        frontier = [start]
+        while frontier:
+            reached = {k for n in frontier for k in links[n] if k not in clicks}
+            clicks.update((k, clicks[frontier[0]] + 1) for k in reached)
+            frontier = sorted(reached)
+        assert len(clicks) == pages
+        assert max(clicks.values()) <= (1 if pages <= FULL else 20)
+
+
+def test_the_events_tables_pages_link_their_pagers_pages_and_they_exist(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(site_render, "PAGE_SIZE", 1)
+    day = dt.date(2001, 1, 1)
+    events = [
+        event_row(f"2001-e{i:03d}", f"Event {i}", day + dt.timedelta(days=i), day, "day")
+        for i in range(FULL + 10)
+    ]
+    for e in events:
+        e["date_end"] = e["date_start"]
+    files = dict(render_site(SiteInput("t", "0.0.1", "2026-01-01T00:00:00Z", {"events": events})))
+    for number in (1, 30, FULL + 10):
+        text = page(files, f"events/page-{number}.html")
+        nav = text.split('aria-label="Pages of the events table"')[1].split("</nav>")[0]
+        hrefs = re.findall(r'<li><a href="\.\./events/(page-\d+)\.html"', nav)
+        expected = pager_links(FULL + 10, number)
+        assert hrefs == [f"page-{n}" for n in expected if n is not None]
+        assert nav.count('<li aria-hidden="true">…</li>') == expected.count(None) > 0
+        assert f'page-{number}.html" aria-current="page">' in nav
+        assert all(f"events/{h}.html" in files for h in hrefs)
 
 
 def test_a_passage_many_events_quote_is_marked_once_and_names_a_few_of_them(

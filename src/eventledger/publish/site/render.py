@@ -31,6 +31,7 @@ import markupsafe
 
 from eventledger.publish.site import markdown
 from eventledger.publish.site.model import Row, SiteInput
+from eventledger.publish.site.pager import pager_links
 from eventledger.publish.site.skeleton import Memo, Skeleton, slot, text
 from eventledger.publish.site.text import Mark, coverage_counts, in_context, pieces
 from eventledger.publish.site.timeline import MAX_MARKS, Span, bands, layout
@@ -68,6 +69,7 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,  # templates are package data: no stat() per page at 100k pages
     )
     env.filters["value"] = value_text
+    env.globals["pager_links"] = pager_links
     return env
 
 
