@@ -22,6 +22,7 @@ from eventledger.model.schema import load_schema
 from eventledger.publish.release import BuildResult, build
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site import render as site_render
+from eventledger.publish.site.pager import FULL, pager_links
 from eventledger.publish.site.render import date_label
 from eventledger.publish.site.sqlite import sqlite_bytes, write_sqlite
 from eventledger.publish.site.timeline import Span, layout
@@ -359,6 +360,50 @@ def test_an_actor_with_many_events_gets_pages_that_list_them_all_in_date_order(
     assert listed == [f"2001-e{i}" for i in range(4, -1, -1)]  # by date, every one once
 
 
+@pytest.mark.parametrize("pages", [1, 2, FULL, FULL + 1, 500, 5_000])
+def test_a_pager_links_a_few_pages_and_every_page_is_a_few_clicks_from_every_other(
+    pages: int,
+) -> None:
+    """Linking every page from every page grew with the square of the pages (25 million
+    links at a million events): beyond FULL pages a pager names few, and those reach all."""
+    links = {n: [k for k in pager_links(pages, n) if k is not None] for n in range(1, pages + 1)}
+    for n, shown in links.items():
+        assert shown == sorted(set(shown)) and {1, n, pages} <= set(shown)
+        assert len(shown) == pages if pages <= FULL else len(shown) <= 16
+    for start in {1, pages // 2 + 1, pages}:
+        clicks = {start: 0}
+        frontier = [start]
+        while frontier:
+            reached = {k for n in frontier for k in links[n] if k not in clicks}
+            clicks.update((k, clicks[frontier[0]] + 1) for k in reached)
+            frontier = sorted(reached)
+        assert len(clicks) == pages
+        assert max(clicks.values()) <= (1 if pages <= FULL else 20)
+
+
+def test_the_events_tables_pages_link_their_pagers_pages_and_they_exist(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(site_render, "PAGE_SIZE", 1)
+    day = dt.date(2001, 1, 1)
+    events = [
+        event_row(f"2001-e{i:03d}", f"Event {i}", day + dt.timedelta(days=i), day, "day")
+        for i in range(FULL + 10)
+    ]
+    for e in events:
+        e["date_end"] = e["date_start"]
+    files = dict(render_site(SiteInput("t", "0.0.1", "2026-01-01T00:00:00Z", {"events": events})))
+    for number in (1, 30, FULL + 10):
+        text = page(files, f"events/page-{number}.html")
+        nav = text.split('aria-label="Pages of the events table"')[1].split("</nav>")[0]
+        hrefs = re.findall(r'<li><a href="\.\./events/(page-\d+)\.html"', nav)
+        expected = pager_links(FULL + 10, number)
+        assert hrefs == [f"page-{n}" for n in expected if n is not None]
+        assert nav.count('<li aria-hidden="true">…</li>') == expected.count(None) > 0
+        assert f'page-{number}.html" aria-current="page">' in nav
+        assert all(f"events/{h}.html" in files for h in hrefs)
+
+
 def test_a_passage_many_events_quote_is_marked_once_and_names_a_few_of_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -411,3 +456,180 @@ def test_render_site_makes_each_page_only_when_asked_for(monkeypatch: pytest.Mon
             taken += 1
         assert len(made) == taken
     assert taken > 0 and paths == sorted(paths)
+
+
+# Text that could confuse a skeleton (skeleton.py): its slot markers, format-string braces,
+# and everything Jinja escapes.
+TRICKY = "\ue000title\ue001 {spans} {{x}} } { <i>&amp;</i> \"' \ue000"
+
+
+def _tricky_input(review: bool) -> SiteInput:
+    base = synthetic(review=review)
+    rows = {t: [dict(r) for r in base.rows[t]] for t in base.rows}
+    long_text = "Anfang. " * 80 + "Kim traf Putin" + " Ende." * 80  # clipped on both sides
+    rows["sources"].append(source_row("long-text", long_text, "open"))
+    rows["sources"][0]["language"] = TRICKY
+    rows["sources"][1]["publisher"] = TRICKY
+    rows["actors"][0]["name"] = TRICKY
+    events, evidence = rows["events"], rows["evidence"]
+    events[1].update(title=TRICKY, summary=TRICKY, event_type=TRICKY, place_name=TRICKY)
+    events[2].update(title="", latitude=1, longitude=True, geonames_id=1.0, date_note=[TRICKY])
+    events.append(
+        event_row("2000-lonely", "No participants", dt.date(2000, 1, 1), dt.date(2000, 1, 1), "day")
+    )
+    evidence[2].update(quote=TRICKY, translation=TRICKY, actor_ids=["kim-jong-un", "nobody"])
+    evidence[3].update(supports=[TRICKY, "date"], translation="")
+    evidence.append(span_row("2000-lonely", 1, "long-text", long_text, "Kim traf Putin"))
+    evidence.append(span_row("2000-lonely", 2, "missing-source", "abc", "b"))
+    if review:  # the reviewer's view shows broken records too
+        evidence.append(
+            dict(span_row("2000-lonely", 3, "open-bulletin", OPEN_TEXT, "Kim"), start=None)
+        )
+    return dataclasses.replace(
+        base,
+        rows=rows,
+        full_texts={**base.full_texts, "long-text": long_text},
+        name=TRICKY,
+        version=TRICKY,
+    )
+
+
+def _event_page_by_jinja(data: SiteInput, eid: str) -> str:
+    """An event page rendered by Jinja from the same templates, every value passed as itself:
+    what the skeletons must fill to, byte for byte."""
+    from types import SimpleNamespace
+
+    from eventledger.publish.site.render import value_text
+    from eventledger.publish.site.text import in_context
+
+    env = site_render._environment()
+    pieces: Any = env.get_template("pieces.html").module
+    chrome: Any = env.get_template("chrome.html").module
+    macros: Any = env.get_template("macros.html").module
+    site = SimpleNamespace(
+        name=data.name, version=data.version, created=data.created, review=data.review
+    )
+    actors = {a["actor_id"]: a for a in data.rows["actors"]}
+    sources = {s["source_id"]: s for s in data.rows["sources"]}
+    event = next(e for e in data.rows["events"] if e["event_id"] == eid)
+
+    def name(a: str) -> str:
+        return actors[a]["name"] if a in actors else a
+
+    def label(sid: str) -> str:
+        s = sources.get(sid)
+        return f"{s['publisher'] or sid}, {value_text(s['published'])}" if s else sid
+
+    participants = sorted(
+        (p for p in data.rows["participants"] if p["event_id"] == eid),
+        key=lambda p: p["actor_id"],
+    )
+    spans = sorted(
+        (v for v in data.rows["evidence"] if v["event_id"] == eid), key=lambda v: v["span"]
+    )
+    sections = []
+    for v in spans:
+        sid, start, end = v["source_id"], v["start"], v["end"]
+        full = data.full_texts.get(sid)
+        shown = in_context(full, start, end) if full is not None and start is not None else None
+        s = SimpleNamespace(
+            span=v["span"],
+            source_id=sid,
+            start=start,
+            end=end,
+            source_ref=pieces.source_ref(sid, label(sid), sid in sources),
+            supports=value_text(v["supports"]),
+            actors=markupsafe.Markup(", ").join(
+                pieces.actor_link(a, name(a), a in actors) for a in v["actor_ids"] or ()
+            ),
+            context=shown,
+            lang=sources.get(sid, {}).get("language") or "",
+            quote=value_text(v["quote"]),
+            translation=value_text(v["translation"]),
+            sha256=sources.get(sid, {}).get("sha256") or "",
+            check=site_render._check(start, end),
+        )
+        sections.append(pieces.span(s))
+    table = str(macros.field_table([(k, value_text(v)) for k, v in event.items()]))
+    rows = table.removeprefix('<table class="fields">\n<tbody>\n').removesuffix(
+        "</tbody>\n</table>"
+    )
+    return env.get_template("event.html").render(
+        opening=chrome.opening(),
+        top=chrome.top(site, "../", "events/"),
+        bottom=chrome.bottom(site),
+        name=data.name,
+        version=data.version,
+        title=event["title"] or eid,
+        draft=eid in data.drafts and data.review,
+        type=event["event_type"] or "",
+        factuality=event["factuality"] or "",
+        date=date_label(event["date_start"], event["date_end"], event["date_precision"]),
+        summary=value_text(event["summary"]),
+        participants=markupsafe.Markup("").join(
+            pieces.participant(
+                p["actor_id"], name(p["actor_id"]), p["role"], p["actor_id"] in actors
+            )
+            + "\n"
+            for p in participants
+        ),
+        span_count=f"{len(spans)} span{'' if len(spans) == 1 else 's'}",
+        spans=markupsafe.Markup("").join(sections),
+        quotes_only=any(
+            data.full_texts.get(v["source_id"]) is None or v["start"] is None for v in spans
+        ),
+        fields=markupsafe.Markup(rows),  # noqa: S704 - the rows of Jinja's own field_table
+    )
+
+
+@pytest.mark.parametrize("review", [False, True])
+def test_event_pages_filled_from_skeletons_are_what_jinja_renders(review: bool) -> None:
+    """Event pages are filled into templates rendered once per shape (skeleton.py): every
+    shape here (clipped context or not, translation or not, actors or not, no participants,
+    quotes-only, a draft, a broken span) and text holding the skeleton's own markers and
+    braces give the bytes Jinja gives for the same values."""
+    data = _tricky_input(review)
+    files = dict(render_site(data))
+    events = [
+        e["event_id"] for e in data.rows["events"] if review or e["event_id"] not in data.drafts
+    ]
+    for eid in events:
+        assert page(files, f"events/{eid}.html") == _event_page_by_jinja(data, eid), eid
+    assert TRICKY not in "".join(page(files, f"events/{eid}.html") for eid in events)
+
+
+def test_skeleton_text_escapes_as_jinja_does() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from eventledger.publish.site.skeleton import Memo, text
+
+    memo = Memo(limit=3)
+
+    @given(st.one_of(st.text(), st.integers(), st.none(), st.booleans(), st.floats()))
+    def same(value: Any) -> None:
+        assert text(value) == str(markupsafe.escape(value)) == memo(value)
+
+    same()
+    assert text(markupsafe.Markup("<b>")) == "<b>"
+
+
+def test_the_shipped_templates_hold_no_slot_marker() -> None:
+    """A skeleton takes the markers it finds for slots: only a value may bring one."""
+    for template in (PROJECT / "src/eventledger/publish/site/templates").iterdir():
+        assert not {"\ue000", "\ue001"} & set(template.read_text(encoding="utf-8")), template
+
+
+def test_sqlite_cells_are_each_fields_value_as_stored() -> None:
+    """write_sqlite decides each field's conversion once per table (sqlite._cells): the same
+    values as converting every cell on its own, odd cells included (a list field holding a
+    string, a date field holding text or a number, a float, a list of numbers)."""
+    from eventledger.publish.site.sqlite import _cells, _value
+
+    odd = {"supports": "event", "actor_ids": [1, "x"], "date_start": 2019, "latitude": 1.5}
+    for table, rows in synthetic(review=True).rows.items():
+        spec = SCHEMA.tables[table]
+        cells = _cells(spec)
+        for row in [*rows, *({**r, **odd} for r in rows)]:
+            for _ in range(2):  # the second time from what _cells keeps
+                assert cells(row) == tuple(_value(f.type, row.get(f.name)) for f in spec.fields)

@@ -1,7 +1,8 @@
 """render_site(): the evidence browser as files, a pure function of a SiteInput.
 
 Pages are rendered by Jinja2 templates shipped in this package, with autoescaping on, so every
-value from a record reaches the page as text. The events table is one static HTML page of
+value from a record reaches the page as text; event pages (100,000 at scale) are filled into
+their templates rendered once per shape (skeleton.py), each value escaped as Jinja escapes it. The events table is one static HTML page of
 links per PAGE_SIZE events (it works without JavaScript) and, for readers with JavaScript, a
 compact index (assets/events-index.js, a script assigning a global because browsers refuse
 fetch() of file:// URLs) that assets/events.js filters, sorts and shows as a windowed table, so
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache, partial
 from importlib import resources
 from operator import itemgetter
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import jinja2
@@ -29,7 +31,9 @@ import markupsafe
 
 from eventledger.publish.site import markdown
 from eventledger.publish.site.model import Row, SiteInput
-from eventledger.publish.site.text import InContext, Mark, coverage_counts, in_context, pieces
+from eventledger.publish.site.pager import pager_links
+from eventledger.publish.site.skeleton import Memo, Skeleton, slot, text
+from eventledger.publish.site.text import Mark, coverage_counts, in_context, pieces
 from eventledger.publish.site.timeline import MAX_MARKS, Span, bands, layout
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
@@ -65,6 +69,7 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,  # templates are package data: no stat() per page at 100k pages
     )
     env.filters["value"] = value_text
+    env.globals["pager_links"] = pager_links
     return env
 
 
@@ -236,25 +241,6 @@ class _Site:
     review: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _SpanView:
-    """One span of an event page, every value ready to print."""
-
-    span: Any
-    source_id: str
-    start: Any
-    end: Any
-    supports: str
-    quote: str
-    translation: str
-    source_ref: str  # markup: the source's label, linked to its page where it has one
-    context: InContext | None
-    sha256: str
-    lang: str
-    check: str
-    actors: list[tuple[str, str, bool]]
-
-
 @dataclass
 class _Pieces:
     """Markup that recurs on thousands of event pages, made once (pieces.html) and reused."""
@@ -263,6 +249,9 @@ class _Pieces:
     sources: dict[str, str] = field(default_factory=dict)
     participants: dict[tuple[str, str], str] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, dict[Any, str]] = field(default_factory=dict)
+    LIMIT = 4096
 
     def source(self, d: _Data, sid: str) -> str:
         made = self.sources.get(sid)
@@ -280,16 +269,42 @@ class _Pieces:
             )
         return made
 
-    def fields(self, row: Row) -> list[tuple[str, str]]:
-        """Every field as (head markup, escaped text): event.html prints them unescaped."""
+    def actor_link(self, d: _Data, actor_id: str) -> str:
+        made = self.links.get(actor_id)
+        if made is None:
+            made = self.links[actor_id] = self.macros.actor_link(
+                actor_id, d.actor_name(actor_id), actor_id in d.actors
+            )
+        return made
+
+    def fields(self, row: Row) -> str:
+        """Every field as the rows of event.html's last table, each row's markup made once
+        per distinct value of its field (up to LIMIT of them: types, dates and the review
+        fields recur on every page, titles never)."""
         out = []
-        heads = self.heads
+        lines = self.lines
         for name, v in row.items():
-            head = heads.get(name)
-            if head is None:
-                head = heads[name] = self.macros.field_head(name)
-            out.append((head, markupsafe.escape(value_text(v)) if v is not None else ""))
-        return out
+            made = lines.get(name)
+            if made is None:
+                made = lines[name] = {}
+            kind = type(v)
+            # Only keys that are equal when their texts are (1, 1.0 and True are not).
+            if kind is str or kind is dt.date or v is None:
+                line = made.get(v)
+                if line is None:
+                    line = self._field_line(name, v)
+                    if len(made) < self.LIMIT:
+                        made[v] = line
+            else:
+                line = self._field_line(name, v)
+            out.append(line)
+        return "".join(out)
+
+    def _field_line(self, name: str, v: Any) -> str:
+        head = self.heads.get(name)
+        if head is None:
+            head = self.heads[name] = self.macros.field_head(name)
+        return f"{head}{text(value_text(v)) if v is not None else ''}</td></tr>\n"
 
 
 def _fields(row: Row) -> list[tuple[str, str]]:
@@ -456,38 +471,6 @@ def _filters(d: _Data, f: _Facets) -> dict[str, list[tuple[str, str]]]:
     }
 
 
-def _spans(data: SiteInput, d: _Data, pieces: _Pieces, event: Row) -> list[_SpanView]:
-    out = []
-    for v in d.evidence[event["event_id"]]:
-        sid = v["source_id"]
-        text = data.full_texts.get(sid)
-        source = d.sources.get(sid, {})
-        start, end = v.get("start"), v.get("end")
-        shown = (
-            in_context(text, start, end)
-            if text is not None and isinstance(start, int) and isinstance(end, int)
-            else None
-        )
-        out.append(
-            _SpanView(
-                span=v["span"],
-                source_id=sid,
-                start=start,
-                end=end,
-                supports=value_text(v.get("supports")),
-                quote=value_text(v.get("quote")),
-                translation=value_text(v.get("translation")),
-                source_ref=pieces.source(d, sid),
-                context=shown,
-                sha256=source.get("sha256") or "",
-                lang=source.get("language") or "",
-                check=_check(start, end),
-                actors=[(a, d.actor_name(a), a in d.actors) for a in v.get("actor_ids") or ()],
-            )
-        )
-    return out
-
-
 def _source_text(data: SiteInput, d: _Data, sid: str) -> dict[str, Any] | None:
     text = data.full_texts.get(sid)
     if text is None:
@@ -509,7 +492,7 @@ def _source_text(data: SiteInput, d: _Data, sid: str) -> dict[str, Any] | None:
     }
 
 
-_esc = markupsafe.escape
+_esc = text  # markupsafe.escape's text as a str: these rows are joined, never re-escaped
 
 
 @dataclass
@@ -746,21 +729,10 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
             year_pages={},
             undated=undated,
         )
-    # Every event page has the same header and footer: render them once, not 100,000 times.
-    chrome = env.get_template("chrome.html").module
-    template = env.get_template("event.html")
     pieces = _Pieces(env.get_template("pieces.html").module)
-    shared = {
-        "site": site,
-        "root": "../",
-        "opening": chrome.opening(),  # type: ignore[attr-defined]
-        "top": chrome.top(site, "../", "events/"),  # type: ignore[attr-defined]
-        "bottom": chrome.bottom(site),  # type: ignore[attr-defined]
-    }
+    event_pages = _EventPages(env, site, data, d, pieces)
     for event, summary in zip(d.events, summaries, strict=True):
-        plan[f"events/{event['event_id']}.html"] = partial(
-            _event_page, template, shared, data, d, pieces, event, summary
-        )
+        plan[f"events/{event['event_id']}.html"] = partial(_event_page, event_pages, event, summary)
     list_rows = _ListRows()
     plan["actors/index.html"] = page(
         "actors/index.html",
@@ -821,31 +793,159 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     return plan
 
 
-def _event_page(
-    template: jinja2.Template,
-    shared: dict[str, Any],
-    data: SiteInput,
-    d: _Data,
-    pieces: _Pieces,
-    event: Row,
-    summary: _Summary,
-) -> bytes:
-    participants = [
-        pieces.participant(d, p["actor_id"], p.get("role") or "")
-        for p in d.participants[event["event_id"]]
-    ]
-    event_spans = _spans(data, d, pieces, event)
-    html = template.render(
-        shared,
-        path=f"events/{event['event_id']}.html",
-        event=event,
-        summary=summary,
-        participants=participants,
-        spans=event_spans,
-        quotes_only=any(s.context is None for s in event_spans),
-        fields=pieces.fields(event),
-    )
-    return html.encode("utf-8")
+def _event_page(pages: _EventPages, event: Row, summary: _Summary) -> bytes:
+    return pages.page(event, summary)
+
+
+_PageShape = tuple[bool, bool, bool]  # draft, has participants, has a quotes-only span
+# in context, clipped before, clipped after, has a translation, names actors
+_SpanShape = tuple[bool, bool, bool, bool, bool]
+_PAGE_SLOTS = (
+    *("opening", "top", "bottom", "name", "version", "title", "type", "factuality", "date"),
+    *("summary", "participants", "span_count", "spans", "fields"),
+)
+_SPAN_SLOTS = (
+    *("span", "source_id", "start", "end", "source_ref", "supports", "actors", "lang"),
+    *("before", "quote_in", "after", "quote", "translation", "sha256", "check"),
+)
+
+
+class _EventPages:
+    """Event pages filled into skeletons (skeleton.py) of event.html and of pieces.html's span
+    macro, one per shape: at 100,000 pages Jinja's work per page and per value was most of the
+    site's cost. The bytes are Jinja's (tests/test_site.py renders the same values both ways)."""
+
+    def __init__(
+        self, env: jinja2.Environment, site: _Site, data: SiteInput, d: _Data, pieces: _Pieces
+    ) -> None:
+        chrome = env.get_template("chrome.html").module
+        self._template = env.get_template("event.html")
+        self._data, self._d, self._pieces = data, d, pieces
+        # The same on every page, but slots all the same: no value is rendered into a skeleton.
+        self._common = {
+            "opening": str(chrome.opening()),  # type: ignore[attr-defined]
+            "top": str(chrome.top(site, "../", "events/")),  # type: ignore[attr-defined]
+            "bottom": str(chrome.bottom(site)),  # type: ignore[attr-defined]
+            "name": text(site.name),
+            "version": text(site.version),
+        }
+        self._pages: dict[_PageShape, Skeleton] = {}
+        self._spans: dict[_SpanShape, Skeleton] = {}
+        self._memo = Memo()  # what recurs: supports, types, factualities, date labels
+        # Per source: its text (if shown) and the values of its spans' slots.
+        self._by_source: dict[str, tuple[str | None, dict[str, str]]] = {}
+
+    def page(self, event: Row, summary: _Summary) -> bytes:
+        d, pieces, memo = self._d, self._pieces, self._memo
+        eid = event["event_id"]
+        participants = "".join(
+            f"{pieces.participant(d, p['actor_id'], p.get('role') or '')}\n"
+            for p in d.participants[eid]
+        )
+        spans = d.evidence[eid]
+        sections = []
+        quotes_only = False
+        for v in spans:
+            section, in_text = self._span(v)
+            sections.append(section)
+            quotes_only = quotes_only or not in_text
+        shape = (summary.draft, bool(participants), quotes_only)
+        skeleton = self._pages.get(shape)
+        if skeleton is None:
+            skeleton = self._pages[shape] = self._page_skeleton(shape)
+        return skeleton.fill(
+            {
+                **self._common,
+                "title": text(summary.title),
+                "type": memo(summary.type),
+                "factuality": memo(summary.factuality),
+                "date": memo(summary.date),
+                "summary": text(value_text(event.get("summary"))),
+                "participants": participants,
+                "span_count": f"{len(spans)} span{'' if len(spans) == 1 else 's'}",
+                "spans": "".join(sections),
+                "fields": pieces.fields(event),
+            }
+        ).encode("utf-8")
+
+    def _page_skeleton(self, shape: _PageShape) -> Skeleton:
+        draft, has_participants, quotes_only = shape
+        context: dict[str, Any] = {name: slot(name) for name in _PAGE_SLOTS}
+        if not has_participants:
+            context["participants"] = ""
+        html = self._template.render(context, draft=draft, quotes_only=quotes_only)
+        return Skeleton(html, _PAGE_SLOTS)
+
+    def _span(self, v: Row) -> tuple[str, bool]:
+        """One span's section of the page, and whether it is shown inside its text."""
+        d, memo = self._d, self._memo
+        sid = v["source_id"]
+        known = self._by_source.get(sid)
+        if known is None:
+            source = d.sources.get(sid, {})
+            known = self._by_source[sid] = (
+                self._data.full_texts.get(sid),
+                {
+                    "source_id": text(sid),
+                    "source_ref": str(self._pieces.source(d, sid)),
+                    "lang": text(source.get("language") or ""),
+                    "sha256": text(source.get("sha256") or ""),
+                },
+            )
+        full, values = known[0], dict(known[1])
+        start, end = v.get("start"), v.get("end")
+        shown = (
+            in_context(full, start, end)
+            if full is not None and isinstance(start, int) and isinstance(end, int)
+            else None
+        )
+        translation = value_text(v.get("translation"))
+        actor_ids = v.get("actor_ids") or ()
+        values["span"] = text(v["span"])
+        values["start"] = text(start)
+        values["end"] = text(end)
+        values["supports"] = memo(value_text(v.get("supports")))
+        values["actors"] = ", ".join(self._pieces.actor_link(d, a) for a in actor_ids)
+        values["translation"] = text(translation)
+        if shown is not None:
+            values["before"] = text(shown.before)
+            values["quote_in"] = text(shown.quote)
+            values["after"] = text(shown.after)
+            shape = (
+                True,
+                shown.clipped_before,
+                shown.clipped_after,
+                bool(translation),
+                bool(actor_ids),
+            )
+        else:
+            values["quote"] = text(value_text(v.get("quote")))
+            values["check"] = text(_check(start, end))
+            shape = (False, False, False, bool(translation), bool(actor_ids))
+        skeleton = self._spans.get(shape)
+        if skeleton is None:
+            skeleton = self._spans[shape] = self._span_skeleton(shape)
+        return skeleton.fill(values), shown is not None
+
+    def _span_skeleton(self, shape: _SpanShape) -> Skeleton:
+        in_text, clipped_before, clipped_after, translated, names_actors = shape
+        s = SimpleNamespace(**{name: slot(name) for name in _SPAN_SLOTS})
+        s.context = (
+            SimpleNamespace(
+                before=s.before,
+                quote=s.quote_in,
+                after=s.after,
+                clipped_before=clipped_before,
+                clipped_after=clipped_after,
+            )
+            if in_text
+            else None
+        )
+        if not translated:
+            s.translation = ""
+        if not names_actors:
+            s.actors = ""
+        return Skeleton(self._pieces.macros.span(s), _SPAN_SLOTS)
 
 
 def _actor_page(
