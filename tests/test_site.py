@@ -485,6 +485,11 @@ def _tricky_input(review: bool) -> SiteInput:
         evidence.append(
             dict(span_row("2000-lonely", 3, "open-bulletin", OPEN_TEXT, "Kim"), start=None)
         )
+        # Equal as keys, not as text: a piece made once for 1 must not stand for True or 1.0.
+        evidence[3]["actor_ids"] = [1, True, 1.0]
+        evidence.append(
+            dict(span_row("2000-lonely", 4, "open-bulletin", OPEN_TEXT, "Kim"), actor_ids=[True, 1])
+        )
     return dataclasses.replace(
         base,
         rows=rows,

@@ -247,9 +247,9 @@ class _Pieces:
 
     macros: Any
     sources: dict[str, str] = field(default_factory=dict)
-    participants: dict[tuple[str, str], str] = field(default_factory=dict)
+    participants: dict[tuple[type, str, type, str], str] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
-    links: dict[str, str] = field(default_factory=dict)
+    links: dict[tuple[type, str], str] = field(default_factory=dict)
     lines: dict[str, dict[Any, str]] = field(default_factory=dict)
     LIMIT = 4096
 
@@ -261,18 +261,22 @@ class _Pieces:
             )
         return made
 
+    # Keyed with the values' types: the reviewer's view shows broken records, whose ids may
+    # be 1, True or 1.0, equal as keys but not as text.
     def participant(self, d: _Data, actor_id: str, role: str) -> str:
-        made = self.participants.get((actor_id, role))
+        key = (type(actor_id), actor_id, type(role), role)
+        made = self.participants.get(key)
         if made is None:
-            made = self.participants[(actor_id, role)] = self.macros.participant(
+            made = self.participants[key] = self.macros.participant(
                 actor_id, d.actor_name(actor_id), role, actor_id in d.actors
             )
         return made
 
     def actor_link(self, d: _Data, actor_id: str) -> str:
-        made = self.links.get(actor_id)
+        key = (type(actor_id), actor_id)
+        made = self.links.get(key)
         if made is None:
-            made = self.links[actor_id] = self.macros.actor_link(
+            made = self.links[key] = self.macros.actor_link(
                 actor_id, d.actor_name(actor_id), actor_id in d.actors
             )
         return made
