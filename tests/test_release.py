@@ -450,28 +450,50 @@ def test_a_zip_is_not_unpacked_onto_a_disk_without_room_for_it(
     built: BuildResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Running out of disk half-way would report an intact release as damaged: verify and
-    diff say where the room is missing (exit 2) before writing anything."""
+    diff say where the room is missing (exit 2), before writing anything when the members
+    (a block at least each) need more than is free, and when the disk fills regardless."""
+    import errno
+
     from click.testing import CliRunner
 
     from eventledger.cli import main
     from eventledger.publish import verify as verify_module
 
-    with zipfile.ZipFile(built.archive) as zf:
-        declared = sum(i.file_size for i in zf.infolist())
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    monkeypatch.setattr(verify_module, "free_bytes", lambda folder: declared - 1)
+    free, inodes, block = verify_module.room(scratch)
+    with zipfile.ZipFile(built.archive) as zf:
+        infos = zf.infolist()
+    needed = verify_module._on_disk((i.file_size for i in infos), block)
+    assert needed >= len(infos) * block > sum(i.file_size for i in infos) // 2
     runner = CliRunner()
-    for args in (["verify", str(built.archive)], ["diff", str(built.archive), str(built.folder)]):
-        result = runner.invoke(main, args)
-        assert result.exit_code == 2, result.output
-        assert f"it unpacks to {declared:,} bytes and {scratch} has" in result.output
-        assert "set TMPDIR to a folder on a disk with room" in result.output
-        assert "Traceback" not in result.output
-    assert list(scratch.iterdir()) == []
-    monkeypatch.setattr(verify_module, "free_bytes", lambda folder: declared)
+
+    def refused(expected: str) -> None:
+        for args in (
+            ["verify", str(built.archive)],
+            ["diff", str(built.archive), str(built.folder)],
+        ):
+            result = runner.invoke(main, args)
+            assert result.exit_code == 2, result.output
+            assert expected in result.output
+            assert "set TMPDIR to a folder on a disk with room" in result.output
+            assert "Traceback" not in result.output
+
+    for short in ((needed - 1, inodes, block), (free, len(infos) - 1, block)):
+        monkeypatch.setattr(verify_module, "room", lambda folder, short=short: short)
+        refused(f"it unpacks to {len(infos):,} files taking {needed:,} bytes and {scratch} has")
+        assert list(scratch.iterdir()) == []
+    monkeypatch.setattr(verify_module, "room", lambda folder: (needed, len(infos), block))
     assert runner.invoke(main, ["verify", str(built.archive)]).exit_code == 0
+
+    def full_disk(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode == "xb":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(verify_module, "open", full_disk, raising=False)
+    refused(f"{scratch} ran out of room while unpacking it (No space left on device)")
 
 
 def test_verify_and_diff_take_a_zip_or_a_folder(built: BuildResult, tmp_path: Path) -> None:

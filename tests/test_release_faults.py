@@ -210,6 +210,7 @@ def test_stale_temporary_folders_are_cleaned(repo: Path, reference: dict[str, st
     (stale / "data").mkdir(parents=True)
     (stale / "data" / "events.csv").write_text("half")
     (repo / "build" / f".{VERSION}-k1ll3d.zip").write_bytes(b"PK half")
+    (repo / "build" / f".{VERSION}-k1ll3d.zip.part").write_bytes(b"PK half")  # the zip child's
     (repo / "build" / f".{NAME}-{VERSION}.zip.abc.tmp").write_bytes(b"PK half")
     done = cli(repo, "build")
     assert done.returncode == 0, done.stderr

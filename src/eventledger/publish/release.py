@@ -648,7 +648,10 @@ def _write_locked(
             )
     folder.parent.mkdir(parents=True, exist_ok=True)
     aside = Path(tempfile.mkdtemp(prefix=f".{target.version}-", dir=folder.parent))
-    zip_aside = aside.with_suffix(".zip")
+    # Named after the whole folder name: with_suffix would cut ".1.2.0-xyz" to ".1.2.zip",
+    # the same file for builds of 1.2.0 and 1.2.1 running at once (each version has its own
+    # lock). As it is, _remove_stale of this version also finds it and its ".part".
+    zip_aside = aside.parent / f"{aside.name}.zip"
     # The zip is made in a process of its own as each file is written (zip_stream.py).
     streaming = StreamedZip(aside, f"{target.name}-{target.version}", target.when, zip_aside)
     out = AsideFolder(aside, streaming.add)

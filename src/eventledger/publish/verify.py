@@ -10,10 +10,10 @@ is followed, and files are hashed in chunks, so a huge file costs no memory.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import os
 import re
-import shutil
 import stat
 import tempfile
 import zipfile
@@ -62,8 +62,17 @@ def unzipped_limit(archive_bytes: int) -> int:
     return max(UNZIPPED_FLOOR, UNZIPPED_RATIO * archive_bytes)
 
 
-def free_bytes(folder: Path) -> int:
-    return shutil.disk_usage(folder).free
+def room(folder: Path) -> tuple[int, int, int]:
+    """Free bytes, free inodes and the block size of the disk that holds folder."""
+    found = os.statvfs(folder)
+    return found.f_bavail * found.f_frsize, found.f_favail, found.f_frsize
+
+
+def _on_disk(sizes: Iterable[int], block: int) -> int:
+    """What files of these sizes take on a disk of this block size: a whole block at least
+    each (a release is mostly small pages), rounded up."""
+    block = max(block, 1)
+    return sum(max(1, -(-size // block)) * block for size in sizes)
 
 
 def _issue(file: str, code: str, message: str, line: int = 0, **kw: Any) -> Issue:
@@ -378,12 +387,14 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
                     f"its members declare {declared:,} bytes unpacked, more than "
                     f"{limit:,} (a release unpacks to a few times its zip's size)"
                 )
-            free = free_bytes(into)
-            if declared > free:
+            free, inodes, block = room(into)
+            needed = _on_disk((i.file_size for i in infos), block)
+            if needed > free or len(infos) > inodes:
                 raise NoRoomToUnpack(
-                    f"{archive}: it unpacks to {declared:,} bytes and {into.parent} has "
-                    f"{free:,} bytes free; set TMPDIR to a folder on a disk with room, or "
-                    "unzip it yourself and give the folder"
+                    f"{printable(str(archive))}: it unpacks to {len(infos):,} files taking "
+                    f"{needed:,} bytes and {into.parent} has {free:,} bytes and {inodes:,} "
+                    "files free; set TMPDIR to a folder on a disk with room, or unzip it "
+                    "yourself and give the folder"
                 )
             tops = set()
             unpacked = 0
@@ -409,7 +420,15 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
                         if unpacked > declared:
                             raise ValueError(f"it unpacks to more than its {declared:,} bytes")
                         dest.write(chunk)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):  # the disk filled, not the zip's fault
+            raise NoRoomToUnpack(
+                f"{printable(str(archive))}: {into.parent} ran out of room while unpacking it "
+                f"({err.strerror}); set TMPDIR to a folder on a disk with room, or unzip it "
+                "yourself and give the folder"
+            ) from err
+        return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
+    except (zipfile.BadZipFile, ValueError, EOFError) as err:
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
     if len(tops) != 1:
         return [
