@@ -137,3 +137,40 @@ def test_a_file_changed_behind_the_build_stops_it_and_leaves_nothing(
     with pytest.raises(ReleaseError, match=r"CHANGES\.md changed on disk"):
         build(Repository(root))
     assert _built(root) == []
+
+
+def test_a_write_that_fails_in_the_child_leaves_no_zipfile_to_finish_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the child deflated a file left a ZipFile holding the closed scratch;
+    collected later, it tried to write its central directory and printed a traceback into the
+    build's output. The child now lets go of it whatever happened, and removes the scratch."""
+    import errno
+    import gc
+    import sys
+
+    from eventledger.publish import zip_stream
+
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    digests = _write(folder)
+
+    def no_room(*args: object, **kwargs: object) -> zipfile.ZipInfo:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(zip_stream, "add_member", no_room)
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    header = {
+        "folder": str(folder),
+        "prefix": "pkg",
+        "created": CREATED.isoformat(),
+        "zip": str(tmp_path / "pkg.zip"),
+        "scratch": str(tmp_path / "pkg.zip.part"),
+    }
+    lines = [f"{digests[rel]} {rel}\n".encode() for rel in FILES]
+    with pytest.raises(OSError, match="No space left"):
+        zip_stream._stream(header, lines)
+    gc.collect()
+    assert unraisable == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]

@@ -137,19 +137,25 @@ def _stream(header: dict[str, str], lines: Iterable[bytes]) -> dict[str, object]
     try:
         with os.fdopen(scratch, "w+b", closefd=False) as handle:
             zf = zipfile.ZipFile(handle, "w")
-            for line in lines:
-                text = line.decode("utf-8").rstrip("\n")
-                if not text:
-                    answer = {"ok": True}
-                    break
-                digest, rel = text.split(" ", 1)
-                try:
-                    info = add_member(zf, folder, rel, prefix, created, digest)
-                except ChangedOnDisk:
-                    answer = {"changed": rel}
-                    break
-                members[info.filename] = (info, info.header_offset, zf.start_dir)
-            zf.fp = None  # let go of the scratch without a central directory: none reads it
+            try:
+                for line in lines:
+                    text = line.decode("utf-8").rstrip("\n")
+                    if not text:
+                        answer = {"ok": True}
+                        break
+                    digest, rel = text.split(" ", 1)
+                    try:
+                        info = add_member(zf, folder, rel, prefix, created, digest)
+                    except ChangedOnDisk:
+                        answer = {"changed": rel}
+                        break
+                    members[info.filename] = (info, info.header_offset, zf.start_dir)
+            finally:
+                # Let go of the scratch without a central directory (none reads it), also
+                # when a write failed: a ZipFile left holding it would try to finish it when
+                # collected, after the file is closed, and print a traceback into the
+                # build's output (a full disk did).
+                zf.fp = None
             handle.flush()
         if answer is not None and "ok" in answer:
             _assemble(scratch, members, Path(header["zip"]))
