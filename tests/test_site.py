@@ -485,6 +485,8 @@ def _tricky_input(review: bool) -> SiteInput:
         evidence.append(
             dict(span_row("2000-lonely", 3, "open-bulletin", OPEN_TEXT, "Kim"), start=None)
         )
+        # Types a broken record may hold where text belongs: shown as text, not a crash.
+        events[3].update(title=12, event_type=["MEET", "AGREE"], factuality=True)
         # Equal as keys, not as text: a piece made once for 1 must not stand for True or 1.0.
         evidence[3]["actor_ids"] = [1, True, 1.0]
         evidence.append(
@@ -565,10 +567,10 @@ def _event_page_by_jinja(data: SiteInput, eid: str) -> str:
         bottom=chrome.bottom(site),
         name=data.name,
         version=data.version,
-        title=event["title"] or eid,
+        title=value_text(event["title"]) or eid,  # text fields as text (a broken one too)
         draft=eid in data.drafts and data.review,
-        type=event["event_type"] or "",
-        factuality=event["factuality"] or "",
+        type=value_text(event["event_type"]),
+        factuality=value_text(event["factuality"]),
         date=date_label(event["date_start"], event["date_end"], event["date_precision"]),
         summary=value_text(event["summary"]),
         participants=markupsafe.Markup("").join(

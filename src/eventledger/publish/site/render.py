@@ -217,16 +217,23 @@ class _Summary:
     draft: bool
 
 
+def _shown(value: Any) -> str:
+    """A text field as lists, the timeline and search show it. In the reviewer's view a
+    broken record may hold a list, a number or a boolean there: shown as text, it hides
+    none of the others (it once ended the whole site in a TypeError)."""
+    return value if type(value) is str else value_text(value)
+
+
 def _event_summary(d: _Data, event: Row) -> _Summary:
     eid = event["event_id"]
     return _Summary(
         id=eid,
-        title=event.get("title") or eid,
+        title=_shown(event.get("title")) or eid,
         date=date_label(
             event.get("date_start"), event.get("date_end"), event.get("date_precision")
         ),
-        type=event.get("event_type") or "",
-        factuality=event.get("factuality") or "",
+        type=_shown(event.get("event_type")),
+        factuality=_shown(event.get("factuality")),
         actors=", ".join(d.actor_name(p["actor_id"]) for p in d.participants[eid]),
         sources=len({v["source_id"] for v in d.evidence[eid]}),
         draft=eid in d.drafts,
