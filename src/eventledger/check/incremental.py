@@ -14,7 +14,6 @@ unchanged. A file changed within a second before the run that hashed it is hashe
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import json
 import marshal
@@ -22,11 +21,11 @@ import os
 import stat
 import struct
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from typing import TYPE_CHECKING
 
+from eventledger import collector
 from eventledger.issues import Issue
 from eventledger.issues.stored import issue_fields, issue_from
 from eventledger.model.kinds import LAYOUTS
@@ -497,17 +496,6 @@ def _decode(payload: bytes) -> Outcome | None:
         return None
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) -> Outcome:
     """The issues of the whole repository, sorted, and how many records were checked."""
     if cache is None:
@@ -520,7 +508,7 @@ def check_repository(repository: Repository, *, jobs: int, cache: Cache | None) 
     # live until the run ends, and answering from them makes no garbage worth collecting:
     # the collector's passes over them cost a fifth of a run after 10 edits at 100k (1.2-1.35
     # s of CPU against 1.4-1.7 s with it). A whole check (read_files) pauses it itself.
-    with _collector_paused():
+    with collector.paused():
         scan = _Scan(repository, cache, defer=True)
         if not scan.pending:
             key = _run_key(cache, scan.run)

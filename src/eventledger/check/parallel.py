@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import gc
 import hashlib
 import marshal
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from dataclasses import astuple, dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
+from eventledger import collector
 from eventledger.check.rules import check_record
 from eventledger.issues import Issue, RecordPath
 from eventledger.issues.stored import issue_from
@@ -379,10 +379,8 @@ def read_files(
     of the bytes read of every file that could be read, by rel (what a cold run's scan
     needs, so that no file is hashed twice)."""
     # Every record read stays alive until the end of the run: the collector's passes over
-    # them find nothing to free and cost about a sixth of the run, so pause it.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    # them find nothing to free, so pause it, and freeze what was read afterwards.
+    with collector.paused(freeze=True):
         records: list[Record] = []
         columns = columns_of(schema)
         added: dict[str, Location] = {}
@@ -415,7 +413,3 @@ def read_files(
             added.update(cache.write_pack(rebuilt))
             cache.commit(added)
         return records
-    finally:
-        gc.freeze()  # what was read stays; later collections need not scan it
-        if enabled:
-            gc.enable()
