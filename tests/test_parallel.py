@@ -115,3 +115,23 @@ def test_a_build_from_workers_and_the_cache_has_the_same_bytes(tmp_path: Path) -
     archive = next(name for name in serial if name.endswith(".zip"))
     with zipfile.ZipFile(io.BytesIO(serial[archive])) as zipped:
         assert not any(n.split("/")[1] == "cache" for n in zipped.namelist())
+
+
+def test_rows_proved_where_they_were_read_or_from_the_cache_tell_what_pandera_tells(
+    tmp_path: Path,
+) -> None:
+    """Each task proves the rows it read (check/table_proof.values_clean) and the parent what
+    the cache gave it, then what compares rows: a record copied under another name breaks
+    only a unique column, which Pandera must then tell, cold and from the cache alike."""
+    root = copy_corpus(tmp_path)
+    first = sorted((root / "events").rglob("*.yaml"))[0]
+    shutil.copyfile(first, first.with_name(f"{first.stem}-twin.yaml"))
+    serial = validate(root, "--jobs", "1", "--no-cache")
+    assert serial[0] == 1 and "duplicate-id" in serial[1], serial
+    assert validate(root, "--jobs", "2") == serial  # cold: every record read and proved
+    # A changed source text checks everything again, its records' rows from the cache.
+    text = next((root / "sources").rglob("text.txt"))
+    text.write_text(text.read_text(encoding="utf-8") + "\nOne more sentence.\n", "utf-8")
+    serial = validate(root, "--jobs", "1", "--no-cache")
+    assert "duplicate-id" in serial[1]
+    assert validate(root, "--jobs", "2") == serial

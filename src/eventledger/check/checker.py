@@ -17,10 +17,10 @@ from types import ModuleType
 
 from eventledger.check.coverage import check_coverage
 from eventledger.check.metadata import check_package_metadata
-from eventledger.check.parallel import read_files
+from eventledger.check.parallel import Proof, read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.summary import OwnFacts, own_facts, unique_columns
-from eventledger.check.table_proof import passes
+from eventledger.check.table_proof import keys_distinct, passes, values_clean
 from eventledger.check.table_report import report_failures
 from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue, IssueList, RecordPath
@@ -120,6 +120,7 @@ def check_files(
 
     if cache is not None:
         cache.index  # noqa: B018  # read once here, so that forked workers share it
+    proof = Proof()
     records = read_files(
         files,
         schema,
@@ -128,6 +129,7 @@ def check_files(
         cache=cache,
         each=collect,
         digests=digests,
+        proof=proof,
     )
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name
@@ -135,7 +137,14 @@ def check_files(
     if known is not None:
         _read_cited_texts(repository, records, texts, known, schema.model)
     layers = _check_across(
-        records, files, texts, schema, known=known, whole=known is None, keys=keys or None
+        records,
+        files,
+        texts,
+        schema,
+        known=known,
+        whole=known is None,
+        keys=keys or None,
+        proof=proof,
     )
     if summaries:
         layers.own = own
@@ -185,9 +194,11 @@ def _check_across(
     elsewhere: Elsewhere | None = None,
     aside: TablesAside | None = None,
     keys: list[tuple[object, ...] | None] | None = None,
+    proof: Proof | None = None,
 ) -> Layers:
     """The layers after reading, in their order (each reads what the ones before flagged):
-    spans, coverage, layout, references, suspected duplicates, tables."""
+    spans, coverage, layout, references, suspected duplicates, tables. proof: what the
+    workers that read the records proved of their rows (read_files)."""
     model = schema.model
     _check_spans(records, texts, model)
     if elsewhere is not None:
@@ -222,12 +233,34 @@ def _check_across(
         # Rows that Pandera certainly passes (every valid repository's) need neither pandas
         # nor Pandera: at a hundred thousand records the proof is a fraction of their time,
         # which the parent spent alone after the workers were done.
-        if passes([(n, [row for _, row in o]) for n, o in by_table.items()], schema) is None:
+        if not _certainly_clean(by_table, schema, proof):
             table_layer = _tables()
             for name, spec in schema.tables.items():  # checked and let go one by one
                 table = table_layer.build_table(spec, by_table.pop(name))
                 table_issues.extend(table_layer.check_table(table, schema, decided))
     return Layers(table_issues, refs, keys, bool(decided))
+
+
+def _certainly_clean(
+    by_table: dict[str, list[tuple[Record, Row]]], schema: Schema, proof: Proof | None
+) -> bool:
+    """Whether Pandera certainly passes every table (check/table_proof.py): the rows the
+    workers proved, the rest proved here, then what compares rows (unique columns, keys)."""
+    if proof is None:
+        return passes([(n, [row for _, row in o]) for n, o in by_table.items()], schema) is not None
+    if not proof.clean:
+        return False
+    pending: dict[str, list[Row]] = {name: [] for name in schema.tables}
+    for record in proof.pending:
+        for row in record.rows:
+            pending[row.table].append(row)
+    for name, table in schema.tables.items():  # every table, so that one no proof covers says so
+        if not values_clean(table, pending[name], schema):
+            return False
+    return all(
+        keys_distinct(table, [row for _, row in by_table[name]])
+        for name, table in schema.tables.items()
+    )
 
 
 def check_part(

@@ -27,6 +27,7 @@ from typing import Any
 
 from eventledger import collector
 from eventledger.check.rules import check_record
+from eventledger.check.table_proof import values_clean
 from eventledger.issues import Issue, RecordPath
 from eventledger.issues.stored import issue_from
 from eventledger.model.schema import Schema
@@ -271,9 +272,33 @@ def decode(
 # One result per file: either the record read now (and None), or the payload the cache held
 # for it and the file's bytes, which decoding it needs; then the SHA-256 of the bytes read
 # (None when there was no cache to key, or nothing was read). Per task, where the entries
-# it wrote to the cache are.
+# it wrote to the cache are, and whether the rows of the records it read pass every check
+# Pandera makes of one value (table_proof.values_clean; True when it was not asked).
 Result = tuple[bytes | None, Record | bytes, bytes | None]
-Done = tuple[list[Result], dict[str, Location]]
+Done = tuple[list[Result], dict[str, Location], bool]
+
+
+@dataclass
+class Proof:
+    """What read_files tells the table layer: whether the rows the workers read certainly
+    pass every check Pandera makes of one value (each worker proves its own, on both
+    cores), and the records whose rows no worker proved (decoded from the cache, or read
+    again here)."""
+
+    clean: bool = True
+    pending: list[Record] = field(default_factory=list)
+
+
+def _values_clean(records: Sequence[Record], schema: Schema) -> bool:
+    by_table: dict[str, list[Row]] = {}
+    for record in records:
+        for row in record.rows:
+            by_table.setdefault(row.table, []).append(row)
+    for name, rows in by_table.items():
+        table = schema.tables.get(name)
+        if table is None or not values_clean(table, rows, schema):
+            return False
+    return True
 
 
 def _key(cache: Cache, entry: RecordFile, raw: bytes, max_bytes: int) -> str:
@@ -285,18 +310,26 @@ def _key_of(cache: Cache, entry: RecordFile, sha256: bytes, max_bytes: int) -> s
 
 
 def _work(
-    entries: Sequence[RecordFile], schema: Schema, max_bytes: int, cache: Cache | None
+    entries: Sequence[RecordFile],
+    schema: Schema,
+    max_bytes: int,
+    cache: Cache | None,
+    prove: bool = False,
 ) -> Done:
     out: list[Result] = []
     new: list[tuple[str, bytes]] = []
+    read: list[Record] = []
     columns = columns_of(schema)
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
             out.append((None, raw, None))
+            read.append(raw)
             continue
         if cache is None:
-            out.append((None, _read(entry, raw, schema, max_bytes), None))
+            record = _read(entry, raw, schema, max_bytes)
+            out.append((None, record, None))
+            read.append(record)
             continue
         sha256 = hashlib.sha256(raw).digest()
         key = _key_of(cache, entry, sha256, max_bytes)
@@ -309,11 +342,13 @@ def _work(
         if payload is not None:
             new.append((key, payload))
         out.append((None, record, sha256))  # its bytes are a payload's only: not sent back
-    return out, cache.write_pack(new) if cache is not None else {}
+        read.append(record)
+    proved = not prove or _values_clean(read, schema)
+    return out, cache.write_pack(new) if cache is not None else {}, proved
 
 
 # Set in each worker by fork from the parent, so the schema is never pickled per task.
-_SHARED: tuple[Schema, int, Cache | None] | None = None
+_SHARED: tuple[Schema, int, Cache | None, bool] | None = None
 
 
 def _work_shared(entries: Sequence[RecordFile]) -> Done:
@@ -334,6 +369,7 @@ def _results(
     jobs: int,
     cache: Cache | None,
     meanwhile: Callable[[], object] | None,
+    prove: bool = False,
 ) -> Iterator[tuple[Sequence[RecordFile], Done]]:
     """Each chunk of files with its results, in order, as they come (decoded as they arrive,
     so the parent never holds every payload at once)."""
@@ -344,11 +380,11 @@ def _results(
         if meanwhile is not None:
             meanwhile()
         for part in _chunks(files, CHUNK):
-            yield part, _work(part, schema, max_bytes, cache)
+            yield part, _work(part, schema, max_bytes, cache, prove)
         return
     size = min(CHUNK, -(-len(files) // (jobs * 4)))
     parts = list(_chunks(files, size))
-    _SHARED = (schema, max_bytes, cache)
+    _SHARED = (schema, max_bytes, cache, prove)
     try:
         with ProcessPoolExecutor(jobs, mp_context=get_context("fork")) as pool:
             done = pool.map(_work_shared, parts)  # every worker started, every task queued
@@ -369,6 +405,7 @@ def read_files(
     meanwhile: Callable[[], object] | None = None,
     each: Callable[[Record], object] | None = None,
     digests: dict[str, bytes] | None = None,
+    proof: Proof | None = None,
 ) -> list[Record]:
     """Read every file (in workers when jobs > 1), in the order given. meanwhile is called
     once the workers have their tasks (before reading, without workers): the parent waits
@@ -377,7 +414,8 @@ def read_files(
     in order, as soon as it is read: work on one record alone is done there while the
     workers still read, instead of after them. digests, with a cache, receives the SHA-256
     of the bytes read of every file that could be read, by rel (what a cold run's scan
-    needs, so that no file is hashed twice)."""
+    needs, so that no file is hashed twice). proof: the workers prove the rows they read
+    (see Proof) and what they did not is listed there."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free, so pause it, and freeze what was read afterwards.
     with collector.paused(freeze=True):
@@ -385,8 +423,12 @@ def read_files(
         columns = columns_of(schema)
         added: dict[str, Location] = {}
         rebuilt: list[tuple[str, bytes]] = []
-        for part, (results, wrote) in _results(files, schema, max_bytes, jobs, cache, meanwhile):
+        prove = proof is not None
+        chunks = _results(files, schema, max_bytes, jobs, cache, meanwhile, prove)
+        for part, (results, wrote, proved) in chunks:
             added.update(wrote)
+            if proof is not None and not proved:
+                proof.clean = False
             start = len(records)
             for entry, (raw, result, sha256) in zip(part, results, strict=True):
                 if digests is not None and sha256 is not None:
@@ -397,7 +439,7 @@ def read_files(
                     records.append(result)
                     continue
                 try:
-                    records.append(decode(entry, result, raw, columns))
+                    record = decode(entry, result, raw, columns)
                 except (ValueError, KeyError, TypeError, IndexError, EOFError):
                     # An entry that passed its checksum but describes no record (written by
                     # something else): never trust it; read the file again, replace the entry.
@@ -405,7 +447,9 @@ def read_files(
                     payload = encode(record, columns)
                     if cache is not None and sha256 is not None and payload is not None:
                         rebuilt.append((_key_of(cache, entry, sha256, max_bytes), payload))
-                    records.append(record)
+                records.append(record)
+                if proof is not None:  # no worker proved its rows
+                    proof.pending.append(record)
             if each is not None:
                 for record in records[start:]:
                     each(record)

@@ -120,7 +120,8 @@ def _typed(column: _Column, values: list[Any]) -> bool:
 
 
 def _column_clean(column: _Column, values: list[Any]) -> bool:
-    """Whether Pandera certainly passes every check of the column over these values."""
+    """Whether Pandera certainly passes every check of the column that looks at one value at
+    a time (all but unique) over these values."""
     if None in values:
         if not column.nullable:
             return False  # not_nullable, or Pandera's reading of repeated nulls
@@ -145,7 +146,7 @@ def _column_clean(column: _Column, values: list[Any]) -> bool:
             return False
         if column.longest is not None and max(lengths) > column.longest:
             return False
-    return not column.unique or len(distinct) == len(values)
+    return True
 
 
 _PROOFS: dict[int, tuple[Schema, dict[str, tuple[_Column, ...] | None]]] = {}
@@ -183,32 +184,48 @@ def _reader(
     return lambda name: [row.get(name) for row in rows]
 
 
-def clean(
-    table: TableSpec, rows: Sequence[Mapping[str, Any]] | Sequence[Row], schema: Schema
-) -> bool:
-    """True only when Pandera's lazy check of the table made of rows (check/tables.frame_of)
-    certainly finds no failure; False when that is not certain."""
+Rows = Sequence[Mapping[str, Any]] | Sequence[Row]
+
+
+def values_clean(table: TableSpec, rows: Rows, schema: Schema) -> bool:
+    """Whether every check Pandera makes of one value at a time certainly passes (all but
+    unique columns and keys, which compare rows). Rows split anyhow pass together exactly
+    when each part passes: worker processes prove the rows they read, and the parent only
+    what the cache gave it."""
     columns = _columns(table, schema)
     if columns is None:
         return False
     read = _reader(rows)
-    got: dict[str, list[Any]] = {}
-    for column in columns:
-        values = got[column.name] = read(column.name)
-        if not _column_clean(column, values):
+    if not all(_column_clean(column, read(column.name)) for column in columns):
+        return False
+    key = table.primary_key
+    return len(key) < 2 or not any(None in read(name) for name in key)
+
+
+def keys_distinct(table: TableSpec, rows: Rows) -> bool:
+    """Whether no two rows share a value of a unique column or a key (the values being
+    proved clean: no null in them)."""
+    read = _reader(rows)
+    for spec in table.fields:
+        if spec.unique and len(set(read(spec.name))) != len(rows):
             return False
     key = table.primary_key
-    if len(key) > 1:
-        parts = [got[name] if name in got else read(name) for name in key]
-        if any(None in part for part in parts):
-            return False
-        if not _distinct(zip(*parts, strict=True), len(rows)):
-            return False
-    return True
+    return len(key) < 2 or _distinct(zip(*map(read, key), strict=True), len(rows))
+
+
+def clean(table: TableSpec, rows: Rows, schema: Schema) -> bool:
+    """True only when Pandera's lazy check of the table made of rows (check/tables.frame_of)
+    certainly finds no failure; False when that is not certain."""
+    return values_clean(table, rows, schema) and keys_distinct(table, rows)
 
 
 def _distinct(values: Iterable[Any], count: int) -> bool:
     return len(set(values)) == count
+
+
+def constraints(table: TableSpec, schema: Schema) -> dict[str, tuple[str, ...]]:
+    """Each column's constraints, as check/tables.failures gives them."""
+    return {f.name: field_constraints(f, schema) for f in table.fields}
 
 
 def passes(
@@ -221,5 +238,5 @@ def passes(
         table = schema.tables[name]
         if not clean(table, values, schema):
             return None
-        found.append(([], {f.name: field_constraints(f, schema) for f in table.fields}))
+        found.append(([], constraints(table, schema)))
     return found
