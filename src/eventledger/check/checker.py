@@ -102,8 +102,13 @@ def check_files(
     own: list[OwnFacts] = []
     uniques = unique_columns(schema) if summaries else {}
     broken: list[bool] = []
+    proof = Proof()
 
     def collect(record: Record) -> None:
+        # Each table's rows, gathered while the workers still read: what the proof that
+        # Pandera passes compares across rows (unique columns, keys).
+        for row in record.rows:
+            proof.rows.setdefault(row.table, []).append(row)
         # pandas and Pandera (a second to import) are needed only when the rows are not
         # certainly clean (table_proof.py), which a record that has issues of its own makes
         # likely: imported then, while the workers still read (the parent only waits for
@@ -120,7 +125,6 @@ def check_files(
 
     if cache is not None:
         cache.index  # noqa: B018  # read once here, so that forked workers share it
-    proof = Proof()
     records = read_files(
         files,
         schema,
@@ -225,30 +229,31 @@ def _check_across(
         for (name, rows), (cases, checks) in zip(origins.items(), found, strict=True):
             spec = schema.tables[name]
             table_issues.extend(report_failures(cases, spec, rows, checks, schema, decided))
-    else:
+    # Rows that Pandera certainly passes (every valid repository's) need neither pandas nor
+    # Pandera: at a hundred thousand records the proof is a fraction of their time, which the
+    # parent spent alone after the workers were done.
+    elif not _certainly_clean(records, schema, proof):
         by_table: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
         for record in records:
             for row in record.rows:
                 by_table[row.table].append((record, row))
-        # Rows that Pandera certainly passes (every valid repository's) need neither pandas
-        # nor Pandera: at a hundred thousand records the proof is a fraction of their time,
-        # which the parent spent alone after the workers were done.
-        if not _certainly_clean(by_table, schema, proof):
-            table_layer = _tables()
-            for name, spec in schema.tables.items():  # checked and let go one by one
-                table = table_layer.build_table(spec, by_table.pop(name))
-                table_issues.extend(table_layer.check_table(table, schema, decided))
+        table_layer = _tables()
+        for name, spec in schema.tables.items():  # checked and let go one by one
+            table = table_layer.build_table(spec, by_table.pop(name))
+            table_issues.extend(table_layer.check_table(table, schema, decided))
     return Layers(table_issues, refs, keys, bool(decided))
 
 
-def _certainly_clean(
-    by_table: dict[str, list[tuple[Record, Row]]], schema: Schema, proof: Proof | None
-) -> bool:
+def _certainly_clean(records: list[Record], schema: Schema, proof: Proof | None) -> bool:
     """Whether Pandera certainly passes every table (check/table_proof.py): the rows the
     workers proved, the rest proved here, then what compares rows (unique columns, keys)."""
     if proof is None:
-        return passes([(n, [row for _, row in o]) for n, o in by_table.items()], schema) is not None
-    if not proof.clean:
+        rows: dict[str, list[Row]] = {name: [] for name in schema.tables}
+        for record in records:
+            for row in record.rows:
+                rows[row.table].append(row)
+        return passes(list(rows.items()), schema) is not None
+    if not proof.clean or not set(proof.rows) <= set(schema.tables):
         return False
     pending: dict[str, list[Row]] = {name: [] for name in schema.tables}
     for record in proof.pending:
@@ -258,8 +263,7 @@ def _certainly_clean(
         if not values_clean(table, pending[name], schema):
             return False
     return all(
-        keys_distinct(table, [row for _, row in by_table[name]])
-        for name, table in schema.tables.items()
+        keys_distinct(table, proof.rows.get(name, [])) for name, table in schema.tables.items()
     )
 
 

@@ -283,10 +283,11 @@ class Proof:
     """What read_files tells the table layer: whether the rows the workers read certainly
     pass every check Pandera makes of one value (each worker proves its own, on both
     cores), and the records whose rows no worker proved (decoded from the cache, or read
-    again here)."""
+    again here). rows: the caller gathers each table's rows there as records arrive."""
 
     clean: bool = True
     pending: list[Record] = field(default_factory=list)
+    rows: dict[str, list[Row]] = field(default_factory=dict)  # every row, by table (the caller's)
 
 
 def _values_clean(records: Sequence[Record], schema: Schema) -> bool:
