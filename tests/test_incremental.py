@@ -388,3 +388,19 @@ def test_pandera_aside_that_fails_is_replaced_by_pandera_here(
     cold = validate(root, "--no-cache")[1]
     assert '"not-in-vocabulary"' in cold
     assert as_json(outcome.issues, summarize(outcome.issues, outcome.records)) + "\n" == cold
+
+
+def test_a_whole_checks_state_is_made_column_by_column_as_entry_by_entry() -> None:
+    from eventledger.check.summary import Summary, new_state, whole_state
+
+    def entry(rel: str, sid: str | None) -> tuple[str, str, bytes, Summary]:
+        summary = Summary(sid, (f"actors\0{sid}",), None, (("events", "event_id", sid),), (), ())
+        return (rel, "event", bytes(32), summary)
+
+    entries = [entry(f"events/2019/e{i}.yaml", f"e{i}" if i % 3 else None) for i in range(7)]
+    columns = ("rels", "kinds", "digests", "ids", "refs", "dups", "uniques", "spans", "issues")
+    whole, one_by_one = whole_state("b", entries), new_state("b", entries)
+    assert [getattr(whole, c) for c in columns] == [getattr(one_by_one, c) for c in columns]
+    # A file listed twice (never in a whole check) keeps its last entry, as new_state does.
+    twice = whole_state("b", [*entries, entry(entries[0][0], "other")])
+    assert twice.rels == one_by_one.rels and twice.ids[0] == "other"

@@ -50,6 +50,7 @@ from eventledger.check.summary import (
     summarize,
     unique_columns,
     use,
+    whole_state,
 )
 from eventledger.check.table_proof import passes
 from eventledger.check.tables_aside import Found, Rows, TablesAside
@@ -79,9 +80,9 @@ def keep_state(
         return
     schema = dataset.schema
     uniques = unique_columns(schema)
-    state = new_state(
+    state = whole_state(
         beside,
-        (
+        [
             (entry.rel, entry.kind, digests[entry.rel], summary)
             for entry, summary in zip(
                 files,
@@ -97,7 +98,7 @@ def keep_state(
                 ),
                 strict=True,
             )
-        ),
+        ],
     )
     cache.account(cache.put(_state_key(cache), encode_base(state)))
 
