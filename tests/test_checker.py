@@ -147,3 +147,14 @@ def test_a_whole_table_failure_is_an_issue() -> None:
     frame = pd.DataFrame({name: pd.array([], dtype="string") for name in spec.field_names[1:]})
     issues = check_table(Table(spec, frame, []), schema)
     assert issues and {i.code for i in issues} == {"table-check-failed"}
+
+
+def test_an_offset_before_an_ascii_character_splits_only_a_zero_width_joiner() -> None:
+    from eventledger.check.spans import splits_cluster
+
+    # The common case is answered before the Unicode lookups; the rest still runs them.
+    assert not splits_cluster("a b", 1) and not splits_cluster("e\u0301x", 2)
+    assert splits_cluster("a\u200db", 2)  # after a zero-width joiner, before ASCII
+    assert splits_cluster("e\u0301", 1)  # before a combining accent
+    assert splits_cluster("\U0001f1eb\U0001f1f7", 1)  # inside a flag
+    assert not splits_cluster("\U0001f1eb\U0001f1f7x", 2)  # after the flag, before ASCII

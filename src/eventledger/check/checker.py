@@ -365,9 +365,14 @@ def _check_sources(repository: Repository, sources: list[Record]) -> dict[str, S
 def _check_spans(records: Iterable[Record], texts: dict[str, SourceText], model: Model) -> None:
     """Every row of every span table (evidence of events, passages set aside) against the
     text it quotes."""
+    source_field = {s.table: s.source_field for s in model.spans}  # asked for every row
     for record in records:
         for row in record.rows:
-            source = texts.get(_quoted_source(row, model) or "")
+            field_name = source_field.get(row.table)
+            if field_name is None:
+                continue
+            sid = row.get(field_name)
+            source = texts.get(sid) if isinstance(sid, str) else None
             if source is not None:
                 check_span(record, row, source)
 
@@ -429,9 +434,11 @@ def _check_references(
         made.append(own)
         for row in record.rows:
             for ref in references.get(row.table, ()):
-                path = (*row.prefix, ref.field)
                 value = row.get(ref.field)
-                if path in record.flagged or value is None:
+                if value is None:
+                    continue
+                path = (*row.prefix, ref.field)
+                if path in record.flagged:
                     continue
                 for item in value if ref.items else [value]:
                     if not isinstance(item, str):

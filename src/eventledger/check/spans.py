@@ -194,6 +194,8 @@ def splits_cluster(text: str, at: int) -> bool:
     if at <= 0 or at >= len(text):
         return False
     before, after = text[at - 1], text[at]
+    if after < "\x80":  # no ASCII character joins the one before it (most offsets)
+        return before == "\u200d"
     code = ord(after)
     if unicodedata.category(after) in ("Mn", "Mc", "Me") or "\u200d" in (before, after):
         return True
