@@ -320,7 +320,7 @@ def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
 
 
 # json's own string encoder, in C: what JSONEncoder(ensure_ascii=False) quotes strings with.
-_quote: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 # The levels handed on piece by piece: the top, "records" and each table. Below them a
 # value (one record's hashes, a vocabulary) is small and is encoded as one string.
 _STREAMED_LEVELS = 3
