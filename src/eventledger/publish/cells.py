@@ -108,19 +108,20 @@ def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
 def formula_cells(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
     """Cells a spreadsheet would run as a formula: named as table, key and column."""
     found = []
-    # Numbers are left out (a negative one starts with "-" and is no formula), so their cells
-    # are not made at all; each other column's cell writer is looked up once, not per cell.
+    # Numbers are left out (a negative one starts with "-" and is no formula), and dates (an
+    # ISO date starts with its four-digit year), so their cells are not made at all; a text
+    # is its own cell; each other column's cell writer is looked up once, not per cell.
     columns = [
-        (f.name, TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER)
+        (f.name, f.type == "string", TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER)
         for f in spec.fields
-        if f.type not in ("number", "integer")
+        if f.type not in ("number", "integer", "date")
     ]
     for row in rows:
-        for name, to_cell, delimiter in columns:
+        for name, is_text, to_cell, delimiter in columns:
             value = row[name]
             if value is None:
                 continue  # an empty cell
-            text = to_cell(value, delimiter)
+            text = value if is_text and type(value) is str else to_cell(value, delimiter)
             if text.startswith(FORMULA_STARTS):
                 key = "/".join(str(row[k]) for k in spec.primary_key)
                 found.append(f"{spec.name} {key} {name}: {text[:40]!r}")
