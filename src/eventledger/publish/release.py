@@ -5,9 +5,10 @@ The steps read as the release rules: resolve_target (which version, built at wha
 after which releases), check_records (nothing with an error ships), selected (the rows that
 ship), write (aside, checked, renamed: a failed build leaves nothing), which writes the
 tables first and, while their checks run on the second core, calls render (the manifest,
-and the version rules against the releases before) before it writes the rest. Builds are deterministic: every byte depends only
-on the repository's files and `created`, which is the commit time of HEAD (UTC), the time
-a published version was released with, or SOURCE_DATE_EPOCH outside git.
+and the version rules against the releases before) before it writes the rest. Builds are
+deterministic: every byte depends only on the repository's files and `created`, which is
+the commit time of HEAD (UTC), the time a published version was released with, or
+SOURCE_DATE_EPOCH outside git.
 """
 
 from __future__ import annotations
