@@ -75,11 +75,10 @@ def manifest(
     seen: dict[str, str] = {}
 
     def cell_digest(text: str) -> str:
-        digest = seen.get(text)
-        if digest is None:
-            digest = _digest(text)
-            if len(seen) < 100_000:
-                seen[text] = digest
+        # _digest(text): json.dumps of a str is json's quoting of it, called here directly
+        digest = hashlib.sha256(_quote(text).encode("utf-8")).hexdigest()[:16]
+        if len(seen) < 100_000:
+            seen[text] = digest
         return digest
 
     records: dict[str, dict[str, Any]] = {}
@@ -96,9 +95,10 @@ def manifest(
         main = writers[kind.table]
         for row in rows[kind.table]:
             rid = row[kind.id_field]
-            fields = dict(
-                zip(names[kind.table], map(cell_digest, row_cells(main, row)), strict=True)
-            )
+            digests = [
+                seen[text] if text in seen else cell_digest(text) for text in row_cells(main, row)
+            ]
+            fields = dict(zip(names[kind.table], digests, strict=True))
             for child in kind.children:
                 items = []
                 for item_row in children[child.table].get(rid, []):
