@@ -283,3 +283,36 @@ def test_any_set_of_ids_reads_back_as_written(hashes: dict[str, str]) -> None:
     release = full() | {"records": {"events": hashes}}
     read = expand(json.loads(compact_bytes(release)))
     assert read["records"]["events"] == hashes
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.sampled_from(["", "\n", '"\\', "\x00\x1f\x7f", "ü\u2028😀"])
+)
+_JSON = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON, st.dictionaries(st.text(), _JSON, max_size=3))
+def test_the_manifest_encoder_writes_what_json_writes_for_any_value(
+    value: Any, records: dict[str, Any]
+) -> None:
+    # manifest_blocks hands the top levels on piece by piece and encodes deeper values in
+    # one string each: at every depth, and for every kind of value, json's own bytes.
+    data = {"name": "x", "records": {"events": records, "other": value}, "value": value}
+    expected = (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+    assert manifest_bytes(data) == expected
+
+
+def test_the_manifest_encoder_writes_json_s_text_for_keys_that_are_not_text() -> None:
+    data = {"records": {"events": {"a": {"2": [1, {3: "x", 1: None}]}}}, "b": {1: "y"}}
+    expected = (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+    assert manifest_bytes(data) == expected

@@ -153,8 +153,15 @@ def test_the_same_version_with_other_records_is_refused(history: Path, tmp_path:
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(history), str(clone))
     set_version(clone, "0.1.0")
+    before = sorted(p.name for p in (clone / "build").iterdir())
     with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
         build(Repository(clone))
+    # The version rules are applied while the tables are checked aside: nothing of it stays.
+    assert sorted(p.name for p in (clone / "build").iterdir()) == before
+    shutil.rmtree(clone / "build")
+    with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
+        build(Repository(clone))
+    assert not (clone / "build").exists()
 
 
 def test_removed_ids_are_never_reused(tmp_path: Path) -> None:

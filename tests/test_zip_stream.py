@@ -40,8 +40,8 @@ def _write(folder: Path, zipping: StreamedZip | None = None) -> dict[str, str]:
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
         digests[rel] = hashlib.sha256(data).hexdigest()
-        if zipping is not None:
-            zipping.add(rel, digests[rel])
+        if zipping is not None:  # with its size: the small files are sent in batches
+            zipping.add(rel, digests[rel], len(data))
     return digests
 
 

@@ -22,9 +22,12 @@ class AsideFolder:
     """A fresh, empty folder this build made itself (so it holds no link to follow), and the
     SHA-256 and size of every file written into it."""
 
-    def __init__(self, folder: Path, written: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self, folder: Path, written: Callable[[str, str, int], None] | None = None
+    ) -> None:
         self.folder = folder
-        # told (path, sha256) of each file once it is written whole: the zip is made as they come
+        # told (path, sha256, size) of each file once it is written whole: the zip is made
+        # as they come
         self.written = written
         self.known: dict[str, tuple[str, int]] = {}  # relative path -> (sha256, bytes)
         self._folders: set[str] = set()
@@ -85,7 +88,7 @@ class AsideFolder:
     def _known(self, rel: str, digest: str, size: int) -> None:
         self.known[rel] = (digest, size)
         if self.written is not None:
-            self.written(rel, digest)
+            self.written(rel, digest, size)
 
     def sums(self) -> bytes:
         """SHA256SUMS: every file written so far, sorted by path."""

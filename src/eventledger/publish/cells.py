@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from eventledger.model.schema import FieldSpec, TableSpec
@@ -22,6 +22,20 @@ def cell(spec: FieldSpec, value: Any) -> str:
     return TYPES[spec.type].to_cell(value, spec.delimiter or LIST_DELIMITER)
 
 
+CellWriter = tuple[str, Callable[[Any, str], str], str]  # field name, to_cell, delimiter
+
+
+def cell_writers(spec: TableSpec) -> list[CellWriter]:
+    """What cell() looks up per value, looked up once per table: a table of 100k events has
+    millions of cells, and csv_bytes and the manifest make each of them."""
+    return [(f.name, TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER) for f in spec.fields]
+
+
+def row_cells(writers: Sequence[CellWriter], row: Row) -> list[str]:
+    """The cells of row in the order of writers: cell() of each of its fields."""
+    return ["" if (v := row[n]) is None else to_cell(v, d) for n, to_cell, d in writers]
+
+
 def parse_cell(spec: FieldSpec, text: str) -> Any:
     """The inverse of cell(): an empty cell is null, or the empty list in a list column."""
     if text == "":
@@ -34,8 +48,8 @@ def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(spec.field_names)
-    for row in rows:
-        writer.writerow([cell(f, row[f.name]) for f in spec.fields])
+    writers = cell_writers(spec)
+    writer.writerows(row_cells(writers, row) for row in rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -63,14 +77,24 @@ def iter_csv_values(spec: TableSpec, data: bytes) -> Iterator[tuple[Any, ...]]:
     if tuple(header) != spec.field_names:
         raise ValueError(f"header {header} differs from the schema {list(spec.field_names)}")
     # Each column's reading worked out once: a list column's empty cell is the empty list.
+    # A text cell is its own value: no call made for it (the tables check reads millions).
     readers = [
-        (f.type == "list", TYPES[f.type].from_cell, f.delimiter or LIST_DELIMITER)
+        (
+            f.type == "list",
+            f.type == "string",
+            TYPES[f.type].from_cell,
+            f.delimiter or LIST_DELIMITER,
+        )
         for f in spec.fields
     ]
     for line in reader:
         yield tuple(
-            ([] if is_list else None) if text == "" else parse(text, delimiter)
-            for (is_list, parse, delimiter), text in zip(readers, line, strict=True)
+            [
+                ([] if is_list else None)
+                if text == ""
+                else (text if is_text else parse(text, delimiter))
+                for (is_list, is_text, parse, delimiter), text in zip(readers, line, strict=True)
+            ]
         )
 
 
@@ -94,19 +118,20 @@ def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
 def formula_cells(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
     """Cells a spreadsheet would run as a formula: named as table, key and column."""
     found = []
-    # Numbers are left out (a negative one starts with "-" and is no formula), so their cells
-    # are not made at all; each other column's cell writer is looked up once, not per cell.
+    # Numbers are left out (a negative one starts with "-" and is no formula), and dates (an
+    # ISO date starts with its four-digit year), so their cells are not made at all; a text
+    # is its own cell; each other column's cell writer is looked up once, not per cell.
     columns = [
-        (f.name, TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER)
+        (f.name, f.type == "string", TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER)
         for f in spec.fields
-        if f.type not in ("number", "integer")
+        if f.type not in ("number", "integer", "date")
     ]
     for row in rows:
-        for name, to_cell, delimiter in columns:
+        for name, is_text, to_cell, delimiter in columns:
             value = row[name]
             if value is None:
                 continue  # an empty cell
-            text = to_cell(value, delimiter)
+            text = value if is_text and type(value) is str else to_cell(value, delimiter)
             if text.startswith(FORMULA_STARTS):
                 key = "/".join(str(row[k]) for k in spec.primary_key)
                 found.append(f"{spec.name} {key} {name}: {text[:40]!r}")

@@ -20,7 +20,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import Schema
-from eventledger.publish.cells import Row, cell
+from eventledger.publish.cells import Row, cell_writers, row_cells
 
 LEVELS = ("none", "patch", "minor", "major")
 # The "format" of a compact manifest; a full manifest has no "format" key (they predate it).
@@ -62,8 +62,12 @@ def manifest(
     rows: Mapping[str, Sequence[Row]],
     drafts: Sequence[str] = (),
 ) -> dict[str, Any]:
+    writers = {table: cell_writers(spec) for table, spec in schema.tables.items()}
+
     def cells(table: str, row: Row) -> dict[str, str]:
-        return {f.name: cell(f, row[f.name]) for f in schema.tables[table].fields}
+        return dict(zip(names[table], row_cells(writers[table], row), strict=True))
+
+    names = {table: [w[0] for w in table_writers] for table, table_writers in writers.items()}
 
     # Most cells repeat (vocabulary terms, dates, ids of actors and sources): hash each
     # distinct cell text once. A million records have tens of millions of cells; the memo
@@ -71,11 +75,10 @@ def manifest(
     seen: dict[str, str] = {}
 
     def cell_digest(text: str) -> str:
-        digest = seen.get(text)
-        if digest is None:
-            digest = _digest(text)
-            if len(seen) < 100_000:
-                seen[text] = digest
+        # _digest(text): json.dumps of a str is json's quoting of it, called here directly
+        digest = hashlib.sha256(_quote(text).encode("utf-8")).hexdigest()[:16]
+        if len(seen) < 100_000:
+            seen[text] = digest
         return digest
 
     records: dict[str, dict[str, Any]] = {}
@@ -89,9 +92,13 @@ def manifest(
             for row in rows[child.table]:
                 group.setdefault(row[child.parent_field], []).append(row)
         out: dict[str, Any] = {}
+        main = writers[kind.table]
         for row in rows[kind.table]:
             rid = row[kind.id_field]
-            fields = {k: cell_digest(v) for k, v in cells(kind.table, row).items()}
+            digests = [
+                seen[text] if text in seen else cell_digest(text) for text in row_cells(main, row)
+            ]
+            fields = dict(zip(names[kind.table], digests, strict=True))
             for child in kind.children:
                 items = []
                 for item_row in children[child.table].get(rid, []):
@@ -296,12 +303,12 @@ _BLOCK = 1 << 20
 def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
     """manifest_bytes(data) in blocks of about a megabyte, to be written as they come: the
     full manifest of 100k events is 106 MB of JSON, and json.dumps held it three times over
-    at once (its pieces, the text, the bytes), the peak of a build's memory. The same bytes:
-    json.dumps with an indent joins the very pieces iterencode yields."""
-    encoder = json.JSONEncoder(ensure_ascii=False, indent=1, sort_keys=True)
+    at once (its pieces, the text, the bytes), the peak of a build's memory. The same bytes
+    as json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) and a newline
+    (tests/test_manifest_encoding.py holds them equal)."""
     pending: list[str] = []
     size = 0
-    for piece in encoder.iterencode(data):
+    for piece in _pieces(data, 0):
         pending.append(piece)
         size += len(piece)
         if size >= _BLOCK:
@@ -310,6 +317,72 @@ def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
             size = 0
     pending.append("\n")
     yield "".join(pending).encode("utf-8")
+
+
+# json's own string encoder, in C: what JSONEncoder(ensure_ascii=False) quotes strings with.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+# The levels handed on piece by piece: the top, "records" and each table. Below them a
+# value (one record's hashes, a vocabulary) is small and is encoded as one string.
+_STREAMED_LEVELS = 3
+
+
+def _pieces(value: Any, level: int) -> Iterator[str]:
+    """The indented JSON of value in pieces, each container of the top levels item by item.
+    json's encoder with an indent is pure Python (its C encoder does not indent) and was
+    most of the time it took to write manifest.json; this is that encoder's output made
+    with fewer, larger strings."""
+    if level >= _STREAMED_LEVELS or not isinstance(value, (dict, list, tuple)) or not value:
+        yield _encoded(value, level)
+        return
+    inner = "\n" + " " * (level + 1)
+    if isinstance(value, dict):
+        keys = sorted(value)
+        if not all(isinstance(k, str) for k in keys):
+            yield _by_json(value, level)
+            return
+        yield "{"
+        for n, key in enumerate(keys):
+            yield f"{',' if n else ''}{inner}{_quote(key)}: "
+            yield from _pieces(value[key], level + 1)
+        yield "\n" + " " * level + "}"
+    else:
+        yield "["
+        for n, item in enumerate(value):
+            yield "," + inner if n else inner
+            yield from _pieces(item, level + 1)
+        yield "\n" + " " * level + "]"
+
+
+def _encoded(value: Any, level: int) -> str:
+    """value as json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True) writes it
+    at this depth."""
+    if type(value) is str:
+        return _quote(value)
+    if isinstance(value, dict) and value:
+        keys = sorted(value)
+        if not all(isinstance(k, str) for k in keys):
+            return _by_json(value, level)
+        inner = "\n" + " " * (level + 1)
+        if all(type(value[k]) is str for k in keys):  # a record's field hashes
+            body = ("," + inner).join([f"{_quote(k)}: {_quote(value[k])}" for k in keys])
+        else:
+            body = ("," + inner).join(
+                [f"{_quote(k)}: {_encoded(value[k], level + 1)}" for k in keys]
+            )
+        return "{" + inner + body + "\n" + " " * level + "}"
+    if isinstance(value, (list, tuple)) and value:
+        inner = "\n" + " " * (level + 1)
+        body = ("," + inner).join([_encoded(item, level + 1) for item in value])
+        return "[" + inner + body + "\n" + " " * level + "]"
+    # numbers, true, false, null, an empty container, a str subclass: json's own text
+    return _by_json(value, level)
+
+
+def _by_json(value: Any, level: int) -> str:
+    """json's own indented text of value, moved in to this depth (JSON text holds no line
+    break but those of its indent: a string's are escaped)."""
+    text = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+    return text.replace("\n", "\n" + " " * level) if level else text
 
 
 def field_hashes_dropped(release: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,15 +2,18 @@
 validate them with frictionless and our own checks, then rename them into place and zip them.
 
 The steps read as the release rules: resolve_target (which version, built at what time,
-after which releases), check_records (nothing with an error ships), render (the bytes of
-every file, and the version rules against the releases before), write (aside, checked,
-renamed: a failed build leaves nothing). Builds are deterministic: every byte depends only
-on the repository's files and `created`, which is the commit time of HEAD (UTC), the time
-a published version was released with, or SOURCE_DATE_EPOCH outside git.
+after which releases), check_records (nothing with an error ships), selected (the rows that
+ship), write (aside, checked, renamed: a failed build leaves nothing), which writes the
+tables first and, while their checks run on the second core, calls render (the manifest,
+and the version rules against the releases before) before it writes the rest. Builds are
+deterministic: every byte depends only on the repository's files and `created`, which is
+the commit time of HEAD (UTC), the time a published version was released with, or
+SOURCE_DATE_EPOCH outside git.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -101,10 +104,23 @@ class Target:
         return released_before(self.manifests, self.version)
 
 
+@dataclass(frozen=True)
+class Selected:
+    """The rows the package holds and what the summary says about them, before the version
+    rules are met: all the tables need (they are written, and checked, while those rules
+    are worked out)."""
+
+    schema: Schema
+    selection: Selection
+    counts: dict[str, int]
+    drafts: list[str]
+    formula_cells: list[str]
+
+
 @dataclass
 class Rendered:
-    """What the package holds once the version rules are met, before any file is written:
-    the selected rows, the manifest, the changes, and what the summary says about them."""
+    """What the package holds once the version rules are met: the selected rows, the
+    manifest, the changes, and what the summary says about them."""
 
     schema: Schema
     selection: Selection
@@ -316,32 +332,18 @@ def _check_versions(
     return changes
 
 
-def render(
-    target: Target, dataset: Dataset, progress: Progress = _quiet, *, consume: bool = False
-) -> Rendered:
-    """What the package holds, after the version rules are met; write_files makes its files.
-    With consume, the records leave the dataset as their rows are copied (see select)."""
+def selected(dataset: Dataset, *, consume: bool = False) -> Selected:
+    """The rows the package holds, each of them one a CSV cell can hold unchanged. With
+    consume, the records leave the dataset as their rows are copied (see select)."""
     schema = dataset.schema
     selection = select(dataset, consume=consume)
     rows = selection.rows
     problems = [p for t, spec in schema.tables.items() for p in unwritable(spec, rows[t])]
     if problems:
         raise ReleaseError("values a CSV cell cannot hold unchanged:\n  " + "\n  ".join(problems))
-    name, version, created = target.name, target.version, target.created
-    new = manifest(name, version, created, schema, rows, selection.drafts)
-    changes = _check_versions(
-        version,
-        new,
-        target.earlier,
-        target.manifests.get(version),
-        list(schema.model.record_tables),
-        dataset.repository.root / "build",
-    )
-    return Rendered(
+    return Selected(
         schema=schema,
         selection=selection,
-        manifest=new,
-        changes=changes,
         counts={t: len(rows[t]) for t in schema.tables},
         drafts=selection.drafts,
         formula_cells=[
@@ -350,50 +352,74 @@ def render(
     )
 
 
+def render(target: Target, chosen: Selected, build: Path) -> Rendered:
+    """The manifest of the selected rows, after the version rules are met against the
+    releases before (and the build of the last one in build/, when at hand)."""
+    schema, selection = chosen.schema, chosen.selection
+    name, version, created = target.name, target.version, target.created
+    new = manifest(name, version, created, schema, selection.rows, selection.drafts)
+    changes = _check_versions(
+        version,
+        new,
+        target.earlier,
+        target.manifests.get(version),
+        list(schema.model.record_tables),
+        build,
+    )
+    return Rendered(
+        schema=schema,
+        selection=selection,
+        manifest=new,
+        changes=changes,
+        counts=chosen.counts,
+        drafts=chosen.drafts,
+        formula_cells=chosen.formula_cells,
+    )
+
+
+def write_tables(target: Target, chosen: Selected, out: AsideFolder, progress: Progress) -> None:
+    """The tables, CSV and Parquet, and their descriptors: all that frictionless, the
+    Parquet-against-CSV comparison and the workbook read, so they are written first."""
+    schema, rows = chosen.schema, chosen.selection.rows
+    csv_res, parquet_res = [], []
+    for table, spec in schema.tables.items():
+        data = csv_bytes(spec, rows[table])
+        out.add(f"data/{table}.csv", data)
+        csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
+        pdata = parquet_bytes(spec, rows[table])
+        out.add(f"parquet/{table}.parquet", pdata)
+        parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
+        del data, pdata
+        progress(f"{table}: {len(rows[table])} rows")
+    sources = rows[SOURCE_TABLE]
+    base, version, created = target.base, target.version, target.created
+    out.add("datapackage.json", json_bytes(descriptor(base, version, created, sources, csv_res)))
+    out.add(
+        "parquet/datapackage.json",
+        json_bytes(descriptor(base, version, created, sources, parquet_res)),
+    )
+
+
 def write_files(
     target: Target,
     rendered: Rendered,
     out: AsideFolder,
+    workbook: WorkbookAside,
     progress: Progress = _quiet,
-    tables_written: Callable[[], None] = lambda: None,
 ) -> None:
-    """Every file of the package but SHA256SUMS, each written into out as soon as it is made.
-    The manifest, then the tables and their descriptors come first; then tables_written is
-    called (frictionless reads only those, and may start checking them while the rest is
-    written). Leaves only the record hashes in rendered.manifest."""
+    """Every file of the package but the tables (write_tables wrote them) and SHA256SUMS,
+    each written into out as soon as it is made; the workbook's process has been sent the
+    tables. Leaves only the record hashes in rendered.manifest."""
     schema, selection = rendered.schema, rendered.selection
     rows = selection.rows
     name, version, created = target.name, target.version, target.created
-    # The full manifest first, written as it is encoded, while no other process of the
-    # build runs yet; then only its record hashes are kept (all that compact and the
-    # changes read of it later), so neither its text nor its field hashes sit in memory
-    # while the tables, the site and the helper processes are made.
+    # The full manifest first, written as it is encoded; then only its record hashes are
+    # kept (all that compact and the changes read of it later), so neither its text nor
+    # its field hashes sit in memory while the site and the SQLite copy are made.
     out.add_blocks("manifest.json", manifest_blocks(rendered.manifest))
     rendered.manifest = field_hashes_dropped(rendered.manifest)
     rendered.changes.new_manifest = rendered.manifest
-    workbook = WorkbookAside(schema, rows, target.when)
     try:
-        csv_res, parquet_res = [], []
-        for table, spec in schema.tables.items():
-            data = csv_bytes(spec, rows[table])
-            out.add(f"data/{table}.csv", data)
-            csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
-            pdata = parquet_bytes(spec, rows[table])
-            out.add(f"parquet/{table}.parquet", pdata)
-            parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
-            del data, pdata
-            progress(f"{table}: {len(rows[table])} rows")
-        sources = rows[SOURCE_TABLE]
-        out.add(
-            "datapackage.json",
-            json_bytes(descriptor(target.base, version, created, sources, csv_res)),
-        )
-        out.add(
-            "parquet/datapackage.json",
-            json_bytes(descriptor(target.base, version, created, sources, parquet_res)),
-        )
-        workbook.start(out.folder)
-        tables_written()
         for sid, text in selection.full_texts.items():
             out.add(f"texts/{sid}.txt", text.encode("utf-8"))
         codebook_md = codebook(schema, name, version)
@@ -592,15 +618,34 @@ def _remove_stale(build: Path, target: Target, progress: Progress) -> None:
 
 
 def write(
-    repository: Repository, target: Target, rendered: Rendered, progress: Progress = _quiet
-) -> BuildResult:
+    repository: Repository,
+    target: Target,
+    chosen: Selected,
+    settle: Callable[[], Rendered],
+    progress: Progress = _quiet,
+) -> tuple[BuildResult, Rendered]:
     """Write build/<version>/ and its zip aside, check them, rename them into place; or, when
     the same content is there already, check that and put back a zip that went missing.
-    Under a lock per version; every file-system fault is a ReleaseError naming the file."""
+    settle applies the version rules (a ReleaseError when they are not met); it is called
+    once the tables are written, so that their checks run beside it. Under a lock per
+    version; every file-system fault is a ReleaseError naming the file."""
     root = repository.root
     build_dir = _confined(root, "build")
     folder = _confined(build_dir, target.version)
     archive = _confined(build_dir, f"{target.name}-{target.version}.zip")
+    # The version rules are worked out once the tables are written: a release they refuse
+    # leaves no build/ it made, as when they were worked out before anything was written.
+    made = not os.path.lexists(build_dir)
+    refused = False
+
+    def settle_here() -> Rendered:
+        nonlocal refused
+        try:
+            return settle()
+        except ReleaseError:
+            refused = True
+            raise
+
     try:
         build_dir.mkdir(exist_ok=True)
     except OSError as err:
@@ -613,19 +658,24 @@ def write(
         lock = _VersionLock(build_dir, target.version)
         with lock:
             _remove_stale(build_dir, target, progress)
-            return _write_locked(repository, target, rendered, folder, archive, progress)
+            return _write_locked(repository, target, chosen, settle_here, folder, archive, progress)
     except OSError as err:
         raise _fault("write", Path(err.filename or build_dir), err, root) from err
+    finally:
+        if refused and made:
+            with contextlib.suppress(OSError):
+                build_dir.rmdir()  # only when empty
 
 
 def _write_locked(
     repository: Repository,
     target: Target,
-    rendered: Rendered,
+    chosen: Selected,
+    settle: Callable[[], Rendered],
     folder: Path,
     archive: Path,
     progress: Progress,
-) -> BuildResult:
+) -> tuple[BuildResult, Rendered]:
     result = BuildResult(
         name=target.name,
         version=target.version,
@@ -634,11 +684,9 @@ def _write_locked(
         folder=folder,
         archive=archive,
         status="built",
-        counts=rendered.counts,
-        drafts=rendered.drafts,
-        formula_cells=rendered.formula_cells,
-        spreadsheet_notes=rendered.spreadsheet_notes,
-        changes=rendered.changes,
+        counts=chosen.counts,
+        drafts=chosen.drafts,
+        formula_cells=chosen.formula_cells,
     )
     for path in (folder, archive):
         if path.is_symlink():
@@ -656,17 +704,20 @@ def _write_locked(
     streaming = StreamedZip(aside, f"{target.name}-{target.version}", target.when, zip_aside)
     out = AsideFolder(aside, streaming.add)
     checking = TablesCheck()
-
-    def tables_written() -> None:
-        # frictionless and the Parquet-against-CSV comparison read only the tables and their
-        # descriptors, written first: their process checks them while this one writes the rest.
-        progress("validating with frictionless")
-        checking.start(aside)
-
+    workbook = WorkbookAside(chosen.schema, chosen.selection.rows, target.when)
     try:
         aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         try:
-            write_files(target, rendered, out, progress, tables_written)
+            write_tables(target, chosen, out, progress)
+            # frictionless, the Parquet-against-CSV comparison and the workbook read only the
+            # tables and their descriptors: their processes work on the second core while
+            # this one works out the manifest and the version rules and writes the rest.
+            workbook.start(out.folder)
+            progress("validating with frictionless")
+            checking.start(aside)
+            rendered = settle()
+            result.changes = rendered.changes
+            write_files(target, rendered, out, workbook, progress)
         except UnsafeName as err:
             raise ReleaseError(
                 f"refusing to write {err.args[0]!r}: the path would leave {aside}"
@@ -680,7 +731,8 @@ def _write_locked(
             except OSError:
                 old_sums = b""
             if old_sums == sums:
-                return _unchanged(repository, target, folder, archive, out, result, progress)
+                unchanged = _unchanged(repository, target, folder, archive, out, result, progress)
+                return unchanged, rendered
             # Another build of this version, from other records or drafts: only a local copy,
             # since what is published is what releases/ records (render refused other content
             # for a recorded version). Replace it, so that no build ever blocks a later one.
@@ -714,6 +766,7 @@ def _write_locked(
             aside.rename(folder)
         zip_aside.replace(archive)
     finally:
+        workbook.stop()
         checking.stop()
         streaming.stop()
         if "zipping" in locals():
@@ -721,7 +774,7 @@ def _write_locked(
         shutil.rmtree(aside, ignore_errors=True)
         zip_aside.unlink(missing_ok=True)
     progress(f"wrote {repository.rel(folder)}/ and {repository.rel(archive)}")
-    return result
+    return result, rendered
 
 
 def _unchanged(
@@ -828,23 +881,28 @@ def build(
     read in jobs processes, through cache when given."""
     target = resolve_target(repository)
     dataset = check_records(repository, progress, jobs=jobs, cache=cache)
-    # Which ids were read (against the last release), taken now: render lets the records go
-    # as it copies their rows.
+    # Which ids were read (against the last release), taken now: selected lets the records
+    # go as it copies their rows.
     read: dict[str, set[str]] = {}
     for record in dataset.records if target.earlier else ():
         if record.id is not None:
             read.setdefault(record.table, set()).add(record.id)
-    rendered = render(target, dataset, progress, consume=True)
+    chosen = selected(dataset, consume=True)
     # The parsed records are not needed past here (the rows that ship are copies of theirs,
-    # held by rendered): let them go before the files are written.
+    # held by chosen): let them go before the files are written.
     del dataset
-    earlier = target.earlier
-    if earlier:
-        previous = sum(len(ids) for ids in earlier[-1]["records"].values())
-        check_removals(repository, rendered.changes, read, previous)
-    del read
+
+    def settle() -> Rendered:
+        rendered = render(target, chosen, repository.root / "build")
+        earlier = target.earlier
+        if earlier:
+            previous = sum(len(ids) for ids in earlier[-1]["records"].values())
+            check_removals(repository, rendered.changes, read, previous)
+        read.clear()
+        return rendered
+
     try:
-        result = write(repository, target, rendered, progress)
+        result, rendered = write(repository, target, chosen, settle, progress)
     except sqlite3.Error as err:
         # SQLite writes the release's database without saying why it failed ("disk I/O
         # error"): a full disk or a file-size limit there is a fault, not a traceback.

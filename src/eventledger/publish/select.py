@@ -37,10 +37,18 @@ class Selection:
 
 def _key(spec: TableSpec) -> Any:
     names = spec.primary_key
+    # An empty cell (a coverage row's reason) sorts first; None never meets a str. Flat
+    # (present, value, present, value, ...) orders as the pairs would, made without a
+    # generator per row for the one- and two-field keys of the bulk tables.
+    if len(names) == 1:
+        (a,) = names
+        return lambda row: (row[a] is not None, row[a])
+    if len(names) == 2:
+        a, b = names
+        return lambda row: (row[a] is not None, row[a], row[b] is not None, row[b])
 
     def key(row: Row) -> tuple[Any, ...]:
-        # An empty cell (a coverage row's reason) sorts first; None never meets a str.
-        return tuple((row[n] is not None, row[n]) for n in names)
+        return tuple(x for n in names for x in (row[n] is not None, row[n]))
 
     return key
 

@@ -91,19 +91,21 @@ def _unsafe(file: str, message: str, line: int = 0) -> Issue:
     return _issue(file, "package-path-unsafe", message, line)
 
 
+_CONTROL = re.compile("[\\x00-\\x1f\\x7f]")
+_DOT_PARTS = frozenset({"", ".", ".."})
+
+
 def safe_relative(rel: str) -> str | None:
     """rel as a plain relative POSIX path inside the package, or None if it could leave it
     or name something other than a file below it (absolute, '..', '.', empty parts,
     backslashes, drive letters, control characters)."""
-    if (
-        not rel
-        or rel.startswith("/")
-        or "\\" in rel
-        or any(ord(c) < 32 or c == "\x7f" for c in rel)
-    ):
+    # Called for every file a build writes (tens of thousands): a regex and a split, where a
+    # character loop and a PurePosixPath took seconds at 30k events.
+    if not rel or rel.startswith("/") or "\\" in rel or _CONTROL.search(rel):
         return None
-    parts = PurePosixPath(rel).parts
-    if any(p in ("", ".", "..") for p in rel.split("/")) or ":" in parts[0]:
+    parts = rel.split("/")
+    # With no empty part and no leading "/", the first part is PurePosixPath(rel).parts[0].
+    if _DOT_PARTS.intersection(parts) or ":" in parts[0]:
         return None
     return rel
 

@@ -36,6 +36,12 @@ _COPY = 1 << 20
 # Room for about ten thousand file lines in the pipe, so the build writing small site pages
 # quickly is not held up while this process deflates a large table.
 _PIPE_BYTES = 1 << 20
+# Lines are sent in batches of this many small files: a write to the pipe per file (30k
+# files at 30k events, mostly small site pages) woke the child for each of them. A file of
+# _SEND_NOW bytes or more is sent at once with those before it, so the child deflates the
+# tables while the build works out the manifest.
+_BATCH = 64
+_SEND_NOW = 1 << 16
 
 
 class StreamedZip:
@@ -45,6 +51,7 @@ class StreamedZip:
         self.path = path
         self.scratch = path.with_name(path.name + ".part")
         self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.zip_stream")
+        self.pending = 0  # lines written into the pipe's buffer, not yet sent
         header = {
             "folder": os.fsdecode(folder),
             "prefix": prefix,
@@ -57,18 +64,22 @@ class StreamedZip:
                 fcntl.fcntl(self.proc.stdin.fileno(), 1031, _PIPE_BYTES)  # F_SETPIPE_SZ
             self._send(json.dumps(header).encode("utf-8") + b"\n")
 
-    def _send(self, line: bytes) -> None:
+    def _send(self, line: bytes, *, now: bool = True) -> None:
         if self.proc is None or self.proc.stdin is None:
             return
         try:
             self.proc.stdin.write(line)
-            self.proc.stdin.flush()  # at once: the child starts on each file as it is written
+            self.pending += 1
+            if now or self.pending >= _BATCH:
+                self.proc.stdin.flush()  # the child starts on these files as they come
+                self.pending = 0
         except OSError:  # it died: the build zips the folder itself
             self.stop()
 
-    def add(self, rel: str, digest: str) -> None:
-        """rel is written and hashed (its name is one safe_relative passed: no line break)."""
-        self._send(f"{digest} {rel}\n".encode())
+    def add(self, rel: str, digest: str, size: int | None = None) -> None:
+        """rel is written and hashed (its name is one safe_relative passed: no line break).
+        A small file (size known and below _SEND_NOW) may wait for a few more."""
+        self._send(f"{digest} {rel}\n".encode(), now=size is None or size >= _SEND_NOW)
 
     def finish(self) -> None:
         """Every file is written: the child puts the zip together while the build checks."""
