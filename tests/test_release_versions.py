@@ -6,10 +6,13 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from eventledger.publish import release
 from eventledger.publish.release import ReleaseError, build
 from eventledger.read.repository import Repository
 from releasekit import git, make_release_repository
@@ -162,6 +165,33 @@ def test_the_same_version_with_other_records_is_refused(history: Path, tmp_path:
     with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
         build(Repository(clone))
     assert not (clone / "build").exists()
+
+
+def test_a_refused_version_leaves_no_folder_of_the_killed_workbook(
+    history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workbook's process starts on the tables before the version rules are worked out;
+    # when they refuse, it is killed, and the folder its sheets were written in stayed in
+    # build/ (found by a hostile review). Here the rules wait until that folder exists.
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(history), str(clone))
+    set_version(clone, "0.1.0")
+    before = sorted(p.name for p in (clone / "build").iterdir())
+    seen: list[str] = []
+    rules = release._check_versions
+
+    def when_the_sheets_are_begun(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 60
+        while not seen and time.monotonic() < deadline:
+            seen.extend(p.name for p in (clone / "build").glob(".*-xlsx-*"))
+            time.sleep(0.01)
+        return rules(*args, **kwargs)
+
+    monkeypatch.setattr(release, "_check_versions", when_the_sheets_are_begun)
+    with pytest.raises(ReleaseError, match=r"0\.1\.0 was already released"):
+        build(Repository(clone))
+    assert seen, "the workbook's process never began its sheets"
+    assert sorted(p.name for p in (clone / "build").iterdir()) == before
 
 
 def test_removed_ids_are_never_reused(tmp_path: Path) -> None:
