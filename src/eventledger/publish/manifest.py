@@ -305,7 +305,7 @@ def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
     full manifest of 100k events is 106 MB of JSON, and json.dumps held it three times over
     at once (its pieces, the text, the bytes), the peak of a build's memory. The same bytes
     as json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) and a newline
-    (tests/test_manifest_encoding.py holds them equal)."""
+    (tests/test_manifest.py holds them equal, for any value)."""
     pending: list[str] = []
     size = 0
     for piece in _pieces(data, 0):
