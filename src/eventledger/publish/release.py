@@ -17,7 +17,6 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
-import glob
 import os
 import shutil
 import socket
@@ -774,10 +773,6 @@ def _write_locked(
             zipping.thread.join()
         shutil.rmtree(aside, ignore_errors=True)
         zip_aside.unlink(missing_ok=True)
-        # A workbook process killed above (the version rules refused, a fault) never removed
-        # the folder its sheets were written in, beside the aside folder and named after it.
-        for left in aside.parent.glob(f"{glob.escape(aside.name)}-xlsx-*"):
-            shutil.rmtree(left, ignore_errors=True)
     progress(f"wrote {repository.rel(folder)}/ and {repository.rel(archive)}")
     return result, rendered
 

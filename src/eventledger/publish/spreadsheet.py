@@ -18,6 +18,7 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import io
 import os
 import pickle
@@ -73,7 +74,7 @@ def spreadsheet(
     titles: list[str] = []
     with (
         tempfile.TemporaryDirectory(
-            prefix=f"{beside.name}-xlsx-" if beside else "eventledger-xlsx-",
+            prefix=_sheets_prefix(beside) if beside else "eventledger-xlsx-",
             dir=beside.parent if beside else None,
         ) as tmp,
         zipfile.ZipFile(buffer, "w") as book,
@@ -381,6 +382,11 @@ class _ParquetRows(Mapping[str, Sequence[Row]]):
         return len(self.tables)
 
 
+def _sheets_prefix(beside: Path) -> str:
+    """The name the sheets' folder beside a build's aside folder starts with."""
+    return f"{beside.name}-xlsx-"
+
+
 def spreadsheet_of_folder(schema: Schema, folder: Path, created: dt.datetime) -> Spreadsheet:
     """The workbook of the package written in folder, from its Parquet tables: the same cells
     as from the rows they were written from (their values round-trip: text, whole and
@@ -439,9 +445,14 @@ class WorkbookAside:
         return spreadsheet(*self.args, beside=self.folder)
 
     def stop(self) -> None:
-        """End the process (the build failed, or is done with it)."""
+        """End the process (the build failed, or is done with it). A process killed here
+        never removed the folder its sheets were being written in: remove it."""
         proc, self.proc = self.proc, None
         end(proc)
+        if proc is not None and self.folder is not None:
+            prefix = glob.escape(_sheets_prefix(self.folder))
+            for left in self.folder.parent.glob(f"{prefix}*"):
+                shutil.rmtree(left, ignore_errors=True)
 
 
 def workbook_bytes(
