@@ -50,7 +50,11 @@ def parse_version(text: str) -> tuple[int, int, int]:
 
 
 def _digest(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    # A cell is a str, and json.dumps of a str is json's quoting of it: called directly.
+    if type(value) is str:
+        text = _quote(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -75,8 +79,7 @@ def manifest(
     seen: dict[str, str] = {}
 
     def cell_digest(text: str) -> str:
-        # _digest(text): json.dumps of a str is json's quoting of it, called here directly
-        digest = hashlib.sha256(_quote(text).encode("utf-8")).hexdigest()[:16]
+        digest = _digest(text)
         if len(seen) < 100_000:
             seen[text] = digest
         return digest
