@@ -20,7 +20,7 @@ from eventledger.check.metadata import check_package_metadata
 from eventledger.check.parallel import Proof, read_files
 from eventledger.check.spans import SourceText, check_source, check_span, read_source_text
 from eventledger.check.summary import OwnFacts, own_facts, unique_columns
-from eventledger.check.table_proof import keys_distinct, passes, values_clean
+from eventledger.check.table_proof import keys_distinct, passes, rows_by_table, values_clean
 from eventledger.check.table_report import report_failures
 from eventledger.check.tables_aside import TablesAside
 from eventledger.issues import Issue, IssueList, RecordPath
@@ -233,13 +233,8 @@ def _check_across(
     # Pandera: at a hundred thousand records the proof is a fraction of their time, which the
     # parent spent alone after the workers were done.
     elif not _certainly_clean(records, schema, proof):
-        by_table: dict[str, list[tuple[Record, Row]]] = {name: [] for name in schema.tables}
-        for record in records:
-            for row in record.rows:
-                by_table[row.table].append((record, row))
         table_layer = _tables()
-        for name, spec in schema.tables.items():  # checked and let go one by one
-            table = table_layer.build_table(spec, by_table.pop(name))
+        for table in table_layer.each_table(records, schema):  # checked and let go one by one
             table_issues.extend(table_layer.check_table(table, schema, decided))
     return Layers(table_issues, refs, keys, bool(decided))
 
@@ -248,17 +243,10 @@ def _certainly_clean(records: list[Record], schema: Schema, proof: Proof | None)
     """Whether Pandera certainly passes every table (check/table_proof.py): the rows the
     workers proved, the rest proved here, then what compares rows (unique columns, keys)."""
     if proof is None:
-        rows: dict[str, list[Row]] = {name: [] for name in schema.tables}
-        for record in records:
-            for row in record.rows:
-                rows[row.table].append(row)
-        return passes(list(rows.items()), schema) is not None
+        return passes(list(rows_by_table(records, schema.tables).items()), schema) is not None
     if not proof.clean or not set(proof.rows) <= set(schema.tables):
         return False
-    pending: dict[str, list[Row]] = {name: [] for name in schema.tables}
-    for record in proof.pending:
-        for row in record.rows:
-            pending[row.table].append(row)
+    pending = rows_by_table(proof.pending, schema.tables)
     for name, table in schema.tables.items():  # every table, so that one no proof covers says so
         if not values_clean(table, pending[name], schema):
             return False

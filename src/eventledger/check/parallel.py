@@ -27,7 +27,7 @@ from typing import Any
 
 from eventledger import collector
 from eventledger.check.rules import check_record
-from eventledger.check.table_proof import values_clean
+from eventledger.check.table_proof import rows_by_table, values_clean
 from eventledger.issues import Issue, RecordPath
 from eventledger.issues.stored import issue_from
 from eventledger.model.schema import Schema
@@ -291,11 +291,7 @@ class Proof:
 
 
 def _values_clean(records: Sequence[Record], schema: Schema) -> bool:
-    by_table: dict[str, list[Row]] = {}
-    for record in records:
-        for row in record.rows:
-            by_table.setdefault(row.table, []).append(row)
-    for name, rows in by_table.items():
+    for name, rows in rows_by_table(records).items():
         table = schema.tables.get(name)
         if table is None or not values_clean(table, rows, schema):
             return False

@@ -34,7 +34,7 @@ from typing import Any
 from eventledger.model.codelists import codelist
 from eventledger.model.constraints import field_constraints
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
-from eventledger.read.records import Row
+from eventledger.read.records import Record, Row
 
 INT64 = 1 << 63
 
@@ -103,6 +103,16 @@ def _column_of(spec: FieldSpec, schema: Schema) -> _Column | None:
         spec.min_length,
         spec.max_length,
     )
+
+
+def rows_by_table(records: Iterable[Record], tables: Iterable[str] = ()) -> dict[str, list[Row]]:
+    """The records' rows by table, in order; every table named in tables is there, with rows
+    or without."""
+    out: dict[str, list[Row]] = {name: [] for name in tables}
+    for record in records:
+        for row in record.rows:
+            out.setdefault(row.table, []).append(row)
+    return out
 
 
 def _typed(column: _Column, values: list[Any]) -> bool:
