@@ -55,25 +55,16 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
-def _digest(value: Any) -> str:
-    """The published recipe of every hash in a manifest: the first 16 hex digits of the
-    SHA-256 of value's compact JSON (keys sorted, UTF-8 unescaped). manifest() writes that
-    JSON itself, faster, and tests/manifest_oracle.py holds it to this recipe."""
-    # A cell is a str, and json.dumps of a str is json's quoting of it: called directly.
-    return _hashed(_quote(value) if type(value) is str else _compact_json(value))
-
-
-def _hashed(text: str) -> str:
-    return _sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 _HEX = operator.methodcaller("hexdigest")
 _FIRST_16 = operator.itemgetter(slice(16))
 
 
 def _hashes(texts: Iterable[str]) -> list[str]:
-    """_hashed of each text, by C loops (map): a Python call per text was a tenth of
-    manifest()'s time. str.encode is UTF-8, strict, as in _hashed."""
+    """The published recipe of every hash in a manifest, of each text: the first 16 hex
+    digits of the SHA-256 of its UTF-8 (str.encode's default, strict). The text is a
+    value's compact JSON (keys sorted, nothing escaped but what JSON must), written by
+    manifest() without json.dumps; tests/manifest_oracle.py holds it to the recipe as
+    first published. C loops (map): a Python call per text was a tenth of manifest()."""
     return list(map(_FIRST_16, map(_HEX, map(_sha256, map(str.encode, texts)))))
 
 
@@ -149,7 +140,7 @@ def _json_column(values: list[Any]) -> Iterator[str]:
 
 
 class _ChildItems:
-    """The texts _digest hashes for records' rows of one child table, made directly: the
+    """The texts hashed for records' rows of one child table, made directly: the
     compact JSON of [[item key, {field: cell}], ...] (one key alone, or the list of them),
     each row's cells quoted in the sorted order of their names. A dict per row and
     json.dumps over them was most of manifest()'s time."""
@@ -193,7 +184,7 @@ def manifest(
     drafts: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The full manifest of the selected rows: per record table, each record's content hash
-    and the hash of each field (its cell, or for a child table its items), as _digest makes
+    and the hash of each field (its cell, or for a child table its items), as _hashes makes
     them. The JSON texts hashed are written here without json.dumps (the same texts)."""
     writers = {table: _columns(spec) for table, spec in schema.tables.items()}
 
