@@ -189,8 +189,10 @@ def manifest(
     writers = {table: _columns(spec) for table, spec in schema.tables.items()}
 
     # Most cells repeat (vocabulary terms, dates, ids of actors and sources): hash each
-    # distinct cell text once. A million records have tens of millions of cells; the memo
-    # stays bounded, since the texts that never repeat (titles, quotes) would only fill it.
+    # distinct cell text once (in a chunk's column, and across chunks while the memo has
+    # room). A million records have tens of millions of cells; the memo stays bounded (100k
+    # texts and one column's chunk), since the texts that never repeat (titles, quotes)
+    # would only fill it.
     seen: dict[str, str] = {}
 
     def cell_digests(cells: list[str]) -> list[str]:
