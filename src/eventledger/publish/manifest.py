@@ -19,16 +19,17 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import operator
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
-from eventledger.model.schema import Schema
-from eventledger.publish.cells import Row, cell_writers, row_cells
+from eventledger.model.schema import Schema, TableSpec
+from eventledger.publish.cells import Row, cell_writers
 
 LEVELS = ("none", "patch", "minor", "major")
 # The "format" of a compact manifest; a full manifest has no "format" key (they predate it).
@@ -36,6 +37,11 @@ COMPACT = "compact/1"
 # A compact line: shared prefix length, the rest of the id, the record's content hash.
 _ID = re.compile(r"\S+")  # what a line can hold: the id is the second of three words
 _LINE = re.compile(r"(0|[1-9][0-9]{0,5}) (\S+) ([0-9a-f]{16})")
+
+
+# json's own string encoder, in C: what JSONEncoder(ensure_ascii=False) quotes strings with.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
+_sha256 = hashlib.sha256
 
 
 class ManifestError(Exception):
@@ -49,13 +55,124 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
 
 
-def _digest(value: Any) -> str:
-    # A cell is a str, and json.dumps of a str is json's quoting of it: called directly.
-    if type(value) is str:
-        text = _quote(value)
-    else:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+_HEX = operator.methodcaller("hexdigest")
+_FIRST_16 = operator.itemgetter(slice(16))
+
+
+def _hashes(texts: Iterable[str]) -> list[str]:
+    """The published recipe of every hash in a manifest, of each text: the first 16 hex
+    digits of the SHA-256 of its UTF-8 (str.encode's default, strict). The text is a
+    value's compact JSON (keys sorted, nothing escaped but what JSON must), written by
+    manifest() without json.dumps; tests/manifest_oracle.py holds it to the recipe as
+    first published. C loops (map): a Python call per text was a tenth of manifest()."""
+    return list(map(_FIRST_16, map(_HEX, map(_sha256, map(str.encode, texts)))))
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _json_scalar(value: Any) -> str:
+    """_compact_json(value), without json.dumps for the keys an item is told apart by (a
+    text or an integer): json writes an exact str as its quoting and an exact int as repr."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is int:
+        return int.__repr__(value)
+    return _compact_json(value)
+
+
+def _sorted_last(names: Sequence[str]) -> list[int]:
+    """The positions json.dumps(dict(zip(names, values)), sort_keys=True) writes the values
+    of: the names sorted, once each, a name given twice holding its last value (as dict does)."""
+    last = {name: n for n, name in enumerate(names)}
+    return [last[name] for name in sorted(last)]
+
+
+def _picker(positions: Sequence[int]) -> Callable[[Sequence[str]], tuple[str, ...]]:
+    """The values at these positions, as a tuple (itemgetter gives one value alone bare)."""
+    if len(positions) <= 1:
+        return lambda values: tuple([values[n] for n in positions])
+    return operator.itemgetter(*positions)
+
+
+def _template(names: Sequence[str], positions: Sequence[int], value: str) -> str:
+    """The compact JSON of an object with these keys (in this order) as a %-format, each
+    value written by value ("%s" as it is, '"%s"' quoted)."""
+    members = [f"{_quote(names[n])}:".replace("%", "%%") + value for n in positions]
+    return "{" + ",".join(members) + "}"
+
+
+# The records hashed at once: their cells are made and hashed a column at a time, by C loops
+# (map) where a row at a time took a Python loop per cell; a chunk keeps that memory small.
+_CHUNK = 4096
+
+
+# A field's name, how its cell is made, its list delimiter, and whether it is a text field
+# (whose value, a str, is its own cell, as csv and the tables check take it).
+_Column = tuple[str, Callable[[Any, str], str], str, bool]
+
+
+def _columns(spec: TableSpec) -> list[_Column]:
+    return [(*w, f.type == "string") for w, f in zip(cell_writers(spec), spec.fields, strict=True)]
+
+
+def _column(rows: Sequence[Row], column: _Column) -> list[str]:
+    """The cells of one field of rows: cell() of each value, empty for null."""
+    name, to_cell, delimiter, is_text = column
+    values = list(map(operator.itemgetter(name), rows))
+    if None in values:
+        return ["" if v is None else to_cell(v, delimiter) for v in values]
+    if is_text and set(map(type, values)) == {str}:
+        return values
+    return list(map(to_cell, values, itertools.repeat(delimiter)))
+
+
+def _json_column(values: list[Any]) -> Iterator[str]:
+    """_json_scalar of each value, by one C loop when they are all text or all integers."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return map(_quote, values)
+    if kinds <= {int}:
+        return map(int.__repr__, values)
+    return map(_json_scalar, values)
+
+
+class _ChildItems:
+    """The texts hashed for records' rows of one child table, made directly: the
+    compact JSON of [[item key, {field: cell}], ...] (one key alone, or the list of them),
+    each row's cells quoted in the sorted order of their names. A dict per row and
+    json.dumps over them was most of manifest()'s time."""
+
+    def __init__(self, item_key: Sequence[str], columns: Sequence[_Column]) -> None:
+        names = [c[0] for c in columns]
+        positions = _sorted_last(names)
+        self.columns = [columns[n] for n in positions]
+        self.item = "[%s," + _template(names, positions, "%s") + "]"
+        self.item_key = tuple(item_key)
+
+    def _keys(self, rows: Sequence[Row]) -> Iterator[str]:
+        columns = [_json_column(list(map(operator.itemgetter(k), rows))) for k in self.item_key]
+        if len(columns) == 1:
+            return columns[0]
+        if not columns:
+            return itertools.repeat("[]", len(rows))
+        return map(
+            ("[" + ",".join(["%s"] * len(columns)) + "]").__mod__, zip(*columns, strict=True)
+        )
+
+    def texts(self, groups: Sequence[Sequence[Row]]) -> list[str]:
+        """The text of each group of rows (one record's)."""
+        rows = list(itertools.chain.from_iterable(groups))
+        cells = [map(_quote, _column(rows, c)) for c in self.columns]
+        items = list(map(self.item.__mod__, zip(self._keys(rows), *cells, strict=True)))
+        out = []
+        end = 0
+        for group in groups:
+            start, end = end, end + len(group)
+            out.append("[" + ",".join(items[start:end]) + "]")
+        return out
 
 
 def manifest(
@@ -66,51 +183,60 @@ def manifest(
     rows: Mapping[str, Sequence[Row]],
     drafts: Sequence[str] = (),
 ) -> dict[str, Any]:
-    writers = {table: cell_writers(spec) for table, spec in schema.tables.items()}
-
-    def cells(table: str, row: Row) -> dict[str, str]:
-        return dict(zip(names[table], row_cells(writers[table], row), strict=True))
-
-    names = {table: [w[0] for w in table_writers] for table, table_writers in writers.items()}
+    """The full manifest of the selected rows: per record table, each record's content hash
+    and the hash of each field (its cell, or for a child table its items), as _hashes makes
+    them. The JSON texts hashed are written here without json.dumps (the same texts)."""
+    writers = {table: _columns(spec) for table, spec in schema.tables.items()}
 
     # Most cells repeat (vocabulary terms, dates, ids of actors and sources): hash each
-    # distinct cell text once. A million records have tens of millions of cells; the memo
-    # stays bounded, since the texts that never repeat (titles, quotes) would only fill it.
+    # distinct cell text once (in a chunk's column, and across chunks while the memo has
+    # room). A million records have tens of millions of cells; the memo stays bounded (100k
+    # texts and one column's chunk), since the texts that never repeat (titles, quotes)
+    # would only fill it.
     seen: dict[str, str] = {}
 
-    def cell_digest(text: str) -> str:
-        digest = _digest(text)
+    def cell_digests(cells: list[str]) -> list[str]:
+        """The digest of each cell of a column, each distinct text hashed once."""
+        distinct = set(cells)
+        new = list(distinct.difference(seen))
+        made = dict(zip(new, _hashes(map(_quote, new)), strict=True))
         if len(seen) < 100_000:
-            seen[text] = digest
-        return digest
+            seen.update(made)
+            return list(map(seen.__getitem__, cells))
+        known = distinct.difference(made)
+        made.update(zip(known, map(seen.__getitem__, known), strict=True))
+        return list(map(made.__getitem__, cells))
 
     records: dict[str, dict[str, Any]] = {}
     for kind in schema.model.kinds:
         # A record's hash covers its child rows: a changed span changes the event. The rows
-        # are grouped by record here and their cells made only when the record is hashed:
+        # are grouped by record here and their text made only when the record is hashed:
         # the cells of every child row at once were 700k dicts at 100k events.
-        children: dict[str, dict[str, list[Row]]] = {c.table: {} for c in kind.children}
+        children: list[tuple[dict[str, list[Row]], _ChildItems]] = []
         for child in kind.children:
-            group = children[child.table]
+            group: dict[str, list[Row]] = {}
             for row in rows[child.table]:
                 group.setdefault(row[child.parent_field], []).append(row)
-        out: dict[str, Any] = {}
+            children.append((group, _ChildItems(child.item_key, writers[child.table])))
         main = writers[kind.table]
-        for row in rows[kind.table]:
-            rid = row[kind.id_field]
-            digests = [
-                seen[text] if text in seen else cell_digest(text) for text in row_cells(main, row)
-            ]
-            fields = dict(zip(names[kind.table], digests, strict=True))
-            for child in kind.children:
-                items = []
-                for item_row in children[child.table].get(rid, []):
-                    item = [item_row[k] for k in child.item_key]
-                    items.append(
-                        [item[0] if len(item) == 1 else item, cells(child.table, item_row)]
-                    )
-                fields[child.table] = _digest(items)
-            out[rid] = {"hash": _digest(fields), "fields": fields}
+        # A record's fields: its cells' digests, then one per child table (a child table
+        # named like a field takes its place, as it did in the dict they were put in).
+        keys = [w[0] for w in main] + [c.table for c in kind.children]
+        positions = _sorted_last(keys)
+        record = _template(keys, positions, '"%s"')
+        pick = _picker(positions)
+        out: dict[str, Any] = {}
+        table = rows[kind.table]
+        for start in range(0, len(table), _CHUNK):
+            chunk = table[start : start + _CHUNK]
+            ids = [row[kind.id_field] for row in chunk]
+            columns = [cell_digests(_column(chunk, writer)) for writer in main]
+            for group, items in children:
+                columns.append(_hashes(items.texts([group.get(rid, ()) for rid in ids])))
+            fields = list(zip(*columns, strict=True))
+            hashes = _hashes(map(record.__mod__, map(pick, fields)))
+            for rid, digest, digests in zip(ids, hashes, fields, strict=True):
+                out[rid] = {"hash": digest, "fields": dict(zip(keys, digests, strict=True))}
         records[kind.table] = out
     release: dict[str, Any] = {
         "name": name,
@@ -322,8 +448,6 @@ def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
     yield "".join(pending).encode("utf-8")
 
 
-# json's own string encoder, in C: what JSONEncoder(ensure_ascii=False) quotes strings with.
-_quote: Callable[[str], str] = json.encoder.encode_basestring
 # The levels handed on piece by piece: the top, "records" and each table. Below them a
 # value (one record's hashes, a vocabulary) is small and is encoded as one string.
 _STREAMED_LEVELS = 3
