@@ -180,7 +180,7 @@ def _arrow(field: dict[str, Any]) -> pa.DataType:
 def test_a_table_of_one_column_with_empty_cells(tmp_path: Path) -> None:
     """A row of one empty cell is written '""' (an empty line would be no row at all)."""
     fields = [{"name": "only", "type": "string"}]
-    rows = [{"only": None}, {"only": "x"}, {"only": None}]
+    rows: list[dict[str, Any]] = [{"only": None}, {"only": "x"}, {"only": None}]
     data = csv_bytes(ALONE, rows)
     assert b'\n""\n' in data
     folder = _write_package(tmp_path, fields, data, parquet_bytes(ALONE, rows))
@@ -218,19 +218,21 @@ def _equivalent(value: Any, kind: str) -> st.SearchStrategy[Any]:
 def _pairs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], bytes]:
     """Parquet rows and the bytes of a CSV written from rows like them (or altered after)."""
     rows = draw(_ROWS)
-    written = []
+    written: list[dict[str, Any]] = []
     for row in rows:
-        like = {}
+        like: dict[str, Any] = {}
         for f in FIELDS:
             value = row[f["name"]]
             if draw(st.booleans()):
                 value = draw(_equivalent(value, f["type"]))
             like[f["name"]] = value
         written.append(like)
+    shuffled: list[dict[str, Any]] = draw(st.permutations(written))
     if draw(st.booleans()):
-        written = draw(st.permutations(written))
-    if written and draw(st.booleans()):
-        written = written[: draw(st.integers(0, len(written)))]
+        written = shuffled
+    kept: int = draw(st.integers(0, len(written)))
+    if draw(st.booleans()):
+        written = written[:kept]
     data = csv_bytes(SPEC, written)
     alter = draw(st.sampled_from(["none", "crlf", "bom", "blank line", "no last newline"]))
     if alter == "crlf":
