@@ -295,3 +295,21 @@ def test_a_table_as_the_build_writes_it_is_proved_in_arrow(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module, "_BATCH", batch)
         assert module._same_as_csv(SPEC, pq.ParquetFile(pa.BufferReader(parquet)), data)
+
+
+def test_the_comparison_does_not_load_pandas(tmp_path: Path) -> None:
+    """The proof makes its Arrow arrays from bytes: pyarrow imports pandas (0.3 CPU s) at its
+    first conversion of a Python value, in the tables check's process that needs it nowhere."""
+    import subprocess
+    import sys
+
+    folder = _write_package(
+        tmp_path, FIELDS, csv_bytes(SPEC, _rows()), parquet_bytes(SPEC, _rows())
+    )
+    probe = (
+        "import sys; from pathlib import Path; import pyarrow.parquet; "
+        "from eventledger.publish.verify import compare_tables; "
+        f"print(compare_tables(Path({str(folder)!r})), 'pandas' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["[]", "False"]
