@@ -292,7 +292,7 @@ class _Pieces:
         """Every field as the rows of event.html's last table, each row's markup made once
         per distinct value of its field (up to LIMIT of them: types, dates and the review
         fields recur on every page, titles never)."""
-        out = []
+        out: list[str] = []
         append = out.append
         lines, lists = self.lines, self.lists
         for name, v in row.items():
