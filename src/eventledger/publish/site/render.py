@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 from importlib import resources
+from itertools import groupby
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import jinja2
 import markupsafe
@@ -117,10 +118,12 @@ def date_label(start: Any, end: Any, precision: Any) -> str:
 
 
 def _sort_key(event: Row) -> tuple[str, str, str]:
-    def iso(v: Any) -> str:
-        return v.isoformat() if isinstance(v, dt.date) else "9999"
-
-    return (iso(event.get("date_start")), iso(event.get("date_end")), str(event["event_id"]))
+    start, end = event.get("date_start"), event.get("date_end")
+    return (
+        start.isoformat() if isinstance(start, dt.date) else "9999",
+        end.isoformat() if isinstance(end, dt.date) else "9999",
+        str(event["event_id"]),
+    )
 
 
 @dataclass
@@ -133,14 +136,20 @@ class _Data:
     sources: dict[str, Row]
     participants: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
     evidence: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
-    by_actor: dict[str, list[tuple[Row, str]]] = field(default_factory=lambda: defaultdict(list))
+    # event id -> the ids of the sources its spans cite, sorted, each once
+    cited: dict[str, list[str]] = field(default_factory=dict)
+    # actor id -> the events naming it (their summaries, made by _plan) and its role there
+    by_actor: dict[str, list[tuple[_Summary, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     by_source: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
 
     labels: dict[str, str] = field(default_factory=dict)  # source id -> label, made once
+    names: dict[str, str] = field(default_factory=dict)  # actor id -> name, made once
 
     def actor_name(self, actor_id: str) -> str:
-        actor = self.actors.get(actor_id)
-        return str(actor["name"]) if actor and actor.get("name") else actor_id
+        # An id no actor has is its own name (asked for every participant: a dict lookup).
+        return self.names.get(actor_id, actor_id)
 
     def source_label(self, source_id: str) -> str:
         # Asked for every span (300,000 at 100k events) of 2,000 sources.
@@ -186,25 +195,43 @@ def _regroup(data: SiteInput) -> _Data:
             if _safe(s["source_id"])
         },
     )
-    for p in sorted(data.rows.get("participants", ()), key=itemgetter("event_id", "actor_id")):
-        if p["event_id"] in ids:
-            out.participants[p["event_id"]].append(p)
-    for v in sorted(data.rows.get("evidence", ()), key=itemgetter("event_id", "span")):
-        if v["event_id"] in ids:
-            out.evidence[v["event_id"]].append(v)
-    for event in events:  # in date order, so actor and source pages list events by date
+    out.names = {
+        aid: str(a["name"]) if a.get("name") else aid for aid, a in out.actors.items() if a
+    }
+    # Sorted by event first, so each event's rows are one run: one dict entry per event.
+    for table, grouped, key in (
+        ("participants", out.participants, itemgetter("event_id", "actor_id")),
+        ("evidence", out.evidence, itemgetter("event_id", "span")),
+    ):
+        for eid, run in groupby(sorted(data.rows.get(table, ()), key=key), itemgetter("event_id")):
+            if eid in ids:
+                grouped[eid].extend(run)
+    cited = out.cited
+    for event in events:  # in date order, so source pages list events by date
         eid = event["event_id"]
-        for p in out.participants[eid]:
-            out.by_actor[p["actor_id"]].append((event, str(p.get("role") or "")))
-        for sid in sorted({v["source_id"] for v in out.evidence[eid]}):
+        sids = cited[eid] = sorted({v["source_id"] for v in out.evidence[eid]})
+        for sid in sids:
             out.by_source[sid].append(event)
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Summary:
-    """An event as lists show it. A plain object, not a dict: Jinja reads `e.title` from an
-    object in one getattr, from a dict only after a failed getattr, at 100k rows per list."""
+def _by_actor(d: _Data, summary_of: dict[str, _Summary]) -> None:
+    """d.by_actor, in date order, so actor pages list events by date."""
+    by_actor = d.by_actor
+    for event in d.events:
+        eid = event["event_id"]
+        summary = summary_of[eid]
+        for p in d.participants[eid]:
+            role = p.get("role")
+            by_actor[p["actor_id"]].append(
+                (summary, role if type(role) is str else str(role or ""))
+            )
+
+
+class _Summary(NamedTuple):
+    """An event as lists show it. An object, not a dict: Jinja reads `e.title` from an object
+    in one getattr, from a dict only after a failed getattr, at 100k rows per list; a named
+    tuple, made in one C call (a frozen dataclass set each field by object.__setattr__)."""
 
     id: str
     title: str
@@ -233,8 +260,8 @@ def _event_summary(d: _Data, event: Row) -> _Summary:
         ),
         type=_shown(event.get("event_type")),
         factuality=_shown(event.get("factuality")),
-        actors=", ".join(d.actor_name(p["actor_id"]) for p in d.participants[eid]),
-        sources=len({v["source_id"] for v in d.evidence[eid]}),
+        actors=", ".join([d.actor_name(p["actor_id"]) for p in d.participants[eid]]),
+        sources=len(d.cited[eid]),
         draft=eid in d.drafts,
     )
 
@@ -415,7 +442,7 @@ def _index_script(d: _Data, f: _Facets) -> bytes:
         eid = e["event_id"]
         type_col.append(type_at[str(e.get("event_type") or "")])
         fact_col.append(fact_at[str(e.get("factuality") or "")])
-        source_n.append(len({v["source_id"] for v in d.evidence[eid]}))
+        source_n.append(len(d.cited[eid]))
         if eid in d.drafts:
             drafts.append(i)
     index = {
@@ -463,7 +490,8 @@ def _links_part(d: _Data, f: _Facets, table: str) -> bytes:
             {"n": [len(x) for x in named], "ids": [i for x in named for i in x]}, "actors", 0
         )
     at = {s: i for i, s in enumerate(f.source_ids)}
-    named = [sorted({at[v["source_id"]] for v in d.evidence[e["event_id"]]}) for e in d.events]
+    # Positions in the sorted list of ids, so in the order of each event's sorted ids.
+    named = [[at[sid] for sid in d.cited[e["event_id"]]] for e in d.events]
     return _script({"ids": [i for x in named for i in x]}, "sources", 0)
 
 
@@ -670,6 +698,7 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     summaries = [_event_summary(d, e) for e in d.events]
     # Actor and source pages list the same events again: summarize each once.
     summary_of = {s.id: s for s in summaries}
+    _by_actor(d, summary_of)
     pages = _pages(summaries)
     facets = _facets(d)
     plan["assets/events-index.js"] = fixed(_index_script(d, facets))
@@ -761,7 +790,7 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     )
     for actor in d.actors.values():
         aid = actor["actor_id"]
-        listed = [(summary_of[e["event_id"]], role) for e, role in d.by_actor.get(aid, [])]
+        listed = d.by_actor.get(aid, [])
         chunks = _chunks(listed)
         for n, chunk in enumerate(chunks, start=1):
             path = f"actors/{aid}.html" if n == 1 else f"actors/{aid}/page-{n}.html"
