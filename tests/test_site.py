@@ -640,3 +640,65 @@ def test_sqlite_cells_are_each_fields_value_as_stored() -> None:
         for row in [*rows, *({**r, **odd} for r in rows)]:
             for _ in range(2):  # the second time from what _cells keeps
                 assert cells(row) == tuple(_value(f.type, row.get(f.name)) for f in spec.fields)
+
+
+def test_sqlite_rows_made_column_by_column_are_each_rows_cells(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """write_sqlite makes a table's stored values a chunk of rows at a time, column by column
+    (sqlite._stored_rows): the same tuples as converting every cell of every row on its own,
+    across chunk ends, with odd cells in some rows only (a date in a text column, a list
+    field holding a string, a list holding a list), and a row without a field (null)."""
+    from eventledger.publish.site import sqlite as site_sqlite
+
+    monkeypatch.setattr(site_sqlite, "CHUNK", 3)
+    odd = {"supports": "event", "actor_ids": [1, ["x"]], "date_start": 2019, "latitude": 1.5}
+    for table, rows in synthetic(review=True).rows.items():
+        spec = SCHEMA.tables[table]
+        first = spec.fields[0].name
+        mixed = [
+            *rows,
+            *({**r, **odd} for r in rows[:4]),
+            *({**r, first: dt.date(2020, 1, 2)} for r in rows[:2]),
+            {k: v for k, v in rows[0].items() if k != spec.fields[-1].name},
+            *rows[:5],
+        ]
+        expected = [
+            tuple(site_sqlite._value(f.type, r.get(f.name)) for f in spec.fields) for r in mixed
+        ]
+        assert list(site_sqlite._stored_rows(spec, mixed)) == expected, table
+        assert list(site_sqlite._stored_rows(spec, rows)) == expected[: len(rows)], table
+
+
+def test_sqlite_rows_are_sorted_as_by_their_keys_stored_values() -> None:
+    """_sorted takes the key values themselves where they order as _order's do (strings and
+    integers), and _order otherwise (a date in a key): the same order either way."""
+    import random
+
+    from eventledger.publish.site import sqlite as site_sqlite
+
+    for table, rows in synthetic(review=True).rows.items():
+        spec = SCHEMA.tables[table]
+        shuffled = list(rows)
+        random.Random(7).shuffle(shuffled)  # noqa: S311 - an order, not a secret
+        by_order = sorted(shuffled, key=lambda r: site_sqlite._order(spec, r))
+        assert site_sqlite._sorted(spec, shuffled) == by_order, table
+        if spec.primary_key:
+            key = spec.primary_key[0]
+            dated = [
+                {**r, key: dt.date(2020, 1, 1) + dt.timedelta(days=i % 5)}
+                for i, r in enumerate(shuffled)
+            ]
+            assert site_sqlite._sorted(spec, dated) == sorted(
+                dated, key=lambda r: site_sqlite._order(spec, r)
+            ), table
+
+
+def test_sqlite_refuses_rows_whose_foreign_keys_do_not_resolve() -> None:
+    """The keys are checked once the tables are full: a span of an event that is not there
+    is a ValueError naming its table, and no database is made."""
+    data = synthetic()
+    rows = {t: list(r) for t, r in data.rows.items()}
+    rows["evidence"].append({**rows["evidence"][0], "event_id": "1999-nowhere", "span": 1})
+    with pytest.raises(ValueError, match=r"do not resolve: \[\('evidence', \d+, 'events'"):
+        sqlite_bytes(SCHEMA.tables, rows)

@@ -4,6 +4,7 @@ whole package in memory and SHA256SUMS needs no second read."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Callable, Iterable
@@ -26,6 +27,7 @@ class AsideFolder:
         self, folder: Path, written: Callable[[str, str, int], None] | None = None
     ) -> None:
         self.folder = folder
+        self._root = os.fspath(folder)
         # told (path, sha256, size) of each file once it is written whole: the zip is made
         # as they come
         self.written = written
@@ -39,14 +41,25 @@ class AsideFolder:
 
     def add(self, rel: str, data: bytes) -> None:
         """Write a new file (never over one: each name is written once)."""
-        path = self.path(rel)
+        if safe_relative(rel) is None:
+            raise UnsafeName(rel)
         parent = rel.rpartition("/")[0]
         if parent and parent not in self._folders:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            (self.folder / parent).mkdir(parents=True, exist_ok=True)
             self._folders.add(parent)
-        fd = os.open(path, _FLAGS, 0o666)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        # A str path (safe_relative's rel has no empty, '.' or '..' part, so it is the same
+        # path as self.folder / rel) and the descriptor itself: a Path and a buffered file
+        # object per file were half the Python time of writing 30,000 pages of a site.
+        fd = os.open(f"{self._root}/{rel}", _FLAGS, 0o666)
+        try:
+            written = os.write(fd, data)
+            while written < len(data):  # a short write (a nearly full disk): the rest
+                more = os.write(fd, memoryview(data)[written:])
+                if not more:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path(rel)))
+                written += more
+        finally:
+            os.close(fd)
         self._known(rel, hashlib.sha256(data).hexdigest(), len(data))
 
     def add_blocks(self, rel: str, blocks: Iterable[bytes]) -> None:

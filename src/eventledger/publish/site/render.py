@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 from importlib import resources
+from itertools import groupby
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import jinja2
 import markupsafe
@@ -117,10 +118,12 @@ def date_label(start: Any, end: Any, precision: Any) -> str:
 
 
 def _sort_key(event: Row) -> tuple[str, str, str]:
-    def iso(v: Any) -> str:
-        return v.isoformat() if isinstance(v, dt.date) else "9999"
-
-    return (iso(event.get("date_start")), iso(event.get("date_end")), str(event["event_id"]))
+    start, end = event.get("date_start"), event.get("date_end")
+    return (
+        start.isoformat() if isinstance(start, dt.date) else "9999",
+        end.isoformat() if isinstance(end, dt.date) else "9999",
+        str(event["event_id"]),
+    )
 
 
 @dataclass
@@ -133,14 +136,20 @@ class _Data:
     sources: dict[str, Row]
     participants: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
     evidence: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
-    by_actor: dict[str, list[tuple[Row, str]]] = field(default_factory=lambda: defaultdict(list))
+    # event id -> the ids of the sources its spans cite, sorted, each once
+    cited: dict[str, list[str]] = field(default_factory=dict)
+    # actor id -> the events naming it (their summaries, made by _plan) and its role there
+    by_actor: dict[str, list[tuple[_Summary, str]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     by_source: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
 
     labels: dict[str, str] = field(default_factory=dict)  # source id -> label, made once
+    names: dict[str, str] = field(default_factory=dict)  # actor id -> name, made once
 
     def actor_name(self, actor_id: str) -> str:
-        actor = self.actors.get(actor_id)
-        return str(actor["name"]) if actor and actor.get("name") else actor_id
+        # An id no actor has is its own name (asked for every participant: a dict lookup).
+        return self.names.get(actor_id, actor_id)
 
     def source_label(self, source_id: str) -> str:
         # Asked for every span (300,000 at 100k events) of 2,000 sources.
@@ -186,25 +195,43 @@ def _regroup(data: SiteInput) -> _Data:
             if _safe(s["source_id"])
         },
     )
-    for p in sorted(data.rows.get("participants", ()), key=itemgetter("event_id", "actor_id")):
-        if p["event_id"] in ids:
-            out.participants[p["event_id"]].append(p)
-    for v in sorted(data.rows.get("evidence", ()), key=itemgetter("event_id", "span")):
-        if v["event_id"] in ids:
-            out.evidence[v["event_id"]].append(v)
-    for event in events:  # in date order, so actor and source pages list events by date
+    out.names = {
+        aid: str(a["name"]) if a.get("name") else aid for aid, a in out.actors.items() if a
+    }
+    # Sorted by event first, so each event's rows are one run: one dict entry per event.
+    for table, grouped, key in (
+        ("participants", out.participants, itemgetter("event_id", "actor_id")),
+        ("evidence", out.evidence, itemgetter("event_id", "span")),
+    ):
+        for eid, run in groupby(sorted(data.rows.get(table, ()), key=key), itemgetter("event_id")):
+            if eid in ids:
+                grouped[eid].extend(run)
+    cited = out.cited
+    for event in events:  # in date order, so source pages list events by date
         eid = event["event_id"]
-        for p in out.participants[eid]:
-            out.by_actor[p["actor_id"]].append((event, str(p.get("role") or "")))
-        for sid in sorted({v["source_id"] for v in out.evidence[eid]}):
+        sids = cited[eid] = sorted({v["source_id"] for v in out.evidence[eid]})
+        for sid in sids:
             out.by_source[sid].append(event)
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class _Summary:
-    """An event as lists show it. A plain object, not a dict: Jinja reads `e.title` from an
-    object in one getattr, from a dict only after a failed getattr, at 100k rows per list."""
+def _by_actor(d: _Data, summary_of: dict[str, _Summary]) -> None:
+    """d.by_actor, in date order, so actor pages list events by date."""
+    by_actor = d.by_actor
+    for event in d.events:
+        eid = event["event_id"]
+        summary = summary_of[eid]
+        for p in d.participants[eid]:
+            role = p.get("role")
+            by_actor[p["actor_id"]].append(
+                (summary, role if type(role) is str else str(role or ""))
+            )
+
+
+class _Summary(NamedTuple):
+    """An event as lists show it. An object, not a dict: Jinja reads `e.title` from an object
+    in one getattr, from a dict only after a failed getattr, at 100k rows per list; a named
+    tuple, made in one C call (a frozen dataclass set each field by object.__setattr__)."""
 
     id: str
     title: str
@@ -233,8 +260,8 @@ def _event_summary(d: _Data, event: Row) -> _Summary:
         ),
         type=_shown(event.get("event_type")),
         factuality=_shown(event.get("factuality")),
-        actors=", ".join(d.actor_name(p["actor_id"]) for p in d.participants[eid]),
-        sources=len({v["source_id"] for v in d.evidence[eid]}),
+        actors=", ".join([d.actor_name(p["actor_id"]) for p in d.participants[eid]]),
+        sources=len(d.cited[eid]),
         draft=eid in d.drafts,
     )
 
@@ -257,6 +284,7 @@ class _Pieces:
     heads: dict[str, str] = field(default_factory=dict)
     links: dict[tuple[type, str], str] = field(default_factory=dict)
     lines: dict[str, dict[Any, str]] = field(default_factory=dict)
+    lists: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
     LIMIT = 4096
 
     def source(self, d: _Data, sid: str) -> str:
@@ -291,30 +319,54 @@ class _Pieces:
         """Every field as the rows of event.html's last table, each row's markup made once
         per distinct value of its field (up to LIMIT of them: types, dates and the review
         fields recur on every page, titles never)."""
-        out = []
-        lines = self.lines
+        out: list[str] = []
+        append = out.append
+        lines, lists = self.lines, self.lists
         for name, v in row.items():
-            made = lines.get(name)
-            if made is None:
-                made = lines[name] = {}
             kind = type(v)
             # Only keys that are equal when their texts are (1, 1.0 and True are not).
             if kind is str or kind is dt.date or v is None:
-                line = made.get(v)
-                if line is None:
-                    line = self._field_line(name, v)
-                    if len(made) < self.LIMIT:
-                        made[v] = line
+                made = lines.get(name)
+                line = made.get(v) if made is not None else None
+            elif kind is list:
+                # A list of strings, looked up as a tuple of them: a tuple equal to one kept
+                # holds the same strings, so it has the same text.
+                made = lists.get(name)
+                try:
+                    line = made.get(tuple(v)) if made is not None else None
+                except TypeError:  # a list holding a list (a broken record)
+                    line = None
             else:
-                line = self._field_line(name, v)
-            out.append(line)
+                line = None
+            append(line if line is not None else self._field_line(name, v))
         return "".join(out)
 
     def _field_line(self, name: str, v: Any) -> str:
+        """One field's row of the table, kept for its value if that may stand for others."""
         head = self.heads.get(name)
         if head is None:
-            head = self.heads[name] = self.macros.field_head(name)
-        return f"{head}{text(value_text(v)) if v is not None else ''}</td></tr>\n"
+            head = self.heads[name] = str(self.macros.field_head(name))
+        kind = type(v)
+        if v is None:
+            cell = ""
+        elif kind is int or kind is float or kind is bool or kind is dt.date:
+            cell = value_text(v)  # digits, signs, '.', 'e', 'inf', 'nan', True: nothing to escape
+        else:
+            cell = text(value_text(v))
+        line = f"{head}{cell}</td></tr>\n"
+        if kind is str or kind is dt.date or v is None:
+            made = self.lines.get(name)
+            if made is None:
+                made = self.lines[name] = {}
+            if len(made) < self.LIMIT:
+                made[v] = line
+        elif kind is list and all(type(x) is str for x in v):
+            made = self.lists.get(name)
+            if made is None:
+                made = self.lists[name] = {}
+            if len(made) < self.LIMIT:
+                made[tuple(v)] = line
+        return line
 
 
 def _fields(row: Row) -> list[tuple[str, str]]:
@@ -390,7 +442,7 @@ def _index_script(d: _Data, f: _Facets) -> bytes:
         eid = e["event_id"]
         type_col.append(type_at[str(e.get("event_type") or "")])
         fact_col.append(fact_at[str(e.get("factuality") or "")])
-        source_n.append(len({v["source_id"] for v in d.evidence[eid]}))
+        source_n.append(len(d.cited[eid]))
         if eid in d.drafts:
             drafts.append(i)
     index = {
@@ -438,7 +490,8 @@ def _links_part(d: _Data, f: _Facets, table: str) -> bytes:
             {"n": [len(x) for x in named], "ids": [i for x in named for i in x]}, "actors", 0
         )
     at = {s: i for i, s in enumerate(f.source_ids)}
-    named = [sorted({at[v["source_id"]] for v in d.evidence[e["event_id"]]}) for e in d.events]
+    # Positions in the sorted list of ids, so in the order of each event's sorted ids.
+    named = [[at[sid] for sid in d.cited[e["event_id"]]] for e in d.events]
     return _script({"ids": [i for x in named for i in x]}, "sources", 0)
 
 
@@ -645,6 +698,7 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     summaries = [_event_summary(d, e) for e in d.events]
     # Actor and source pages list the same events again: summarize each once.
     summary_of = {s.id: s for s in summaries}
+    _by_actor(d, summary_of)
     pages = _pages(summaries)
     facets = _facets(d)
     plan["assets/events-index.js"] = fixed(_index_script(d, facets))
@@ -736,7 +790,7 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     )
     for actor in d.actors.values():
         aid = actor["actor_id"]
-        listed = [(summary_of[e["event_id"]], role) for e, role in d.by_actor.get(aid, [])]
+        listed = d.by_actor.get(aid, [])
         chunks = _chunks(listed)
         for n, chunk in enumerate(chunks, start=1):
             path = f"actors/{aid}.html" if n == 1 else f"actors/{aid}/page-{n}.html"
@@ -816,7 +870,8 @@ class _EventPages:
         chrome = env.get_template("chrome.html").module
         self._template = env.get_template("event.html")
         self._data, self._d, self._pieces = data, d, pieces
-        # The same on every page, but slots all the same: no value is rendered into a skeleton.
+        # The same on every page: slots like the others, baked into each page's skeleton
+        # once it is made (Skeleton.baked), so no page looks them up.
         self._common = {
             "opening": str(chrome.opening()),  # type: ignore[attr-defined]
             "top": str(chrome.top(site, "../", "events/")),  # type: ignore[attr-defined]
@@ -826,17 +881,25 @@ class _EventPages:
         }
         self._pages: dict[_PageShape, Skeleton] = {}
         self._spans: dict[_SpanShape, Skeleton] = {}
-        self._memo = Memo()  # what recurs: supports, types, factualities, date labels
+        self._memo = Memo()  # what recurs: types, factualities, date labels
         # Per source: its text (if shown) and the values of its spans' slots.
         self._by_source: dict[str, tuple[str | None, dict[str, str]]] = {}
+        # Markup kept by strings only (the reviewer's view may hold ids such as 1, True and
+        # 1.0, equal as keys but not as text: those are made each time): a participant's line
+        # by (actor id, role), the actors a span names and what it supports by their lists.
+        self._participants: dict[tuple[str, str], str] = {}
+        self._actors: dict[tuple[str, ...], str] = {}
+        self._supports: dict[tuple[str, ...], str] = {}
 
     def page(self, event: Row, summary: _Summary) -> bytes:
-        d, pieces, memo = self._d, self._pieces, self._memo
+        d, memo = self._d, self._memo
         eid = event["event_id"]
-        participants = "".join(
-            f"{pieces.participant(d, p['actor_id'], p.get('role') or '')}\n"
-            for p in d.participants[eid]
-        )
+        made = self._participants
+        lines = []
+        for p in d.participants[eid]:
+            actor_id, role = p["actor_id"], p.get("role") or ""
+            line = made.get((actor_id, role))
+            lines.append(line if line is not None else self._participant(actor_id, role))
         spans = d.evidence[eid]
         sections = []
         quotes_only = False
@@ -844,24 +907,29 @@ class _EventPages:
             section, in_text = self._span(v)
             sections.append(section)
             quotes_only = quotes_only or not in_text
-        shape = (summary.draft, bool(participants), quotes_only)
+        shape = (summary.draft, bool(lines), quotes_only)
         skeleton = self._pages.get(shape)
         if skeleton is None:
             skeleton = self._pages[shape] = self._page_skeleton(shape)
         return skeleton.fill(
             {
-                **self._common,
                 "title": text(summary.title),
                 "type": memo(summary.type),
                 "factuality": memo(summary.factuality),
                 "date": memo(summary.date),
                 "summary": text(value_text(event.get("summary"))),
-                "participants": participants,
-                "span_count": f"{len(spans)} span{'' if len(spans) == 1 else 's'}",
+                "participants": "".join(lines),
+                "span_count": "1 span" if len(spans) == 1 else f"{len(spans)} spans",
                 "spans": "".join(sections),
-                "fields": pieces.fields(event),
+                "fields": self._pieces.fields(event),
             }
         ).encode("utf-8")
+
+    def _participant(self, actor_id: Any, role: Any) -> str:
+        line = f"{self._pieces.participant(self._d, actor_id, role)}\n"
+        if type(actor_id) is str and type(role) is str:
+            self._participants[actor_id, role] = line
+        return line
 
     def _page_skeleton(self, shape: _PageShape) -> Skeleton:
         draft, has_participants, quotes_only = shape
@@ -869,11 +937,33 @@ class _EventPages:
         if not has_participants:
             context["participants"] = ""
         html = self._template.render(context, draft=draft, quotes_only=quotes_only)
-        return Skeleton(html, _PAGE_SLOTS)
+        return Skeleton(html, _PAGE_SLOTS).baked(self._common)
+
+    def _listed(
+        self, made: dict[tuple[str, ...], str], value: Any, make: Callable[[Any], str]
+    ) -> str:
+        """make(value) of a list, kept in made by its strings when it holds only strings (a
+        tuple equal to one kept holds equal strings, which have the same text)."""
+        try:
+            found = made.get(tuple(value))
+        except TypeError:  # a list holding a list (a broken record)
+            return make(value)
+        if found is None:
+            found = make(value)
+            if len(made) < 4096 and all(type(x) is str for x in value):
+                made[tuple(value)] = found
+        return found
+
+    def _actor_links(self, actor_ids: Any) -> str:
+        pieces, d = self._pieces, self._d
+        return ", ".join([pieces.actor_link(d, a) for a in actor_ids])
+
+    def _supported(self, supports: Any) -> str:
+        return self._memo(value_text(supports))
 
     def _span(self, v: Row) -> tuple[str, bool]:
         """One span's section of the page, and whether it is shown inside its text."""
-        d, memo = self._d, self._memo
+        d = self._d
         sid = v["source_id"]
         known = self._by_source.get(sid)
         if known is None:
@@ -887,21 +977,31 @@ class _EventPages:
                     "sha256": text(source.get("sha256") or ""),
                 },
             )
-        full, values = known[0], dict(known[1])
+        full, values = known[0], known[1].copy()
         start, end = v.get("start"), v.get("end")
+        span = v["span"]
+        # Numbers, the offsets and the span's number most of all, have nothing to escape.
+        values["span"] = str(span) if type(span) is int else text(span)
+        values["start"] = str(start) if type(start) is int else text(start)
+        values["end"] = str(end) if type(end) is int else text(end)
+        supports = v.get("supports")
+        values["supports"] = (
+            self._listed(self._supports, supports, self._supported)
+            if type(supports) is list
+            else self._memo(value_text(supports))
+        )
+        actor_ids = v.get("actor_ids") or ()
+        if type(actor_ids) is list:
+            values["actors"] = self._listed(self._actors, actor_ids, self._actor_links)
+        else:
+            values["actors"] = self._actor_links(actor_ids)
+        translation = value_text(v.get("translation"))
+        values["translation"] = text(translation) if translation else ""
         shown = (
             in_context(full, start, end)
             if full is not None and isinstance(start, int) and isinstance(end, int)
             else None
         )
-        translation = value_text(v.get("translation"))
-        actor_ids = v.get("actor_ids") or ()
-        values["span"] = text(v["span"])
-        values["start"] = text(start)
-        values["end"] = text(end)
-        values["supports"] = memo(value_text(v.get("supports")))
-        values["actors"] = ", ".join(self._pieces.actor_link(d, a) for a in actor_ids)
-        values["translation"] = text(translation)
         if shown is not None:
             values["before"] = text(shown.before)
             values["quote_in"] = text(shown.quote)
@@ -915,7 +1015,11 @@ class _EventPages:
             )
         else:
             values["quote"] = text(value_text(v.get("quote")))
-            values["check"] = text(_check(start, end))
+            values["check"] = (
+                _CHECK_HTML.format(start=start, end=end)
+                if type(start) is int and type(end) is int
+                else text(CHECK.format(start=start, end=end))  # what _check gives, escaped
+            )
             shape = (False, False, False, bool(translation), bool(actor_ids))
         skeleton = self._spans.get(shape)
         if skeleton is None:

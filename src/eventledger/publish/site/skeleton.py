@@ -3,9 +3,9 @@
 An event page is the same markup around different values, and at scale Jinja's cost per page
 (a generator step per piece, an escape call per value) was most of a release's site. So the
 template is rendered once for each shape the values can give it (which optional parts show),
-with a marker in every slot where a value goes; the markup between the markers is kept as a
-format string, and a page is that string filled with its values, each escaped once here
-exactly as Jinja's autoescaping escapes it. The templates stay the one place the markup is
+with a marker in every slot where a value goes; the markup between the markers is kept, and
+a page is that markup joined with its values, each escaped once here exactly as Jinja's
+autoescaping escapes it. The templates stay the one place the markup is
 written; tests/test_site.py holds a filled skeleton to Jinja's own rendering of the same values.
 
 Every value of a page goes through a slot, none is rendered into a skeleton: a marker is two
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 import markupsafe
@@ -31,9 +32,10 @@ def slot(name: str) -> markupsafe.Markup:
 
 
 class Skeleton:
-    """Rendered markup with its slots, filled by str.format_map (one C call a page)."""
+    """Rendered markup with its slots, filled by joining the markup between them with the
+    values (str.format_map read every character of the markup again on every page)."""
 
-    __slots__ = ("_format", "slots")
+    __slots__ = ("_last", "_literals", "_names", "slots")
 
     def __init__(self, rendered: str, offered: Iterable[str]) -> None:
         """rendered: a template's output with slot(name) for each of offered; a shape may
@@ -46,14 +48,39 @@ class Skeleton:
             # page filled from this would be wrong. The tests render every shape.
             raise ValueError(f"skeleton slots {sorted(set(found))} not all of {sorted(offered)}")
         self.slots = frozenset(found)
-        self._format = "".join(
-            lit.replace("{", "{{").replace("}", "}}") + (f"{{{name}}}" if name else "")
-            for lit, name in zip(literals, [*found, ""], strict=True)
-        )
+        self._set(literals, found)
+
+    def _set(self, literals: list[str], names: list[str]) -> None:
+        self._literals = tuple(literals[:-1])  # the markup before each slot
+        self._names = tuple(names)
+        self._last = literals[-1]
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The markup with each slot's value, which must be escaped already (text())."""
-        return self._format.format_map(values)
+        return (
+            "".join(
+                chain.from_iterable(
+                    zip(self._literals, map(values.__getitem__, self._names), strict=True)
+                )
+            )
+            + self._last
+        )
+
+    def baked(self, values: Mapping[str, str]) -> Skeleton:
+        """This skeleton with the slots in values filled for good (escaped already, as for
+        fill): markup that is the same on every page is then copied with the markup around
+        it, not looked up as a value each time."""
+        literals, names = [self._literals[0]], []
+        for literal, name in zip((*self._literals[1:], self._last), self._names, strict=True):
+            if name in values:  # joined: Markup's + would escape the markup after it
+                literals[-1] = "".join((literals[-1], values[name], literal))
+            else:
+                names.append(name)
+                literals.append(literal)
+        made = Skeleton.__new__(Skeleton)
+        made.slots = self.slots - set(values)
+        made._set(literals, names)
+        return made
 
 
 def text(value: Any) -> str:

@@ -12,7 +12,8 @@ import datetime as dt
 import errno
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,20 +93,97 @@ def _order(spec: TableLike, row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(_value("", row[k]) for k in spec.primary_key)
 
 
+_PLAIN = frozenset({str, int})  # key values _order leaves as they are and Python orders alike
+
+
+def _sorted(spec: TableLike, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """rows in the order of _order. Where every key value is a str or an int (every released
+    row: ids, span numbers, offsets), the values themselves order the rows as _order's tuples
+    do, so they are taken by one C call a row; any other value (a date, None) sorts by
+    _order itself."""
+    names = list(spec.primary_key)
+    if not names:
+        return list(rows)
+    if all(set(map(type, map(itemgetter(n), rows))) <= _PLAIN for n in names):
+        return sorted(rows, key=itemgetter(*names))
+    return sorted(rows, key=lambda r: _order(spec, r))
+
+
+CHUNK = 4096  # rows made into SQLite's values at a time, column by column
+
+
+def _stored_rows(spec: TableLike, rows: Sequence[Mapping[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    """Each row's values as the table's columns store them (_cells), made column by column:
+    a chunk of rows is taken as tuples of its fields (one C call a row), and only the columns
+    whose values SQLite does not store as they are (dates, lists, a date in another column)
+    are converted. A row without one of the fields is made by _cells, which reads it as null."""
+    names = [f.name for f in spec.fields]
+    kinds = [f.type for f in spec.fields]
+    cells = _cells(spec)
+    if not names:
+        yield from map(cells, rows)
+        return
+    take = itemgetter(*names)
+    texts = _JsonTexts()
+    as_json = _json_memo()
+    for at in range(0, len(rows), CHUNK):
+        chunk = rows[at : at + CHUNK]
+        try:
+            values = list(map(take, chunk)) if len(names) > 1 else [(take(r),) for r in chunk]
+        except KeyError:
+            yield from map(cells, chunk)
+            continue
+        columns: list[Sequence[Any]] = list(zip(*values, strict=True)) if values else []
+        for j, kind in enumerate(kinds):
+            column = columns[j]
+            types = set(map(type, column))
+            if kind == "list":
+                try:
+                    columns[j] = (
+                        list(map(texts.__getitem__, map(tuple, column)))
+                        if types == {list}
+                        else [None if v is None else texts[tuple(v)] for v in column]
+                    )
+                except TypeError:  # a list holding a list (unhashable), or a number
+                    columns[j] = [None if v is None else as_json(v) for v in column]
+            elif kind == "date" or any(issubclass(t, dt.date) for t in types):
+                if all(t is type(None) or issubclass(t, dt.date) for t in types):
+                    columns[j] = [None if v is None else v.isoformat() for v in column]
+                else:
+                    columns[j] = [_value(kind, v) for v in column]
+        yield from zip(*columns, strict=True)
+
+
+class _JsonTexts(dict[tuple[Any, ...], str]):
+    """A list's JSON text (_value) by the tuple of its items, kept when they are all strings:
+    most lists recur (supports: ["event"]), and a tuple equal to one kept holds equal
+    strings. A lookup is one C call; only a list not seen yet makes its text."""
+
+    def __missing__(self, key: tuple[Any, ...]) -> str:
+        text = json.dumps(list(key), ensure_ascii=False)
+        if len(self) < 4096 and all(type(v) is str for v in key):
+            self[key] = text
+        return text
+
+
+def _json_memo() -> Callable[[Any], str]:
+    """_JsonTexts for any value of a list column, a list holding a list too (unhashable)."""
+    texts = _JsonTexts()
+
+    def as_json(value: Any) -> str:
+        try:
+            return texts[tuple(value)]
+        except TypeError:  # a list holding a list
+            return json.dumps(list(value), ensure_ascii=False)
+
+    return as_json
+
+
 def _cells(spec: TableLike) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A row's values as the table's columns store them, with the work per field decided
     once per table rather than once per cell (a million events have 14 million cells)."""
     kinds = [(f.name, f.type) for f in spec.fields]
-    made: dict[tuple[Any, ...], str] = {}  # most lists recur (supports: ["event"])
-
-    def as_json(value: Any) -> str:
-        key = tuple(value)
-        text = made.get(key) if all(type(v) is str for v in key) else None
-        if text is None:
-            text = json.dumps(list(value), ensure_ascii=False)
-            if len(made) < 4096 and all(type(v) is str for v in key):
-                made[key] = text
-        return text
+    as_json = _json_memo()
 
     def cells(row: Mapping[str, Any]) -> tuple[Any, ...]:
         out: list[Any] = []
@@ -127,7 +205,7 @@ def _fill(
     tables: Mapping[str, TableLike],
     rows: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> None:
-    # Parents before children, so the foreign keys hold at every insert.
+    # Parents before children (the order of the tables in the file, so it stays as it was).
     order = sorted(tables, key=lambda t: (len(tables[t].foreign_keys), t))
     for name in order:
         db.execute(_create(tables[name]))
@@ -138,7 +216,7 @@ def _fill(
         # Names from schema/, quoted by _ident; every value is a bound parameter.
         db.executemany(
             f"INSERT INTO {_ident(name)} ({cols}) VALUES ({marks})",  # noqa: S608
-            map(_cells(spec), sorted(rows.get(name, ()), key=lambda r: _order(spec, r))),
+            _stored_rows(spec, _sorted(spec, rows.get(name, ()))),
         )
     if "evidence" in tables and "events" in tables:
         # One row per span: the quote, its translation and its event's title, so one MATCH
@@ -178,7 +256,8 @@ def _fill_checked(
     tables: Mapping[str, TableLike],
     rows: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> None:
-    db.execute("PRAGMA foreign_keys = ON")
+    # The keys are checked once the tables are full (foreign_key_check below), each child row
+    # against its parent's key index, rather than at every insert as well.
     db.execute("BEGIN")
     _fill(db, tables, rows)
     db.execute("COMMIT")

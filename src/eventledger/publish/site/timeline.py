@@ -18,6 +18,7 @@ import heapq
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Fixed colours per PLOVER type (from cooperation to conflict), dark enough for 3:1 contrast
 # against the white page, so a reader learns them once for every release.
@@ -45,8 +46,7 @@ MAX_WIDTH = 2400.0  # px of axis; wider inputs are scaled down to fit
 LEFT, TOP, ROW, RADIUS = 12.0, 40.0, 12.0, 4.0
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(NamedTuple):  # one per dated event: a named tuple is made in one C call
     event_id: str
     title: str
     label: str  # the date as shown in the table
