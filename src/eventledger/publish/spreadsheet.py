@@ -189,9 +189,16 @@ def _write_sheet(
 # A batch's XML is one Arrow string array, whose offsets are 32-bit: a batch whose text could
 # come near 2 GiB (long texts) is written in smaller parts.
 _PART_TEXT = 1 << 28
+# Each column's cells of a part are held until its rows are joined: a few thousand rows keep
+# that small (the whole batch read from Parquet made the process a third larger).
+_PART_ROWS = 4096
 
 
 def _bounded(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+    if batch.num_rows > _PART_ROWS:
+        for start in range(0, batch.num_rows, _PART_ROWS):
+            yield from _bounded(batch.slice(start, _PART_ROWS))
+        return
     text = 0
     for column in batch.columns:
         if pa.types.is_string(column.type):
