@@ -162,6 +162,7 @@ def test_row_copy_is_the_table_fields_in_order() -> None:
 def test_dates_before_1970_and_big_numbers_in_the_sheet() -> None:
     row: dict[str, Any] = {f.name: None for f in EVENTS.fields}
     row |= {"date_start": dt.date(1, 1, 1), "date_end": dt.date(9999, 12, 31)}
-    row |= {"geonames_id": INT64_MAX, "latitude": 1e300, "longitude": -0.0}
-    new, _, old, _ = _sheets(EVENTS, [row, {**row, "geonames_id": 10**16 - 1}])
+    row |= {"geonames_id": INT64_MIN, "latitude": 1e300, "longitude": -0.0}
+    ids = [INT64_MAX, 10**16, 10**16 - 1, -(10**16) + 1, -(10**16), 0]
+    new, _, old, _ = _sheets(EVENTS, [row] + [{**row, "geonames_id": i} for i in ids])
     assert new == old

@@ -274,8 +274,9 @@ def _numbers(values: pa.Array) -> pa.Array:
     """Each number as f"{value:.16G}" writes it: a whole number of fewer than 17 digits is its
     own digits, which Arrow writes; any other is formatted here."""
     if pa.types.is_integer(values.type):
-        big = pc.max(pc.abs(values)).as_py()
-        if big is None or big < _WHOLE:
+        # (the least and the most, not abs(), which wraps the least int64 to itself)
+        least, most = (end.as_py() for end in pc.min_max(values).values())
+        if least is None or (-_WHOLE < least and most < _WHOLE):  # noqa: SIM300 - a range
             return values.cast(pa.string())
     return pa.array([None if v is None else f"{v:.16G}" for v in values.to_pylist()], pa.string())
 
