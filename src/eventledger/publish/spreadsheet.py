@@ -275,7 +275,7 @@ def _numbers(values: pa.Array) -> pa.Array:
     own digits, which Arrow writes; any other is formatted here."""
     if pa.types.is_integer(values.type):
         # (the least and the most, not abs(), which wraps the least int64 to itself)
-        least, most = (end.as_py() for end in pc.min_max(values).values())
+        least, most = (bound.as_py() for bound in pc.min_max(values).values())
         if least is None or (-_WHOLE < least and most < _WHOLE):  # noqa: SIM300 - a range
             return values.cast(pa.string())
     return pa.array([None if v is None else f"{v:.16G}" for v in values.to_pylist()], pa.string())
