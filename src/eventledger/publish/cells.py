@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from eventledger.model.schema import FieldSpec, TableSpec
@@ -36,6 +39,34 @@ def row_cells(writers: Sequence[CellWriter], row: Row) -> list[str]:
     return ["" if (v := row[n]) is None else to_cell(v, d) for n, to_cell, d in writers]
 
 
+def table_columns(spec: TableSpec, rows: Sequence[Row]) -> list[list[Any]]:
+    """Each field's values down the rows, in the schema's order: taken once per table, the
+    one form both the CSV and the Parquet copy are made from (a column at a time, in C)."""
+    return [list(map(itemgetter(f.name), rows)) for f in spec.fields]
+
+
+# The field types whose values csv.writer itself writes as cell() does, when every value of
+# the column is of exactly that Python type or None: it writes None as "", a str as it is,
+# and str() of anything else, which is the ISO form of a date, the digits of an int and
+# (as repr) the shortest round-trip text of a float.
+_WRITTEN_AS_IS: dict[str, type] = {"string": str, "integer": int, "number": float, "date": date}
+_NONE = type(None)
+
+
+def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
+    """values in a form csv.writer writes as cell(spec, value) each: the values themselves
+    where it would make the same text (no call per cell), else the cells."""
+    as_is = _WRITTEN_AS_IS.get(spec.type)
+    if as_is is not None and set(map(type, values)) <= {as_is, _NONE}:
+        return values
+    delimiter = spec.delimiter or LIST_DELIMITER
+    if spec.type == "list":
+        join = delimiter.join
+        return ["" if v is None else join(v) for v in values]
+    to_cell = TYPES[spec.type].to_cell
+    return ["" if v is None else to_cell(v, delimiter) for v in values]
+
+
 def parse_cell(spec: FieldSpec, text: str) -> Any:
     """The inverse of cell(): an empty cell is null, or the empty list in a list column."""
     if text == "":
@@ -45,12 +76,25 @@ def parse_cell(spec: FieldSpec, text: str) -> Any:
 
 def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
     """UTF-8, LF, a header of the field names in schema order, cells quoted only where needed."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    return columns_csv_bytes(spec, table_columns(spec, rows))
+
+
+def columns_csv_bytes(spec: TableSpec, columns: Sequence[list[Any]]) -> bytes:
+    """csv_bytes of the table's columns (table_columns): the rows are zipped from them, each
+    cell made by csv.writer in C where csv_column lets it."""
+    lines: list[str] = []
+    writer = csv.writer(_Lines(lines), lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(spec.field_names)
-    writers = cell_writers(spec)
-    writer.writerows(row_cells(writers, row) for row in rows)
-    return out.getvalue().encode("utf-8")
+    writer.writerows(zip(*map(csv_column, spec.fields, columns), strict=True))
+    return "".join(lines).encode("utf-8")
+
+
+class _Lines:
+    """A file for csv.writer that keeps the lines it is given: joined once at the end, cheaper
+    than a StringIO's growing buffer for a table of tens of megabytes."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.write = lines.append
 
 
 def read_csv_rows(spec: TableSpec, data: bytes) -> list[Row]:
@@ -98,15 +142,22 @@ def iter_csv_values(spec: TableSpec, data: bytes) -> Iterator[tuple[Any, ...]]:
         )
 
 
-def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
+def unwritable(spec: TableSpec, rows: Sequence[Row]) -> list[str]:
     """List items a CSV cell cannot hold unchanged (empty, or containing the delimiter)."""
     problems = []
     for f in spec.fields:
         if f.type != "list":
             continue
+        delimiter = f.delimiter or LIST_DELIMITER
+        if len(delimiter) == 1:
+            # All the column's items joined by the delimiter hold it exactly once between
+            # each two of them when no item holds it: the usual case, told in C.
+            items = list(chain.from_iterable(v for v in map(itemgetter(f.name), rows) if v))
+            if "" not in items and delimiter.join(items).count(delimiter) == len(items) - 1:
+                continue
         for row in rows:
             for item in row[f.name] or ():
-                if item == "" or (f.delimiter or LIST_DELIMITER) in item:
+                if item == "" or delimiter in item:
                     key = "/".join(str(row[k]) for k in spec.primary_key)
                     problems.append(
                         f"{spec.name} {key}: {f.name} item {item!r} is empty or contains the "
@@ -115,24 +166,26 @@ def unwritable(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
     return problems
 
 
-def formula_cells(spec: TableSpec, rows: Iterable[Row]) -> list[str]:
+# Each way a formula starts is one character (a test holds it): a cell's first is looked up.
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+
+
+def formula_cells(spec: TableSpec, rows: Sequence[Row]) -> list[str]:
     """Cells a spreadsheet would run as a formula: named as table, key and column."""
-    found = []
+    found: list[tuple[int, int, str]] = []  # row, column, what to say
+    first = _FORMULA_FIRST
     # Numbers are left out (a negative one starts with "-" and is no formula), and dates (an
-    # ISO date starts with its four-digit year), so their cells are not made at all; a text
-    # is its own cell; each other column's cell writer is looked up once, not per cell.
-    columns = [
-        (f.name, f.type == "string", TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER)
-        for f in spec.fields
-        if f.type not in ("number", "integer", "date")
-    ]
-    for row in rows:
-        for name, is_text, to_cell, delimiter in columns:
-            value = row[name]
-            if value is None:
-                continue  # an empty cell
-            text = value if is_text and type(value) is str else to_cell(value, delimiter)
-            if text.startswith(FORMULA_STARTS):
-                key = "/".join(str(row[k]) for k in spec.primary_key)
-                found.append(f"{spec.name} {key} {name}: {text[:40]!r}")
-    return found
+    # ISO date starts with its four-digit year), so their cells are not made at all. A column
+    # of texts is its own cells; any other column's cells are made, a column at a time.
+    for c, f in enumerate(spec.fields):
+        if f.type in ("number", "integer", "date"):
+            continue
+        values = list(map(itemgetter(f.name), rows))
+        if f.type != "string" or not set(map(type, values)) <= {str, _NONE}:
+            values = csv_column(f, values)  # their cells, "" for None
+        for i in [i for i, v in enumerate(values) if v and v[0] in first]:
+            row, text = rows[i], values[i]
+            key = "/".join(str(row[k]) for k in spec.primary_key)
+            found.append((i, c, f"{spec.name} {key} {f.name}: {text[:40]!r}"))
+    found.sort()  # in row, then column order
+    return [said for _, _, said in found]

@@ -39,7 +39,7 @@ from eventledger.model.kinds import LAYOUTS, SOURCE_TABLE
 from eventledger.model.schema import Schema
 from eventledger.publish.archive import ChangedOnDisk, zip_folder
 from eventledger.publish.aside import AsideFolder, UnsafeName
-from eventledger.publish.cells import csv_bytes, formula_cells, unwritable
+from eventledger.publish.cells import columns_csv_bytes, formula_cells, table_columns, unwritable
 from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource
 from eventledger.publish.diff import full_manifest
@@ -61,7 +61,7 @@ from eventledger.publish.manifest import (
     retired_ids,
     same_content,
 )
-from eventledger.publish.parquet import parquet_bytes
+from eventledger.publish.parquet import columns_parquet_bytes
 from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import write_sqlite
@@ -383,13 +383,15 @@ def write_tables(target: Target, chosen: Selected, out: AsideFolder, progress: P
     schema, rows = chosen.schema, chosen.selection.rows
     csv_res, parquet_res = [], []
     for table, spec in schema.tables.items():
-        data = csv_bytes(spec, rows[table])
+        # Each table's values taken once, a column at a time, for both copies.
+        columns = table_columns(spec, rows[table])
+        data = columns_csv_bytes(spec, columns)
         out.add(f"data/{table}.csv", data)
         csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
-        pdata = parquet_bytes(spec, rows[table])
+        pdata = columns_parquet_bytes(spec, columns)
         out.add(f"parquet/{table}.parquet", pdata)
         parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
-        del data, pdata
+        del data, pdata, columns
         progress(f"{table}: {len(rows[table])} rows")
     sources = rows[SOURCE_TABLE]
     base, version, created = target.base, target.version, target.created

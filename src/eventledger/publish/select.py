@@ -8,10 +8,11 @@ same values the checker produced from the YAML records, so nothing is re-parsed 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from eventledger import collector
 from eventledger.check.coverage import LANGUAGE_FIELD, counts, coverage_of
 from eventledger.model.kinds import SOURCE_TABLE, Model
 from eventledger.model.schema import TableSpec
@@ -19,7 +20,8 @@ from eventledger.model.terms import FULL_TEXT_RIGHTS, VERIFIED
 
 if TYPE_CHECKING:  # the checker brings pandas; selecting rows needs only its records
     from eventledger.check.checker import Dataset
-    from eventledger.read.records import Record
+    from eventledger.read.records import Record, Shape
+    from eventledger.read.records import Row as ReadRow
 
 Row = dict[str, Any]
 REVIEW_FIELD = "review_status"  # a kind whose table has it ships only its verified records
@@ -68,13 +70,19 @@ def select(dataset: Dataset, *, consume: bool = False) -> Selection:
     one by one as their rows are copied, so the records and the rows that ship are never both
     whole in memory; a release needs nothing else of them.
     """
+    # The garbage collector paused: the rows made here (a dict each, no cycles) made its
+    # passes walk all of them and free nothing, a third of the time taken.
+    with collector.paused():
+        return _select(dataset, consume=consume)
+
+
+def _select(dataset: Dataset, *, consume: bool) -> Selection:
     schema = dataset.schema
     model = schema.model
     rows: dict[str, list[Row]] = {name: [] for name in schema.tables}
     drafts: list[str] = []
     reviewed = {k.name for k in model.kinds if REVIEW_FIELD in schema.tables[k.table].field_names}
-    # Each row keeps the table's fields in the table's order: copied once, straight into shape.
-    names = {name: spec.field_names for name, spec in schema.tables.items()}
+    copy = _RowCopier({name: spec.field_names for name, spec in schema.tables.items()})
     records = dataset.records
     others = []  # records of the kinds that ship when named, read again below
     if consume:
@@ -89,8 +97,7 @@ def select(dataset: Dataset, *, consume: bool = False) -> Selection:
             drafts.append(str(record.id or record.file))
             continue
         for row in record.rows:
-            values = row.values
-            rows[row.table].append({f: values.get(f) for f in names[row.table]})
+            rows[row.table].append(copy(row))
     if consume:
         records.extend(others)
     for kind in model.kinds:
@@ -113,8 +120,7 @@ def select(dataset: Dataset, *, consume: bool = False) -> Selection:
             main = record.main()
             if record.id in named or any(main.get(f) in shipped for f, shipped in naming):
                 for row in record.rows:
-                    values = row.values
-                    rows[row.table].append({f: values.get(f) for f in names[row.table]})
+                    rows[row.table].append(copy(row))
     _empty_withheld_references(rows, schema.tables, model)
     rows[COVERAGE_TABLE] = coverage_rows(dataset, rows)
     _withhold_set_aside_quotes(rows, model, reviewed)
@@ -133,6 +139,38 @@ def select(dataset: Dataset, *, consume: bool = False) -> Selection:
         if source.get("rights") in FULL_TEXT_RIGHTS and text is not None and text.text is not None:
             texts[source["source_id"]] = text.text
     return Selection(rows, sorted(drafts), texts)
+
+
+class _RowCopier:
+    """A read row as a dict of its table's fields in the table's order, a field it lacks None.
+
+    Rows of a table come in a few shapes (the fields a record writes out). For each shape a
+    function is made once that builds the dict as one literal, {"event_id": items[0], ...}:
+    a third of the time of zipping names onto values (dict(zip(...))) or of looking each
+    field up by name, for the hundreds of thousands of rows of a release."""
+
+    def __init__(self, names: dict[str, tuple[str, ...]]) -> None:
+        self.names = names
+        self.makers: dict[tuple[str, Shape], Callable[[tuple[Any, ...]], Row]] = {}
+
+    def __call__(self, row: ReadRow) -> Row:
+        key = (row.table, row.shape)
+        make = self.makers.get(key)
+        if make is None:
+            make = self.makers[key] = _dict_maker(self.names[row.table], row.shape.at)
+        return make(row.items)
+
+
+def _dict_maker(names: Sequence[str], at: Mapping[str, int]) -> Callable[[tuple[Any, ...]], Row]:
+    """The function of values in the order of at to the dict of names: the code of one dict
+    literal, as dataclasses and namedtuple make theirs. Only repr() of each name (a str
+    literal, whatever the schema names a field) and whole numbers go into it."""
+    entries = ", ".join(
+        f"{str(name)!r}: {'None' if name not in at else f'items[{int(at[name])}]'}"
+        for name in names
+    )
+    made: Callable[[tuple[Any, ...]], Row] = eval(f"lambda items: {{{entries}}}", {})  # noqa: S307
+    return made
 
 
 def _taken(records: list[Record]) -> Iterator[Record]:

@@ -28,13 +28,16 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, overload
+from typing import Any, BinaryIO, overload
 from xml.sax.saxutils import escape
 
-from eventledger.model.schema import FieldSpec, Schema
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import LIST_DELIMITER, TYPES
 from eventledger.publish.children import end, launch
 
@@ -94,8 +97,8 @@ def spreadsheet(
                 titles.append(sheet_name)
                 path = Path(tmp) / f"sheet{len(titles)}.xml"
                 part = table[k * per_sheet : (k + 1) * per_sheet]
-                with open(path, "w", encoding="utf-8", newline="") as out:
-                    _write_sheet(out, spec.fields, part, sheet_name, notes)
+                with open(path, "wb") as out:
+                    _write_sheet(out, spec, _batches(spec, part), sheet_name, notes)
                 parts.append((f"xl/worksheets/sheet{len(titles)}.xml", path))
         # [Content_Types].xml first, as some readers require.
         _add(book, "[Content_Types].xml", _content_types(len(titles)).encode("utf-8"))
@@ -140,51 +143,189 @@ def _column(c: int) -> str:
 _EPOCH = dt.date(1899, 12, 30)  # day 0 of Excel's 1900 date system (after its 1900 leap bug)
 
 
+def _batches(spec: TableSpec, rows: Sequence[Row]) -> Iterator[pa.RecordBatch]:
+    """The rows as Arrow batches: read from the Parquet table a batch at a time, or the
+    Arrow table of rows in memory (as the Parquet copy is made, so the same values)."""
+    if isinstance(rows, _ParquetTable):
+        yield from rows.batches()
+        return
+    from eventledger.publish.parquet import arrow_table
+
+    yield from arrow_table(spec, rows).to_batches(max_chunksize=_ParquetTable.BATCH)
+
+
 def _write_sheet(
-    out: TextIO,
-    fields: Sequence[FieldSpec],
-    rows: Sequence[Row],
+    out: BinaryIO,
+    spec: TableSpec,
+    batches: Iterable[pa.RecordBatch],
     sheet_name: str,
     notes: list[str],
 ) -> None:
-    """One worksheet's XML, a row at a time: text as inline strings (never a formula), numbers
-    as numbers, dates as day numbers in the yyyy-mm-dd style; an empty value writes no cell."""
+    """One worksheet's XML, a batch of rows at a time: text as inline strings (never a
+    formula), numbers as numbers, dates as day numbers in the yyyy-mm-dd style; an empty
+    value writes no cell.
+
+    Each column's cells are made for the whole batch by Arrow's string functions (the
+    escapes, the row numbers, the markup around them), and the rows joined there: the
+    text of a batch is written as Arrow made it, with no Python object per cell. Only a
+    cell Arrow cannot make as _cell_xml does (control characters, a text too long for a
+    cell) is made by _cell_xml."""
+    fields = spec.fields
     columns = [_column(c) for c in range(len(fields))]
-    cells = [
-        (columns[c], f.name, TYPES[f.type].spreadsheet, TYPES[f.type].to_cell, f.delimiter)
-        for c, f in enumerate(fields)
-    ]
-    out.write(_SHEET_HEAD)
+    out.write(_SHEET_HEAD.encode("utf-8"))
     header = "".join(
         f'<c r="{col}1" t="inlineStr"><is><t>{_text(f.name)}</t></is></c>'
         for col, f in zip(columns, fields, strict=True)
     )
-    out.write(f'<row r="1">{header}</row>')
-    for r, row in enumerate(rows, start=2):
-        line = [f'<row r="{r}">']
-        add = line.append
-        for col, name, kind, to_text, delimiter in cells:
-            value = row[name]
-            if value is None:
-                continue
-            if kind == "text":  # lists as their CSV text, joined
-                text = to_text(value, delimiter or LIST_DELIMITER)
-                if len(text) > TEXT_LIMIT // 2 and _utf16_len(text) > TEXT_LIMIT:
-                    text = _utf16_cut(text, TEXT_LIMIT)
-                    notes.append(
-                        f"{sheet_name} row {r} {name}: longer than a cell holds "
-                        f"({TEXT_LIMIT:,} characters), cut in the spreadsheet; the CSV "
-                        "holds it whole"
-                    )
-                space = ' xml:space="preserve"' if _EDGE_SPACE.search(text) else ""
-                add(f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{_text(text)}</t></is></c>')
-            elif kind == "date":
-                add(f'<c r="{col}{r}" s="1"><v>{(value - _EPOCH).days}</v></c>')
-            else:
-                add(f'<c r="{col}{r}"><v>{value:.16G}</v></c>')
-        add("</row>")
-        out.write("".join(line))
-    out.write(_SHEET_TAIL)
+    out.write(f'<row r="1">{header}</row>'.encode())
+    first = 2
+    for batch in batches:
+        for part in _bounded(batch):
+            _write_rows(out, fields, columns, part, first, sheet_name, notes)
+            first += part.num_rows
+    out.write(_SHEET_TAIL.encode("utf-8"))
+
+
+# A batch's XML is one Arrow string array, whose offsets are 32-bit: a batch whose text could
+# come near 2 GiB (long texts) is written in smaller parts.
+_PART_TEXT = 1 << 28
+# Each column's cells of a part are held until its rows are joined: a few thousand rows keep
+# that small (the whole batch read from Parquet made the process a third larger).
+_PART_ROWS = 4096
+
+
+def _bounded(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+    if batch.num_rows > _PART_ROWS:
+        for start in range(0, batch.num_rows, _PART_ROWS):
+            yield from _bounded(batch.slice(start, _PART_ROWS))
+        return
+    text = 0
+    for column in batch.columns:
+        if pa.types.is_string(column.type):
+            text += pc.sum(pc.binary_length(column)).as_py() or 0
+        elif pa.types.is_list(column.type):
+            text += pc.sum(pc.binary_length(pc.list_flatten(column))).as_py() or 0
+            text += len(column)  # delimiters
+    if text <= _PART_TEXT or batch.num_rows <= 1:
+        yield batch
+        return
+    half = batch.num_rows // 2
+    yield from _bounded(batch.slice(0, half))
+    yield from _bounded(batch.slice(half))
+
+
+# What Python's re takes as white space (\s, as in _EDGE_SPACE: str.isspace); none is
+# above U+3000 (a test holds it).
+_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace())
+# _NEEDS_WORK, and _EDGE_SPACE, in RE2's words (Arrow's patterns): a text it finds needs
+# _text's escapes or xml:space="preserve". RE2's $ is only the end (Python's is also before
+# a last newline, itself white space: the same texts).
+_NEEDS_WORK_RE2 = (
+    f"^[{_SPACES}]|[{_SPACES}]$|[&<>\\x00-\\x08\\x0b-\\x1f\\x{{fffe}}\\x{{ffff}}]"
+    "|_x[0-9a-fA-F]{4}_"
+)
+_DAY_ZERO = (dt.date(1970, 1, 1) - _EPOCH).days  # Arrow's day 0 in Excel's day numbers
+_WHOLE = 10**16  # a whole number below this in size is its own digits in the .16G format
+
+
+def _write_rows(
+    out: BinaryIO,
+    fields: Sequence[FieldSpec],
+    columns: Sequence[str],
+    batch: pa.RecordBatch,
+    first: int,
+    sheet_name: str,
+    notes: list[str],
+) -> None:
+    n = batch.num_rows
+    if n == 0:
+        return
+    numbers = pa.array(range(first, first + n), pa.int64()).cast(pa.string())
+    cells: list[pa.Array] = []
+    said: list[tuple[int, int, str]] = []  # row, column, note
+    for c, (col, f, values) in enumerate(zip(columns, fields, batch.columns, strict=True)):
+        kind = TYPES[f.type].spreadsheet
+        if kind == "text":
+            if pa.types.is_list(values.type):
+                values = pc.binary_join(values, f.delimiter or LIST_DELIMITER)
+            cells.append(_text_cells(col, f.name, values, numbers, first, sheet_name, c, said))
+        elif kind == "date":
+            days = pc.add(values.cast(pa.int32()).cast(pa.int64()), _DAY_ZERO).cast(pa.string())
+            cells.append(_joined(f'<c r="{col}', numbers, '" s="1"><v>', days, "</v></c>"))
+        else:
+            cells.append(_joined(f'<c r="{col}', numbers, '"><v>', _numbers(values), "</v></c>"))
+    rows = pc.binary_join_element_wise(
+        '<row r="', numbers, '">', *cells, "</row>", "", null_handling="skip"
+    )
+    offsets = memoryview(rows.buffers()[1]).cast("i")
+    data = rows.buffers()[2]
+    if data is not None:
+        out.write(memoryview(data)[offsets[rows.offset] : offsets[rows.offset + n]])
+    said.sort()  # in row, then column order, as a row at a time would say them
+    notes.extend(note for _, _, note in said)
+
+
+def _joined(*parts: Any) -> pa.Array:
+    """The parts joined row by row; null where any part is null (an empty value: no cell)."""
+    return pc.binary_join_element_wise(*parts, "", null_handling="emit_null")
+
+
+def _numbers(values: pa.Array) -> pa.Array:
+    """Each number as f"{value:.16G}" writes it: a whole number of fewer than 17 digits is its
+    own digits, which Arrow writes; any other is formatted here."""
+    if pa.types.is_integer(values.type):
+        # (the least and the most, not abs(), which wraps the least int64 to itself)
+        least, most = (bound.as_py() for bound in pc.min_max(values).values())
+        if least is None or (-_WHOLE < least and most < _WHOLE):  # noqa: SIM300 - a range
+            return values.cast(pa.string())
+    return pa.array([None if v is None else f"{v:.16G}" for v in values.to_pylist()], pa.string())
+
+
+def _text_cells(
+    col: str,
+    name: str,
+    text: pa.Array,
+    numbers: pa.Array,
+    first: int,
+    sheet_name: str,
+    c: int,
+    said: list[tuple[int, int, str]],
+) -> pa.Array:
+    """The inline-string cells of a column of texts, as _cell_xml makes each: a text that
+    needs nothing of what _cell_xml may do (no escape, no xml:space, no cut), found by one
+    pattern in Arrow, is put in its markup there; the rest are made by _cell_xml."""
+    cells = _joined(f'<c r="{col}', numbers, '" t="inlineStr"><is><t>', text, "</t></is></c>")
+    odd = pc.or_(
+        pc.match_substring_regex(text, _NEEDS_WORK_RE2),
+        pc.greater(pc.utf8_length(text), TEXT_LIMIT // 2),
+    )
+    at = pc.indices_nonzero(pc.fill_null(odd, False)).to_pylist()
+    if not at:
+        return cells
+    made = []
+    for i in at:
+        r = first + i
+        xml, note = _cell_xml(col, r, text[i].as_py())
+        made.append(xml)
+        if note:
+            said.append((r, c, f"{sheet_name} row {r} {name}: {note}"))
+    mask = [False] * len(text)
+    for i in at:
+        mask[i] = True
+    return pc.replace_with_mask(cells, pa.array(mask), pa.array(made, pa.string()))
+
+
+def _cell_xml(col: str, r: int, text: str) -> tuple[str, str]:
+    """One inline-string cell and, when its text is cut to what a cell holds, the note."""
+    note = ""
+    if len(text) > TEXT_LIMIT // 2 and _utf16_len(text) > TEXT_LIMIT:
+        text = _utf16_cut(text, TEXT_LIMIT)
+        note = (
+            f"longer than a cell holds ({TEXT_LIMIT:,} characters), cut in the spreadsheet; "
+            "the CSV holds it whole"
+        )
+    space = ' xml:space="preserve"' if _EDGE_SPACE.search(text) else ""
+    return f'<c r="{col}{r}" t="inlineStr"><is><t{space}>{_text(text)}</t></is></c>', note
 
 
 def _utf16_len(text: str) -> int:
@@ -348,6 +489,11 @@ class _ParquetTable(Sequence[Row]):
         return next(iter(self[index : index + 1]))
 
     def __iter__(self) -> Iterator[Row]:
+        for batch in self.batches():
+            yield from batch.to_pylist()
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The rows as Arrow record batches, read one at a time."""
         import pyarrow.parquet as pq
 
         seen = 0
@@ -358,9 +504,7 @@ class _ParquetTable(Sequence[Row]):
                 continue
             if lo >= self.stop:
                 break
-            yield from batch.slice(
-                max(0, self.start - lo), min(hi, self.stop) - max(lo, self.start)
-            ).to_pylist()
+            yield batch.slice(max(0, self.start - lo), min(hi, self.stop) - max(lo, self.start))
 
 
 class _ParquetRows(Mapping[str, Sequence[Row]]):
