@@ -4,6 +4,7 @@ workers give exactly what one process gives."""
 
 from __future__ import annotations
 
+import hashlib
 import marshal
 import os
 import shutil
@@ -15,7 +16,15 @@ import pytest
 from click.testing import CliRunner
 
 from casekit import CASES, make_repository, place_valid_cases
-from eventledger.check.parallel import CHUNK, _key, read_file, read_files
+from eventledger.check.parallel import (
+    CHUNK,
+    Proof,
+    _key,
+    _values_clean,
+    _work,
+    read_file,
+    read_files,
+)
 from eventledger.cli import main
 from eventledger.model.schema import Schema, load_schema
 from eventledger.read.cache import FOLDER, Cache
@@ -88,6 +97,34 @@ def test_workers_and_cache_give_what_one_process_gives(
     assert snapshot(read_files(files, schema, jobs=2, cache=cache)) == expected  # cold
     assert snapshot(read_files(files, schema, jobs=2, cache=cache)) == expected  # warm
     assert snapshot(read_files(files, schema, jobs=1, cache=cache)) == expected
+
+
+@pytest.mark.parametrize("which", ["every case", "clean rows only"])
+def test_a_worker_decodes_and_proves_what_the_cache_holds_as_what_it_reads(
+    corpus: tuple[Repository, list[RecordFile], Schema], which: str
+) -> None:
+    """The parent is sent records, never an entry's payload or a file's bytes: a worker that
+    finds a file's entry decodes it and proves its rows (check/table_proof.values_clean)
+    itself, and says of them what a cold run says of the same files."""
+    repository, files, schema = corpus
+    if which == "clean rows only":  # rows that each pass every check of one value
+        files = [f for f in files if _values_clean([read_file(f, schema)], schema)]
+    assert len(files) > CHUNK // 2
+    cold = Proof()
+    expected = snapshot(read_files(files, schema, jobs=2, cache=open_cache(repository), proof=cold))
+    assert cold.clean is (which == "clean rows only")  # the proof tells them apart
+    results, wrote, proved = _work(files, schema, MAX_BYTES, open_cache(repository), prove=True)
+    assert not wrote  # every entry was there and whole: nothing read again
+    assert [sha256 for _, sha256 in results] == [
+        hashlib.sha256(f.path.read_bytes()).digest() for f in files
+    ]
+    assert all(type(record) is Record for record, _ in results)
+    assert snapshot([record for record, _ in results]) == expected
+    assert proved is cold.clean
+    warm = Proof()
+    cache = open_cache(repository)
+    assert snapshot(read_files(files, schema, jobs=2, cache=cache, proof=warm)) == expected
+    assert warm.clean is cold.clean
 
 
 @pytest.mark.parametrize("damage", ["flip a byte", "cut short", "empty", "foreign payload"])

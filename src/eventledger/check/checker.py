@@ -241,14 +241,15 @@ def _check_across(
 
 def _certainly_clean(records: list[Record], schema: Schema, proof: Proof | None) -> bool:
     """Whether Pandera certainly passes every table (check/table_proof.py): the rows the
-    workers proved, the rest proved here, then what compares rows (unique columns, keys)."""
+    workers proved (every record's, read or from the cache), then what compares rows
+    (unique columns, keys)."""
     if proof is None:
         return passes(list(rows_by_table(records, schema.tables).items()), schema) is not None
     if not proof.clean or not set(proof.rows) <= set(schema.tables):
         return False
-    pending = rows_by_table(proof.pending, schema.tables)
-    for name, table in schema.tables.items():  # every table, so that one no proof covers says so
-        if not values_clean(table, pending[name], schema):
+    # A table no worker saw a row of: whether the proof covers it at all says so.
+    for table in schema.tables.values():
+        if not values_clean(table, [], schema):
             return False
     return all(
         keys_distinct(table, proof.rows.get(name, [])) for name, table in schema.tables.items()

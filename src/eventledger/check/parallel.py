@@ -7,10 +7,13 @@ parsing) or their bytes: typed rows, issues, the field paths already reported an
 stamp of the bytes (a later check that places an issue reads the file again). The pool
 pickles them (a channel between our own processes, so it is trusted; read_row interns
 short texts and rows share their table's field names, so a task's result holds each
-term and each name once). What the cache stores is plain marshal data instead, never trusted: the parent decodes
-and checks an entry, and reads the file again when the entry describes no record. Records
-are merged in the order of the files, so they, and every check after them, come out the
-same whatever the number of workers.
+term and each name once). What the cache stores is plain marshal data instead, never trusted:
+the worker that looks an entry up decodes and checks it, reads the file again when it
+describes no record and replaces it, and sends the parent the record it decoded as it sends
+one it read (the parent's time is the run's critical path: decoding every entry there cost
+it more than the workers' parse of the same files spread over the cores). Records are
+merged in the order of the files, so they, and every check after them, come out the same
+whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -269,24 +272,22 @@ def decode(
     return record
 
 
-# One result per file: either the record read now (and None), or the payload the cache held
-# for it and the file's bytes, which decoding it needs; then the SHA-256 of the bytes read
-# (None when there was no cache to key, or nothing was read). Per task, where the entries
-# it wrote to the cache are, and whether the rows of the records it read pass every check
-# Pandera makes of one value (table_proof.values_clean; True when it was not asked).
-Result = tuple[bytes | None, Record | bytes, bytes | None]
+# One result per file: the record read or decoded, and the SHA-256 of the bytes read (None
+# when there was no cache to key, or nothing was read). Per task, where the entries it wrote
+# to the cache are, and whether the rows of its records pass every check Pandera makes of
+# one value (table_proof.values_clean; True when it was not asked).
+Result = tuple[Record, bytes | None]
 Done = tuple[list[Result], dict[str, Location], bool]
 
 
 @dataclass
 class Proof:
-    """What read_files tells the table layer: whether the rows the workers read certainly
-    pass every check Pandera makes of one value (each worker proves its own, on both
-    cores), and the records whose rows no worker proved (decoded from the cache, or read
-    again here). rows: the caller gathers each table's rows there as records arrive."""
+    """What read_files tells the table layer: whether the rows of every record read certainly
+    pass every check Pandera makes of one value (each task proves its own records, whether
+    it read or decoded them, on both cores). rows: the caller gathers each table's rows
+    there as records arrive."""
 
     clean: bool = True
-    pending: list[Record] = field(default_factory=list)
     rows: dict[str, list[Row]] = field(default_factory=dict)  # every row, by table (the caller's)
 
 
@@ -320,26 +321,32 @@ def _work(
     for entry in entries:
         raw = _raw(entry, max_bytes)
         if isinstance(raw, Record):  # unreadable: the record says why
-            out.append((None, raw, None))
+            out.append((raw, None))
             read.append(raw)
             continue
         if cache is None:
             record = _read(entry, raw, schema, max_bytes)
-            out.append((None, record, None))
+            out.append((record, None))
             read.append(record)
             continue
         sha256 = hashlib.sha256(raw).digest()
         key = _key_of(cache, entry, sha256, max_bytes)
         payload = cache.lookup(key)
+        found = None
         if payload is not None:
-            out.append((raw, payload, sha256))
-            continue
-        record = _read(entry, raw, schema, max_bytes)
-        payload = encode(record, columns)
-        if payload is not None:
-            new.append((key, payload))
-        out.append((None, record, sha256))  # its bytes are a payload's only: not sent back
-        read.append(record)
+            try:
+                found = decode(entry, payload, raw, columns)
+            except (ValueError, KeyError, TypeError, IndexError, EOFError):
+                # An entry that passed its checksum but describes no record (written by
+                # something else): never trusted; the file is read again, the entry replaced.
+                found = None
+        if found is None:
+            found = _read(entry, raw, schema, max_bytes)
+            payload = encode(found, columns)
+            if payload is not None:
+                new.append((key, payload))
+        out.append((found, sha256))
+        read.append(found)
     proved = not prove or _values_clean(read, schema)
     return out, cache.write_pack(new) if cache is not None else {}, proved
 
@@ -411,15 +418,13 @@ def read_files(
     in order, as soon as it is read: work on one record alone is done there while the
     workers still read, instead of after them. digests, with a cache, receives the SHA-256
     of the bytes read of every file that could be read, by rel (what a cold run's scan
-    needs, so that no file is hashed twice). proof: the workers prove the rows they read
-    (see Proof) and what they did not is listed there."""
+    needs, so that no file is hashed twice). proof: each task proves the rows of the
+    records it read or decoded, and says whether they are clean there (see Proof)."""
     # Every record read stays alive until the end of the run: the collector's passes over
     # them find nothing to free, so pause it, and freeze what was read afterwards.
     with collector.paused(freeze=True):
         records: list[Record] = []
-        columns = columns_of(schema)
         added: dict[str, Location] = {}
-        rebuilt: list[tuple[str, bytes]] = []
         prove = proof is not None
         chunks = _results(files, schema, max_bytes, jobs, cache, meanwhile, prove)
         for part, (results, wrote, proved) in chunks:
@@ -427,30 +432,15 @@ def read_files(
             if proof is not None and not proved:
                 proof.clean = False
             start = len(records)
-            for entry, (raw, result, sha256) in zip(part, results, strict=True):
+            for entry, (record, sha256) in zip(part, results, strict=True):
                 if digests is not None and sha256 is not None:
                     digests[entry.rel] = sha256
-                if isinstance(result, Record):
-                    if result.where is not None:
-                        result.where = entry.where  # one text shared with the file list
-                    records.append(result)
-                    continue
-                try:
-                    record = decode(entry, result, raw, columns)
-                except (ValueError, KeyError, TypeError, IndexError, EOFError):
-                    # An entry that passed its checksum but describes no record (written by
-                    # something else): never trust it; read the file again, replace the entry.
-                    record = read_file(entry, schema, max_bytes)
-                    payload = encode(record, columns)
-                    if cache is not None and sha256 is not None and payload is not None:
-                        rebuilt.append((_key_of(cache, entry, sha256, max_bytes), payload))
+                if record.where is not None:
+                    record.where = entry.where  # one text shared with the file list
                 records.append(record)
-                if proof is not None:  # no worker proved its rows
-                    proof.pending.append(record)
             if each is not None:
                 for record in records[start:]:
                     each(record)
         if cache is not None:
-            added.update(cache.write_pack(rebuilt))
             cache.commit(added)
         return records
