@@ -166,3 +166,9 @@ def test_dates_before_1970_and_big_numbers_in_the_sheet() -> None:
     ids = [INT64_MAX, 10**16, 10**16 - 1, -(10**16) + 1, -(10**16), 0]
     new, _, old, _ = _sheets(EVENTS, [row] + [{**row, "geonames_id": i} for i in ids])
     assert new == old
+    # A column whose numbers all have fewer than 17 digits, some past 2**53: .16G writes the
+    # float each becomes (9007199254740993 as 9007199254740992), not its digits.
+    row["geonames_id"] = 1
+    ids = [2**53, 2**53 + 1, -(2**53), -(2**53) - 1, 2**53 - 1, 10**16 - 1]
+    new, _, old, _ = _sheets(EVENTS, [{**row, "geonames_id": i} for i in ids])
+    assert new == old

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import LIST_DELIMITER, TYPES
-from eventledger.publish.children import end, launch
+from eventledger.publish.children import arrow_gives_memory_back, end, launch
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -225,7 +225,9 @@ _NEEDS_WORK_RE2 = (
     "|_x[0-9a-fA-F]{4}_"
 )
 _DAY_ZERO = (dt.date(1970, 1, 1) - _EPOCH).days  # Arrow's day 0 in Excel's day numbers
-_WHOLE = 10**16  # a whole number below this in size is its own digits in the .16G format
+# A whole number of at most this size is its own digits in the .16G format: .16G makes a float
+# of it first, exact up to 2**53 (9007199254740993 is written 9007199254740992, as before).
+_WHOLE = 2**53
 
 
 def _write_rows(
@@ -271,12 +273,12 @@ def _joined(*parts: Any) -> pa.Array:
 
 
 def _numbers(values: pa.Array) -> pa.Array:
-    """Each number as f"{value:.16G}" writes it: a whole number of fewer than 17 digits is its
-    own digits, which Arrow writes; any other is formatted here."""
+    """Each number as f"{value:.16G}" writes it: a whole number a float holds exactly (up to
+    2**53 in size) is its own digits, which Arrow writes; any other is formatted here."""
     if pa.types.is_integer(values.type):
         # (the least and the most, not abs(), which wraps the least int64 to itself)
         least, most = (bound.as_py() for bound in pc.min_max(values).values())
-        if least is None or (-_WHOLE < least and most < _WHOLE):  # noqa: SIM300 - a range
+        if least is None or (-_WHOLE <= least and most <= _WHOLE):  # noqa: SIM300 - a range
             return values.cast(pa.string())
     return pa.array([None if v is None else f"{v:.16G}" for v in values.to_pylist()], pa.string())
 
@@ -608,6 +610,7 @@ def workbook_bytes(
 def main() -> None:
     import pyarrow.parquet  # noqa: F401 - loaded while the build writes its tables
 
+    arrow_gives_memory_back()
     sent = sys.stdin.buffer.read()
     if not sent:
         return  # the build ended before its tables were written
