@@ -245,6 +245,13 @@ WRONG_SHAPES: dict[str, Callable[[tuple[Any, ...], str], Any]] = {
         ),
         *d[5:],
     ),
+    "a date past the last day": lambda d, rel: (
+        *d[:4],
+        tuple(
+            (t, p, i, tuple((2**70,) if type(x) is tuple else x for x in v)) for t, p, i, v in d[4]
+        ),
+        *d[5:],
+    ),
     "a field path of floats": lambda d, rel: (*d[:6], ((1.5,),)),
     "an issue of another file": lambda d, rel: (
         *d[:5],

@@ -227,8 +227,9 @@ def decode(
     raw: bytes | None,
     columns: Columns,
 ) -> Record:
-    """The record encode() described. Raises ValueError, KeyError, TypeError, IndexError or
-    EOFError on a payload that does not describe one (a damaged or foreign cache entry)."""
+    """The record encode() described. Raises ValueError, KeyError, TypeError, IndexError,
+    OverflowError or EOFError on a payload that does not describe one (a damaged or foreign
+    cache entry: a date's day number past what a date holds raises OverflowError)."""
     data = marshal.loads(payload)  # noqa: S302  # plain data only: checked below, never run
     if type(data) is not tuple or len(data) != 7:
         raise ValueError("not a record")
@@ -336,7 +337,7 @@ def _work(
         if payload is not None:
             try:
                 found = decode(entry, payload, raw, columns)
-            except (ValueError, KeyError, TypeError, IndexError, EOFError):
+            except (ValueError, KeyError, TypeError, IndexError, OverflowError, EOFError):
                 # An entry that passed its checksum but describes no record (written by
                 # something else): never trusted; the file is read again, the entry replaced.
                 found = None
