@@ -263,7 +263,9 @@ def _fill_checked(
     db.execute("COMMIT")
     broken = db.execute("PRAGMA foreign_key_check").fetchall()
     if broken:
-        raise ValueError(f"rows whose foreign keys do not resolve: {broken[:5]}")
+        # As an insert refused them before: a sqlite3.Error, which the build reports, not a
+        # traceback. Checked records cannot get here (the checks resolve every key).
+        raise sqlite3.IntegrityError(f"rows whose foreign keys do not resolve: {broken[:5]}")
 
 
 # What a file written by SQLite holds in its header and a serialized in-memory database does
