@@ -30,13 +30,8 @@ CellWriter = tuple[str, Callable[[Any, str], str], str]  # field name, to_cell, 
 
 def cell_writers(spec: TableSpec) -> list[CellWriter]:
     """What cell() looks up per value, looked up once per table: a table of 100k events has
-    millions of cells, and csv_bytes and the manifest make each of them."""
+    millions of cells, and the manifest makes each of them."""
     return [(f.name, TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER) for f in spec.fields]
-
-
-def row_cells(writers: Sequence[CellWriter], row: Row) -> list[str]:
-    """The cells of row in the order of writers: cell() of each of its fields."""
-    return ["" if (v := row[n]) is None else to_cell(v, d) for n, to_cell, d in writers]
 
 
 def table_columns(spec: TableSpec, rows: Sequence[Row]) -> list[list[Any]]:
