@@ -5,6 +5,7 @@ entry changes nothing."""
 from __future__ import annotations
 
 import io
+import multiprocessing
 import shutil
 import subprocess
 import zipfile
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from casekit import CASES, PROJECT, copy_corpus, make_repository
+from eventledger.check.checker import load_dataset
 from eventledger.read.cache import FOLDER, Cache
+from eventledger.read.repository import Repository
 from releasekit import make_release_repository
 
 EXE = PROJECT / ".venv" / "bin" / "eventledger"
@@ -135,3 +138,23 @@ def test_rows_proved_where_they_were_read_or_from_the_cache_tell_what_pandera_te
     serial = validate(root, "--jobs", "1", "--no-cache")
     assert "duplicate-id" in serial[1]
     assert validate(root, "--jobs", "2") == serial
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_callers_own_work_is_done_once_while_the_workers_read(
+    tmp_path: Path, jobs: int
+) -> None:
+    """A build has pyarrow import pandas (parquet.get_ready) while the workers read, so
+    that it does not come later with the second core idle: meanwhile is called once, with
+    every worker started and holding its tasks; without workers, before the reading."""
+    root = copy_corpus(tmp_path)
+    seen: list[int] = []
+
+    def meanwhile() -> None:
+        seen.append(len(multiprocessing.active_children()))
+
+    alone = load_dataset(Repository(root), jobs=1)
+    dataset = load_dataset(Repository(root), jobs=jobs, meanwhile=meanwhile)
+    assert seen == [jobs if jobs > 1 else 0]
+    assert [r.where for r in dataset.records] == [r.where for r in alone.records]
+    assert dataset.issues == alone.issues

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -69,11 +69,25 @@ class KnownIds:
 
 
 def load_dataset(
-    repository: Repository, *, max_bytes: int = MAX_BYTES, jobs: int = 1, cache: Cache | None = None
+    repository: Repository,
+    *,
+    max_bytes: int = MAX_BYTES,
+    jobs: int = 1,
+    cache: Cache | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Dataset:
-    """Read and check every record of the repository (reading files in jobs processes)."""
+    """Read and check every record of the repository (reading files in jobs processes;
+    meanwhile as read_files calls it)."""
     files, stray = repository.discover()
-    return check_files(repository, files, stray, max_bytes=max_bytes, jobs=jobs, cache=cache)
+    return check_files(
+        repository,
+        files,
+        stray,
+        max_bytes=max_bytes,
+        jobs=jobs,
+        cache=cache,
+        meanwhile=meanwhile,
+    )
 
 
 def check_files(
@@ -87,6 +101,7 @@ def check_files(
     cache: Cache | None = None,
     summaries: bool = False,
     digests: dict[str, bytes] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Dataset:
     """Read and check the given record files.
 
@@ -95,7 +110,8 @@ def check_files(
     references resolve against the ids the file names give, and the texts of cited
     sources that are not among the files are read without checking their records.
     summaries: work out each record's own facts for check/summary.py (layers.own) while
-    the records are read. digests: receives each file's SHA-256 (read_files).
+    the records are read. digests: receives each file's SHA-256 (read_files). meanwhile:
+    work of the caller's own, done while worker processes read (see read_files).
     """
     schema = load_schema(repository.schema_dir)
     keys: list[tuple[object, ...] | None] = []
@@ -134,6 +150,7 @@ def check_files(
         each=collect,
         digests=digests,
         proof=proof,
+        meanwhile=meanwhile,
     )
     extra: list[Issue] = [stray_issue(s, schema.model) for s in stray]
     source_kind = schema.model.kind_of_table(SOURCE_TABLE).name

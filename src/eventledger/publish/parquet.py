@@ -38,6 +38,14 @@ def _array(field: pa.Field, values: list[Any]) -> pa.Array:
     return pa.array(values, field.type)
 
 
+def get_ready() -> None:
+    """Have pyarrow import pandas now: it does so the first time it converts a Python list
+    (to ask whether the list is a pandas object), a second and a half of the build's
+    process that would otherwise come at its first table, with the second core idle. The
+    build calls this while worker processes read the records."""
+    pa.array([], pa.int32())
+
+
 def parquet_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
     """Deterministic Parquet: fixed codec and level, one row group, no wall-clock metadata."""
     return columns_parquet_bytes(spec, table_columns(spec, rows))

@@ -62,7 +62,7 @@ from eventledger.publish.manifest import (
     retired_ids,
     same_content,
 )
-from eventledger.publish.parquet import columns_parquet_bytes
+from eventledger.publish.parquet import columns_parquet_bytes, get_ready
 from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import write_sqlite
@@ -276,7 +276,7 @@ def check_records(
 ) -> Dataset:
     """Every record, checked (read in jobs processes); an error anywhere stops the release."""
     progress("checking records")
-    dataset = load_dataset(repository, jobs=jobs, cache=cache)
+    dataset = load_dataset(repository, jobs=jobs, cache=cache, meanwhile=get_ready)
     errors = dataset.issues.errors
     if errors:
         raise ReleaseError(
