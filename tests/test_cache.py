@@ -8,6 +8,8 @@ import hashlib
 import marshal
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -440,3 +442,70 @@ def test_a_state_of_summaries_that_is_no_state_is_never_trusted(tmp_path: Path, 
     else:
         assert (cached.exit_code, cached.output) == (cold.exit_code, cold.output)
         assert "unknown-actor" in cold.output
+
+
+def _validate(root: Path) -> subprocess.CompletedProcess[str]:
+    # A process of its own with a timeout: a FIFO opened without O_NONBLOCK waits for ever.
+    return subprocess.run(
+        [sys.executable, "-m", "eventledger", "validate", "--root", str(root), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _edit_a_record(root: Path) -> None:
+    """So that the next run writes entries, and counts them in the ledger."""
+    record = sorted((root / "events").rglob("*.yaml"))[0]
+    record.write_bytes(record.read_bytes() + b"# edited\n")
+
+
+@pytest.mark.parametrize("instead", ["FIFO", "folder", "link"])
+def test_a_ledger_that_is_no_file_is_ignored_and_written_afresh(
+    tmp_path: Path, instead: str
+) -> None:
+    root = tmp_path / "repo"
+    make_repository(root)
+    place_valid_cases(root)
+    first = _validate(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    ledger = root / FOLDER / "ledger"
+    assert ledger.is_file()
+    ledger.unlink()
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not the cache's\n")
+    if instead == "FIFO":
+        os.mkfifo(ledger)
+    elif instead == "folder":
+        ledger.mkdir()
+    else:
+        ledger.symlink_to(outside)
+    _edit_a_record(root)
+    again = _validate(root)
+    assert (again.returncode, again.stdout) == (first.returncode, first.stdout), again.stderr
+    assert "Traceback" not in again.stderr
+    assert ledger.is_file() and not ledger.is_symlink()  # a ledger again, for the next run
+    assert int(ledger.read_bytes()) > 0
+    assert outside.read_bytes() == b"not the cache's\n"  # the link was never followed
+
+
+def test_a_cache_whose_files_are_fifos_is_rebuilt_without_blocking(tmp_path: Path) -> None:
+    """What a warm run trusts to skip reading files (the walk's snapshot, the run's outcome,
+    the pack index, the packs) and the ledger, each a FIFO: nothing opened blocks."""
+    root = tmp_path / "repo"
+    make_repository(root)
+    place_valid_cases(root)
+    first = _validate(root)
+    assert first.returncode == 0, first.stdout + first.stderr
+    replaced = [p for p in (root / FOLDER).rglob("*") if p.is_file() and p.name != ".gitignore"]
+    assert {"ledger", "packs", "entries"} <= {
+        p.relative_to(root / FOLDER).parts[0] for p in replaced
+    }
+    for path in replaced:
+        path.unlink()
+        os.mkfifo(path)
+    again = _validate(root)
+    assert (again.returncode, again.stdout) == (first.returncode, first.stdout), again.stderr
+    assert "Traceback" not in again.stderr
+    assert (root / FOLDER / "ledger").is_file()

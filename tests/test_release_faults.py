@@ -219,6 +219,43 @@ def test_stale_temporary_folders_are_cleaned(repo: Path, reference: dict[str, st
     assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
 
 
+def test_a_zip_that_does_not_hold_the_folder_is_written_afresh(
+    repo: Path, reference: dict[str, str]
+) -> None:
+    """A build killed after renaming its folder into place and before replacing the zip
+    leaves the new folder beside an earlier build's zip: the next build finds the folder
+    unchanged and must not keep that zip, nor one cut short."""
+    archive = repo / "build" / f"{NAME}-{VERSION}.zip"
+    event = repo / "events" / "2019" / "2019-04-26-kim-cold-departure.yaml"
+    event.write_text(event.read_text().replace("as Kim leaves", "as Kim departs"))
+    assert cli(repo, "build").returncode == 0
+    earlier = archive.read_bytes()  # an earlier build's, from other records
+    git(repo, "checkout", "-q", "--", event.relative_to(repo).as_posix())
+    assert cli(repo, "build").returncode == 0
+    assert digests(repo / "build") == reference
+    fresh = (
+        f"wrote build/{NAME}-{VERSION}.zip afresh: it did not hold the files of build/{VERSION}/"
+    )
+
+    archive.write_bytes(earlier)
+    done = cli(repo, "build")
+    assert done.returncode == 0, done.stderr
+    assert fresh in done.stderr and "nothing changed" in done.stdout + done.stderr
+    assert digests(repo / "build") == reference
+
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])  # cut short
+    done = cli(repo, "build")
+    assert done.returncode == 0, done.stderr
+    assert fresh in done.stderr
+    assert digests(repo / "build") == reference
+
+    kept = archive.stat()
+    done = cli(repo, "build")  # a zip that holds the folder is left as it is
+    assert done.returncode == 0 and fresh not in done.stderr, done.stderr
+    assert (archive.stat().st_ino, archive.stat().st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
+
+
 def test_name_that_leaves_build_writes_nothing(repo: Path) -> None:
     package = json.loads((repo / "datapackage.json").read_text())
     package["name"] = "../../../x"

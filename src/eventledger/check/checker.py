@@ -46,9 +46,6 @@ class Dataset:
     issues: IssueList = field(default_factory=IssueList)
     layers: Layers | None = None
 
-    def by_kind(self, kind: str) -> list[Record]:
-        return [r for r in self.records if r.kind == kind]
-
 
 @dataclass(frozen=True)
 class KnownIds:

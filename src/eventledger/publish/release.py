@@ -69,6 +69,7 @@ from eventledger.publish.site.sqlite import write_sqlite
 from eventledger.publish.spreadsheet import WorkbookAside
 from eventledger.publish.tables_check import TablesCheck
 from eventledger.publish.verify import SUMS, safe_relative, verify
+from eventledger.publish.zip_match import zip_holds
 from eventledger.publish.zip_stream import StreamedZip
 from eventledger.read.cache import Cache
 from eventledger.read.repository import Repository
@@ -790,7 +791,9 @@ def _unchanged(
     progress: Progress,
 ) -> BuildResult:
     """build/<version>/ holds these very files by their checksums: check them (they may have
-    been touched since) rather than repeat the old success, and put back a missing zip."""
+    been touched since) rather than repeat the old success, and put back a zip that is
+    missing or does not hold exactly those files (a build killed after renaming its folder
+    into place, before replacing the zip, leaves the zip of an earlier build)."""
     result.status = "unchanged"
     damaged = verify(folder)
     if damaged:
@@ -800,7 +803,8 @@ def _unchanged(
             f"{repository.rel(folder)} and build again",
             damaged,
         )
-    if not archive.exists():
+    missing = not os.path.lexists(archive)
+    if missing or not zip_holds(archive, f"{target.name}-{target.version}", out.known):
         tmp = archive.parent / f".{archive.name}.tmp"  # under the lock: no other build owns it
         tmp.unlink(missing_ok=True)
         try:
@@ -808,7 +812,13 @@ def _unchanged(
             tmp.replace(archive)
         finally:
             tmp.unlink(missing_ok=True)
-        progress(f"wrote the missing {repository.rel(archive)}")
+        if missing:
+            progress(f"wrote the missing {repository.rel(archive)}")
+        else:
+            progress(
+                f"wrote {repository.rel(archive)} afresh: it did not hold the files of "
+                f"{repository.rel(folder)}/"
+            )
     progress(f"nothing changed: {repository.rel(folder)}/ already holds this build")
     return result
 

@@ -601,12 +601,6 @@ class WorkbookAside:
                 shutil.rmtree(left, ignore_errors=True)
 
 
-def workbook_bytes(
-    schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
-) -> bytes:
-    return spreadsheet(schema, rows, created).data
-
-
 def main() -> None:
     import pyarrow.parquet  # noqa: F401 - loaded while the build writes its tables
 

@@ -39,6 +39,7 @@ import marshal
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -47,6 +48,7 @@ from typing import IO
 import eventledger
 from eventledger.atomic import write_atomically
 from eventledger.git import GitMissing, git
+from eventledger.read.repository import FileTooLarge, open_regular, read_regular
 
 BUILD = "build"
 FOLDER = f"{BUILD}/cache"
@@ -59,6 +61,7 @@ DIGEST = 32  # bytes of a SHA-256
 # one whole set with room to spare, or the old set and most of a new one while the stale
 # one (another code or schema) ages out.
 DEFAULT_LIMIT = 4 << 30
+LEDGER_BYTES = 20  # the ledger's width: every count is written with as many digits
 
 
 @functools.cache
@@ -182,9 +185,10 @@ class Cache:
     def get(self, key: str) -> bytes | None:
         """The payload stored under key, or None when there is none or it fails its checksum."""
         try:
-            with open(self._path(key), "rb") as handle:
-                blob = handle.read()
-        except OSError:
+            # Never open()ed: a FIFO in an entry's place would block the run, and a link
+            # would be followed out of the folder.
+            blob = read_regular(self._path(key))
+        except OSError:  # NotRegularFile too
             return None
         return self._payload(key, blob)
 
@@ -251,7 +255,8 @@ class Cache:
         try:
             handle = self._packs.get(name)
             if handle is None:
-                handle = self._packs[name] = open(self.folder / "packs" / name, "rb")  # noqa: SIM115
+                fd, _ = open_regular(self.folder / "packs" / name)  # as get: no FIFO, no link
+                handle = self._packs[name] = os.fdopen(fd, "rb")
             blob = os.pread(handle.fileno(), length, offset)
         except OSError:
             return None
@@ -290,23 +295,14 @@ class Cache:
             return
         ledger = self.folder / "ledger"
         try:
-            total = int(ledger.read_text(encoding="ascii")) + written
-        except (OSError, ValueError):
+            # A ledger holds 20 digits; a link, a FIFO, a folder or anything larger in its
+            # place is no ledger: what is there is counted and the ledger written afresh.
+            total = int(read_regular(ledger, limit=LEDGER_BYTES)) + written
+        except (OSError, ValueError, FileTooLarge):
             total = self._size()  # no ledger yet, or a damaged one: count what is there
         if total > self.limit:
             total = self._evict()
-        # Overwritten in place, not written aside and renamed: on a busy disk a rename over a
-        # file waited for the data written before it (0.37 s, twice in a run after 10 edits
-        # at 100k). Every write is the same width, so none leaves another's tail; a ledger
-        # that a crash cut reads as damaged and is counted again, and one that concurrent
-        # runs both wrote is off by a run's bytes, which only moves when eviction starts.
-        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-        with contextlib.suppress(OSError):
-            fd = os.open(ledger, flags, 0o644)
-            try:
-                os.pwrite(fd, f"{total:020d}".encode(), 0)
-            finally:
-                os.close(fd)
+        _write_ledger(ledger, f"{total:0{LEDGER_BYTES}d}".encode())
 
     def _entries(self) -> list[tuple[float, int, Path]]:
         found = []
@@ -337,3 +333,35 @@ class Cache:
                 gone.add(path.name)
         self.index = {k: v for k, v in self.index.items() if v[0] not in gone}
         return total
+
+
+def _write_ledger(ledger: Path, data: bytes) -> None:
+    """Write the ledger over the old one in place; replace whatever else is in its place."""
+    # Overwritten in place, not written aside and renamed: on a busy disk a rename over a
+    # file waited for the data written before it (0.37 s, twice in a run after 10 edits
+    # at 100k). Every write is the same width, so none leaves another's tail; a ledger
+    # that a crash cut reads as damaged and is counted again, and one that concurrent
+    # runs both wrote is off by a run's bytes, which only moves when eviction starts.
+    # O_NONBLOCK: opening a FIFO to write waits for a reader, for ever.
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(ledger, flags, 0o644)
+    except OSError:
+        fd = -1  # a link (ELOOP), a folder (EISDIR), a FIFO nobody reads (ENXIO), ...
+    if fd >= 0:
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                with contextlib.suppress(OSError):
+                    os.pwrite(fd, data, 0)
+                return
+        finally:
+            os.close(fd)
+    # Not a regular file: removed (the link itself, never what it points to) and written
+    # afresh, so that the next run finds a ledger again instead of counting every entry.
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(ledger).st_mode):
+            os.rmdir(ledger)  # only an empty one: what a folder holds is not the cache's
+        else:
+            os.unlink(ledger)
+    with contextlib.suppress(OSError):
+        write_atomically(ledger, data, durable=False)
