@@ -8,12 +8,15 @@ import datetime as dt
 import hashlib
 import io
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from eventledger.publish import release
+from eventledger.publish import release, zip_stream
 from eventledger.publish.archive import ChangedOnDisk, zip_folder
 from eventledger.publish.aside import AsideFolder
 from eventledger.publish.release import ReleaseError, build
@@ -149,8 +152,6 @@ def test_a_write_that_fails_in_the_child_leaves_no_zipfile_to_finish_later(
     import gc
     import sys
 
-    from eventledger.publish import zip_stream
-
     folder = tmp_path / "pkg"
     folder.mkdir()
     digests = _write(folder)
@@ -158,6 +159,8 @@ def test_a_write_that_fails_in_the_child_leaves_no_zipfile_to_finish_later(
     def no_room(*args: object, **kwargs: object) -> zipfile.ZipInfo:
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    # Every file through zipfile's writer, which is what holds the scratch.
+    monkeypatch.setattr(zip_stream, "small_member", lambda *args: None)
     monkeypatch.setattr(zip_stream, "add_member", no_room)
     unraisable: list[object] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
@@ -173,4 +176,130 @@ def test_a_write_that_fails_in_the_child_leaves_no_zipfile_to_finish_later(
         zip_stream._stream(header, lines)
     gc.collect()
     assert unraisable == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+
+
+def _zipfile_bytes(files: dict[str, bytes], prefix: str) -> bytes:
+    """The release zip of files as zipfile's own writer makes it, whole file by whole file:
+    what both of the build's zip writers must give, byte for byte."""
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as zf:
+        for rel in sorted(files, key=lambda rel: f"{prefix}/{rel}"):
+            info = zipfile.ZipInfo(f"{prefix}/{rel}", date_time=CREATED.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, files[rel], compresslevel=1)
+    return sink.getvalue()
+
+
+def _streamed(
+    folder: Path, out: Path, files: dict[str, bytes], digests: dict[str, str]
+) -> dict[str, object] | None:
+    """The zip child's work on these files, in this process: its answer; the zip at out."""
+    header = {
+        "folder": str(folder),
+        "prefix": "pkg-1.0.0",
+        "created": CREATED.isoformat(),
+        "zip": str(out),
+        "scratch": str(out.with_name(out.name + ".part")),
+    }
+    lines = [f"{digests[rel]} {rel}\n".encode() for rel in files] + [b"\n"]
+    return zip_stream._stream(header, lines)
+
+
+def _both_zips_are_zipfiles(folder: Path, out: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    expected = _zipfile_bytes(files, "pkg-1.0.0")
+    assert _streamed(folder, out, files, digests) == {"ok": True}
+    assert out.read_bytes() == expected
+    folded = io.BytesIO()
+    zip_folder(folder, files, "pkg-1.0.0", CREATED, folded, digests)
+    assert folded.getvalue() == expected
+
+
+_NAME = st.text(alphabet="abcxyz-_ éü名字", min_size=1, max_size=12)
+_DATA = st.one_of(
+    st.binary(max_size=3000),  # mostly incompressible
+    st.builds(lambda text, times: text.encode() * times, st.text(max_size=40), st.integers(0, 500)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.tuples(st.sampled_from(["", "site/", "site/ü/"]), _NAME), _DATA, max_size=8)
+)
+def test_the_streamed_zip_is_zipfiles_own_bytes_for_any_small_files(
+    files: dict[tuple[str, str], bytes],
+) -> None:
+    named = {f"{folder}{name}.html": data for (folder, name), data in files.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        _both_zips_are_zipfiles(Path(tmp) / "pkg", Path(tmp) / "pkg.zip", named)
+
+
+# Either side of the largest file read whole, and of the chunks zipfile's writer is fed.
+_EDGE = 1 << 20
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, _EDGE - 1, _EDGE, _EDGE + 1, 2 * _EDGE, 2 * _EDGE + 1, 3 * _EDGE + 12345]
+)
+def test_the_streamed_zip_is_zipfiles_own_bytes_around_the_chunk_size(
+    tmp_path: Path, size: int
+) -> None:
+    noise = hashlib.shake_256(b"%d" % size).digest(size)  # does not deflate
+    files = {
+        "noise.bin": noise,
+        "text.csv": (b"event,2026-11-22,kim\n" * (size // 20 + 1))[:size],
+        "site/é.html": b"<p>x</p>",
+    }
+    _both_zips_are_zipfiles(tmp_path / "pkg", tmp_path / "pkg.zip", files)
+
+
+def test_the_streamed_zip_of_many_files_is_zipfiles_own_bytes(tmp_path: Path) -> None:
+    files = {
+        f"site/events/{n:05d}.html": b"<p>event %d</p>" % n * (n * 7919 % 600 + 1)
+        for n in range(1500)
+    }
+    _both_zips_are_zipfiles(tmp_path / "pkg", tmp_path / "pkg.zip", files)
+    with zipfile.ZipFile(tmp_path / "pkg.zip") as zf:
+        assert zf.testzip() is None
+
+
+def test_a_file_whose_size_fstat_does_not_tell_is_read_through_zipfile(tmp_path: Path) -> None:
+    """/proc's files say they are empty and are not: the whole read sees one byte more than
+    fstat told and leaves the file to zipfile's writer, which reads all there is."""
+    data = Path("/proc/version").read_bytes()
+    assert data
+    answer = _streamed(
+        Path("/proc"),
+        tmp_path / "pkg.zip",
+        {"version": data},
+        {"version": hashlib.sha256(data).hexdigest()},
+    )
+    assert answer == {"ok": True}
+    assert (tmp_path / "pkg.zip").read_bytes() == _zipfile_bytes({"version": data}, "pkg-1.0.0")
+
+
+@pytest.mark.parametrize(
+    ("hashed", "on_disk"),
+    [(b"x", b""), (b"<p>a</p>", b"<p>b</p>"), (b"e" * 3 * _EDGE, b"f" * 3 * _EDGE)],
+)
+def test_a_file_rewritten_after_it_was_hashed_is_refused(
+    tmp_path: Path, hashed: bytes, on_disk: bytes
+) -> None:
+    """Emptied, or the same size with other bytes: only the digest tells, for a page read
+    whole as for a large table streamed through zipfile."""
+    folder = tmp_path / "pkg"
+    files = {"a.html": b"<p>a</p>", "data/events.csv": on_disk, "z.html": b"<p>z</p>"}
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    digests = {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    digests["data/events.csv"] = hashlib.sha256(hashed).hexdigest()
+    answer = _streamed(folder, tmp_path / "pkg.zip", files, digests)
+    assert answer == {"changed": "data/events.csv"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]

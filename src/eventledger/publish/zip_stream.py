@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from eventledger.publish.archive import ChangedOnDisk, add_member
+from eventledger.publish.archive import ChangedOnDisk, add_member, small_member
 from eventledger.publish.children import end, launch
 
 _FLAGS = os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
@@ -139,7 +139,7 @@ def _assemble(
 
 def _stream(header: dict[str, str], lines: Iterable[bytes]) -> dict[str, object] | None:
     """Zip each file as its line comes; None when the lines end before the empty one."""
-    folder = Path(header["folder"])
+    folder = str(header["folder"])
     prefix = str(header["prefix"])
     created = dt.datetime.fromisoformat(header["created"])
     scratch = os.open(header["scratch"], os.O_RDWR | _FLAGS, 0o600)
@@ -156,11 +156,21 @@ def _stream(header: dict[str, str], lines: Iterable[bytes]) -> dict[str, object]
                         break
                     digest, rel = text.split(" ", 1)
                     try:
-                        info = add_member(zf, folder, rel, prefix, created, digest)
+                        small = small_member(folder, rel, prefix, created, digest)
+                        if small is None:
+                            info = add_member(zf, Path(folder), rel, prefix, created, digest)
+                            start = info.header_offset
+                        else:
+                            # Where zipfile would write it: its next member starts at
+                            # start_dir, which is where the handle stands.
+                            info, member = small
+                            start = info.header_offset = zf.start_dir
+                            handle.write(member)
+                            zf.start_dir = start + len(member)
                     except ChangedOnDisk:
                         answer = {"changed": rel}
                         break
-                    members[info.filename] = (info, info.header_offset, zf.start_dir)
+                    members[info.filename] = (info, start, zf.start_dir)
             finally:
                 # Let go of the scratch without a central directory (none reads it), also
                 # when a write failed: a ZipFile left holding it would try to finish it when
