@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from itertools import chain
 from operator import itemgetter
@@ -25,15 +25,6 @@ def cell(spec: FieldSpec, value: Any) -> str:
     return TYPES[spec.type].to_cell(value, spec.delimiter or LIST_DELIMITER)
 
 
-CellWriter = tuple[str, Callable[[Any, str], str], str]  # field name, to_cell, delimiter
-
-
-def cell_writers(spec: TableSpec) -> list[CellWriter]:
-    """What cell() looks up per value, looked up once per table: a table of 100k events has
-    millions of cells, and the manifest makes each of them."""
-    return [(f.name, TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER) for f in spec.fields]
-
-
 def table_columns(spec: TableSpec, rows: Sequence[Row]) -> list[list[Any]]:
     """Each field's values down the rows, in the schema's order: taken once per table, the
     one form both the CSV and the Parquet copy are made from (a column at a time, in C)."""
@@ -48,12 +39,13 @@ _WRITTEN_AS_IS: dict[str, type] = {"string": str, "integer": int, "number": floa
 _NONE = type(None)
 
 
-def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
-    """values in a form csv.writer writes as cell(spec, value) each: the values themselves
-    where it would make the same text (no call per cell), else the cells."""
-    as_is = _WRITTEN_AS_IS.get(spec.type)
-    if as_is is not None and set(map(type, values)) <= {as_is, _NONE}:
-        return values
+def column_cells(spec: FieldSpec, values: list[Any]) -> list[str]:
+    """cell(spec, value) of each value, made a column at a time: a table of 100k events has
+    millions of cells, and the manifest hashes each of them. A column whose values are all of
+    its type's plain Python type is made by one C loop (str() writes them as cell() does)."""
+    plain = _WRITTEN_AS_IS.get(spec.type)
+    if plain is not None and set(map(type, values)) <= {plain}:
+        return values if plain is str else list(map(str, values))
     delimiter = spec.delimiter or LIST_DELIMITER
     if spec.type == "list":
         join = delimiter.join
@@ -62,11 +54,13 @@ def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
     return ["" if v is None else to_cell(v, delimiter) for v in values]
 
 
-def parse_cell(spec: FieldSpec, text: str) -> Any:
-    """The inverse of cell(): an empty cell is null, or the empty list in a list column."""
-    if text == "":
-        return [] if spec.type == "list" else None
-    return TYPES[spec.type].from_cell(text, spec.delimiter or LIST_DELIMITER)
+def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
+    """values in a form csv.writer writes as cell(spec, value) each: the values themselves
+    where it would make the same text (no call per cell), else their cells."""
+    plain = _WRITTEN_AS_IS.get(spec.type)
+    if plain is not None and set(map(type, values)) <= {plain, _NONE}:
+        return values
+    return column_cells(spec, values)
 
 
 def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
