@@ -172,3 +172,16 @@ def test_dates_before_1970_and_big_numbers_in_the_sheet() -> None:
     ids = [2**53, 2**53 + 1, -(2**53), -(2**53) - 1, 2**53 - 1, 10**16 - 1]
     new, _, old, _ = _sheets(EVENTS, [{**row, "geonames_id": i} for i in ids])
     assert new == old
+
+
+@SETTINGS
+@given(st.data())
+def test_a_column_s_cells_are_each_value_s_cell(data: st.DataObject) -> None:
+    # The one column writer the CSV and the manifest share: cell() of each value, whether
+    # the column is all of its plain type (a C loop) or holds nulls or other kinds.
+    for spec in (EVENTS, EVIDENCE):
+        for nulls in (True, False):
+            rows = data.draw(rows_of(spec, nulls=nulls))
+            for f in spec.fields:
+                values = [r[f.name] for r in rows]
+                assert cells.column_cells(f, values) == [cells.cell(f, v) for v in values]

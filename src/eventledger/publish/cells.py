@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
-from itertools import chain
+from itertools import chain, compress, count, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -25,15 +25,6 @@ def cell(spec: FieldSpec, value: Any) -> str:
     return TYPES[spec.type].to_cell(value, spec.delimiter or LIST_DELIMITER)
 
 
-CellWriter = tuple[str, Callable[[Any, str], str], str]  # field name, to_cell, delimiter
-
-
-def cell_writers(spec: TableSpec) -> list[CellWriter]:
-    """What cell() looks up per value, looked up once per table: a table of 100k events has
-    millions of cells, and the manifest makes each of them."""
-    return [(f.name, TYPES[f.type].to_cell, f.delimiter or LIST_DELIMITER) for f in spec.fields]
-
-
 def table_columns(spec: TableSpec, rows: Sequence[Row]) -> list[list[Any]]:
     """Each field's values down the rows, in the schema's order: taken once per table, the
     one form both the CSV and the Parquet copy are made from (a column at a time, in C)."""
@@ -46,14 +37,20 @@ def table_columns(spec: TableSpec, rows: Sequence[Row]) -> list[list[Any]]:
 # (as repr) the shortest round-trip text of a float.
 _WRITTEN_AS_IS: dict[str, type] = {"string": str, "integer": int, "number": float, "date": date}
 _NONE = type(None)
+# The field types whose cell() is str() of any value: csv.writer writes every value of
+# theirs as cell() does, so their columns are not even looked through. (A str subclass it
+# writes as its text, as str() makes it unless the subclass changes __str__: Term, the one
+# records hold, does not.)
+_ANY_AS_IS = frozenset({"string", "integer"})
 
 
-def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
-    """values in a form csv.writer writes as cell(spec, value) each: the values themselves
-    where it would make the same text (no call per cell), else the cells."""
-    as_is = _WRITTEN_AS_IS.get(spec.type)
-    if as_is is not None and set(map(type, values)) <= {as_is, _NONE}:
-        return values
+def column_cells(spec: FieldSpec, values: list[Any]) -> list[str]:
+    """cell(spec, value) of each value, made a column at a time: a table of 100k events has
+    millions of cells, and the manifest hashes each of them. A column whose values are all of
+    its type's plain Python type is made by one C loop (str() writes them as cell() does)."""
+    plain = _WRITTEN_AS_IS.get(spec.type)
+    if plain is not None and set(map(type, values)) <= {plain}:
+        return values if plain is str else list(map(str, values))
     delimiter = spec.delimiter or LIST_DELIMITER
     if spec.type == "list":
         join = delimiter.join
@@ -62,11 +59,15 @@ def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
     return ["" if v is None else to_cell(v, delimiter) for v in values]
 
 
-def parse_cell(spec: FieldSpec, text: str) -> Any:
-    """The inverse of cell(): an empty cell is null, or the empty list in a list column."""
-    if text == "":
-        return [] if spec.type == "list" else None
-    return TYPES[spec.type].from_cell(text, spec.delimiter or LIST_DELIMITER)
+def csv_column(spec: FieldSpec, values: list[Any]) -> list[Any]:
+    """values in a form csv.writer writes as cell(spec, value) each: the values themselves
+    where it would make the same text (no call per cell), else their cells."""
+    if spec.type in _ANY_AS_IS:
+        return values
+    plain = _WRITTEN_AS_IS.get(spec.type)
+    if plain is not None and set(map(type, values)) <= {plain, _NONE}:
+        return values
+    return column_cells(spec, values)
 
 
 def csv_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
@@ -139,48 +140,65 @@ def iter_csv_values(spec: TableSpec, data: bytes) -> Iterator[tuple[Any, ...]]:
 
 def unwritable(spec: TableSpec, rows: Sequence[Row]) -> list[str]:
     """List items a CSV cell cannot hold unchanged (empty, or containing the delimiter)."""
+    return columns_unwritable(spec, table_columns(spec, rows))
+
+
+def columns_unwritable(spec: TableSpec, columns: Sequence[list[Any]]) -> list[str]:
+    """unwritable of the table's columns (table_columns)."""
     problems = []
-    for f in spec.fields:
+    for f, values in zip(spec.fields, columns, strict=True):
         if f.type != "list":
             continue
         delimiter = f.delimiter or LIST_DELIMITER
         if len(delimiter) == 1:
             # All the column's items joined by the delimiter hold it exactly once between
             # each two of them when no item holds it: the usual case, told in C.
-            items = list(chain.from_iterable(v for v in map(itemgetter(f.name), rows) if v))
+            items = list(chain.from_iterable(filter(None, values)))
             if "" not in items and delimiter.join(items).count(delimiter) == len(items) - 1:
                 continue
-        for row in rows:
-            for item in row[f.name] or ():
+        for i, value in enumerate(values):
+            for item in value or ():
                 if item == "" or delimiter in item:
-                    key = "/".join(str(row[k]) for k in spec.primary_key)
                     problems.append(
-                        f"{spec.name} {key}: {f.name} item {item!r} is empty or contains the "
-                        f"delimiter {f.delimiter!r}"
+                        f"{spec.name} {_key(spec, columns, i)}: {f.name} item {item!r} is empty "
+                        f"or contains the delimiter {f.delimiter!r}"
                     )
     return problems
 
 
-# Each way a formula starts is one character (a test holds it): a cell's first is looked up.
-_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+def _key(spec: TableSpec, columns: Sequence[list[Any]], i: int) -> str:
+    """The primary key of the table's row i, as a message names it."""
+    names = spec.field_names
+    return "/".join(str(columns[names.index(k)][i]) for k in spec.primary_key)
 
 
 def formula_cells(spec: TableSpec, rows: Sequence[Row]) -> list[str]:
     """Cells a spreadsheet would run as a formula: named as table, key and column."""
+    return columns_formula_cells(spec, table_columns(spec, rows))
+
+
+def columns_formula_cells(spec: TableSpec, columns: Sequence[list[Any]]) -> list[str]:
+    """formula_cells of the table's columns (table_columns)."""
     found: list[tuple[int, int, str]] = []  # row, column, what to say
-    first = _FORMULA_FIRST
     # Numbers are left out (a negative one starts with "-" and is no formula), and dates (an
     # ISO date starts with its four-digit year), so their cells are not made at all. A column
     # of texts is its own cells; any other column's cells are made, a column at a time.
-    for c, f in enumerate(spec.fields):
+    for c, (f, values) in enumerate(zip(spec.fields, columns, strict=True)):
         if f.type in ("number", "integer", "date"):
             continue
-        values = list(map(itemgetter(f.name), rows))
-        if f.type != "string" or not set(map(type, values)) <= {str, _NONE}:
-            values = csv_column(f, values)  # their cells, "" for None
-        for i in [i for i, v in enumerate(values) if v and v[0] in first]:
-            row, text = rows[i], values[i]
-            key = "/".join(str(row[k]) for k in spec.primary_key)
-            found.append((i, c, f"{spec.name} {key} {f.name}: {text[:40]!r}"))
+        texts = values if f.type == "string" else column_cells(f, values)
+        try:
+            hits = _starting_formulas(texts)
+        except TypeError:  # a null or a value not text, which str.startswith refuses
+            texts = column_cells(f, values)
+            hits = _starting_formulas(texts)
+        for i in hits:
+            key = _key(spec, columns, i)
+            found.append((i, c, f"{spec.name} {key} {f.name}: {texts[i][:40]!r}"))
     found.sort()  # in row, then column order
     return [said for _, _, said in found]
+
+
+def _starting_formulas(texts: list[str]) -> list[int]:
+    """Where a text starts as a formula, by one C loop over the column."""
+    return list(compress(count(), map(str.startswith, texts, repeat(FORMULA_STARTS))))

@@ -28,8 +28,8 @@ from typing import Any
 
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
-from eventledger.model.schema import Schema, TableSpec
-from eventledger.publish.cells import Row, cell_writers
+from eventledger.model.schema import FieldSpec, Schema
+from eventledger.publish.cells import Row, column_cells
 
 LEVELS = ("none", "patch", "minor", "major")
 # The "format" of a compact manifest; a full manifest has no "format" key (they predate it).
@@ -109,24 +109,9 @@ def _template(names: Sequence[str], positions: Sequence[int], value: str) -> str
 _CHUNK = 4096
 
 
-# A field's name, how its cell is made, its list delimiter, and whether it is a text field
-# (whose value, a str, is its own cell, as csv and the tables check take it).
-_Column = tuple[str, Callable[[Any, str], str], str, bool]
-
-
-def _columns(spec: TableSpec) -> list[_Column]:
-    return [(*w, f.type == "string") for w, f in zip(cell_writers(spec), spec.fields, strict=True)]
-
-
-def _column(rows: Sequence[Row], column: _Column) -> list[str]:
-    """The cells of one field of rows: cell() of each value, empty for null."""
-    name, to_cell, delimiter, is_text = column
-    values = list(map(operator.itemgetter(name), rows))
-    if None in values:
-        return ["" if v is None else to_cell(v, delimiter) for v in values]
-    if is_text and set(map(type, values)) == {str}:
-        return values
-    return list(map(to_cell, values, itertools.repeat(delimiter)))
+def _column(rows: Sequence[Row], spec: FieldSpec) -> list[str]:
+    """The cells of one field of rows."""
+    return column_cells(spec, list(map(operator.itemgetter(spec.name), rows)))
 
 
 def _json_column(values: list[Any]) -> Iterator[str]:
@@ -145,10 +130,10 @@ class _ChildItems:
     each row's cells quoted in the sorted order of their names. A dict per row and
     json.dumps over them was most of manifest()'s time."""
 
-    def __init__(self, item_key: Sequence[str], columns: Sequence[_Column]) -> None:
-        names = [c[0] for c in columns]
+    def __init__(self, item_key: Sequence[str], fields: Sequence[FieldSpec]) -> None:
+        names = [f.name for f in fields]
         positions = _sorted_last(names)
-        self.columns = [columns[n] for n in positions]
+        self.fields = [fields[n] for n in positions]
         self.item = "[%s," + _template(names, positions, "%s") + "]"
         self.item_key = tuple(item_key)
 
@@ -165,7 +150,7 @@ class _ChildItems:
     def texts(self, groups: Sequence[Sequence[Row]]) -> list[str]:
         """The text of each group of rows (one record's)."""
         rows = list(itertools.chain.from_iterable(groups))
-        cells = [map(_quote, _column(rows, c)) for c in self.columns]
+        cells = [map(_quote, _column(rows, f)) for f in self.fields]
         items = list(map(self.item.__mod__, zip(self._keys(rows), *cells, strict=True)))
         out = []
         end = 0
@@ -186,8 +171,6 @@ def manifest(
     """The full manifest of the selected rows: per record table, each record's content hash
     and the hash of each field (its cell, or for a child table its items), as _hashes makes
     them. The JSON texts hashed are written here without json.dumps (the same texts)."""
-    writers = {table: _columns(spec) for table, spec in schema.tables.items()}
-
     # Most cells repeat (vocabulary terms, dates, ids of actors and sources): hash each
     # distinct cell text once (in a chunk's column, and across chunks while the memo has
     # room). A million records have tens of millions of cells; the memo stays bounded (100k
@@ -217,11 +200,11 @@ def manifest(
             group: dict[str, list[Row]] = {}
             for row in rows[child.table]:
                 group.setdefault(row[child.parent_field], []).append(row)
-            children.append((group, _ChildItems(child.item_key, writers[child.table])))
-        main = writers[kind.table]
+            children.append((group, _ChildItems(child.item_key, schema.tables[child.table].fields)))
+        main = schema.tables[kind.table].fields
         # A record's fields: its cells' digests, then one per child table (a child table
         # named like a field takes its place, as it did in the dict they were put in).
-        keys = [w[0] for w in main] + [c.table for c in kind.children]
+        keys = [f.name for f in main] + [c.table for c in kind.children]
         positions = _sorted_last(keys)
         record = _template(keys, positions, '"%s"')
         pick = _picker(positions)
@@ -230,7 +213,7 @@ def manifest(
         for start in range(0, len(table), _CHUNK):
             chunk = table[start : start + _CHUNK]
             ids = [row[kind.id_field] for row in chunk]
-            columns = [cell_digests(_column(chunk, writer)) for writer in main]
+            columns = [cell_digests(_column(chunk, f)) for f in main]
             for group, items in children:
                 columns.append(_hashes(items.texts([group.get(rid, ()) for rid in ids])))
             fields = list(zip(*columns, strict=True))
