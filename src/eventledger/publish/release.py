@@ -346,16 +346,11 @@ def selected(dataset: Dataset, *, consume: bool = False) -> Selected:
     """The rows the package holds, each of them one a CSV cell can hold unchanged. With
     consume, the records leave the dataset as their rows are copied (see select)."""
     schema = dataset.schema
-    # The rows and their columns, made here, hold no cycles and live until the tables are
-    # written: frozen, no later collection walks them again. (select pauses the collector
-    # only: the millions of objects it made were walked by the collections that came next,
-    # a young, a middle and a full one, 2.2 s of this stretch at 100k events.)
-    with collector.paused(freeze=True):
-        selection = select(dataset, consume=consume)
-        rows = selection.rows
-        # The values are looked through a column at a time, taken once for these checks
-        # and the tables' copies (write_tables).
-        columns = {t: table_columns(spec, rows[t]) for t, spec in schema.tables.items()}
+    selection = select(dataset, consume=consume)
+    rows = selection.rows
+    # The values are looked through a column at a time, taken once for these checks and
+    # the tables' copies (write_tables).
+    columns = {t: table_columns(spec, rows[t]) for t, spec in schema.tables.items()}
     problems = [
         p for t, spec in schema.tables.items() for p in columns_unwritable(spec, columns[t])
     ]
