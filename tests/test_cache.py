@@ -29,7 +29,7 @@ from eventledger.check.parallel import (
 )
 from eventledger.cli import main
 from eventledger.model.schema import Schema, load_schema
-from eventledger.read.cache import FOLDER, Cache
+from eventledger.read.cache import FOLDER, LEDGER_BYTES, Cache
 from eventledger.read.records import Record
 from eventledger.read.repository import RecordFile, Repository
 from eventledger.syntax.strict_yaml import MAX_BYTES
@@ -488,6 +488,20 @@ def test_a_ledger_that_is_no_file_is_ignored_and_written_afresh(
     assert ledger.is_file() and not ledger.is_symlink()  # a ledger again, for the next run
     assert int(ledger.read_bytes()) > 0
     assert outside.read_bytes() == b"not the cache's\n"  # the link was never followed
+
+
+def test_a_ledger_longer_than_its_width_is_written_back_to_its_width(tmp_path: Path) -> None:
+    """A ledger with a line end (or edited by hand) is counted afresh once, then written at
+    its width: not left with its tail, to be recounted on every later run."""
+    root = tmp_path / "repo"
+    make_repository(root)
+    place_valid_cases(root)
+    assert _validate(root).returncode == 0
+    ledger = root / FOLDER / "ledger"
+    ledger.write_bytes(ledger.read_bytes() + b"\n")
+    _edit_a_record(root)
+    assert _validate(root).returncode == 0
+    assert len(ledger.read_bytes()) == LEDGER_BYTES and int(ledger.read_bytes()) > 0
 
 
 def test_a_cache_whose_files_are_fifos_is_rebuilt_without_blocking(tmp_path: Path) -> None:

@@ -353,6 +353,9 @@ def _write_ledger(ledger: Path, data: bytes) -> None:
             if stat.S_ISREG(os.fstat(fd).st_mode):
                 with contextlib.suppress(OSError):
                     os.pwrite(fd, data, 0)
+                    # A longer ledger (written by hand, or with a line end) would keep its
+                    # tail and read as damaged, the whole cache recounted, on every run.
+                    os.ftruncate(fd, len(data))
                 return
         finally:
             os.close(fd)
