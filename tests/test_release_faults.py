@@ -256,6 +256,18 @@ def test_a_zip_that_does_not_hold_the_folder_is_written_afresh(
     assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
 
 
+def test_a_folder_in_the_zips_place_is_named(repo: Path) -> None:
+    archive = repo / "build" / f"{NAME}-{VERSION}.zip"
+    assert cli(repo, "build").returncode == 0
+    archive.unlink()
+    archive.mkdir()
+    done = cli(repo, "build")
+    assert_clean_failure(
+        done, f"build/{NAME}-{VERSION}.zip is a folder, where the zip of build/{VERSION}/ belongs"
+    )
+    assert archive.is_dir()
+
+
 def test_name_that_leaves_build_writes_nothing(repo: Path) -> None:
     package = json.loads((repo / "datapackage.json").read_text())
     package["name"] = "../../../x"

@@ -817,6 +817,11 @@ def _unchanged(
             f"{repository.rel(folder)} and build again",
             damaged,
         )
+    if archive.is_dir() and not archive.is_symlink():
+        raise ReleaseError(
+            f"{repository.rel(archive)} is a folder, where the zip of "
+            f"{repository.rel(folder)}/ belongs; remove or rename it and build again"
+        )
     missing = not os.path.lexists(archive)
     if missing or not zip_holds(archive, f"{target.name}-{target.version}", out.known):
         tmp = archive.parent / f".{archive.name}.tmp"  # under the lock: no other build owns it
