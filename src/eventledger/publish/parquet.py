@@ -40,9 +40,9 @@ def _array(field: pa.Field, values: list[Any]) -> pa.Array:
 
 def get_ready() -> None:
     """Have pyarrow import pandas now: it does so the first time it converts a Python list
-    (to ask whether the list is a pandas object), a second and a half of the build's
-    process that would otherwise come at its first table, with the second core idle. The
-    build calls this while worker processes read the records."""
+    (to ask whether the list is a pandas object): 0.3 s alone, up to 1.7 s in a 100k build
+    under load, that would otherwise come at its first table, with the second core idle.
+    The build calls this while worker processes read the records."""
     pa.array([], pa.int32())
 
 
