@@ -16,6 +16,7 @@ both are read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -434,6 +435,8 @@ def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
 # The levels handed on piece by piece: the top, "records" and each table. Below them a
 # value (one record's hashes, a vocabulary) is small and is encoded as one string.
 _STREAMED_LEVELS = 3
+# The members of a table handed on as one piece: 256 records' hashes, about 250 kB of JSON.
+_BATCH = 256
 
 
 def _pieces(value: Any, level: int) -> Iterator[str]:
@@ -451,9 +454,19 @@ def _pieces(value: Any, level: int) -> Iterator[str]:
             yield _by_json(value, level)
             return
         yield "{"
-        for n, key in enumerate(keys):
-            yield f"{',' if n else ''}{inner}{_quote(key)}: "
-            yield from _pieces(value[key], level + 1)
+        if level + 1 >= _STREAMED_LEVELS:
+            # Its members are encoded whole (a table's records): handed on a batch at a time,
+            # not each as a piece of its own and a generator, Python steps per record.
+            for start in range(0, len(keys), _BATCH):
+                members = [
+                    f"{inner}{_quote(key)}: {_encoded(value[key], level + 1)}"
+                    for key in keys[start : start + _BATCH]
+                ]
+                yield ("," if start else "") + ",".join(members)
+        else:
+            for n, key in enumerate(keys):
+                yield f"{',' if n else ''}{inner}{_quote(key)}: "
+                yield from _pieces(value[key], level + 1)
         yield "\n" + " " * level + "}"
     else:
         yield "["
@@ -469,23 +482,32 @@ def _encoded(value: Any, level: int) -> str:
     if type(value) is str:
         return _quote(value)
     if isinstance(value, dict) and value:
-        keys = sorted(value)
-        if not all(isinstance(k, str) for k in keys):
+        keys = tuple(sorted(value))
+        template = _object_template(keys, level)
+        if template is None:
             return _by_json(value, level)
-        inner = "\n" + " " * (level + 1)
-        if all(type(value[k]) is str for k in keys):  # a record's field hashes
-            body = ("," + inner).join([f"{_quote(k)}: {_quote(value[k])}" for k in keys])
-        else:
-            body = ("," + inner).join(
-                [f"{_quote(k)}: {_encoded(value[k], level + 1)}" for k in keys]
-            )
-        return "{" + inner + body + "\n" + " " * level + "}"
+        values = list(map(value.__getitem__, keys))
+        if set(map(type, values)) == {str}:  # a record's field hashes: quoted by one C loop
+            return template % tuple(map(_quote, values))
+        return template % tuple([_encoded(item, level + 1) for item in values])
     if isinstance(value, (list, tuple)) and value:
         inner = "\n" + " " * (level + 1)
         body = ("," + inner).join([_encoded(item, level + 1) for item in value])
         return "[" + inner + body + "\n" + " " * level + "]"
     # numbers, true, false, null, an empty container, a str subclass: json's own text
     return _by_json(value, level)
+
+
+@functools.lru_cache(maxsize=64)
+def _object_template(keys: tuple[Any, ...], level: int) -> str | None:
+    """The indented JSON of an object with these keys (sorted) at this depth as a %-format
+    of its members' texts; None when a key is not text (json's own text is used then).
+    Every record of a table has the same keys: its template is made once, not per record."""
+    if not all(isinstance(k, str) for k in keys):
+        return None
+    inner = "\n" + " " * (level + 1)
+    members = [_quote(k).replace("%", "%%") + ": %s" for k in keys]
+    return "{" + inner + ("," + inner).join(members) + "\n" + " " * level + "}"
 
 
 def _by_json(value: Any, level: int) -> str:
