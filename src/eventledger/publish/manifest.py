@@ -135,7 +135,7 @@ class _ChildItems:
         names = [f.name for f in fields]
         positions = _sorted_last(names)
         self.fields = [fields[n] for n in positions]
-        self.item = "[%s," + _template(names, positions, "%s") + "]"
+        self.members = [f"{_quote(names[n])}:".replace("%", "%%") for n in positions]
         self.item_key = tuple(item_key)
 
     def _keys(self, rows: Sequence[Row]) -> Iterator[str]:
@@ -151,8 +151,20 @@ class _ChildItems:
     def texts(self, groups: Sequence[Sequence[Row]]) -> list[str]:
         """The text of each group of rows (one record's)."""
         rows = list(itertools.chain.from_iterable(groups))
-        cells = [map(_quote, _column(rows, f)) for f in self.fields]
-        items = list(map(self.item.__mod__, zip(self._keys(rows), *cells, strict=True)))
+        slots: list[str] = []
+        cells: list[Iterable[Any]] = []
+        for f in self.fields:
+            values = list(map(operator.itemgetter(f.name), rows))
+            if f.type == "integer" and set(map(type, values)) <= {int}:
+                # Whole numbers (spans, offsets) go in as they are: their cell, str(), is
+                # what %d writes, with nothing to escape, so neither is made per value.
+                slots.append('"%d"')
+                cells.append(values)
+            else:
+                slots.append("%s")
+                cells.append(map(_quote, column_cells(f, values)))
+        item = "[%s,{" + ",".join(map(operator.add, self.members, slots)) + "}]"
+        items = list(map(item.__mod__, zip(self._keys(rows), *cells, strict=True)))
         out = []
         end = 0
         for group in groups:
