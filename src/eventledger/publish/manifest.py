@@ -231,8 +231,10 @@ def manifest(
                 columns.append(_hashes(items.texts([group.get(rid, ()) for rid in ids])))
             fields = list(zip(*columns, strict=True))
             hashes = _hashes(map(record.__mod__, map(pick, fields)))
-            for rid, digest, digests in zip(ids, hashes, fields, strict=True):
-                out[rid] = {"hash": digest, "fields": dict(zip(keys, digests, strict=True))}
+            # Each record's {field: hash} made by C loops (map), not a Python step per record.
+            by_field = map(dict, map(zip, itertools.repeat(keys), fields))
+            for rid, digest, digests in zip(ids, hashes, by_field, strict=True):
+                out[rid] = {"hash": digest, "fields": digests}
         records[kind.table] = out
     release: dict[str, Any] = {
         "name": name,
