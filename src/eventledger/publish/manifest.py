@@ -496,10 +496,10 @@ def _encoded(value: Any, level: int) -> str:
     if type(value) is str:
         return _quote(value)
     if isinstance(value, dict) and value:
-        keys = tuple(sorted(value))
-        template = _object_template(keys, level)
-        if template is None:
+        known = _object_template(tuple(value), level)
+        if known is None:
             return _by_json(value, level)
+        keys, template = known
         values = list(map(value.__getitem__, keys))
         if set(map(type, values)) == {str}:  # a record's field hashes: quoted by one C loop
             return template % tuple(map(_quote, values))
@@ -513,15 +513,17 @@ def _encoded(value: Any, level: int) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _object_template(keys: tuple[Any, ...], level: int) -> str | None:
-    """The indented JSON of an object with these keys (sorted) at this depth as a %-format
-    of its members' texts; None when a key is not text (json's own text is used then).
-    Every record of a table has the same keys: its template is made once, not per record."""
+def _object_template(keys: tuple[Any, ...], level: int) -> tuple[list[Any], str] | None:
+    """The keys of an object sorted, and its indented JSON at this depth as a %-format of
+    their values' texts; None when a key is not text (json's own text is used then). Every
+    record of a table has the same keys in the same order: they are sorted and their
+    template made once, not per record."""
     if not all(isinstance(k, str) for k in keys):
         return None
+    ordered = sorted(keys)
     inner = "\n" + " " * (level + 1)
-    members = [_quote(k).replace("%", "%%") + ": %s" for k in keys]
-    return "{" + inner + ("," + inner).join(members) + "\n" + " " * level + "}"
+    members = [_quote(k).replace("%", "%%") + ": %s" for k in ordered]
+    return ordered, "{" + inner + ("," + inner).join(members) + "\n" + " " * level + "}"
 
 
 def _by_json(value: Any, level: int) -> str:
