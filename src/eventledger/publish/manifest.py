@@ -16,6 +16,7 @@ both are read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -134,7 +135,7 @@ class _ChildItems:
         names = [f.name for f in fields]
         positions = _sorted_last(names)
         self.fields = [fields[n] for n in positions]
-        self.item = "[%s," + _template(names, positions, "%s") + "]"
+        self.members = [f"{_quote(names[n])}:".replace("%", "%%") for n in positions]
         self.item_key = tuple(item_key)
 
     def _keys(self, rows: Sequence[Row]) -> Iterator[str]:
@@ -150,8 +151,20 @@ class _ChildItems:
     def texts(self, groups: Sequence[Sequence[Row]]) -> list[str]:
         """The text of each group of rows (one record's)."""
         rows = list(itertools.chain.from_iterable(groups))
-        cells = [map(_quote, _column(rows, f)) for f in self.fields]
-        items = list(map(self.item.__mod__, zip(self._keys(rows), *cells, strict=True)))
+        slots: list[str] = []
+        cells: list[Iterable[Any]] = []
+        for f in self.fields:
+            values = list(map(operator.itemgetter(f.name), rows))
+            if f.type == "integer" and set(map(type, values)) <= {int}:
+                # Whole numbers (spans, offsets) go in as they are: their cell, str(), is
+                # what %d writes, with nothing to escape, so neither is made per value.
+                slots.append('"%d"')
+                cells.append(values)
+            else:
+                slots.append("%s")
+                cells.append(map(_quote, column_cells(f, values)))
+        item = "[%s,{" + ",".join(map(operator.add, self.members, slots)) + "}]"
+        items = list(map(item.__mod__, zip(self._keys(rows), *cells, strict=True)))
         out = []
         end = 0
         for group in groups:
@@ -218,8 +231,10 @@ def manifest(
                 columns.append(_hashes(items.texts([group.get(rid, ()) for rid in ids])))
             fields = list(zip(*columns, strict=True))
             hashes = _hashes(map(record.__mod__, map(pick, fields)))
-            for rid, digest, digests in zip(ids, hashes, fields, strict=True):
-                out[rid] = {"hash": digest, "fields": dict(zip(keys, digests, strict=True))}
+            # Each record's {field: hash} made by C loops (map), not a Python step per record.
+            by_field = map(dict, map(zip, itertools.repeat(keys), fields))
+            for rid, digest, digests in zip(ids, hashes, by_field, strict=True):
+                out[rid] = {"hash": digest, "fields": digests}
         records[kind.table] = out
     release: dict[str, Any] = {
         "name": name,
@@ -434,6 +449,8 @@ def manifest_blocks(data: Mapping[str, Any]) -> Iterator[bytes]:
 # The levels handed on piece by piece: the top, "records" and each table. Below them a
 # value (one record's hashes, a vocabulary) is small and is encoded as one string.
 _STREAMED_LEVELS = 3
+# The members of a table handed on as one piece: 256 records' hashes, about 250 kB of JSON.
+_BATCH = 256
 
 
 def _pieces(value: Any, level: int) -> Iterator[str]:
@@ -451,9 +468,19 @@ def _pieces(value: Any, level: int) -> Iterator[str]:
             yield _by_json(value, level)
             return
         yield "{"
-        for n, key in enumerate(keys):
-            yield f"{',' if n else ''}{inner}{_quote(key)}: "
-            yield from _pieces(value[key], level + 1)
+        if level + 1 >= _STREAMED_LEVELS:
+            # Its members are encoded whole (a table's records): handed on a batch at a time,
+            # not each as a piece of its own and a generator, Python steps per record.
+            for start in range(0, len(keys), _BATCH):
+                members = [
+                    f"{inner}{_quote(key)}: {_encoded(value[key], level + 1)}"
+                    for key in keys[start : start + _BATCH]
+                ]
+                yield ("," if start else "") + ",".join(members)
+        else:
+            for n, key in enumerate(keys):
+                yield f"{',' if n else ''}{inner}{_quote(key)}: "
+                yield from _pieces(value[key], level + 1)
         yield "\n" + " " * level + "}"
     else:
         yield "["
@@ -469,23 +496,34 @@ def _encoded(value: Any, level: int) -> str:
     if type(value) is str:
         return _quote(value)
     if isinstance(value, dict) and value:
-        keys = sorted(value)
-        if not all(isinstance(k, str) for k in keys):
+        known = _object_template(tuple(value), level)
+        if known is None:
             return _by_json(value, level)
-        inner = "\n" + " " * (level + 1)
-        if all(type(value[k]) is str for k in keys):  # a record's field hashes
-            body = ("," + inner).join([f"{_quote(k)}: {_quote(value[k])}" for k in keys])
-        else:
-            body = ("," + inner).join(
-                [f"{_quote(k)}: {_encoded(value[k], level + 1)}" for k in keys]
-            )
-        return "{" + inner + body + "\n" + " " * level + "}"
+        keys, template = known
+        values = list(map(value.__getitem__, keys))
+        if set(map(type, values)) == {str}:  # a record's field hashes: quoted by one C loop
+            return template % tuple(map(_quote, values))
+        return template % tuple([_encoded(item, level + 1) for item in values])
     if isinstance(value, (list, tuple)) and value:
         inner = "\n" + " " * (level + 1)
         body = ("," + inner).join([_encoded(item, level + 1) for item in value])
         return "[" + inner + body + "\n" + " " * level + "]"
     # numbers, true, false, null, an empty container, a str subclass: json's own text
     return _by_json(value, level)
+
+
+@functools.lru_cache(maxsize=64)
+def _object_template(keys: tuple[Any, ...], level: int) -> tuple[list[Any], str] | None:
+    """The keys of an object sorted, and its indented JSON at this depth as a %-format of
+    their values' texts; None when a key is not text (json's own text is used then). Every
+    record of a table has the same keys in the same order: they are sorted and their
+    template made once, not per record."""
+    if not all(isinstance(k, str) for k in keys):
+        return None
+    ordered = sorted(keys)
+    inner = "\n" + " " * (level + 1)
+    members = [_quote(k).replace("%", "%%") + ": %s" for k in ordered]
+    return ordered, "{" + inner + ("," + inner).join(members) + "\n" + " " * level + "}"
 
 
 def _by_json(value: Any, level: int) -> str:
