@@ -91,3 +91,11 @@ def test_a_folder_swapped_for_a_link_after_it_was_listed_is_not_walked_into(
     assert "site" not in {rel.split("/")[0] for rel in package_seen.files}
     assert not any("secret" in rel for rel in package_seen.files)
     assert [(i.file, i.message) for i in package_seen.issues] == [("site", LINK)]
+
+
+def test_a_file_whose_name_is_not_utf8_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    package = make_package(tmp_path / "pkg", FILES)
+    (package / os.fsdecode(b"bad\xffname")).write_bytes(b"x")
+    assert walk_issues(package) == {
+        ("bad\\udcffname", "checksum-mismatch", "file not listed in SHA256SUMS")
+    }

@@ -363,9 +363,10 @@ def sums_limit(files: Iterable[str]) -> int:
     lists (a million events' site is over a million pages), the size of a SHA256SUMS naming
     each of its other files once. An honest one is never larger; a forged one is refused
     before it is read whole, so what it costs is bounded by the files actually there."""
-    # UTF-8 encodes a joined text as the join of its parts' bytes: one encode, not one a file.
+    # UTF-8 encodes a joined text as the join of its parts' bytes: one encode, not one a
+    # file. A name that is not UTF-8 (no SHA256SUMS can list it) counts as its bytes.
     others = [rel for rel in files if rel != SUMS]
-    named = "".join(others).encode("utf-8")
+    named = "".join(others).encode("utf-8", "surrogateescape")
     listing = len(_SUM_ENTRY) * len(others) + len(named)
     return max(SUMS_FLOOR, listing)
 
