@@ -97,3 +97,14 @@ def make_release_repository(root: Path, *, commit: bool = True) -> Path:
         git(root, "add", ".")
         git(root, "commit", "-q", "-m", "fixture")
     return root
+
+
+def make_package(folder: Path, files: dict[str, bytes]) -> Path:
+    """A package folder of these files and a SHA256SUMS listing them (and no descriptors):
+    enough for verify's walk and checksums, in a fraction of a build's time."""
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    sums = "".join(f"{hashlib.sha256(files[rel]).hexdigest()}  {rel}\n" for rel in sorted(files))
+    (folder / "SHA256SUMS").write_text(sums, encoding="utf-8")
+    return folder

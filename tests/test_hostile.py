@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from casekit import CASES, make_repository
 from eventledger.cli import main
+from releasekit import make_package
 
 # Root reads every folder whatever its mode: as root, the CLI runs without the two
 # capabilities that let it (setpriv, util-linux), so a mode of 0 means what it says.
@@ -81,6 +82,45 @@ def test_unreadable_record_is_its_own_issue(repo: Path) -> None:
     assert "2019-04-25-kim-putin-talks.yaml: error[file-unreadable] cannot read the file" in (
         done.stdout
     )
+
+
+@needs_permissions
+def test_verify_reports_a_package_folder_it_cannot_read(tmp_path: Path) -> None:
+    package = make_package(tmp_path / "pkg", {"data/events.csv": b"a\n", "site/a.html": b"<p>"})
+    (package / "site").chmod(0)
+    try:
+        done = cli("verify", str(package))
+    finally:
+        (package / "site").chmod(0o755)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "site: error[package-file-malformed] folder cannot be read: Permission denied" in (
+        done.stdout
+    )
+    assert "SHA256SUMS:2:1: error[checksum-mismatch] site/a.html is listed but missing" in (
+        done.stdout
+    )
+    assert "Traceback" not in done.stderr
+
+
+@needs_permissions
+def test_verify_reports_each_entry_of_a_folder_it_may_list_but_not_enter(
+    tmp_path: Path,
+) -> None:
+    """r-- without x: the names can be listed, nothing in it reached. With a folder inside,
+    this was a traceback (PermissionError) instead of the issues."""
+    package = make_package(tmp_path / "pkg", {"data/events.csv": b"a\n", "site/a.html": b"<p>"})
+    (package / "site" / "pages").mkdir()
+    (package / "site").chmod(0o444)
+    try:
+        done = cli("verify", str(package))
+    finally:
+        (package / "site").chmod(0o755)
+    assert done.returncode == 1, done.stdout + done.stderr
+    for rel in ("site/a.html", "site/pages"):
+        assert f"{rel}: error[package-file-malformed] cannot be read: Permission denied" in (
+            done.stdout
+        )
+    assert "Traceback" not in done.stderr
 
 
 def test_fifo_named_like_a_record_is_reported_and_never_opened(repo: Path) -> None:
