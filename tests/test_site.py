@@ -458,9 +458,9 @@ def test_render_site_makes_each_page_only_when_asked_for(monkeypatch: pytest.Mon
     assert taken > 0 and paths == sorted(paths)
 
 
-# Text that could confuse a skeleton (skeleton.py): its slot markers, format-string braces,
-# and everything Jinja escapes.
-TRICKY = "\ue000title\ue001 {spans} {{x}} } { <i>&amp;</i> \"' \ue000"
+# Text that could confuse a skeleton (skeleton.py): its slot markers, format-string braces
+# and percent signs, and everything Jinja escapes.
+TRICKY = "\ue000title\ue001 {spans} {{x}} } { %s %% %(x)d <i>&amp;</i> \"' \ue000"
 
 
 def _tricky_input(review: bool) -> SiteInput:
@@ -609,13 +609,14 @@ def test_skeleton_text_escapes_as_jinja_does() -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from eventledger.publish.site.skeleton import Memo, text
+    from eventledger.publish.site.skeleton import Memo, text, utf8
 
     memo = Memo(limit=3)
 
     @given(st.one_of(st.text(), st.integers(), st.none(), st.booleans(), st.floats()))
     def same(value: Any) -> None:
-        assert text(value) == str(markupsafe.escape(value)) == memo(value)
+        assert text(value) == str(markupsafe.escape(value))
+        assert utf8(value) == text(value).encode("utf-8") == memo(value)
 
     same()
     assert text(markupsafe.Markup("<b>")) == "<b>"

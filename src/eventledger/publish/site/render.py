@@ -32,7 +32,7 @@ from eventledger import collector
 from eventledger.publish.site import markdown
 from eventledger.publish.site.model import Row, SiteInput
 from eventledger.publish.site.pager import pager_links
-from eventledger.publish.site.skeleton import Memo, Skeleton, slot, text
+from eventledger.publish.site.skeleton import Memo, Skeleton, slot, text, utf8
 from eventledger.publish.site.text import Mark, coverage_counts, in_context, pieces
 from eventledger.publish.site.timeline import MAX_MARKS, Span, bands, layout
 
@@ -49,6 +49,11 @@ CHECK = (
 
 # The command escaped once: three spans on each of 100,000 pages would escape it again each time.
 _CHECK_HTML = str(markupsafe.escape(CHECK))
+# ... and as an event page's slot takes it: UTF-8, the offsets put in by bytes' % (the command
+# holds no % of its own; the replace keeps that so if it ever does).
+_CHECK_UTF8 = (
+    _CHECK_HTML.replace("%", "%%").replace("{start}", "%d").replace("{end}", "%d").encode("utf-8")
+)
 
 
 def _check(start: Any, end: Any) -> str:
@@ -281,10 +286,10 @@ class _Pieces:
     macros: Any
     sources: dict[str, str] = field(default_factory=dict)
     participants: dict[tuple[type, str, type, str], str] = field(default_factory=dict)
-    heads: dict[str, str] = field(default_factory=dict)
+    heads: dict[str, bytes] = field(default_factory=dict)
     links: dict[tuple[type, str], str] = field(default_factory=dict)
-    lines: dict[str, dict[Any, str]] = field(default_factory=dict)
-    lists: dict[str, dict[tuple[str, ...], str]] = field(default_factory=dict)
+    lines: dict[str, dict[Any, bytes]] = field(default_factory=dict)
+    lists: dict[str, dict[tuple[str, ...], bytes]] = field(default_factory=dict)
     LIMIT = 4096
 
     def source(self, d: _Data, sid: str) -> str:
@@ -315,11 +320,11 @@ class _Pieces:
             )
         return made
 
-    def fields(self, row: Row) -> str:
-        """Every field as the rows of event.html's last table, each row's markup made once
-        per distinct value of its field (up to LIMIT of them: types, dates and the review
-        fields recur on every page, titles never)."""
-        out: list[str] = []
+    def fields(self, row: Row) -> bytes:
+        """Every field as the rows of event.html's last table, in UTF-8, each row's markup
+        made once per distinct value of its field (up to LIMIT of them: types, dates and the
+        review fields recur on every page, titles never)."""
+        out: list[bytes] = []
         append = out.append
         lines, lists = self.lines, self.lists
         for name, v in row.items():
@@ -339,21 +344,22 @@ class _Pieces:
             else:
                 line = None
             append(line if line is not None else self._field_line(name, v))
-        return "".join(out)
+        return b"".join(out)
 
-    def _field_line(self, name: str, v: Any) -> str:
+    def _field_line(self, name: str, v: Any) -> bytes:
         """One field's row of the table, kept for its value if that may stand for others."""
         head = self.heads.get(name)
         if head is None:
-            head = self.heads[name] = str(self.macros.field_head(name))
+            head = self.heads[name] = str(self.macros.field_head(name)).encode("utf-8")
         kind = type(v)
         if v is None:
-            cell = ""
+            cell = b""
         elif kind is int or kind is float or kind is bool or kind is dt.date:
-            cell = value_text(v)  # digits, signs, '.', 'e', 'inf', 'nan', True: nothing to escape
+            # digits, signs, '.', 'e', 'inf', 'nan', True: nothing to escape
+            cell = value_text(v).encode("utf-8")
         else:
-            cell = text(value_text(v))
-        line = f"{head}{cell}</td></tr>\n"
+            cell = utf8(value_text(v))
+        line = b"".join((head, cell, b"</td></tr>\n"))
         if kind is str or kind is dt.date or v is None:
             made = self.lines.get(name)
             if made is None:
@@ -873,35 +879,35 @@ class _EventPages:
         # The same on every page: slots like the others, baked into each page's skeleton
         # once it is made (Skeleton.baked), so no page looks them up.
         self._common = {
-            "opening": str(chrome.opening()),  # type: ignore[attr-defined]
-            "top": str(chrome.top(site, "../", "events/")),  # type: ignore[attr-defined]
-            "bottom": str(chrome.bottom(site)),  # type: ignore[attr-defined]
-            "name": text(site.name),
-            "version": text(site.version),
+            "opening": str(chrome.opening()).encode("utf-8"),  # type: ignore[attr-defined]
+            "top": str(chrome.top(site, "../", "events/")).encode("utf-8"),  # type: ignore[attr-defined]
+            "bottom": str(chrome.bottom(site)).encode("utf-8"),  # type: ignore[attr-defined]
+            "name": utf8(site.name),
+            "version": utf8(site.version),
         }
         self._pages: dict[_PageShape, Skeleton] = {}
         self._spans: dict[_SpanShape, Skeleton] = {}
         self._memo = Memo()  # what recurs: types, factualities, date labels
         # Per source: its text (if shown) and the values of its spans' slots.
-        self._by_source: dict[str, tuple[str | None, dict[str, str]]] = {}
+        self._by_source: dict[str, tuple[str | None, dict[str, bytes]]] = {}
         # Markup kept by strings only (the reviewer's view may hold ids such as 1, True and
         # 1.0, equal as keys but not as text: those are made each time): a participant's line
         # by (actor id, role), the actors a span names and what it supports by their lists.
-        self._participants: dict[tuple[str, str], str] = {}
-        self._actors: dict[tuple[str, ...], str] = {}
-        self._supports: dict[tuple[str, ...], str] = {}
+        self._participants: dict[tuple[str, str], bytes] = {}
+        self._actors: dict[tuple[str, ...], bytes] = {}
+        self._supports: dict[tuple[str, ...], bytes] = {}
 
     def page(self, event: Row, summary: _Summary) -> bytes:
         d, memo = self._d, self._memo
         eid = event["event_id"]
         made = self._participants
-        lines = []
+        lines: list[bytes] = []
         for p in d.participants[eid]:
             actor_id, role = p["actor_id"], p.get("role") or ""
             line = made.get((actor_id, role))
             lines.append(line if line is not None else self._participant(actor_id, role))
         spans = d.evidence[eid]
-        sections = []
+        sections: list[bytes] = []
         quotes_only = False
         for v in spans:
             section, in_text = self._span(v)
@@ -913,20 +919,20 @@ class _EventPages:
             skeleton = self._pages[shape] = self._page_skeleton(shape)
         return skeleton.fill(
             {
-                "title": text(summary.title),
+                "title": utf8(summary.title),
                 "type": memo(summary.type),
                 "factuality": memo(summary.factuality),
                 "date": memo(summary.date),
-                "summary": text(value_text(event.get("summary"))),
-                "participants": "".join(lines),
-                "span_count": "1 span" if len(spans) == 1 else f"{len(spans)} spans",
-                "spans": "".join(sections),
+                "summary": utf8(value_text(event.get("summary"))),
+                "participants": b"".join(lines),
+                "span_count": b"1 span" if len(spans) == 1 else b"%d spans" % len(spans),
+                "spans": b"".join(sections),
                 "fields": self._pieces.fields(event),
             }
-        ).encode("utf-8")
+        )
 
-    def _participant(self, actor_id: Any, role: Any) -> str:
-        line = f"{self._pieces.participant(self._d, actor_id, role)}\n"
+    def _participant(self, actor_id: Any, role: Any) -> bytes:
+        line = f"{self._pieces.participant(self._d, actor_id, role)}\n".encode()
         if type(actor_id) is str and type(role) is str:
             self._participants[actor_id, role] = line
         return line
@@ -940,8 +946,8 @@ class _EventPages:
         return Skeleton(html, _PAGE_SLOTS).baked(self._common)
 
     def _listed(
-        self, made: dict[tuple[str, ...], str], value: Any, make: Callable[[Any], str]
-    ) -> str:
+        self, made: dict[tuple[str, ...], bytes], value: Any, make: Callable[[Any], bytes]
+    ) -> bytes:
         """make(value) of a list, kept in made by its strings when it holds only strings (a
         tuple equal to one kept holds equal strings, which have the same text)."""
         try:
@@ -954,14 +960,14 @@ class _EventPages:
                 made[tuple(value)] = found
         return found
 
-    def _actor_links(self, actor_ids: Any) -> str:
+    def _actor_links(self, actor_ids: Any) -> bytes:
         pieces, d = self._pieces, self._d
-        return ", ".join([pieces.actor_link(d, a) for a in actor_ids])
+        return ", ".join([pieces.actor_link(d, a) for a in actor_ids]).encode("utf-8")
 
-    def _supported(self, supports: Any) -> str:
+    def _supported(self, supports: Any) -> bytes:
         return self._memo(value_text(supports))
 
-    def _span(self, v: Row) -> tuple[str, bool]:
+    def _span(self, v: Row) -> tuple[bytes, bool]:
         """One span's section of the page, and whether it is shown inside its text."""
         d = self._d
         sid = v["source_id"]
@@ -971,19 +977,19 @@ class _EventPages:
             known = self._by_source[sid] = (
                 self._data.full_texts.get(sid),
                 {
-                    "source_id": text(sid),
-                    "source_ref": str(self._pieces.source(d, sid)),
-                    "lang": text(source.get("language") or ""),
-                    "sha256": text(source.get("sha256") or ""),
+                    "source_id": utf8(sid),
+                    "source_ref": str(self._pieces.source(d, sid)).encode("utf-8"),
+                    "lang": utf8(source.get("language") or ""),
+                    "sha256": utf8(source.get("sha256") or ""),
                 },
             )
         full, values = known[0], known[1].copy()
         start, end = v.get("start"), v.get("end")
         span = v["span"]
         # Numbers, the offsets and the span's number most of all, have nothing to escape.
-        values["span"] = str(span) if type(span) is int else text(span)
-        values["start"] = str(start) if type(start) is int else text(start)
-        values["end"] = str(end) if type(end) is int else text(end)
+        values["span"] = b"%d" % span if type(span) is int else utf8(span)
+        values["start"] = b"%d" % start if type(start) is int else utf8(start)
+        values["end"] = b"%d" % end if type(end) is int else utf8(end)
         supports = v.get("supports")
         values["supports"] = (
             self._listed(self._supports, supports, self._supported)
@@ -996,16 +1002,16 @@ class _EventPages:
         else:
             values["actors"] = self._actor_links(actor_ids)
         translation = value_text(v.get("translation"))
-        values["translation"] = text(translation) if translation else ""
+        values["translation"] = utf8(translation) if translation else b""
         shown = (
             in_context(full, start, end)
             if full is not None and isinstance(start, int) and isinstance(end, int)
             else None
         )
         if shown is not None:
-            values["before"] = text(shown.before)
-            values["quote_in"] = text(shown.quote)
-            values["after"] = text(shown.after)
+            values["before"] = utf8(shown.before)
+            values["quote_in"] = utf8(shown.quote)
+            values["after"] = utf8(shown.after)
             shape = (
                 True,
                 shown.clipped_before,
@@ -1014,11 +1020,11 @@ class _EventPages:
                 bool(actor_ids),
             )
         else:
-            values["quote"] = text(value_text(v.get("quote")))
+            values["quote"] = utf8(value_text(v.get("quote")))
             values["check"] = (
-                _CHECK_HTML.format(start=start, end=end)
+                _CHECK_UTF8 % (start, end)
                 if type(start) is int and type(end) is int
-                else text(CHECK.format(start=start, end=end))  # what _check gives, escaped
+                else utf8(CHECK.format(start=start, end=end))  # what _check gives, escaped
             )
             shape = (False, False, False, bool(translation), bool(actor_ids))
         skeleton = self._spans.get(shape)
