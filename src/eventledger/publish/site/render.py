@@ -75,6 +75,9 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["value"] = value_text
     env.globals["pager_links"] = pager_links
+    # A filter, which Jinja calls directly: a global goes through Context.call (changes.html
+    # of 30,000 changes: 0.10 s CPU as a global, 0.06 s as a filter).
+    env.filters["inline"] = markdown.inline_html
     return env
 
 
