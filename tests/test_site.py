@@ -506,6 +506,9 @@ def _tricky_input(review: bool) -> SiteInput:
     events, evidence = rows["events"], rows["evidence"]
     events[1].update(title=TRICKY, summary=TRICKY, event_type=TRICKY, place_name=TRICKY)
     events[2].update(title="", latitude=1, longitude=True, geonames_id=1.0, date_note=[TRICKY])
+    # Equal floats with different texts, and one float on two pages.
+    events[0].update(latitude=0.0, longitude=1.0)
+    events[1].update(latitude=-0.0, longitude=1.0)
     events.append(
         event_row("2000-lonely", "No participants", dt.date(2000, 1, 1), dt.date(2000, 1, 1), "day")
     )

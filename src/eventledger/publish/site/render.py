@@ -332,8 +332,9 @@ class _Pieces:
         lines, lists = self.lines, self.lists
         for name, v in row.items():
             kind = type(v)
-            # Only keys that are equal when their texts are (1, 1.0 and True are not).
-            if kind is str or kind is dt.date or v is None:
+            # Only keys that are equal when their texts are (1, 1.0 and True are not; nor
+            # 0.0 and -0.0, but other equal floats are: a place's coordinates recur).
+            if kind is str or kind is dt.date or v is None or (kind is float and v != 0.0):
                 made = lines.get(name)
                 line = made.get(v) if made is not None else None
             elif kind is list:
@@ -363,7 +364,7 @@ class _Pieces:
         else:
             cell = utf8(value_text(v))
         line = b"".join((head, cell, b"</td></tr>\n"))
-        if kind is str or kind is dt.date or v is None:
+        if kind is str or kind is dt.date or v is None or (kind is float and v != 0.0):
             made = self.lines.get(name)
             if made is None:
                 made = self.lines[name] = {}
