@@ -640,6 +640,28 @@ def test_event_pages_filled_from_skeletons_are_what_jinja_renders(review: bool) 
     assert TRICKY not in "".join(page(files, f"events/{eid}.html") for eid in events)
 
 
+# The macro that wrote the events table's rows before _ListRows.events did: what those rows
+# must be, byte for byte.
+_EVENT_ROWS_MACRO = """{% macro event_rows(events, root) -%}
+{% for e in events %}
+<tr{% if e.draft %} class="draft"{% endif %}><td class="date">{{ e.date }}</td><td class="title"><a href="{{ root }}events/{{ e.id }}.html">{{ e.title }}</a>{% if e.draft %} <span class="badge draft">draft</span>{% endif %}</td><td>{{ e.type }}</td><td>{{ e.factuality }}</td><td class="actors">{{ e.actors }}</td><td class="num">{{ e.sources }}</td></tr>
+{% endfor %}
+{%- endmacro %}"""
+
+
+@pytest.mark.parametrize("review", [False, True])
+def test_events_table_rows_are_what_the_template_macro_wrote(review: bool) -> None:
+    data = _tricky_input(review)
+    d = site_render._regroup(data)
+    summaries = [site_render._event_summary(d, e) for e in d.events]
+    assert any(s.draft for s in summaries) == review
+    macro: Any = site_render._environment().from_string(_EVENT_ROWS_MACRO).module
+    files = dict(render_site(data))
+    for path, root in (("index.html", ""), ("events/page-1.html", "../")):
+        rows = str(macro.event_rows(summaries, root))
+        assert f"<tbody>\n{rows}\n</tbody>" in page(files, path), path
+
+
 def test_skeleton_text_escapes_as_jinja_does() -> None:
     from hypothesis import given
     from hypothesis import strategies as st

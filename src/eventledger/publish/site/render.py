@@ -570,18 +570,18 @@ _esc = text  # markupsafe.escape's text as a str: these rows are joined, never r
 
 @dataclass
 class _ListRows:
-    """The rows of actors' and sources' lists of events, written here rather than looped over
-    in actor.html and source.html: at 100k events they hold half a million rows, and Jinja
-    escaped each event's id, title, date, type and factuality again in every list naming it.
-    Here each event's cells are escaped once, when it is first listed, and reused; the markup
-    is exactly what the templates' loops wrote."""
+    """The rows of the events table's static pages and of actors' and sources' lists of
+    events, written here rather than looped over in the templates: at 100k events they hold
+    half a million rows, and Jinja escaped each event's id, title, date, type and factuality
+    again in every list naming it. Here each event's cells are escaped once, when it is first
+    listed, and reused; the markup is exactly what the templates' loops wrote."""
 
     cells: dict[str, tuple[str, str, str, str, str]] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
 
     def _cells(self, s: _Summary) -> tuple[str, str, str, str, str]:
         """One event's escaped id, title, draft badge and date, and its type and factuality
-        cells closing a row."""
+        cells."""
         made = self.cells.get(s.id)
         if made is None:
             made = self.cells[s.id] = (
@@ -589,7 +589,7 @@ class _ListRows:
                 str(_esc(s.title)),
                 ' <span class="badge draft">draft</span>' if s.draft else "",
                 str(_esc(s.date)),
-                f"<td>{_esc(s.type)}</td><td>{_esc(s.factuality)}</td></tr>\n",
+                f"<td>{_esc(s.type)}</td><td>{_esc(s.factuality)}</td>",
             )
         return made
 
@@ -597,13 +597,25 @@ class _ListRows:
         out = []
         roles = self.roles
         for s, role in listed:
-            eid, title, badge, date, tail = self._cells(s)
+            eid, title, badge, date, kinds = self._cells(s)
             role_html = roles.get(role)
             if role_html is None:
                 role_html = roles[role] = str(_esc(role))
             out.append(
                 f'<tr><td class="date">{date}</td><td><a href="{root}events/{eid}.html">{title}'
-                f"</a>{badge}</td><td>{role_html}</td>{tail}"
+                f"</a>{badge}</td><td>{role_html}</td>{kinds}</tr>\n"
+            )
+        return markupsafe.Markup("".join(out))  # noqa: S704 - every value escaped above
+
+    def events(self, root: str, listed: Sequence[_Summary]) -> markupsafe.Markup:
+        out = []
+        for s in listed:
+            eid, title, badge, date, kinds = self._cells(s)
+            draft = ' class="draft"' if s.draft else ""
+            out.append(
+                f'<tr{draft}><td class="date">{date}</td><td class="title">'
+                f'<a href="{root}events/{eid}.html">{title}</a>{badge}</td>{kinds}'
+                f'<td class="actors">{_esc(s.actors)}</td><td class="num">{s.sources}</td></tr>\n'
             )
         return markupsafe.Markup("".join(out))  # noqa: S704 - every value escaped above
 
@@ -729,18 +741,31 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
         "sources": len(d.sources),
         "spans": sum(len(v) for v in d.evidence.values()),
     }
-    plan["index.html"] = page(
-        "index.html",
-        "index.html",
-        events=pages[0],
-        pages=len(pages),
-        number=1,
-        filters=_filters(d, facets),
-        counts=counts,
+    list_rows = _ListRows()
+    plan["index.html"] = partial(
+        _table_page,
+        page(
+            "index.html",
+            "index.html",
+            events=pages[0],
+            pages=len(pages),
+            number=1,
+            filters=_filters(d, facets),
+            counts=counts,
+        ),
+        list_rows,
+        "",
+        pages[0],
     )
     for n, rows in enumerate(pages, start=1):
         path = f"events/page-{n}.html"
-        plan[path] = page(path, "events_page.html", events=rows, pages=len(pages), number=n)
+        plan[path] = partial(
+            _table_page,
+            page(path, "events_page.html", pages=len(pages), number=n),
+            list_rows,
+            "../",
+            rows,
+        )
     spans = [
         Span(
             e["event_id"],
@@ -792,7 +817,6 @@ def _plan(data: SiteInput) -> dict[str, _Make]:
     event_pages = _EventPages(env, site, data, d, pieces)
     for event, summary in zip(d.events, summaries, strict=True):
         plan[f"events/{event['event_id']}.html"] = partial(_event_page, event_pages, event, summary)
-    list_rows = _ListRows()
     plan["actors/index.html"] = page(
         "actors/index.html",
         "actors.html",
@@ -1055,6 +1079,12 @@ class _EventPages:
         if not names_actors:
             s.actors = ""
         return Skeleton(self._pieces.macros.span(s), _SPAN_SLOTS)
+
+
+def _table_page(
+    page: Callable[..., bytes], list_rows: _ListRows, root: str, listed: Sequence[_Summary]
+) -> bytes:
+    return page(rows=list_rows.events(root, listed))
 
 
 def _actor_page(
