@@ -100,18 +100,22 @@ def date_label(start: Any, end: Any, precision: Any) -> str:
     """The interval as short as its precision allows: 2019-04-25, 2019-04, 2019, 1960s."""
     if not isinstance(start, dt.date) or not isinstance(end, dt.date):
         return "no date"
-    one_year = start.year == end.year and (start.month, start.day, end.month, end.day) == (
-        1,
-        1,
-        12,
-        31,
-    )
-    month_end = (end + dt.timedelta(days=1)).day == 1
+    # Each shape is tested only when the ones before it fail: asked for every event, and
+    # most are a single day.
     if start == end:
         core = start.isoformat()
-    elif precision == "month" and start.day == 1 and month_end and start.month == end.month:
+    elif (
+        precision == "month"
+        and start.day == 1
+        and start.month == end.month
+        and (end + dt.timedelta(days=1)).day == 1
+    ):
         core = f"{start.year:04d}-{start.month:02d}"
-    elif precision == "year" and one_year:
+    elif (
+        precision == "year"
+        and start.year == end.year
+        and (start.month, start.day, end.month, end.day) == (1, 1, 12, 31)
+    ):
         core = f"{start.year:04d}"
     elif (
         precision == "decade"
