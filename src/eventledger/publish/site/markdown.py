@@ -1,7 +1,8 @@
 """A small, safe Markdown reader for CODEBOOK.md and CHANGES.md.
 
 It turns text into blocks and inline pieces, and the templates turn those into HTML with
-autoescaping, so no markup written in the Markdown ever reaches the page as markup. It reads
+autoescaping (the inline pieces by inline_html, escaped as autoescaping does), so no markup
+written in the Markdown ever reaches the page as markup. It reads
 the subset our generated files use (ATX headings, paragraphs, lists, pipe tables, fenced
 code, `code`, **strong**, *em*, [links](...)); anything else stays visible as text.
 """
@@ -9,7 +10,12 @@ code, `code`, **strong**, *em*, [links](...)); anything else stays visible as te
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from eventledger.publish.site.skeleton import text as escape
 
 # (kind, text, href): kind is text, code, strong, em or link; href only for links.
 Inline = tuple[str, str, str]
@@ -58,6 +64,22 @@ def inlines(text: str) -> list[Inline]:
     if pos < len(text):
         out.append(("text", text[pos:], ""))
     return out
+
+
+def inline_html(pieces: Sequence[Inline]) -> Markup:
+    """Inline pieces as HTML, each text and link escaped as Jinja's autoescaping escapes them
+    (skeleton.text, which makes a str where markupsafe.escape made a Markup object). Written
+    here rather than as a template macro: the CHANGES.md of a first release lists every
+    record, and a Jinja macro call per list item was most of that page's time."""
+    out: list[str] = []
+    for kind, text, href in pieces:
+        if kind == "link":
+            out.append(f'<a href="{escape(href)}">{escape(text)}</a>')
+        elif kind == "code" or kind == "strong" or kind == "em":
+            out.append(f"<{kind}>{escape(text)}</{kind}>")
+        else:
+            out.append(escape(text))
+    return Markup("".join(out))  # noqa: S704 - every text escaped above
 
 
 def _plain(text: str) -> str:
