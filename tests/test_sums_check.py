@@ -87,3 +87,18 @@ def test_an_intact_sums_takes_the_bulk_path_and_names_unlisted_files(package: Pa
         (rel, "checksum-mismatch", "file not listed in SHA256SUMS")
         for rel in sorted(set(FILES) - set(safe))
     ]
+
+
+def test_the_pattern_holds_no_memory_per_line() -> None:
+    """A forged package may bring a SHA256SUMS of 64 MB: the bulk pattern must not keep a
+    restart point per line (a plain * held about 450 bytes a line, 340 MB for 64 MB)."""
+    import tracemalloc
+
+    text = "".join(f"{n:064x}  site/events/ev-{n:07d}.html\n" for n in range(100_000))
+    tracemalloc.start()
+    try:
+        assert _SAFE_SUMS.fullmatch(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, f"{peak:,} bytes held while matching 100,000 lines"
