@@ -320,3 +320,16 @@ def test_a_file_rewritten_after_it_was_hashed_is_refused(
     answer = _streamed(folder, tmp_path / "pkg.zip", files, digests)
     assert answer == {"changed": "data/events.csv"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
+
+
+def test_a_kernel_copy_that_copies_nothing_is_done_by_reads_and_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some file systems (FUSE, CIFS) take copy_file_range and copy 0 bytes: the range is
+    then copied by reads and writes, the same bytes, not taken for the scratch zip's end."""
+    names = [f"site/events/{n:04d}.html" for n in range(300)]
+    files = {rel: b"<p>%d</p>" % n * (n % 50 + 1) for n, rel in enumerate(names)}
+    _both_zips_are_zipfiles(tmp_path / "kernel", tmp_path / "kernel.zip", files)
+    monkeypatch.setattr(os, "copy_file_range", lambda *_: 0, raising=False)
+    _both_zips_are_zipfiles(tmp_path / "zero", tmp_path / "zero.zip", files)
+    assert (tmp_path / "zero.zip").read_bytes() == (tmp_path / "kernel.zip").read_bytes()

@@ -153,11 +153,14 @@ def _copy(source: int, sink: int, start: int, stop: int, dest: int) -> None:
     """Bytes start to stop of source into sink at dest."""
     while start < stop:
         done = _kernel_copy(source, sink, stop - start, start, dest)
-        if done is None:
-            chunk = os.pread(source, min(_COPY, stop - start), start)
-            done = os.pwrite(sink, chunk, dest) if chunk else 0
         if not done:
-            raise OSError("the scratch zip ended early")
+            # None where the kernel cannot copy between these files; 0 from some file
+            # systems (FUSE, CIFS) that take the call and copy nothing: copied here then,
+            # and only a read that finds no bytes is the scratch zip's end.
+            chunk = os.pread(source, min(_COPY, stop - start), start)
+            if not chunk:
+                raise OSError("the scratch zip ended early")
+            done = os.pwrite(sink, chunk, dest)
         start += done
         dest += done
 
