@@ -26,6 +26,10 @@ SQL_TYPES = {
     "list": "TEXT",
 }
 FTS = "search"  # the full-text table: one row per evidence span
+# A list's JSON text, as json.dumps(value, ensure_ascii=False) writes it: dumps given keyword
+# arguments builds a new encoder for every call: 100,000 lists of one to four strings took
+# 0.33 s that way, 0.18 s this way (the actor_ids of 300k spans, which _JsonTexts misses).
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class FieldLike(Protocol):
@@ -85,7 +89,7 @@ def _value(kind: str, value: Any) -> Any:
     if kind == "date" or isinstance(value, dt.date):
         return value.isoformat() if isinstance(value, dt.date) else str(value)
     if kind == "list":
-        return json.dumps(list(value), ensure_ascii=False)
+        return _json_text(list(value))
     return value
 
 
@@ -160,7 +164,7 @@ class _JsonTexts(dict[tuple[Any, ...], str]):
     strings. A lookup is one C call; only a list not seen yet makes its text."""
 
     def __missing__(self, key: tuple[Any, ...]) -> str:
-        text = json.dumps(list(key), ensure_ascii=False)
+        text = _json_text(list(key))
         if len(self) < 4096 and all(type(v) is str for v in key):
             self[key] = text
         return text
@@ -174,7 +178,7 @@ def _json_memo() -> Callable[[Any], str]:
         try:
             return texts[tuple(value)]
         except TypeError:  # a list holding a list
-            return json.dumps(list(value), ensure_ascii=False)
+            return _json_text(list(value))
 
     return as_json
 
