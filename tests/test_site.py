@@ -177,6 +177,10 @@ def test_dates_read_as_precisely_as_they_are_known() -> None:
     assert date_label(d(2019, 1, 1), d(2019, 12, 31), "year") == "2019 (year)"
     assert date_label(d(1960, 1, 1), d(1969, 12, 31), "decade") == "1960s (decade)"
     assert date_label(d(2019, 4, 22), d(2019, 4, 28), "week") == "2019-04-22 – 2019-04-28 (week)"
+    # Twelve whole months later is not the same month; the last day there is still ends one.
+    assert date_label(d(2019, 4, 1), d(2020, 4, 30), "month") == "2019-04-01 – 2020-04-30 (month)"
+    assert date_label(d(9999, 12, 1), d(9999, 12, 31), "month") == "9999-12 (month)"
+    assert date_label(d(9999, 12, 30), d(9999, 12, 31), "day") == "9999-12-30 – 9999-12-31 (day)"
 
 
 def test_the_timeline_draws_a_day_as_a_point_and_a_year_as_a_bar() -> None:

@@ -107,8 +107,9 @@ def date_label(start: Any, end: Any, precision: Any) -> str:
     elif (
         precision == "month"
         and start.day == 1
-        and start.month == end.month
-        and (end + dt.timedelta(days=1)).day == 1
+        and (start.year, start.month) == (end.year, end.month)
+        # The month's last day; the last day there is has no day after it.
+        and (end == dt.date.max or (end + dt.timedelta(days=1)).day == 1)
     ):
         core = f"{start.year:04d}-{start.month:02d}"
     elif (
