@@ -311,6 +311,48 @@ def test_a_cache_folder_that_is_a_link_is_not_used(tmp_path: Path, link: str) ->
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.parametrize("inner", ["entries", "packs"])
+def test_a_cache_whose_inner_folder_is_a_link_is_not_used(tmp_path: Path, inner: str) -> None:
+    root = tmp_path / "repo"
+    make_repository(root)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / FOLDER).mkdir(parents=True)
+    os.symlink(elsewhere, root / FOLDER / inner)
+    assert Cache.open(root, root / "schema", "test") is None
+    assert Cache.open(root, root / "schema", "test", writable=False) is None
+    result = CliRunner().invoke(main, ["validate", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_links_in_the_place_of_key_folders_are_never_written_read_or_evicted_through(
+    corpus: tuple[Repository, list[RecordFile], Schema], tmp_path: Path
+) -> None:
+    """build/cache/entries/<xx>/ holds the index and check states. A link in the place of
+    every such folder (someone's mistake, or another user's doing on a shared machine) must
+    neither take an entry outside build/ nor lend the run what lies there, and eviction must
+    not delete the files it points to."""
+    repository, files, schema = corpus
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious").write_bytes(b"not the cache's\n")
+    os.utime(elsewhere / "precious", (0, 0))  # the oldest file anywhere: evicted first
+    entries = repository.root / FOLDER / "entries"
+    entries.mkdir(parents=True)
+    for n in range(256):
+        os.symlink(elsewhere, entries / f"{n:02x}")
+    expected = snapshot([read_file(f, schema) for f in files])
+    for _ in range(2):
+        records = read_files(files, schema, jobs=2, cache=open_cache(repository, 1))
+        assert snapshot(records) == expected
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
+    assert (elsewhere / "precious").read_bytes() == b"not the cache's\n"
+    result = CliRunner().invoke(main, ["validate", "--root", str(repository.root)])
+    assert result.exit_code == 1, result.output  # the corpus holds the invalid cases
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
+
+
 def test_the_cache_lives_in_build_and_never_ships(tmp_path: Path) -> None:
     """The tool writes nothing outside build/, the cache included; a release packs only
     build/<version>/, so the cache is in no folder or zip it publishes."""

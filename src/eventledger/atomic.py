@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,21 @@ def _default_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def _kept_mode(path: Path) -> int:
+    """The permissions of the regular file at path, or the default ones. Never those of what
+    a link there points to: a link to a private key would make the new file private, a link
+    to a setuid program would lend it its bits. The rename replaces the link itself, so its
+    target's mode has nothing to do with the file written. Set-id and sticky bits are never
+    kept: a data file has no use for them."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return _default_mode()
+    if not stat.S_ISREG(st.st_mode):
+        return _default_mode()
+    return st.st_mode & 0o777
 
 
 def write_atomically(
@@ -31,10 +47,7 @@ def write_atomically(
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = _default_mode()
+        mode = _kept_mode(path)
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -125,7 +125,8 @@ class Cache:
         """The cache of the repository at root, or None when it cannot be used. Not writable,
         it is only read, and only if it exists."""
         build, folder = root / BUILD, root / FOLDER
-        if build.is_symlink() or folder.is_symlink() or tracked_by_git(root, BUILD):
+        inner = (folder / "entries", folder / "packs")
+        if any(p.is_symlink() for p in (build, folder, *inner)) or tracked_by_git(root, BUILD):
             return None
         if not writable:
             if not folder.is_dir():
@@ -184,10 +185,13 @@ class Cache:
 
     def get(self, key: str) -> bytes | None:
         """The payload stored under key, or None when there is none or it fails its checksum."""
+        path = self._path(key)
         try:
             # Never open()ed: a FIFO in an entry's place would block the run, and a link
-            # would be followed out of the folder.
-            blob = read_regular(self._path(key))
+            # would be followed out of the folder; so would a link in the key's folder's place.
+            if not _real_folder(path.parent):
+                return None
+            blob = read_regular(path)
         except OSError:  # NotRegularFile too
             return None
         return self._payload(key, blob)
@@ -200,6 +204,8 @@ class Cache:
         blob = self._blob(key, payload)
         try:
             path.parent.mkdir(exist_ok=True)
+            if not _real_folder(path.parent):
+                return 0  # a link in its place would take the entry outside build/
             write_atomically(path, blob, durable=False)
         except OSError:
             return 0
@@ -308,13 +314,16 @@ class Cache:
         found = []
         folders = [self.folder / "packs"]
         with contextlib.suppress(OSError):
-            folders += [Path(e.path) for e in os.scandir(self.folder / "entries") if e.is_dir()]
+            # A link in a key folder's place is no folder of the cache: eviction would
+            # delete the oldest files of wherever it points.
+            entries = os.scandir(self.folder / "entries")
+            folders += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
         for folder in folders:
             with contextlib.suppress(OSError):
                 for entry in os.scandir(folder):
                     with contextlib.suppress(OSError):
-                        stat = entry.stat(follow_symlinks=False)
-                        found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+                        st = entry.stat(follow_symlinks=False)
+                        found.append((st.st_mtime, st.st_size, Path(entry.path)))
         return found
 
     def _size(self) -> int:
@@ -333,6 +342,10 @@ class Cache:
                 gone.add(path.name)
         self.index = {k: v for k, v in self.index.items() if v[0] not in gone}
         return total
+
+
+def _real_folder(path: Path) -> bool:
+    return stat.S_ISDIR(os.lstat(path).st_mode)
 
 
 def _write_ledger(ledger: Path, data: bytes) -> None:
