@@ -51,6 +51,7 @@ class Child(subprocess.Popen[bytes]):
         self.step = step
         self.awaited = False  # the build is blocked on it (reading its answer, writing to it)
         self.why: str | None = None  # why Watch ended it
+        self.ended = False  # by the build itself (end): no failure of the child's
         self.stopped = 0  # Watch's looks in a row that found it stopped
         self.idle = 0  # and that found it awaited without CPU time used since the last
         self.cpu = -1
@@ -111,6 +112,8 @@ def end(proc: subprocess.Popen[bytes] | None) -> None:
     """Kill the process if it still runs, collect it and close its pipes."""
     if proc is None:
         return
+    if isinstance(proc, Child):
+        proc.ended = True
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
@@ -162,6 +165,8 @@ class Watch:
                 self._look(child)
 
     def _look(self, child: Child) -> None:
+        if child.ended:
+            return
         if child.poll() is not None:
             if child.returncode is not None and child.returncode < 0 and self.failure is None:
                 self.failure = ChildFailed(child.failure())
