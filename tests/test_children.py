@@ -36,7 +36,7 @@ def test_a_child_not_awaited_may_wait_and_one_that_answers_is_no_failure() -> No
     child = Child("eventledger.publish.zip_stream", "the zip writer")
     watch = Watch([child], every=0.05, idle_for=0.2)
     try:
-        time.sleep(1.0)  # twenty looks at an idle child nobody waits for
+        time.sleep(0.5)  # ten looks at an idle child nobody waits for
         assert child.poll() is None
         assert child.stdin is not None and child.stdout is not None
         child.stdin.close()  # no header: it ends on its own, with a failure of its own
