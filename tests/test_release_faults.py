@@ -449,6 +449,7 @@ def _child_of(parent: int, module: str) -> int:
         ("SIGKILL", r"was killed by SIGKILL; if not by you, the system may have run out of memory"),
         ("SIGSTOP", r"was stopped \(SIGSTOP\) for 3 s; it was ended, and the build with it"),
     ],
+    ids=["killed", "stopped"],
 )
 def test_a_build_whose_zip_child_is_killed_or_stopped_stops_and_leaves_nothing(
     repo: Path, reference: dict[str, str], sig: str, said: str
