@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from eventledger.publish.archive import LEVEL, ChangedOnDisk, zip_folder
+from eventledger.publish.children import ChildFailed
 from eventledger.publish.release import BuildResult, build
 from eventledger.publish.tables_check import TablesCheck, check_tables
 from eventledger.read.repository import Repository
@@ -79,17 +80,26 @@ def test_the_tables_check_in_its_own_process_finds_what_it_finds_here(
     assert checking.result() == here
 
 
-def test_a_tables_check_whose_process_died_is_done_here(built: BuildResult) -> None:
+def test_a_tables_check_whose_process_was_killed_says_so(built: BuildResult) -> None:
     checking = TablesCheck()
     assert checking.proc is not None
     checking.proc.kill()
     checking.start(built.folder)
+    with pytest.raises(ChildFailed, match=r"the tables check \(frictionless\) .* SIGKILL"):
+        checking.result()
+    checking.stop()
+
+
+def test_a_tables_check_that_could_not_start_is_done_here(built: BuildResult) -> None:
+    checking = TablesCheck()
+    checking.stop()  # as when it cannot start: no process
+    checking.start(built.folder)
     assert checking.result() == ([], [])
 
 
-def test_a_tables_check_that_cannot_take_its_folder_is_done_here(built: BuildResult) -> None:
+def test_a_tables_check_killed_before_it_takes_its_folder_says_so(built: BuildResult) -> None:
     """The process died before start() wrote to it (the write fails, the pipes are closed):
-    the result is still the check, done here, never a read of a closed pipe."""
+    the result says so, never a read of a closed pipe."""
     checking = TablesCheck()
     assert checking.proc is not None
     checking.proc.kill()
@@ -97,4 +107,6 @@ def test_a_tables_check_that_cannot_take_its_folder_is_done_here(built: BuildRes
     # fails with a broken pipe while Popen still thinks it runs.
     os.waitid(os.P_PID, checking.proc.pid, os.WEXITED | os.WNOWAIT)
     checking.start(built.folder)
-    assert checking.result() == ([], [])
+    with pytest.raises(ChildFailed, match="SIGKILL"):
+        checking.result()
+    checking.stop()

@@ -641,6 +641,8 @@ def test_formula_like_cells_are_listed_and_the_xlsx_runs_nothing(
 class _FailingCheck:
     """The tables' check of a build, saying frictionless rejects the package."""
 
+    proc = None  # no process for the build to watch
+
     def start(self, folder: Path) -> None:
         return None
 

@@ -430,6 +430,60 @@ def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict
     assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
 
 
+def _child_of(parent: int, module: str) -> int:
+    """The process id of parent's child running python -m module (Linux's /proc)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_bytes().rpartition(b")")[2].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue  # not a process, or one that ended meanwhile
+        if ppid == parent and module.encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no child {module} of process {parent}")
+
+
+@pytest.mark.parametrize(
+    ("sig", "said"),
+    [
+        ("SIGKILL", r"was killed by SIGKILL; if not by you, the system may have run out of memory"),
+        ("SIGSTOP", r"was stopped \(SIGSTOP\) for 3 s; it was ended, and the build with it"),
+    ],
+    ids=["killed", "stopped"],
+)
+def test_a_build_whose_zip_child_is_killed_or_stopped_stops_and_leaves_nothing(
+    repo: Path, reference: dict[str, str], sig: str, said: str
+) -> None:
+    """The real zip child of a real build, signalled once the tables are written: it lives
+    until the build has written every file, so the signal always finds it at work. Stopped,
+    it would have been waited for for ever; the build ends it and stops instead."""
+    import re
+    import signal
+
+    build = subprocess.Popen(
+        [sys.executable, "-m", "eventledger", "build", "--root", str(repo)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert build.stderr is not None
+    for line in build.stderr:
+        if "validating with frictionless" in line:
+            child = _child_of(build.pid, "eventledger.publish.zip_stream")
+            os.kill(child, getattr(signal, sig))
+            break
+    rest = build.stderr.read()
+    assert build.wait(timeout=120) == 1, rest
+    assert re.search(rf"error: the zip writer \(process {child}\) {said}", rest), rest
+    assert "run the release again" in rest
+    assert not Path(f"/proc/{child}").exists()  # ended and collected, not left stopped
+    assert sorted(p.name for p in (repo / "build").iterdir()) == []  # nothing half-written
+    done = cli(repo, "build")
+    assert done.returncode == 0, done.stderr
+    assert "interrupted build" not in done.stderr
+    assert digests(repo / "build") == reference
+
+
 def test_diff_of_a_forged_build_is_a_usage_error(repo: Path, tmp_path: Path) -> None:
     assert cli(repo, "build").returncode == 0
     forged = tmp_path / "forged"

@@ -15,6 +15,7 @@ import pytest
 
 from casekit import PROJECT
 from eventledger.model.schema import Schema, load_schema
+from eventledger.publish.children import ChildFailed
 from eventledger.publish.spreadsheet import spreadsheet
 
 CREATED = dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.UTC)
@@ -169,7 +170,13 @@ def test_the_workbook_process_reads_the_written_tables_and_a_dead_one_is_replace
     assert killed.proc is not None
     killed.proc.kill()
     killed.start(tmp_path)
-    assert killed.result() == expected  # written here, from the rows
+    with pytest.raises(ChildFailed, match=r"the spreadsheet \(xlsx\) writer .* SIGKILL"):
+        killed.result()
+    killed.stop()
+    absent = WorkbookAside(schema, rows, CREATED)
+    absent.stop()  # as when it cannot start: no process
+    absent.start(tmp_path)
+    assert absent.result() == expected  # written here, from the rows
     never = WorkbookAside(schema, rows, CREATED)
     assert never.result() == expected  # never sent a folder: not waited for
     assert never.proc is None

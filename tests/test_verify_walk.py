@@ -99,3 +99,34 @@ def test_a_file_whose_name_is_not_utf8_is_reported_not_a_traceback(tmp_path: Pat
     assert walk_issues(package) == {
         ("bad\\udcffname", "checksum-mismatch", "file not listed in SHA256SUMS")
     }
+
+
+def test_a_folder_swapped_for_a_link_after_the_walk_is_not_followed_by_its_reads(
+    tmp_path: Path,
+) -> None:
+    """Between the walk and the hashing of the files (a standalone verify of 100k events
+    hashes for seconds), someone replaces a folder with a link to a folder outside holding
+    the same names, and the same bytes: followed, the check would pass on files that are not
+    in the package. Every read opens each folder below the package with O_NOFOLLOW."""
+    outside = make_package(tmp_path / "outside", {"b/page.html": b"<p>"})
+    package = make_package(tmp_path / "pkg", FILES)
+    with verify_module._Package(package) as seen:
+        assert "site/a/b/page.html" in seen.files
+        (package / "site" / "a").rename(tmp_path / "a-moved")
+        (package / "site" / "a").symlink_to(outside)
+        with pytest.raises(OSError):
+            seen.sha256("site/a/b/page.html")
+        with pytest.raises(OSError):
+            seen.read("site/a/b/page.html")
+        assert seen.read("site/index.html") == b"<html>"  # the rest is read as ever
+    # The same swap once its folder is being read from: the files read are still the ones
+    # walked (the folder moved away), never the link's.
+    (tmp_path / "a-moved" / "b" / "other.html").write_bytes(b"walked")
+    (package / "site" / "a").unlink()
+    (tmp_path / "a-moved").rename(package / "site" / "a")
+    (outside / "b" / "other.html").write_bytes(b"outside")
+    with verify_module._Package(package) as seen:
+        assert seen.read("site/a/b/page.html") == b"<p>"
+        (package / "site" / "a").rename(tmp_path / "a-moved-again")
+        (package / "site" / "a").symlink_to(outside)
+        assert seen.read("site/a/b/other.html") == b"walked"

@@ -1,6 +1,7 @@
 """The release zip made in a process of its own as the build writes its files: the same bytes
 as the zip of the finished folder, in name order whatever order the files came in; a file
-that is not the one hashed stops it; a child that dies leaves the zip to the build."""
+that is not the one hashed stops it; a child that cannot start leaves the zip to the build,
+one killed stops it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from eventledger.publish import release, zip_stream
 from eventledger.publish.archive import ChangedOnDisk, zip_folder
 from eventledger.publish.aside import AsideFolder
+from eventledger.publish.children import ChildFailed
 from eventledger.publish.release import ReleaseError, build
 from eventledger.publish.zip_stream import StreamedZip
 from eventledger.read.repository import Repository
@@ -77,7 +79,7 @@ def test_a_file_that_is_not_the_one_hashed_stops_the_streamed_zip(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
 
 
-def test_a_zip_child_that_died_answers_false_and_leaves_no_scratch(tmp_path: Path) -> None:
+def test_a_zip_child_that_was_killed_says_so_and_leaves_no_scratch(tmp_path: Path) -> None:
     folder = tmp_path / "pkg"
     digests = _write(folder)
     zipping = StreamedZip(folder, "pkg", CREATED, tmp_path / "pkg.zip")
@@ -85,21 +87,21 @@ def test_a_zip_child_that_died_answers_false_and_leaves_no_scratch(tmp_path: Pat
     assert zipping.proc is not None
     zipping.proc.kill()
     zipping.proc.wait()
-    for rel, digest in digests.items():  # writing to the dead child is no error
-        zipping.add(rel, digest)
-    zipping.finish()
-    assert zipping.result() is False
+    with pytest.raises(ChildFailed, match=r"the zip writer \(process \d+\) was killed by SIGKILL"):
+        for rel, digest in digests.items():  # the first write to the dead child tells
+            zipping.add(rel, digest)
+        zipping.finish()
+        zipping.result()
     zipping.stop()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pkg"]
 
 
 class _DeadZip(StreamedZip):
-    """A zip child killed as soon as it starts."""
+    """A zip child that could not start."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        if self.proc is not None:
-            self.proc.kill()
+        self.stop()  # as if it never started: no process, no scratch
 
 
 def _sums_and_zip(root: Path) -> tuple[bytes, bytes]:
@@ -111,7 +113,7 @@ def _built(root: Path) -> list[str]:
     return sorted(p.name for p in (root / "build").iterdir() if p.name != "cache")
 
 
-def test_a_build_whose_zip_child_died_zips_the_folder_itself_to_the_same_bytes(
+def test_a_build_whose_zip_child_could_not_start_zips_the_folder_itself_to_the_same_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = make_release_repository(tmp_path / "repo")

@@ -36,6 +36,11 @@ def read_json(path: Path, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
         )
     except OSError as err:
         raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
+    return read_json_from(fd, max_bytes=max_bytes)
+
+
+def read_json_from(fd: int, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The value in the JSON file open for reading at fd (which this closes), as read_json."""
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

@@ -46,6 +46,7 @@ from eventledger.publish.cells import (
     columns_unwritable,
     table_columns,
 )
+from eventledger.publish.children import Watch
 from eventledger.publish.coverage_doc import coverage_markdown
 from eventledger.publish.descriptor import descriptor, json_bytes, read_base, resource
 from eventledger.publish.diff import full_manifest
@@ -723,6 +724,9 @@ def _write_locked(
     out = AsideFolder(aside, streaming.add)
     checking = TablesCheck()
     workbook = WorkbookAside(chosen.schema, chosen.selection.rows, target.when)
+    # No wait on a child is for ever: one killed, stopped or stuck stops the build.
+    watch = Watch([streaming.proc, checking.proc, workbook.proc])
+    streaming.watch = watch
     try:
         aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         try:
@@ -784,6 +788,7 @@ def _write_locked(
             aside.rename(folder)
         zip_aside.replace(archive)
     finally:
+        watch.close()
         workbook.stop()
         checking.stop()
         streaming.stop()

@@ -24,7 +24,6 @@ import os
 import pickle
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -39,7 +38,7 @@ import pyarrow.compute as pc
 
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import LIST_DELIMITER, TYPES
-from eventledger.publish.children import arrow_gives_memory_back, end, launch
+from eventledger.publish.children import Child, arrow_gives_memory_back, end, launch
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -547,8 +546,9 @@ class WorkbookAside:
     fork: a fork shares the build's rows, and reading them touches (so copies) their memory
     pages, so the rows were held twice; this one reads the Parquet tables the build writes
     first, a batch at a time. It starts at once and is sent the folder (with the schema and
-    the time) when the tables are written. If it cannot start or dies, the workbook is
-    written here from the rows when asked for."""
+    the time) when the tables are written. If it cannot start or fails on its own, the
+    workbook is written here from the rows when asked for; killed, stopped or stuck, it
+    stops the build (children.py)."""
 
     def __init__(
         self, schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
@@ -556,7 +556,9 @@ class WorkbookAside:
         self.args = (schema, rows, created)
         self.started = False
         self.folder: Path | None = None
-        self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.spreadsheet")
+        self.proc: Child | None = launch(
+            "eventledger.publish.spreadsheet", "the spreadsheet (xlsx) writer"
+        )
 
     def start(self, folder: Path) -> None:
         """The package's tables are written in folder: read them."""
@@ -564,12 +566,12 @@ class WorkbookAside:
         if self.proc is None or self.proc.stdin is None:
             return
         schema, _, created = self.args
+        self.started = True  # sent, or it is dead (a pipe fails only so): it ends either way
         try:
             self.proc.stdin.write(pickle.dumps((schema, folder, created)))
             self.proc.stdin.close()
-            self.started = True
-        except OSError:
-            self.stop()
+        except OSError:  # it died: result() says how
+            pass
 
     def result(self) -> Spreadsheet:
         """The workbook; an OSError of its temporary files is raised as itself."""
@@ -577,8 +579,9 @@ class WorkbookAside:
             self.stop()
         proc = self.proc
         if proc is not None and proc.stdout is not None:
+            proc.awaited = True  # Watch ends it if it makes no progress
             out = proc.stdout.read()
-            if proc.wait() == 0:
+            if proc.answered() == 0:  # ChildFailed when a signal ended it
                 try:
                     ok, value = pickle.loads(out)  # noqa: S301 - our own child wrote it
                 except Exception:  # anything but a result: written here instead
@@ -587,7 +590,7 @@ class WorkbookAside:
                     return value
                 if ok is False and isinstance(value, OSError):
                     raise value
-        # The process could not start, died or failed otherwise: write it here.
+        # The process could not start or failed on its own (it said why): write it here.
         return spreadsheet(*self.args, beside=self.folder)
 
     def stop(self) -> None:

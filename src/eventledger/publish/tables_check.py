@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from eventledger.issues import Issue
-from eventledger.publish.children import arrow_gives_memory_back, end, launch
+from eventledger.publish.children import Child, arrow_gives_memory_back, end, launch
 from eventledger.publish.verify import compare_tables
 
 
@@ -127,7 +126,9 @@ class TablesCheck:
 
     def __init__(self) -> None:
         self.folder: Path | None = None
-        self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.tables_check")
+        self.proc: Child | None = launch(
+            "eventledger.publish.tables_check", "the tables check (frictionless)"
+        )
 
     def start(self, folder: Path) -> None:
         self.folder = folder
@@ -135,19 +136,23 @@ class TablesCheck:
             try:
                 self.proc.stdin.write(os.fsencode(folder) + b"\n")
                 self.proc.stdin.close()
-            except OSError:
-                self.stop()
+            except OSError:  # it died: result() says how
+                pass
 
     def result(self) -> tuple[list[str], list[Issue]]:
         if self.folder is None:
             raise RuntimeError("the tables' check was never given its folder")
-        if self.proc is not None and self.proc.stdout is not None:
-            out = self.proc.stdout.read()
-            if self.proc.wait() == 0:
+        proc = self.proc
+        if proc is not None and proc.stdout is not None:
+            proc.awaited = True  # Watch ends it if it makes no progress
+            out = proc.stdout.read()
+            code = proc.answered()  # ChildFailed when a signal ended it
+            proc.awaited = False
+            if code == 0:
                 with contextlib.suppress(pickle.UnpicklingError, EOFError, ValueError):
                     found: tuple[list[str], list[Issue]] = pickle.loads(out)  # noqa: S301 - our own child
                     return found
-        # The process could not start or died (killed, out of memory): check here.
+        # The process could not start or failed on its own (it said why): check here.
         return check_tables(self.folder)
 
     def stop(self) -> None:

@@ -21,13 +21,13 @@ import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from eventledger.issues import Issue
 from eventledger.issues.excerpt import printable
-from eventledger.jsonfile import JsonFileError, read_json
+from eventledger.jsonfile import JsonFileError, read_json_from
 from eventledger.model.arrow_schema import arrow_schema
 from eventledger.model.schema import FieldSpec, TableSpec
 from eventledger.model.types import LIST_DELIMITER
@@ -172,21 +172,37 @@ class _Package:
         # (sha256, size) by path: those handed in (copied whole, not a pair at a time: 101k
         # at 100k events), then those hashed here.
         self.hashed: dict[str, tuple[str, int]] = dict(known or {})
+        self._top = -1  # the folder, open for the package's life; close() closes it
+        self._last: tuple[str, int] | None = None  # the folder below it last read from
         self._walk(only)
+
+    def __enter__(self) -> _Package:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._last is not None:
+            os.close(self._last[1])
+            self._last = None
+        if self._top >= 0:
+            os.close(self._top)
+            self._top = -1
 
     def _walk(self, only: Iterable[str] | None) -> None:
         """Every entry below the folder, a folder at a time in name order: regular files
         into files, links and other non-files into issues, never followed or opened."""
         # Each folder is opened relative to the one holding it, with O_NOFOLLOW: a folder
         # replaced by a link after it was listed is refused by the kernel, not followed, in
-        # this walk. (Files hashed or read later are opened by their path, O_NOFOLLOW on the
-        # last part only, as before.)
+        # this walk, and in the reads of its files (opened).
         # Only the folder given is opened by its path (a link to it is what the user named).
         try:
             top = os.open(self.folder, _FOLDER_FLAGS & ~_NOFOLLOW)
         except OSError as err:
             self._unreadable(".", err)
             return
+        self._top = os.dup(top)  # the walk closes its own
         # (descriptor, its folder's path with a trailing "/", the folders below it still to
         # walk): one descriptor open per level of depth, however many folders there are,
         # and no recursion, so a hostile depth ends in an issue (too many open files).
@@ -258,9 +274,38 @@ class _Package:
     def _unreadable(self, rel: str, err: OSError) -> None:
         self.issues.append(_malformed(rel, f"folder cannot be read: {err.strerror}"))
 
+    def opened(self, rel: str) -> int:
+        """A file of the package open for reading, from the folder this package holds open
+        one name at a time with O_NOFOLLOW: a folder swapped for a link after the walk is
+        refused by the kernel (OSError), never followed. The folder last read from stays
+        open: files are read in name order, so a folder is opened again only when the
+        reads move on to another one, and a file costs one open, as by its path."""
+        parent, _, name = rel.rpartition("/")
+        if not parent:
+            folder = self._top
+        elif self._last is not None and self._last[0] == parent:
+            folder = self._last[1]
+        else:
+            if self._last is not None:
+                os.close(self._last[1])
+                self._last = None
+            folder = os.dup(self._top)
+            try:
+                for part in parent.split("/"):
+                    below = os.open(part, _FOLDER_FLAGS, dir_fd=folder)
+                    os.close(folder)
+                    folder = below
+            except BaseException:
+                os.close(folder)
+                raise
+            self._last = (parent, folder)
+        if folder < 0:
+            raise OSError(errno.EBADF, "the package folder could not be opened")
+        return os.open(name, _FILE_FLAGS, dir_fd=folder)
+
     def read(self, rel: str, limit: int = MAX_TABLE_BYTES) -> bytes:
         """The bytes of a regular file of the package (OSError if it is too large to read)."""
-        with _open(self.folder / rel) as handle:
+        with _open(self.opened(rel)) as handle:
             if os.fstat(handle.fileno()).st_size > limit:
                 raise OSError(f"larger than {limit:,} bytes")
             data: bytes = handle.read()
@@ -269,7 +314,7 @@ class _Package:
     def sha256(self, rel: str) -> str:
         found = self.hashed.get(rel)
         if found is None:
-            with _open(self.folder / rel) as handle:
+            with _open(self.opened(rel)) as handle:
                 digest = hashlib.sha256()
                 size = 0
                 while chunk := handle.read(_CHUNK):
@@ -283,9 +328,13 @@ class _Package:
         return self.hashed[rel][1]
 
 
+# O_NONBLOCK: a FIFO put in place of a file after the walk is opened without waiting for
+# a writer, then refused as not a regular file.
+_FILE_FLAGS = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+
+
 @contextmanager
-def _open(path: Path) -> Iterator[Any]:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+def _open(fd: int) -> Iterator[Any]:
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError("not a regular file")
@@ -318,7 +367,11 @@ def _resources(package: _Package, descriptor: str) -> tuple[list[dict[str, Any]]
     if descriptor not in package.files:
         return [], [_mismatch(descriptor, "the descriptor is missing")]
     try:
-        data = read_json(package.folder / descriptor, max_bytes=64 * 1024**2)
+        try:
+            fd = package.opened(descriptor)
+        except OSError as err:
+            raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
+        data = read_json_from(fd, max_bytes=64 * 1024**2)
     except JsonFileError as err:
         return [], [_malformed(descriptor, f"cannot read the descriptor: {err}", err.line)]
     resources = data.get("resources") if isinstance(data, dict) else None
@@ -581,17 +634,17 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
 def _verify_folder(
     folder: Path, known: Mapping[str, tuple[str, int]] | None = None, *, tables: bool = True
 ) -> tuple[list[Issue], int]:
-    package = _Package(folder, known)
-    issues = list(package.issues)
-    issues += _check_sums(package)
-    csv_resources, found = _resources(package, "datapackage.json")
-    issues += found
-    parquet_resources, found = _resources(package, "parquet/datapackage.json")
-    issues += found
-    files = len(package.files)
-    if issues or not tables:
-        return issues, files  # comparing the tables of damaged files says nothing more
-    return _compare_twins(package, csv_resources, parquet_resources), files
+    with _Package(folder, known) as package:
+        issues = list(package.issues)
+        issues += _check_sums(package)
+        csv_resources, found = _resources(package, "datapackage.json")
+        issues += found
+        parquet_resources, found = _resources(package, "parquet/datapackage.json")
+        issues += found
+        files = len(package.files)
+        if issues or not tables:
+            return issues, files  # comparing the tables of damaged files says nothing more
+        return _compare_twins(package, csv_resources, parquet_resources), files
 
 
 def compare_tables(folder: Path) -> list[Issue]:
@@ -599,13 +652,13 @@ def compare_tables(folder: Path) -> list[Issue]:
     beyond checksums): a build runs it beside frictionless, on the tables written first."""
     # Only the descriptors and the tables' folders: a build runs this while it writes the
     # site beside them (tens of thousands of pages that a walk would list for nothing).
-    package = _Package(folder, only=TABLE_FOLDERS)
-    csv_resources, issues = _resources(package, "datapackage.json")
-    parquet_resources, found = _resources(package, "parquet/datapackage.json")
-    issues += found
-    if issues:
-        return issues
-    return _compare_twins(package, csv_resources, parquet_resources)
+    with _Package(folder, only=TABLE_FOLDERS) as package:
+        csv_resources, issues = _resources(package, "datapackage.json")
+        parquet_resources, found = _resources(package, "parquet/datapackage.json")
+        issues += found
+        if issues:
+            return issues
+        return _compare_twins(package, csv_resources, parquet_resources)
 
 
 def _compare_twins(
@@ -800,6 +853,13 @@ def _string_bytes(lines: Any) -> Any:
 
 
 def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
+    with ExitStack() as stack:
+        return _compare_held(package, res, rel, stack)
+
+
+def _compare_held(
+    package: _Package, res: dict[str, Any], rel: str, stack: ExitStack
+) -> list[Issue]:
     try:
         spec = table_spec(res)
         expected_schema = arrow_schema(spec)
@@ -809,7 +869,10 @@ def _compare(package: _Package, res: dict[str, Any], rel: str) -> list[Issue]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(package.folder / rel)
+        # Read from a file opened as every file of the package is (package.opened), held
+        # open until the comparison is done.
+        handle = _open(package.opened(rel))
+        parquet = pq.ParquetFile(stack.enter_context(handle))
         found_schema = parquet.schema_arrow
         parquet_count = int(parquet.metadata.num_rows)
     except (OSError, ValueError, pa.ArrowException) as err:

@@ -11,8 +11,9 @@ for the finished folder (tests/test_zip_stream.py holds them equal).
 
 The protocol: a JSON line (folder, prefix, time, zip and scratch paths), then one line per
 file, "<sha256> <relative path>", then an empty line; the answer is one JSON line,
-{"ok": true} or {"changed": "<path>"}. Any other end (it could not start, died, a full
-disk) answers None and the build zips the folder itself, as before.
+{"ok": true} or {"changed": "<path>"}. Any other end of its own (it could not start, a full
+disk) answers None and the build zips the folder itself, as before; killed, stopped or stuck,
+it stops the build (children.py).
 """
 
 from __future__ import annotations
@@ -23,14 +24,13 @@ import errno
 import fcntl
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from eventledger.publish.archive import ChangedOnDisk, add_member, small_member
-from eventledger.publish.children import end, launch
+from eventledger.publish.children import Child, Watch, end, launch
 
 _FLAGS = os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 _COPY = 1 << 20
@@ -55,7 +55,8 @@ class StreamedZip:
     def __init__(self, folder: Path, prefix: str, created: dt.datetime, path: Path) -> None:
         self.path = path
         self.scratch = path.with_name(path.name + ".part")
-        self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.zip_stream")
+        self.proc: Child | None = launch("eventledger.publish.zip_stream", "the zip writer")
+        self.watch: Watch | None = None  # told of a child that failed, checked as files are sent
         self.pending = 0  # lines written into the pipe's buffer, not yet sent
         header = {
             "folder": os.fsdecode(folder),
@@ -70,16 +71,30 @@ class StreamedZip:
             self._send(json.dumps(header).encode("utf-8") + b"\n")
 
     def _send(self, line: bytes, *, now: bool = True) -> None:
-        if self.proc is None or self.proc.stdin is None:
+        proc = self.proc
+        if proc is None or proc.stdin is None:
             return
         try:
-            self.proc.stdin.write(line)
+            # A write blocks while the pipe is full: Watch ends the child if it is stopped
+            # or makes no progress meanwhile, and the write fails.
+            proc.awaited = True
+            proc.stdin.write(line)
             self.pending += 1
             if now or self.pending >= _BATCH:
-                self.proc.stdin.flush()  # the child starts on these files as they come
+                proc.stdin.flush()  # the child starts on these files as they come
                 self.pending = 0
-        except OSError:  # it died: the build zips the folder itself
-            self.stop()
+                if self.watch is not None:
+                    self.watch.check()  # a child that failed stops the build now
+            proc.awaited = False
+        except OSError:
+            self._died()
+
+    def _died(self) -> None:
+        """Its pipe broke: it ended. Killed, it stops the build (ChildFailed); failed on its
+        own (it said why), the build zips the folder itself."""
+        if self.proc is not None:
+            self.proc.answered()
+        self.stop()
 
     def add(self, rel: str, digest: str, size: int | None = None) -> None:
         """rel is written and hashed (its name is one safe_relative passed: no line break).
@@ -93,7 +108,7 @@ class StreamedZip:
             try:
                 self.proc.stdin.close()
             except OSError:
-                self.stop()
+                self._died()
 
     def result(self) -> bool:
         """True when the zip is made; ChangedOnDisk when a file was not the one hashed; False
@@ -101,8 +116,9 @@ class StreamedZip:
         proc = self.proc
         if proc is None or proc.stdout is None:
             return False
+        proc.awaited = True  # Watch ends it if it makes no progress
         out = proc.stdout.read()
-        if proc.wait() != 0:
+        if proc.answered() != 0:  # ChildFailed when a signal ended it
             return False
         try:
             answer = json.loads(out)

@@ -1,0 +1,49 @@
+"""The watch over a build's child processes, on real children: one the build waits for that
+uses no CPU time is ended and named; one that answers is left alone. (A child killed or
+stopped during a real build: test_release_faults.py.)"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from eventledger.publish.children import Child, ChildFailed, Watch, end
+
+
+def test_a_child_awaited_that_makes_no_progress_is_ended_and_named() -> None:
+    # The zip child never sent its header waits on stdin for ever, using no CPU: a deadlock
+    # as the build sees it, once the build waits for its answer.
+    child = Child("eventledger.publish.zip_stream", "the zip writer")
+    watch = Watch([child], every=0.05, idle_for=0.5)
+    try:
+        child.awaited = True
+        assert child.stdout is not None
+        started = time.monotonic()
+        assert child.stdout.read() == b""  # ends when the watch ends the child
+        with pytest.raises(ChildFailed, match=r"the zip writer \(process \d+\) used no CPU"):
+            child.answered()
+        assert time.monotonic() - started < 60
+        assert watch.failure is not None
+        assert "while the build waited for it" in str(watch.failure)
+    finally:
+        watch.close()
+        end(child)
+
+
+def test_a_child_not_awaited_may_wait_and_one_that_answers_is_no_failure() -> None:
+    """Waiting for its work is no hang: the watch counts no progress only while awaited."""
+    child = Child("eventledger.publish.zip_stream", "the zip writer")
+    watch = Watch([child], every=0.05, idle_for=0.2)
+    try:
+        time.sleep(0.5)  # ten looks at an idle child nobody waits for
+        assert child.poll() is None
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.close()  # no header: it ends on its own, with a failure of its own
+        assert child.stdout.read() == b""
+        assert child.answered() == 1  # its own failure: the caller does the work itself
+        time.sleep(0.2)
+        watch.check()  # no failure noted
+    finally:
+        watch.close()
+        end(child)
