@@ -23,9 +23,7 @@ import errno
 import hashlib
 import marshal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, field
-from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from eventledger import collector
@@ -367,6 +365,15 @@ def _chunks(files: Sequence[RecordFile], size: int) -> Iterator[Sequence[RecordF
         yield files[start : start + size]
 
 
+def _can_fork() -> bool:
+    # multiprocessing and concurrent.futures are imported only when workers start: a
+    # validate after a few edits reads those few files here, and importing them was a
+    # twentieth of that run.
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
 def _results(
     files: Sequence[RecordFile],
     schema: Schema,
@@ -381,12 +388,15 @@ def _results(
     global _SHARED
     # Workers are forked so that they share the schema and the cache's index with the
     # parent; where fork is missing (Windows), files are read here.
-    if jobs <= 1 or len(files) < SERIAL_BELOW or "fork" not in get_all_start_methods():
+    if jobs <= 1 or len(files) < SERIAL_BELOW or not _can_fork():
         if meanwhile is not None:
             meanwhile()
         for part in _chunks(files, CHUNK):
             yield part, _work(part, schema, max_bytes, cache, prove)
         return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     size = min(CHUNK, -(-len(files) // (jobs * 4)))
     parts = list(_chunks(files, size))
     _SHARED = (schema, max_bytes, cache, prove)

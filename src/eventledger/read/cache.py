@@ -213,17 +213,16 @@ class Cache:
 
     @staticmethod
     def _blob(key: str, payload: bytes) -> bytes:
-        return MAGIC + hashlib.sha256(key.encode() + payload).digest() + payload
+        return b"".join((MAGIC, _checksum(key, payload), payload))
 
     @staticmethod
     def _payload(key: str, blob: bytes) -> bytes | None:
         head = len(MAGIC) + DIGEST
         if not blob.startswith(MAGIC) or len(blob) < head:
             return None
-        payload = blob[head:]
-        if hashlib.sha256(key.encode() + payload).digest() != blob[len(MAGIC) : head]:
+        if _checksum(key, memoryview(blob)[head:]) != blob[len(MAGIC) : head]:
             return None
-        return payload
+        return blob[head:]
 
     def _index_key(self) -> str:
         return hashlib.sha256(self.namespace + b"\0pack index").hexdigest()
@@ -346,6 +345,14 @@ class Cache:
 
 def _real_folder(path: Path) -> bool:
     return stat.S_ISDIR(os.lstat(path).st_mode)
+
+
+def _checksum(key: str, payload: bytes | memoryview) -> bytes:
+    # Hashed in two updates, not of key + payload: the summaries and the scan's snapshot
+    # are tens of megabytes at 100k records, read and written on every run after an edit.
+    digest = hashlib.sha256(key.encode())
+    digest.update(payload)
+    return digest.digest()
 
 
 def _write_ledger(ledger: Path, data: bytes) -> None:
