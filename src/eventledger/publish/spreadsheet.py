@@ -17,6 +17,7 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import io
@@ -27,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -557,6 +559,8 @@ class WorkbookAside:
         self.started = False
         self.folder: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = launch("eventledger.publish.spreadsheet")
+        self.reading: threading.Thread | None = None
+        self.answer: object = None  # what it wrote, unpickled, once it ended well
 
     def start(self, folder: Path) -> None:
         """The package's tables are written in folder: read them."""
@@ -570,23 +574,38 @@ class WorkbookAside:
             self.started = True
         except OSError:
             self.stop()
+            return
+        # Its answer is read as soon as it is written: a process blocked on a full pipe keeps
+        # all its memory (200 MB at 100k events) until the build asks for the workbook, after
+        # the site, beside the build's own peak; the workbook's bytes are 30 MB.
+        self.reading = threading.Thread(
+            target=self._read, args=(self.proc,), name="workbook-answer", daemon=True
+        )
+        self.reading.start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        out = b""
+        if proc.stdout is not None:
+            with contextlib.suppress(OSError, ValueError):
+                out = proc.stdout.read()
+        if proc.wait() == 0:
+            # Unpickled here, so only the workbook's bytes are kept, not their pickle too.
+            with contextlib.suppress(Exception):  # anything but a result: written here instead
+                self.answer = pickle.loads(out)  # noqa: S301 - our own child wrote it
 
     def result(self) -> Spreadsheet:
         """The workbook; an OSError of its temporary files is raised as itself."""
         if not self.started:  # never sent its folder: it would wait for ever
             self.stop()
-        proc = self.proc
-        if proc is not None and proc.stdout is not None:
-            out = proc.stdout.read()
-            if proc.wait() == 0:
-                try:
-                    ok, value = pickle.loads(out)  # noqa: S301 - our own child wrote it
-                except Exception:  # anything but a result: written here instead
-                    ok, value = None, None
-                if ok is True and isinstance(value, Spreadsheet):
-                    return value
-                if ok is False and isinstance(value, OSError):
-                    raise value
+        if self.reading is not None:
+            self.reading.join()
+        answer, self.answer = self.answer, None
+        if isinstance(answer, tuple) and len(answer) == 2:
+            ok, value = answer
+            if ok is True and isinstance(value, Spreadsheet):
+                return value
+            if ok is False and isinstance(value, OSError):
+                raise value
         # The process could not start, died or failed otherwise: write it here.
         return spreadsheet(*self.args, beside=self.folder)
 
@@ -594,6 +613,11 @@ class WorkbookAside:
         """End the process (the build failed, or is done with it). A process killed here
         never removed the folder its sheets were being written in: remove it."""
         proc, self.proc = self.proc, None
+        if proc is not None and self.reading is not None:
+            # Killed first, so the thread reading its answer ends before its pipe is closed.
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            self.reading.join()
         end(proc)
         if proc is not None and self.folder is not None:
             prefix = glob.escape(_sheets_prefix(self.folder))
