@@ -154,6 +154,31 @@ def test_a_damaged_parquet_file_is_named_as_before(tmp_path: Path) -> None:
     assert [(i.file, i.code) for i in found] == [(PARQUET, "package-file-malformed")]
 
 
+def test_the_proof_reads_the_csv_a_batch_at_a_time(tmp_path: Path) -> None:
+    """A build proves its tables beside its own peak: the CSV is never read whole, and a
+    CSV longer than its Parquet twin (one more line at the end) is not proved."""
+    rows = [{**ROW, "id": f"r{i:03}"} for i in range(200)]
+    data = csv_bytes(SPEC, rows)
+
+    class Reads(io.BytesIO):
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data)
+            self.sizes: list[int] = []
+
+        def read(self, size: int | None = -1, /) -> bytes:
+            self.sizes.append(-1 if size is None else size)
+            return super().read(size)
+
+    twin = parquet_bytes(SPEC, rows)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "_BATCH", 10)
+        source = Reads(data)
+        assert module._same_as_csv(SPEC, pq.ParquetFile(pa.BufferReader(twin)), source)
+        assert -1 not in source.sizes and max(source.sizes) < len(data) / 10
+        longer = Reads(data + data.splitlines(keepends=True)[-1])
+        assert not module._same_as_csv(SPEC, pq.ParquetFile(pa.BufferReader(twin)), longer)
+
+
 def test_a_date_python_cannot_hold_is_named_as_before(tmp_path: Path) -> None:
     """A Parquet date past 9999-12-31 has an ISO text but no Python date."""
     schema = pa.schema([pa.field(f["name"], _arrow(f), nullable=True) for f in FIELDS])
@@ -166,7 +191,7 @@ def test_a_date_python_cannot_hold_is_named_as_before(tmp_path: Path) -> None:
     text = pa.compute.cast(late, pa.string())[0].as_py()
     data = csv_bytes(SPEC, [ROW]).replace(b"2019-04-25", text.encode())
     folder = _write_package(tmp_path, FIELDS, data, sink.getvalue())
-    assert not module._same_as_csv(SPEC, pq.ParquetFile(folder / PARQUET), data)
+    assert not module._same_as_csv(SPEC, pq.ParquetFile(folder / PARQUET), io.BytesIO(data))
     found, exact = _both(folder)
     assert found == exact
     # The CSV's row is read first, and Python reads no such date from it either.
@@ -191,7 +216,7 @@ def test_a_table_of_one_column_with_empty_cells(tmp_path: Path) -> None:
     assert b'\n""\n' in data
     folder = _write_package(tmp_path, fields, data, parquet_bytes(ALONE, rows))
     assert _both(folder) == ([], [])
-    assert module._same_as_csv(ALONE, pq.ParquetFile(folder / PARQUET), data)
+    assert module._same_as_csv(ALONE, pq.ParquetFile(folder / PARQUET), io.BytesIO(data))
 
 
 # Random tables: every value the columns can hold, the awkward ones often.
@@ -266,7 +291,9 @@ def test_what_arrow_proves_equal_the_exact_comparison_finds_equal(
     parquet = parquet_bytes(SPEC, rows)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module, "_BATCH", batch)
-        proved = module._same_as_csv(SPEC, pq.ParquetFile(pa.BufferReader(parquet)), data)
+        proved = module._same_as_csv(
+            SPEC, pq.ParquetFile(pa.BufferReader(parquet)), io.BytesIO(data)
+        )
         exact = _exact(SPEC, parquet, data)
     if proved:
         assert exact == []
@@ -300,7 +327,7 @@ def test_a_table_as_the_build_writes_it_is_proved_in_arrow(
     assert _exact(SPEC, parquet, data) == []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module, "_BATCH", batch)
-        assert module._same_as_csv(SPEC, pq.ParquetFile(pa.BufferReader(parquet)), data)
+        assert module._same_as_csv(SPEC, pq.ParquetFile(pa.BufferReader(parquet)), io.BytesIO(data))
 
 
 def test_the_comparison_does_not_load_pandas(tmp_path: Path) -> None:

@@ -182,6 +182,28 @@ def test_the_workbook_process_reads_the_written_tables_and_a_dead_one_is_replace
     assert never.proc is None
 
 
+def test_the_workbooks_process_ends_once_the_workbook_is_written(
+    schema: Schema, tmp_path: Path
+) -> None:
+    """Its answer is read as it comes: the process does not wait on a full pipe, holding its
+    memory beside the build's, until the build asks for the workbook (after the site)."""
+    from eventledger.publish.parquet import parquet_bytes
+    from eventledger.publish.spreadsheet import WorkbookAside
+
+    rows = rows_for(schema, 3000)
+    (tmp_path / "parquet").mkdir()
+    for name, spec in schema.tables.items():
+        (tmp_path / "parquet" / f"{name}.parquet").write_bytes(parquet_bytes(spec, rows[name]))
+    aside = WorkbookAside(schema, rows, CREATED)
+    proc = aside.proc
+    assert proc is not None
+    aside.start(tmp_path)
+    assert proc.wait(timeout=60) == 0  # ended before the workbook was asked for
+    sheet = aside.result()
+    assert len(sheet.data) > 2**16  # more than a pipe holds: it could not have ended unread
+    assert sheet == spreadsheet(schema, rows, CREATED)
+
+
 def test_a_builds_sheets_are_written_beside_its_folder_in_build(
     schema: Schema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,7 @@ named "<table> (2)", "<table> (3)" and so on, each with the header row, and the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import io
@@ -26,6 +27,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -559,6 +561,8 @@ class WorkbookAside:
         self.proc: Child | None = launch(
             "eventledger.publish.spreadsheet", "the spreadsheet (xlsx) writer"
         )
+        self.reading: threading.Thread | None = None
+        self.answer: object = None  # what it wrote, unpickled, once it ended well
 
     def start(self, folder: Path) -> None:
         """The package's tables are written in folder: read them."""
@@ -567,29 +571,46 @@ class WorkbookAside:
             return
         schema, _, created = self.args
         self.started = True  # sent, or it is dead (a pipe fails only so): it ends either way
+        self.started = True  # sent, or it is dead (a pipe fails only so): it ends either way
         try:
             self.proc.stdin.write(pickle.dumps((schema, folder, created)))
             self.proc.stdin.close()
         except OSError:  # it died: result() says how
             pass
+        # Its answer is read as soon as it is written: a process blocked on a full pipe keeps
+        # all its memory (200 MB at 100k events) until the build asks for the workbook, after
+        # the site, beside the build's own peak; the workbook's bytes are 30 MB.
+        self.reading = threading.Thread(
+            target=self._read, args=(self.proc,), name="workbook-answer", daemon=True
+        )
+        self.reading.start()
+
+    def _read(self, proc: Child) -> None:
+        out = b""
+        if proc.stdout is not None:
+            with contextlib.suppress(OSError, ValueError):
+                out = proc.stdout.read()
+        if proc.wait() == 0:
+            # Unpickled here, so only the workbook's bytes are kept, not their pickle too.
+            with contextlib.suppress(Exception):  # anything but a result: written here instead
+                self.answer = pickle.loads(out)  # noqa: S301 - our own child wrote it
 
     def result(self) -> Spreadsheet:
         """The workbook; an OSError of its temporary files is raised as itself."""
         if not self.started:  # never sent its folder: it would wait for ever
             self.stop()
         proc = self.proc
-        if proc is not None and proc.stdout is not None:
+        if proc is not None and self.reading is not None:
             proc.awaited = True  # Watch ends it if it makes no progress
-            out = proc.stdout.read()
-            if proc.answered() == 0:  # ChildFailed when a signal ended it
-                try:
-                    ok, value = pickle.loads(out)  # noqa: S301 - our own child wrote it
-                except Exception:  # anything but a result: written here instead
-                    ok, value = None, None
-                if ok is True and isinstance(value, Spreadsheet):
-                    return value
-                if ok is False and isinstance(value, OSError):
-                    raise value
+            self.reading.join()
+            proc.answered()  # ChildFailed when a signal ended it
+        answer, self.answer = self.answer, None
+        if isinstance(answer, tuple) and len(answer) == 2:
+            ok, value = answer
+            if ok is True and isinstance(value, Spreadsheet):
+                return value
+            if ok is False and isinstance(value, OSError):
+                raise value
         # The process could not start or failed on its own (it said why): write it here.
         return spreadsheet(*self.args, beside=self.folder)
 
@@ -597,6 +618,13 @@ class WorkbookAside:
         """End the process (the build failed, or is done with it). A process killed here
         never removed the folder its sheets were being written in: remove it."""
         proc, self.proc = self.proc, None
+        if proc is not None and self.reading is not None:
+            # Killed first, so the thread reading its answer ends before its pipe is closed;
+            # marked ended first, so Watch takes the kill for the build's, not a failure.
+            proc.ended = True
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            self.reading.join()
         end(proc)
         if proc is not None and self.folder is not None:
             prefix = glob.escape(_sheets_prefix(self.folder))
