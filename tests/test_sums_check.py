@@ -58,7 +58,8 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_bulk_check_and_the_line_by_line_one_agree(package: Path, body: str, end: str) -> None:
     text = body + end
     (package / SUMS).write_text(text, encoding="utf-8")
-    assert _check_sums(_Package(package)) == _sum_lines(_Package(package), text)
+    with _Package(package) as bulk, _Package(package) as by_line:
+        assert _check_sums(bulk) == _sum_lines(by_line, text)
 
 
 @settings(max_examples=3000, deadline=None)
@@ -82,7 +83,8 @@ def test_an_intact_sums_takes_the_bulk_path_and_names_unlisted_files(package: Pa
     text = "".join(f"{DIGEST[rel]}  {rel}\n" for rel in safe)
     (package / SUMS).write_text(text, encoding="utf-8")
     assert _SAFE_SUMS.fullmatch(text) is not None
-    found = [(i.file, i.code, i.message) for i in _check_sums(_Package(package))]
+    with _Package(package) as seen:
+        found = [(i.file, i.code, i.message) for i in _check_sums(seen)]
     assert found == [
         (rel, "checksum-mismatch", "file not listed in SHA256SUMS")
         for rel in sorted(set(FILES) - set(safe))

@@ -87,10 +87,10 @@ def test_a_folder_swapped_for_a_link_after_it_was_listed_is_not_walked_into(
         return folders
 
     monkeypatch.setattr(verify_module._Package, "_list", then_swap)
-    package_seen = verify_module._Package(package)
-    assert "site" not in {rel.split("/")[0] for rel in package_seen.files}
-    assert not any("secret" in rel for rel in package_seen.files)
-    assert [(i.file, i.message) for i in package_seen.issues] == [("site", LINK)]
+    with verify_module._Package(package) as package_seen:
+        assert "site" not in {rel.split("/")[0] for rel in package_seen.files}
+        assert not any("secret" in rel for rel in package_seen.files)
+        assert [(i.file, i.message) for i in package_seen.issues] == [("site", LINK)]
 
 
 def test_a_file_whose_name_is_not_utf8_is_reported_not_a_traceback(tmp_path: Path) -> None:

@@ -73,10 +73,15 @@ class Child(subprocess.Popen[bytes]):
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return (
-            f"{said} was killed by {name}; if not by you, the system may have run out of "
-            f"memory (see its log). {_AGAIN}"
-        )
+        if name == "SIGKILL":
+            # The out-of-memory killer's signal: a second run on the same machine meets it
+            # again unless memory is freed first.
+            return (
+                f"{said} was killed by SIGKILL; if not by you, the system may have run out of "
+                "memory (`dmesg` says so): close other programs or add memory first. "
+                f"{_AGAIN}"
+            )
+        return f"{said} was killed by {name}. {_AGAIN}"
 
 
 def _die_with_parent() -> None:
@@ -168,6 +173,8 @@ class Watch:
         if child.ended:
             return
         if child.poll() is not None:
+            if child.ended:  # ended by the build between the look above and poll()
+                return
             if child.returncode is not None and child.returncode < 0 and self.failure is None:
                 self.failure = ChildFailed(child.failure())
             return

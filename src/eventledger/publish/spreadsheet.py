@@ -571,7 +571,6 @@ class WorkbookAside:
             return
         schema, _, created = self.args
         self.started = True  # sent, or it is dead (a pipe fails only so): it ends either way
-        self.started = True  # sent, or it is dead (a pipe fails only so): it ends either way
         try:
             self.proc.stdin.write(pickle.dumps((schema, folder, created)))
             self.proc.stdin.close()

@@ -68,7 +68,13 @@ class StreamedZip:
         if self.proc is not None and self.proc.stdin is not None:
             with contextlib.suppress(OSError):  # F_SETPIPE_SZ is Linux's; a smaller pipe works
                 fcntl.fcntl(self.proc.stdin.fileno(), 1031, _PIPE_BYTES)  # F_SETPIPE_SZ
-            self._send(json.dumps(header).encode("utf-8") + b"\n")
+            try:
+                self.proc.stdin.write(json.dumps(header).encode("utf-8") + b"\n")
+                self.proc.stdin.flush()
+            except OSError:
+                # Dead already: the first file sent finds out how, inside the build's own
+                # cleanup (raised here, its aside folder would be left behind).
+                pass
 
     def _send(self, line: bytes, *, now: bool = True) -> None:
         proc = self.proc
