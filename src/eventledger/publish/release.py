@@ -393,29 +393,40 @@ def render(target: Target, chosen: Selected, build: Path) -> Rendered:
     )
 
 
-def write_tables(target: Target, chosen: Selected, out: AsideFolder, progress: Progress) -> None:
+def write_tables(
+    target: Target,
+    chosen: Selected,
+    out: AsideFolder,
+    progress: Progress,
+    parquet_written: Callable[[], None] = lambda: None,
+) -> None:
     """The tables, CSV and Parquet, and their descriptors: all that frictionless, the
-    Parquet-against-CSV comparison and the workbook read, so they are written first."""
+    Parquet-against-CSV comparison and the workbook read, so they are written first. The
+    Parquet copies come first, then parquet_written is called: the workbook reads only
+    those, so its process starts on the second core while the CSVs are written."""
     schema, rows = chosen.schema, chosen.selection.rows
-    csv_res, parquet_res = [], []
-    for table, spec in schema.tables.items():
-        # Each table's values taken once, a column at a time, for both copies: by selected.
-        columns = chosen.columns.pop(table)
-        data = columns_csv_bytes(spec, columns)
-        out.add(f"data/{table}.csv", data)
-        csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
-        pdata = columns_parquet_bytes(spec, columns)
-        out.add(f"parquet/{table}.parquet", pdata)
-        parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
-        del data, pdata, columns
-        progress(f"{table}: {len(rows[table])} rows")
     sources = rows[SOURCE_TABLE]
     base, version, created = target.base, target.version, target.created
-    out.add("datapackage.json", json_bytes(descriptor(base, version, created, sources, csv_res)))
+    parquet_res = []
+    for table, spec in schema.tables.items():
+        # Each table's values taken once, a column at a time, for both copies: by selected.
+        pdata = columns_parquet_bytes(spec, chosen.columns[table])
+        out.add(f"parquet/{table}.parquet", pdata)
+        parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
+        del pdata
     out.add(
         "parquet/datapackage.json",
         json_bytes(descriptor(base, version, created, sources, parquet_res)),
     )
+    parquet_written()
+    csv_res = []
+    for table, spec in schema.tables.items():
+        data = columns_csv_bytes(spec, chosen.columns.pop(table))
+        out.add(f"data/{table}.csv", data)
+        csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
+        del data
+        progress(f"{table}: {len(rows[table])} rows")
+    out.add("datapackage.json", json_bytes(descriptor(base, version, created, sources, csv_res)))
 
 
 def write_files(
@@ -726,11 +737,11 @@ def _write_locked(
     try:
         aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         try:
-            write_tables(target, chosen, out, progress)
             # frictionless, the Parquet-against-CSV comparison and the workbook read only the
             # tables and their descriptors: their processes work on the second core while
-            # this one works out the manifest and the version rules and writes the rest.
-            workbook.start(out.folder)
+            # this one works out the manifest and the version rules and writes the rest. The
+            # workbook needs only the Parquet copies: it starts while the CSVs are written.
+            write_tables(target, chosen, out, progress, lambda: workbook.start(out.folder))
             progress("validating with frictionless")
             checking.start(aside)
             rendered = settle()

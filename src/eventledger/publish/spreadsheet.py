@@ -547,7 +547,7 @@ class WorkbookAside:
     fork: a fork shares the build's rows, and reading them touches (so copies) their memory
     pages, so the rows were held twice; this one reads the Parquet tables the build writes
     first, a batch at a time. It starts at once and is sent the folder (with the schema and
-    the time) when the tables are written. If it cannot start or dies, the workbook is
+    the time) when the Parquet tables are written, while the build writes the CSVs. If it cannot start or dies, the workbook is
     written here from the rows when asked for."""
 
     def __init__(
