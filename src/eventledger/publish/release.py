@@ -459,14 +459,16 @@ def write_files(
         )
         out.add("CHANGES.md", changes_md.encode("utf-8"))
         out.add("changes.json", json_bytes(rendered.changes.to_dict()))
-        for rel, body in site_files(
-            name, version, created, rows, selection.full_texts, codebook_md, changes_md
-        ):
-            out.add(rel, body)
+        # The SQLite copy before the site: the zip's process deflates this large file while
+        # the site is rendered, rather than after the last page, with the build waiting.
         out.add_made(
             f"{name}-{version}.sqlite",
             lambda path, scratch: write_sqlite(schema.tables, rows, path, scratch),
         )
+        for rel, body in site_files(
+            name, version, created, rows, selection.full_texts, codebook_md, changes_md
+        ):
+            out.add(rel, body)
         progress("the evidence browser (site/) and the SQLite copy")
         # The workbook's process has read the Parquet tables while the site was rendered.
         try:
