@@ -67,7 +67,7 @@ from eventledger.publish.manifest import (
     retired_ids,
     same_content,
 )
-from eventledger.publish.parquet import columns_parquet_bytes, get_ready
+from eventledger.publish.parquet import columns_parquet_bytes, get_ready, let_go_of_tables
 from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import write_sqlite
@@ -418,6 +418,7 @@ def write_tables(
         "parquet/datapackage.json",
         json_bytes(descriptor(base, version, created, sources, parquet_res)),
     )
+    let_go_of_tables()
     parquet_written()
     csv_res = []
     for table, spec in schema.tables.items():
