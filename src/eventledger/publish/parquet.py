@@ -46,6 +46,13 @@ def get_ready() -> None:
     pa.array([], pa.int32())
 
 
+def let_go_of_tables() -> None:
+    """Have Arrow's pool (mimalloc) hand back what it keeps of the tables just written: the
+    build writes its CSVs right after, and the largest of them was the main process's peak
+    with the pool still holding the Arrow tables' memory."""
+    pa.default_memory_pool().release_unused()
+
+
 def parquet_bytes(spec: TableSpec, rows: Sequence[Row]) -> bytes:
     """Deterministic Parquet: fixed codec and level, one row group, no wall-clock metadata."""
     return columns_parquet_bytes(spec, table_columns(spec, rows))

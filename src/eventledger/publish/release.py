@@ -68,7 +68,7 @@ from eventledger.publish.manifest import (
     retired_ids,
     same_content,
 )
-from eventledger.publish.parquet import columns_parquet_bytes, get_ready
+from eventledger.publish.parquet import columns_parquet_bytes, get_ready, let_go_of_tables
 from eventledger.publish.select import COVERAGE_TABLE, Row, Selection, select
 from eventledger.publish.site import SiteInput, render_site
 from eventledger.publish.site.sqlite import write_sqlite
@@ -394,29 +394,41 @@ def render(target: Target, chosen: Selected, build: Path) -> Rendered:
     )
 
 
-def write_tables(target: Target, chosen: Selected, out: AsideFolder, progress: Progress) -> None:
+def write_tables(
+    target: Target,
+    chosen: Selected,
+    out: AsideFolder,
+    progress: Progress,
+    parquet_written: Callable[[], None] = lambda: None,
+) -> None:
     """The tables, CSV and Parquet, and their descriptors: all that frictionless, the
-    Parquet-against-CSV comparison and the workbook read, so they are written first."""
+    Parquet-against-CSV comparison and the workbook read, so they are written first. The
+    Parquet copies come first, then parquet_written is called: the workbook reads only
+    those, so its process starts on the second core while the CSVs are written."""
     schema, rows = chosen.schema, chosen.selection.rows
-    csv_res, parquet_res = [], []
-    for table, spec in schema.tables.items():
-        # Each table's values taken once, a column at a time, for both copies: by selected.
-        columns = chosen.columns.pop(table)
-        data = columns_csv_bytes(spec, columns)
-        out.add(f"data/{table}.csv", data)
-        csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
-        pdata = columns_parquet_bytes(spec, columns)
-        out.add(f"parquet/{table}.parquet", pdata)
-        parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
-        del data, pdata, columns
-        progress(f"{table}: {len(rows[table])} rows")
     sources = rows[SOURCE_TABLE]
     base, version, created = target.base, target.version, target.created
-    out.add("datapackage.json", json_bytes(descriptor(base, version, created, sources, csv_res)))
+    parquet_res = []
+    for table, spec in schema.tables.items():
+        # Each table's values taken once, a column at a time, for both copies: by selected.
+        pdata = columns_parquet_bytes(spec, chosen.columns[table])
+        out.add(f"parquet/{table}.parquet", pdata)
+        parquet_res.append(resource(table, f"{table}.parquet", pdata, "parquet", spec, schema))
+        del pdata
     out.add(
         "parquet/datapackage.json",
         json_bytes(descriptor(base, version, created, sources, parquet_res)),
     )
+    let_go_of_tables()
+    parquet_written()
+    csv_res = []
+    for table, spec in schema.tables.items():
+        data = columns_csv_bytes(spec, chosen.columns.pop(table))
+        out.add(f"data/{table}.csv", data)
+        csv_res.append(resource(table, f"data/{table}.csv", data, "csv", spec, schema))
+        del data
+        progress(f"{table}: {len(rows[table])} rows")
+    out.add("datapackage.json", json_bytes(descriptor(base, version, created, sources, csv_res)))
 
 
 def write_files(
@@ -449,14 +461,16 @@ def write_files(
         )
         out.add("CHANGES.md", changes_md.encode("utf-8"))
         out.add("changes.json", json_bytes(rendered.changes.to_dict()))
-        for rel, body in site_files(
-            name, version, created, rows, selection.full_texts, codebook_md, changes_md
-        ):
-            out.add(rel, body)
+        # The SQLite copy before the site: the zip's process deflates this large file while
+        # the site is rendered, rather than after the last page, with the build waiting.
         out.add_made(
             f"{name}-{version}.sqlite",
             lambda path, scratch: write_sqlite(schema.tables, rows, path, scratch),
         )
+        for rel, body in site_files(
+            name, version, created, rows, selection.full_texts, codebook_md, changes_md
+        ):
+            out.add(rel, body)
         progress("the evidence browser (site/) and the SQLite copy")
         # The workbook's process has read the Parquet tables while the site was rendered.
         try:
@@ -730,11 +744,11 @@ def _write_locked(
     try:
         aside.chmod(0o755)  # mkdtemp makes it private; a release is for everyone to read
         try:
-            write_tables(target, chosen, out, progress)
             # frictionless, the Parquet-against-CSV comparison and the workbook read only the
             # tables and their descriptors: their processes work on the second core while
-            # this one works out the manifest and the version rules and writes the rest.
-            workbook.start(out.folder)
+            # this one works out the manifest and the version rules and writes the rest. The
+            # workbook needs only the Parquet copies: it starts while the CSVs are written.
+            write_tables(target, chosen, out, progress, lambda: workbook.start(out.folder))
             progress("validating with frictionless")
             checking.start(aside)
             rendered = settle()

@@ -548,9 +548,9 @@ class WorkbookAside:
     fork: a fork shares the build's rows, and reading them touches (so copies) their memory
     pages, so the rows were held twice; this one reads the Parquet tables the build writes
     first, a batch at a time. It starts at once and is sent the folder (with the schema and
-    the time) when the tables are written. If it cannot start or fails on its own, the
-    workbook is written here from the rows when asked for; killed, stopped or stuck, it
-    stops the build (children.py)."""
+    the time) when the Parquet tables are written, while the build writes the CSVs. If it
+    cannot start or fails on its own, the workbook is written here from the rows when asked
+    for; killed, stopped or stuck, it stops the build (children.py)."""
 
     def __init__(
         self, schema: Schema, rows: Mapping[str, Sequence[Row]], created: dt.datetime
