@@ -4,7 +4,13 @@ stopped during a real build: test_release_faults.py.)"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +53,42 @@ def test_a_child_not_awaited_may_wait_and_one_that_answers_is_no_failure() -> No
     finally:
         watch.close()
         end(child)
+
+
+_ORPHANING = """
+import os, subprocess, sys, time
+from eventledger.publish.children import launch
+child = launch("eventledger.publish.zip_stream", "the zip writer")
+# Another process keeps the child's stdin open: only the kernel's parent-death signal can
+# end it once this process is gone, not the end of its input.
+keeper = subprocess.Popen(["sleep", "120"], pass_fds=[child.stdin.fileno()])
+print(child.pid, keeper.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_child_dies_with_the_build_that_started_it() -> None:
+    """A build killed mid-release (SIGKILL: no cleanup runs) leaves no child working on."""
+    build = subprocess.Popen([sys.executable, "-c", _ORPHANING], stdout=subprocess.PIPE, text=True)
+    assert build.stdout is not None
+    child, keeper = map(int, build.stdout.readline().split())
+    try:
+        # Killed before or after the child ties itself to it (its first step): ended either way.
+        time.sleep(0.5)
+        build.kill()
+        build.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                state = Path(f"/proc/{child}/stat").read_bytes().rpartition(b")")[2].split()[0]
+            except OSError:
+                break  # gone and reaped
+            if state == b"Z":
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError(f"child {child} still runs after its build was killed")
+    finally:
+        for pid in (child, keeper):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

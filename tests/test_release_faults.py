@@ -13,6 +13,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -404,7 +405,8 @@ def test_a_deeply_nested_datapackage_json_is_an_issue(repo: Path) -> None:
 
 
 def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict[str, str]) -> None:
-    """SIGKILL while frictionless validates the package aside: the next build cleans up."""
+    """SIGKILL while frictionless validates the package aside: the build's own processes
+    die with it, and the next build cleans up."""
     import signal
 
     child = subprocess.Popen(
@@ -414,12 +416,23 @@ def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict
         text=True,
     )
     assert child.stderr is not None
+    helpers = []
     for line in child.stderr:
         if "validating with frictionless" in line:
+            # The zip writer and the tables check live to the build's end; the workbook's
+            # process may have ended already.
+            helpers = [
+                _child_of(child.pid, module)
+                for module in ("eventledger.publish.zip_stream", "eventledger.publish.tables_check")
+            ]
             child.send_signal(signal.SIGKILL)
             break
     child.wait(timeout=120)
     assert child.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while (alive := [pid for pid in helpers if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert helpers and alive == [], alive  # none left working on for a build that is gone
     left = sorted(p.name for p in (repo / "build").iterdir())
     assert not (repo / "build" / VERSION).exists()
     assert any(name.startswith(f".{VERSION}-") for name in left), left
@@ -428,6 +441,15 @@ def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict
     assert "left in build/ by an interrupted build" in done.stderr
     assert digests(repo / "build") == reference
     assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
+
+
+def _running(pid: int) -> bool:
+    """Whether pid is a process that has not ended (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != b"Z"
 
 
 def _child_of(parent: int, module: str) -> int:

@@ -40,7 +40,13 @@ import pyarrow.compute as pc
 
 from eventledger.model.schema import FieldSpec, Schema, TableSpec
 from eventledger.model.types import LIST_DELIMITER, TYPES
-from eventledger.publish.children import Child, arrow_gives_memory_back, end, launch
+from eventledger.publish.children import (
+    Child,
+    arrow_gives_memory_back,
+    die_with_parent,
+    end,
+    launch,
+)
 
 Row = dict[str, Any]
 SHEET_ROWS = 1_048_576  # Excel's limit, the header row included
@@ -632,6 +638,7 @@ class WorkbookAside:
 
 
 def main() -> None:
+    die_with_parent()
     import pyarrow.parquet  # noqa: F401 - loaded while the build writes its tables
 
     arrow_gives_memory_back()

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from eventledger.issues import Issue
-from eventledger.publish.children import Child, arrow_gives_memory_back, end, launch
+from eventledger.publish.children import (
+    Child,
+    arrow_gives_memory_back,
+    die_with_parent,
+    end,
+    launch,
+)
 from eventledger.publish.verify import compare_tables
 
 
@@ -162,6 +168,7 @@ class TablesCheck:
 
 
 def main() -> None:
+    die_with_parent()
     import frictionless  # noqa: F401 - loaded while the build renders, before the folder comes
     import pyarrow.parquet  # noqa: F401
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from eventledger.publish.archive import ChangedOnDisk, add_member, small_member
-from eventledger.publish.children import Child, Watch, end, launch
+from eventledger.publish.children import Child, Watch, die_with_parent, end, launch
 
 _FLAGS = os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 _COPY = 1 << 20
@@ -252,6 +252,7 @@ def _stream(header: dict[str, str], lines: Iterable[bytes]) -> dict[str, object]
 
 
 def main() -> None:
+    die_with_parent()
     stdin = sys.stdin.buffer
     try:
         header = json.loads(stdin.readline())
