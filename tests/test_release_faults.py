@@ -13,13 +13,13 @@ import resource
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
+from prockit import child_of, still_running
 from releasekit import git, make_release_repository
 
 VERSION = "0.1.0"
@@ -404,35 +404,39 @@ def test_a_deeply_nested_datapackage_json_is_an_issue(repo: Path) -> None:
     )
 
 
-def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict[str, str]) -> None:
-    """SIGKILL while frictionless validates the package aside: the build's own processes
-    die with it, and the next build cleans up."""
-    import signal
-
-    child = subprocess.Popen(
+def _build_until_frictionless(repo: Path) -> subprocess.Popen[str]:
+    """A real build of repo, handed back once it says frictionless validates: its tables
+    are written and its processes all started."""
+    build = subprocess.Popen(
         [sys.executable, "-m", "eventledger", "build", "--root", str(repo)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
     )
-    assert child.stderr is not None
-    helpers = []
-    for line in child.stderr:
+    assert build.stderr is not None
+    for line in build.stderr:
         if "validating with frictionless" in line:
-            # The zip writer and the tables check live to the build's end; the workbook's
-            # process may have ended already.
-            helpers = [
-                _child_of(child.pid, module)
-                for module in ("eventledger.publish.zip_stream", "eventledger.publish.tables_check")
-            ]
-            child.send_signal(signal.SIGKILL)
-            break
+            return build
+    build.wait()
+    raise AssertionError(f"the build ended before frictionless (exit {build.returncode})")
+
+
+def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict[str, str]) -> None:
+    """SIGKILL while frictionless validates the package aside: the build's own processes
+    die with it, and the next build cleans up."""
+    import signal
+
+    child = _build_until_frictionless(repo)
+    # The zip writer and the tables check live to the build's end; the workbook's process
+    # may have ended already.
+    helpers = [
+        child_of(child.pid, module)
+        for module in ("eventledger.publish.zip_stream", "eventledger.publish.tables_check")
+    ]
+    child.send_signal(signal.SIGKILL)
     child.wait(timeout=120)
     assert child.returncode == -signal.SIGKILL
-    deadline = time.monotonic() + 30
-    while (alive := [pid for pid in helpers if _running(pid)]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert helpers and alive == [], alive  # none left working on for a build that is gone
+    assert still_running(helpers) == []  # none left working on for a build that is gone
     left = sorted(p.name for p in (repo / "build").iterdir())
     assert not (repo / "build" / VERSION).exists()
     assert any(name.startswith(f".{VERSION}-") for name in left), left
@@ -441,28 +445,6 @@ def test_a_build_killed_during_the_frictionless_step(repo: Path, reference: dict
     assert "left in build/ by an interrupted build" in done.stderr
     assert digests(repo / "build") == reference
     assert sorted(p.name for p in (repo / "build").iterdir()) == [VERSION, f"{NAME}-{VERSION}.zip"]
-
-
-def _running(pid: int) -> bool:
-    """Whether pid is a process that has not ended (a zombie has)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != b"Z"
-
-
-def _child_of(parent: int, module: str) -> int:
-    """The process id of parent's child running python -m module (Linux's /proc)."""
-    for entry in Path("/proc").iterdir():
-        try:
-            ppid = int((entry / "stat").read_bytes().rpartition(b")")[2].split()[1])
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue  # not a process, or one that ended meanwhile
-        if ppid == parent and module.encode() in cmdline:
-            return int(entry.name)
-    raise AssertionError(f"no child {module} of process {parent}")
 
 
 @pytest.mark.parametrize(
@@ -482,18 +464,10 @@ def test_a_build_whose_zip_child_is_killed_or_stopped_stops_and_leaves_nothing(
     import re
     import signal
 
-    build = subprocess.Popen(
-        [sys.executable, "-m", "eventledger", "build", "--root", str(repo)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    build = _build_until_frictionless(repo)
     assert build.stderr is not None
-    for line in build.stderr:
-        if "validating with frictionless" in line:
-            child = _child_of(build.pid, "eventledger.publish.zip_stream")
-            os.kill(child, getattr(signal, sig))
-            break
+    child = child_of(build.pid, "eventledger.publish.zip_stream")
+    os.kill(child, getattr(signal, sig))
     rest = build.stderr.read()
     assert build.wait(timeout=120) == 1, rest
     assert re.search(rf"error: the zip writer \(process {child}\) {said}", rest), rest
