@@ -1,4 +1,4 @@
-"""A build one of whose child processes fails on its own, through the real CLI.
+"""A build one of whose child processes fails on its own, through the real CLI (run here).
 
 The build starts three children (the zip writer, the tables check, the spreadsheet writer;
 children.py). One that ends on its own with a failure, having said why on stderr, or that
@@ -40,12 +40,14 @@ STRAY = b"a stray line on stdout, as a library that prints would write\n"
 
 # The interpreter the build's children are started with (children.py: sys.executable -m
 # <module> <the build's process id>). For the module under test it fails on its own
-# ("fails": says why on stderr and exits 3, before doing any work) or does its whole work
-# and answers with a stray line before the answer ("garbage": exits 0). Every other use of
-# it is the real interpreter, exec'd in the same process, so each child still ties itself
-# to the build (die_with_parent checks its parent's process id).
+# ("fails": says why on stderr and exits 3, before doing any work), or does its whole work
+# and exits 0 with an answer the build cannot use: a stray line before its answer
+# ("garbage"), or in its place a well-formed answer of no use, null ("wrong"). Every other
+# use of it is the real interpreter, exec'd in the same process, so each child still ties
+# itself to the build (die_with_parent checks its parent's process id).
 WRAPPER = """#!{python}
 import os
+import pickle
 import subprocess
 import sys
 
@@ -61,7 +63,10 @@ if MODE == "fails":
 done = subprocess.run([PYTHON, "-m", MODULE, str(os.getpid())], stdout=subprocess.PIPE)
 with open({ran!r}, "w") as ran:
     ran.write(str(done.returncode))
-sys.stdout.buffer.write(STRAY + done.stdout)
+if MODE == "garbage":
+    sys.stdout.buffer.write(STRAY + done.stdout)
+else:  # null as the zip writer (JSON) and the others (pickle) write it
+    sys.stdout.buffer.write(b"null" if MODULE.endswith(".zip_stream") else pickle.dumps(None))
 """
 
 
@@ -94,7 +99,7 @@ def reference(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     return digests(root / "build")
 
 
-@pytest.mark.parametrize("mode", ["fails", "garbage"])
+@pytest.mark.parametrize("mode", ["fails", "garbage", "wrong"])
 @pytest.mark.parametrize("module", CHILDREN, ids=lambda module: module.rsplit(".", 1)[1])
 def test_a_child_that_fails_on_its_own_leaves_the_release_as_it_would_be(
     pristine: Path,
@@ -130,7 +135,8 @@ def test_a_child_that_fails_on_its_own_leaves_the_release_as_it_would_be(
         assert f"{module}: {SAID}" in stderr, stderr
     else:
         # The real child did its whole work (the zip writer wrote the release zip, which the
-        # build must not keep on the strength of an answer it could not read).
+        # build must not keep on the strength of an answer it could not read). Neither it
+        # nor the build says anything of the answer it could not use.
         assert ran.read_text() == "0"
     assert digests(repo / "build") == reference
     # Nothing half-written beside the release: no aside folder, no zip scratch (.part), no
