@@ -30,11 +30,12 @@ pytestmark = pytest.mark.slow
 
 VERSION = "0.1.0"
 NAME = "eventledger-kim-putin"
-CHILDREN = [
-    "eventledger.publish.zip_stream",
-    "eventledger.publish.tables_check",
-    "eventledger.publish.spreadsheet",
-]
+# Each child, and how the build names it when it did that child's work itself.
+CHILDREN = {
+    "eventledger.publish.zip_stream": "the zip writer",
+    "eventledger.publish.tables_check": "the tables check (frictionless)",
+    "eventledger.publish.spreadsheet": "the spreadsheet (xlsx) writer",
+}
 SAID = "cannot go on: a fault of its own, said on stderr"
 STRAY = b"a stray line on stdout, as a library that prints would write\n"
 
@@ -135,9 +136,11 @@ def test_a_child_that_fails_on_its_own_leaves_the_release_as_it_would_be(
         assert f"{module}: {SAID}" in stderr, stderr
     else:
         # The real child did its whole work (the zip writer wrote the release zip, which the
-        # build must not keep on the strength of an answer it could not read). Neither it
-        # nor the build says anything of the answer it could not use.
+        # build must not keep on the strength of an answer it could not read).
         assert ran.read_text() == "0"
+    # Whatever went wrong, the build says which step it did itself: the one explanation of a
+    # build slower than usual when the child said nothing.
+    assert f"{CHILDREN[module]} gave no answer" in stderr, stderr
     assert digests(repo / "build") == reference
     # Nothing half-written beside the release: no aside folder, no zip scratch (.part), no
     # folder of the spreadsheet's sheets.

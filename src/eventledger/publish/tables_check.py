@@ -149,6 +149,7 @@ class TablesCheck:
         self.proc: Child | None = launch(
             "eventledger.publish.tables_check", "the tables check (frictionless)"
         )
+        self.here = False  # result() did the check in this process (the child gave no answer)
 
     def start(self, folder: Path) -> None:
         self.folder = folder
@@ -176,6 +177,7 @@ class TablesCheck:
                     return found
         # The process could not start, failed on its own (it said why) or answered with
         # something that is not an answer (a stray line, another value): check here.
+        self.here = True
         return check_tables(self.folder)
 
     def stop(self) -> None:
