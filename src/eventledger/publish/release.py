@@ -633,7 +633,10 @@ def _done_here(step: str, did: str) -> str:
     """What the build says when it did a child's work itself: the release is the same, but a
     maintainer who sees a build slower than usual, or the child's own words on stderr above,
     learns why."""
-    return f"{step} gave no answer (it could not start or failed); the build {did} itself"
+    return (
+        f"{step} gave no usable answer (it could not start, failed, or answered with something"
+        f" that is not an answer); the build {did} itself"
+    )
 
 
 def _remove_stale(build: Path, target: Target, progress: Progress) -> None:

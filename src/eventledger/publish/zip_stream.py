@@ -254,15 +254,18 @@ def _stream(header: dict[str, str], lines: Iterable[bytes]) -> dict[str, object]
 def main() -> None:
     die_with_parent()
     stdin = sys.stdin.buffer
-    first = stdin.readline()
-    if not first:
-        return  # the build ended before it sent anything: nothing to say
     try:
+        first = stdin.readline()
+        if not first:
+            return  # the build ended before it sent anything: nothing to say
         answer = _stream(json.loads(first), stdin)
     except (OSError, ValueError, KeyError, TypeError) as err:
-        # The build sees no answer and zips the folder itself; these words are the only
-        # trace of why (a full disk under the scratch file, say).
-        sys.stderr.write(f"eventledger: the zip writer failed ({err}); the build zips the folder\n")
+        # The build sees no answer and, if it goes on, zips the folder itself; these words
+        # are the only trace of why (a full disk under the scratch file, say).
+        sys.stderr.write(
+            f"eventledger: the zip writer failed ({err}); the build will zip the folder"
+            " itself if it goes on\n"
+        )
         sys.exit(1)
     if answer is not None:
         sys.stdout.write(json.dumps(answer))
