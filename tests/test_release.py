@@ -642,6 +642,7 @@ class _FailingCheck:
     """The tables' check of a build, saying frictionless rejects the package."""
 
     proc = None  # no process for the build to watch
+    here = False  # it answered: the build did not check the tables itself
 
     def start(self, folder: Path) -> None:
         return None

@@ -335,3 +335,34 @@ def test_a_kernel_copy_that_copies_nothing_is_done_by_reads_and_writes(
     monkeypatch.setattr(os, "copy_file_range", lambda *_: 0, raising=False)
     _both_zips_are_zipfiles(tmp_path / "zero", tmp_path / "zero.zip", files)
     assert (tmp_path / "zero.zip").read_bytes() == (tmp_path / "kernel.zip").read_bytes()
+
+
+def test_a_zip_child_that_fails_on_its_own_says_why_and_one_never_sent_work_says_nothing(
+    tmp_path: Path,
+) -> None:
+    """children.py's promise: a child that fails on its own has said why on stderr, the only
+    trace of it once the build has zipped the folder itself. The real child, as the build
+    starts it, with a scratch it cannot create (its folder is gone)."""
+    import json
+    import subprocess
+    import sys
+
+    header = {
+        "folder": str(tmp_path),
+        "prefix": "pkg",
+        "created": CREATED.isoformat(),
+        "zip": str(tmp_path / "gone" / "pkg.zip"),
+        "scratch": str(tmp_path / "gone" / "pkg.zip.part"),
+    }
+    child = [sys.executable, "-m", "eventledger.publish.zip_stream"]
+    failed = subprocess.run(
+        child, input=json.dumps(header) + "\n", capture_output=True, text=True, check=False
+    )
+    assert failed.returncode == 1
+    assert failed.stdout == ""  # no answer: the build zips the folder itself
+    assert "the zip writer failed" in failed.stderr
+    assert "No such file or directory" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    # A build that ends before it sends anything (it failed early) hears nothing from it.
+    quiet = subprocess.run(child, input="", capture_output=True, text=True, check=False)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")

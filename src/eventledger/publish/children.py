@@ -2,9 +2,10 @@
 the zip writer): fresh interpreters, so they neither copy the build's rows nor inherit its
 descriptors (Python opens them non-inheritable), and they die with the build. Each is sent
 its work on stdin and answers on stdout. If it cannot start, or ends on its own with a
-failure (it has said why on stderr), its caller does the work itself. If it is killed, or
-stopped, or stuck, the build stops with a ChildFailed that says so: Watch turns a child that
-would be waited for for ever into one that is ended, and so into an answer."""
+failure (it has said why on stderr), or answers with something that is not an answer, its
+caller does the work itself and the build says so. If it is killed, or stopped, or stuck,
+the build stops with a ChildFailed that says so: Watch turns a child that would be waited
+for for ever into one that is ended, and so into an answer."""
 
 from __future__ import annotations
 

@@ -482,6 +482,8 @@ def write_files(
             ) from err
         out.add(f"{name}-{version}.xlsx", sheet.data)
         rendered.spreadsheet_notes = sheet.notes
+        if workbook.here:
+            progress(_done_here("the spreadsheet (xlsx) writer", "wrote the workbook"))
         progress("the spreadsheet copy")
     finally:
         workbook.stop()
@@ -625,6 +627,16 @@ class _VersionLock:
             os.unlink(self.path)  # while still holding the lock: see the check in __enter__
         finally:
             os.close(self.fd)
+
+
+def _done_here(step: str, did: str) -> str:
+    """What the build says when it did a child's work itself: the release is the same, but a
+    maintainer who sees a build slower than usual, or the child's own words on stderr above,
+    learns why."""
+    return (
+        f"{step} gave no usable answer (it could not start, failed, or answered with something"
+        f" that is not an answer); the build {did} itself"
+    )
 
 
 def _remove_stale(build: Path, target: Target, progress: Progress) -> None:
@@ -779,6 +791,8 @@ def _write_locked(
         streaming.finish()  # it puts the zip together while the package is checked
         damaged = verify(aside, out.known, tables=False)
         problems, unlike = checking.result()
+        if checking.here:
+            progress(_done_here("the tables check (frictionless)", "checked the tables"))
         damaged = damaged or unlike  # as verify: tables of damaged files are not compared
         if problems:
             raise ReleaseError("frictionless rejects the package:\n  " + "\n  ".join(problems))
@@ -789,6 +803,7 @@ def _write_locked(
         except ChangedOnDisk as err:
             raise _changed_on_disk(err) from err
         if not zipped:  # its process could not start or failed: zip the folder here
+            progress(_done_here("the zip writer", "zips the folder"))
             streaming.stop()
             zip_aside.unlink(missing_ok=True)
             zipping = _Zipping(target, aside, out.digests, zip_aside)

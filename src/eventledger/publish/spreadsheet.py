@@ -569,6 +569,7 @@ class WorkbookAside:
         )
         self.reading: threading.Thread | None = None
         self.answer: object = None  # what it wrote, unpickled, once it ended well
+        self.here = False  # result() wrote the workbook in this process (no answer came)
 
     def start(self, folder: Path) -> None:
         """The package's tables are written in folder: read them."""
@@ -617,6 +618,7 @@ class WorkbookAside:
             if ok is False and isinstance(value, OSError):
                 raise value
         # The process could not start or failed on its own (it said why): write it here.
+        self.here = True
         return spreadsheet(*self.args, beside=self.folder)
 
     def stop(self) -> None:

@@ -17,7 +17,7 @@ import pickle
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from eventledger.issues import Issue
 from eventledger.publish.children import (
@@ -127,6 +127,20 @@ def check_tables(folder: Path) -> tuple[list[str], list[Issue]]:
     return frictionless_problems(folder), compare_tables(folder)
 
 
+def _an_answer(found: object) -> TypeGuard[tuple[list[str], list[Issue]]]:
+    """Whether found is what check_tables returns: frictionless's problems, the tables that
+    differ. Taken unchecked, a stray value failed the build (a TypeError) or had it report
+    the package as rejected for no reason."""
+    return (
+        isinstance(found, tuple)
+        and len(found) == 2
+        and isinstance(found[0], list)
+        and all(isinstance(problem, str) for problem in found[0])
+        and isinstance(found[1], list)
+        and all(isinstance(issue, Issue) for issue in found[1])
+    )
+
+
 class TablesCheck:
     """check_tables in its own process: started now, given its folder by start(folder)."""
 
@@ -135,6 +149,7 @@ class TablesCheck:
         self.proc: Child | None = launch(
             "eventledger.publish.tables_check", "the tables check (frictionless)"
         )
+        self.here = False  # result() did the check in this process (the child gave no answer)
 
     def start(self, folder: Path) -> None:
         self.folder = folder
@@ -155,10 +170,14 @@ class TablesCheck:
             code = proc.answered()  # ChildFailed when a signal ended it
             proc.awaited = False
             if code == 0:
-                with contextlib.suppress(pickle.UnpicklingError, EOFError, ValueError):
-                    found: tuple[list[str], list[Issue]] = pickle.loads(out)  # noqa: S301 - our own child
+                found: object = None
+                with contextlib.suppress(Exception):  # anything but an answer: checked here
+                    found = pickle.loads(out)  # noqa: S301 - our own child wrote it
+                if _an_answer(found):
                     return found
-        # The process could not start or failed on its own (it said why): check here.
+        # The process could not start, failed on its own (it said why) or answered with
+        # something that is not an answer (a stray line, another value): check here.
+        self.here = True
         return check_tables(self.folder)
 
     def stop(self) -> None:

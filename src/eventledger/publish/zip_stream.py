@@ -255,10 +255,18 @@ def main() -> None:
     die_with_parent()
     stdin = sys.stdin.buffer
     try:
-        header = json.loads(stdin.readline())
-        answer = _stream(header, stdin)
-    except (OSError, ValueError, KeyError, TypeError):
-        sys.exit(1)  # the build sees no answer and zips the folder itself, saying why if it fails
+        first = stdin.readline()
+        if not first:
+            return  # the build ended before it sent anything: nothing to say
+        answer = _stream(json.loads(first), stdin)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        # The build sees no answer and, if it goes on, zips the folder itself; these words
+        # are the only trace of why (a full disk under the scratch file, say).
+        sys.stderr.write(
+            f"eventledger: the zip writer failed ({err}); the build will zip the folder"
+            " itself if it goes on\n"
+        )
+        sys.exit(1)
     if answer is not None:
         sys.stdout.write(json.dumps(answer))
 
