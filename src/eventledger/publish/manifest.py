@@ -665,16 +665,44 @@ def _raise(current: str, level: str) -> str:
     return level if LEVELS.index(level) > LEVELS.index(current) else current
 
 
+# The "fields" of some records of a manifest: given the wanted ids by table, their fields by
+# table and id; an id left out has none to give (a compact manifest's). A manifest in memory
+# gives its entries' (entry_fields); one read as a stream reads them from its file.
+FieldsOf = Callable[[Mapping[str, Sequence[str]]], Mapping[str, Mapping[str, Mapping[str, Any]]]]
+
+
+def entry_fields(release: Mapping[str, Any]) -> FieldsOf:
+    """The fields of a manifest held in memory: each full entry's, none of a compact one."""
+
+    def fields(wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+        out: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for table, ids in wanted.items():
+            records = release["records"].get(table, {})
+            entries = [(rid, records.get(rid)) for rid in ids]
+            out[table] = {rid: e["fields"] for rid, e in entries if isinstance(e, Mapping)}
+        return out
+
+    return fields
+
+
 def compare(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
     order: Sequence[str] = (),
     fields_from: str | bool | None = False,
+    *,
+    old_fields: FieldsOf | None = None,
+    new_fields: FieldsOf | None = None,
 ) -> Changes:
     """What changed from old to new; order lists the record tables as a release lists them
     (manifests store them sorted), and tables it does not name follow in sorted order.
     Either may be compact: changed records are then named without their fields (an empty
-    list), and fields_from says where the caller looked for the fields (Changes.fields_from)."""
+    list), and fields_from says where the caller looked for the fields (Changes.fields_from).
+
+    The changed records are found by their hashes alone; their fields come from old_fields
+    and new_fields, by default each manifest's own entries. A manifest too large to hold
+    (manifest_stream) is passed with its hashes alone and the reader of its fields, which
+    is asked once, for the changed records only."""
     tables = [t for t in order if t in new["records"]]
     tables += sorted(t for t in new["records"] if t not in tables)
     changes = Changes(
@@ -710,24 +738,31 @@ def compare(
         if set(terms) - before:
             changes.schema.append(f"minor: {vocab} terms added: {sorted(set(terms) - before)}")
             level = _raise(level, "minor")
+    differ: dict[str, list[str]] = {}
     for table in tables:
         a, b = old["records"].get(table, {}), new["records"][table]
         changes.added[table] = sorted(set(b) - set(a))
         changes.removed[table] = sorted(set(a) - set(b))
-        changed: dict[str, list[str]] = {}
-        for rid in sorted(set(a) & set(b)):
-            ea, eb = a[rid], b[rid]
-            if record_hash(ea) != record_hash(eb):
-                if isinstance(ea, str) or isinstance(eb, str):  # a compact manifest
-                    changed[rid] = []
-                    continue
-                fa, fb = ea["fields"], eb["fields"]
-                changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
-        changes.changed[table] = changed
+        differ[table] = [
+            rid for rid in sorted(set(a) & set(b)) if record_hash(a[rid]) != record_hash(b[rid])
+        ]
         if changes.added[table] or changes.removed[table]:
             level = _raise(level, "minor")
-        if changed:
+        if differ[table]:
             level = _raise(level, "patch")
+    wanted = {table: ids for table, ids in differ.items() if ids}
+    before = (old_fields or entry_fields(old))(wanted) if wanted else {}
+    after = (new_fields or entry_fields(new))(wanted) if wanted else {}
+    for table in tables:
+        fields_a, fields_b = before.get(table, {}), after.get(table, {})
+        changed: dict[str, list[str]] = {}
+        for rid in differ[table]:
+            fa, fb = fields_a.get(rid), fields_b.get(rid)
+            if fa is None or fb is None:  # a compact manifest: which fields, not known
+                changed[rid] = []
+            else:
+                changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+        changes.changed[table] = changed
     changes.level = level
     return changes
 
