@@ -66,6 +66,11 @@ def read_json_from(fd: int, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
             raw = handle.read()
         except OSError as err:
             raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
+    return loads(raw)
+
+
+def loads(raw: bytes) -> Any:
+    """The value in a JSON file's bytes, as read_json reads them."""
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:

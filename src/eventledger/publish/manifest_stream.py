@@ -67,6 +67,10 @@ _NEXT = re.compile(r"[ \t\n\r]*([,}])")
 # A decode error this close to the end of the text read so far may be the end's doing (a
 # number, literal or \uXXXX escape cut short): more is read and the value decoded again.
 _NEAR_END = 12
+# A number decoded whole may go on past the text read so far: "1" of "12", "-0" of "-0.5",
+# "1" of "1e+5" (json ends a number where its fraction or exponent has no digit yet). With
+# this many characters after a value, it cannot: else more is read first.
+_AFTER = 3
 
 _decode: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().raw_decode
 _scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
@@ -207,8 +211,7 @@ class _Walk:
             else:
                 if end - start > self.max_value:
                     self.too_long(start)
-                # A value ending where the text does may go on (a number): read on first.
-                if end < len(self.text) or self.eof:
+                if end + _AFTER <= len(self.text) or self.eof:
                     self.pos = end
                     return found, end - start
             have = len(self.text) - start
@@ -235,7 +238,10 @@ class _Walk:
     # -- the manifest's levels -----------------------------------------------------------
 
     def run(self) -> None:
-        if self.skip_ws() == "{":
+        first = self.skip_ws()
+        if first == "\ufeff" and self.base + self.pos == 0:  # json.loads' own message
+            self.fail("Unexpected UTF-8 BOM (decode using utf-8-sig)", 0)
+        if first == "{":
             self.pos += 1
             self.members(self.top_member)
         else:
@@ -258,7 +264,6 @@ class _Walk:
         if name == "records":
             self.records()
             return
-        self.head.pop(name, None)  # a key given twice: the last value counts, alone
         if not self.skip_ws():
             self.fail("Expecting value", self.pos)
         found, size = self.value(_decode)
@@ -268,7 +273,7 @@ class _Walk:
                 f"its values beside the records are longer than {self.max_value:,} characters, "
                 "the most a manifest's may be; not read further"
             )
-        self.head[name] = found
+        self.head[name] = found  # a key given twice: the last value counts, in the first's place
 
     def records(self) -> None:
         # A second "records" replaces the first, as json.loads keeps the last.
@@ -283,13 +288,14 @@ class _Walk:
         self.members(self.table)
 
     def table(self, name: str) -> None:
-        """One table's records: the loop over every record of the manifest, kept tight."""
-        self.tables.pop(name, None)
-        self.bad.pop(name, None)
-        self.fields.pop(name, None)
+        """One table's records: the loop over every record of the manifest, kept tight. A
+        table given twice is its last value, in the first's place (as json.loads keeps it)."""
         if self.skip_ws() != "{":
             self.skip_value()
             self.not_objects.add(name)
+            self.tables.pop(name, None)
+            self.bad.pop(name, None)
+            self.fields.pop(name, None)
             return
         self.not_objects.discard(name)
         self.pos += 1
@@ -300,7 +306,7 @@ class _Walk:
         want: Collection[str] = () if self.wanted is None else self.wanted.get(name, ())
         if first_pass:
             self.tables[name], self.bad[name] = hashes, bad
-        else:
+        elif self.wanted is not None and name in self.wanted:
             self.fields[name] = found
         if self.skip_ws() == "}":
             self.pos += 1
@@ -313,14 +319,14 @@ class _Walk:
             text, pos = self.text, self.pos
             m = key_at(text, pos)
             end = -1
-            if m is not None:
+            if m is not None and m.end() - pos <= limit:  # a longer key: refused by key()
                 rid = m.group(1)
                 pos = m.end()
                 try:
                     entry, end = decode(text, pos)
                 except (json.JSONDecodeError, RecursionError):
                     end = -1
-                if end < 0 or end >= len(text) or end - pos > limit:
+                if end < 0 or end + _AFTER > len(text) or end - pos > limit:
                     # Cut by the end of the text, too long or not JSON: the careful way.
                     self.pos = pos
                     entry, _ = self.value(decode)
