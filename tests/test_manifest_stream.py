@@ -353,9 +353,12 @@ def test_a_value_longer_than_the_bound_is_refused_without_reading_on(where: str,
 
 
 def test_the_head_beside_the_records_is_bounded_too() -> None:
-    data = _small() | {f"k{n}": "z" * 1000 for n in range(10)}
-    with pytest.raises(JsonFileError, match="values beside the records are longer than 4,096"):
-        read_manifest(source(manifest_bytes(data)), max_value=4096)
+    for data in (
+        _small() | {f"k{n}": "z" * 1000 for n in range(10)},
+        _small() | {f"k{n:05}": 0 for n in range(1000)},
+    ):
+        with pytest.raises(JsonFileError, match="values beside the records are longer than 4,096"):
+            read_manifest(source(manifest_bytes(data)), max_value=4096)
 
 
 @pytest.mark.parametrize("where", ["entry", "head"])

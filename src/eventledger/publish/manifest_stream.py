@@ -267,7 +267,7 @@ class _Walk:
         if not self.skip_ws():
             self.fail("Expecting value", self.pos)
         found, size = self.value(_decode)
-        self.head_size += size
+        self.head_size += len(name) + size  # its keys too: a million tiny ones are no head
         if self.head_size > self.max_value:
             raise JsonFileError(
                 f"its values beside the records are longer than {self.max_value:,} characters, "
