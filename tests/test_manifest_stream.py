@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +90,7 @@ def assert_same(data: bytes, chunk: int = CHUNK) -> ManifestStream | None:
     """The stream reads data as the whole read does: the same data or the same error."""
     expected = verdict(lambda: whole(data))
     got = verdict(lambda: read_manifest(source(data), chunk=chunk))
-    if expected[:2] == ("json", "not valid JSON: nested too deeply"):
+    if expected[:2] in (("json", "not valid JSON: nested too deeply"), ("json", LONG_NUMBER)):
         # Read whole, json cannot say where; the stream says where the value starts.
         assert got[:2] == expected[:2]
     else:
@@ -105,6 +106,11 @@ def assert_same(data: bytes, chunk: int = CHUNK) -> ManifestStream | None:
     fields = {t: {i: records[t][i]["fields"] for i in ids} for t, ids in wanted.items()}
     assert read.fields(wanted) == fields
     return read
+
+
+LONG_NUMBER = (
+    f"a number of more than {sys.get_int_max_str_digits():,} digits, more than Python reads"
+)
 
 
 # -- manifests in any layout -------------------------------------------------------------
@@ -373,6 +379,34 @@ def test_nesting_too_deep_is_refused(where: str) -> None:
         assert_same(text.encode(), chunk)
         with pytest.raises(JsonFileError, match="not valid JSON: nested too deeply"):
             read_manifest(source(text.encode()), chunk=chunk)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{{{HEAD}, "n": [0, NUMBER], "records": {{}}}}',
+        f'{{{HEAD}, "records": {{"t": {{"a": {{"hash": "h", "fields": {{"x": NUMBER}}}}}}}}}}',
+        "[0, NUMBER]",
+    ],
+)
+def test_a_number_longer_than_python_reads_is_refused_as_json_refuses_it(text: str) -> None:
+    """json.loads raises a bare ValueError for an integer of more digits than int() takes
+    (sys.get_int_max_str_digits): an error of the file like any other, never a traceback. A
+    float of as many digits is read, wherever a chunk's end cuts it."""
+    digits = "7" * (sys.get_int_max_str_digits() + 1)
+    for number in (digits, f"-{digits}", f"{digits}.5", f"-{digits}e+2"):
+        data = text.replace("NUMBER", number).encode()
+        refused = number.lstrip("-").isdigit()
+        if refused:
+            with pytest.raises(ValueError, match="Exceeds the limit"):
+                json.loads(data)
+            assert verdict(lambda d=data: whole(d))[:2] == ("json", LONG_NUMBER)
+        for chunk in (1, 7, 4096, 4097, 4098, 4099, CHUNK):
+            got = verdict(lambda d=data, c=chunk: read_manifest(source(d), chunk=c))
+            if refused:
+                assert got[:2] == ("json", LONG_NUMBER), chunk
+                assert got[2] > 0  # the stream says where the value starts
+            assert assert_same(data, chunk) is None or not refused
 
 
 SHAPES = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -79,3 +80,11 @@ def loads(raw: bytes) -> Any:
         raise JsonFileError(f"not valid JSON: {err.msg}", err.lineno, err.colno) from err
     except RecursionError as err:
         raise JsonFileError("not valid JSON: nested too deeply") from err
+    except ValueError as err:  # json's int() refusing a number (the only other ValueError)
+        raise JsonFileError(long_number()) from err
+
+
+def long_number() -> str:
+    """Why json refuses valid JSON that holds an integer of more digits than Python's int()
+    converts (sys.get_int_max_str_digits, against quadratic time): a bare ValueError."""
+    return f"a number of more than {sys.get_int_max_str_digits():,} digits, more than Python reads"

@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 import stat
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from eventledger.jsonfile import JsonFileError, open_regular
+from eventledger.jsonfile import JsonFileError, long_number, open_regular
 from eventledger.publish.manifest import is_manifest
 
 # Bytes read at a time: large enough that reading costs little per record, small enough
@@ -74,6 +75,15 @@ _AFTER = 3
 
 _decode: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().raw_decode
 _scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+def _ends_in_long_integer(text: str) -> bool:
+    """Whether text ends in an integer of more digits than int() takes, maybe with the "."
+    or "e" of a float cut off after it: so read as an integer it raised, where the whole
+    number may be a float (json makes those of any length)."""
+    limit = sys.get_int_max_str_digits()
+    body = text[-(limit + 4) :].rstrip("+-").rstrip("eE.")
+    return len(body) - len(body.rstrip("0123456789")) > limit
 
 
 def _string(text: str, pos: int) -> tuple[str, int]:
@@ -208,6 +218,9 @@ class _Walk:
                     self.fail(err.msg, err.pos)
             except RecursionError:
                 self.fail("nested too deeply", start)
+            except ValueError as err:  # an integer longer than int() takes: json's ValueError
+                if self.eof or not _ends_in_long_integer(self.text):
+                    raise JsonFileError(long_number(), *self.where(start)) from err
             else:
                 if end - start > self.max_value:
                     self.too_long(start)
@@ -324,7 +337,7 @@ class _Walk:
                 pos = m.end()
                 try:
                     entry, end = decode(text, pos)
-                except (json.JSONDecodeError, RecursionError):
+                except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
                     end = -1
                 if end < 0 or end + _AFTER > len(text) or end - pos > limit:
                     # Cut by the end of the text, too long or not JSON: the careful way.
