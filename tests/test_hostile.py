@@ -7,10 +7,12 @@ case files under tests/cases/invalid/.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from click.testing import CliRunner
 
 from casekit import CASES, make_repository
 from eventledger.cli import main
-from releasekit import make_package
+from releasekit import damaged_zip, make_package
 
 # Root reads every folder whatever its mode: as root, the CLI runs without the two
 # capabilities that let it (setpriv, util-linux), so a mode of 0 means what it says.
@@ -255,6 +257,23 @@ def test_verify_of_something_that_is_not_a_package_is_a_usage_error(repo: Path) 
         assert "Traceback" not in out
     code, out = invoke("verify", str(repo / "events"))
     assert "is not a built package" in out
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA])
+def test_a_zip_whose_member_is_damaged_is_reported_not_a_traceback(
+    tmp_path: Path, method: int
+) -> None:
+    """zlib's decoder and LZMA's raise errors of their own, beside zipfile's."""
+    noise = b"".join(hashlib.sha256(bytes([n])).digest() for n in range(99))  # no compression
+    files = {"SHA256SUMS": b"", "manifest.json": noise}
+    members = {f"ledger-0.1.0/{rel}": data for rel, data in files.items()}
+    archive = tmp_path / "damaged.zip"
+    damaged_zip(archive, members, "ledger-0.1.0/manifest.json", method)
+    for args, status in ((["verify", str(archive)], 1), (["diff", str(archive), str(archive)], 2)):
+        done = cli(*args)
+        assert done.returncode == status, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "damaged.zip" in done.stdout + done.stderr
 
 
 def test_a_huge_record_file_is_refused_by_its_size_without_being_read(repo: Path) -> None:

@@ -617,10 +617,14 @@ def test_links_and_other_files_are_not_followed(tmp_path: Path) -> None:
         read_manifest(zip_member_source(tmp_path / "link.zip", "r/manifest.json"))
 
 
-def test_a_damaged_zip_member_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
+)
+def test_a_damaged_zip_member_is_an_error_not_a_traceback(tmp_path: Path, method: int) -> None:
+    """In any compression zipfile reads (LZMA's decoder raises an error of its own)."""
     archive = tmp_path / "release.zip"
-    body = manifest_bytes(_small()) * 1
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+    body = manifest_bytes(_small())
+    with zipfile.ZipFile(archive, "w", method) as zf:
         zf.writestr("r/manifest.json", body)
     raw = bytearray(archive.read_bytes())
     at = raw.index(b"r/manifest.json") + len("r/manifest.json") + 10
@@ -632,6 +636,18 @@ def test_a_damaged_zip_member_is_an_error_not_a_traceback(tmp_path: Path) -> Non
             read_manifest(zip_member_source(archive, "r/manifest.json"))
     archive.write_bytes(b"PK not a zip")
     with pytest.raises(JsonFileError, match="cannot read it"):
+        read_manifest(zip_member_source(archive, "r/manifest.json"))
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_a_zip_holding_the_member_twice_is_refused(tmp_path: Path) -> None:
+    """zipfile would give the last of the two; which one a release holds is not known (verify
+    refuses to unpack such a zip)."""
+    archive = tmp_path / "release.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("r/manifest.json", manifest_bytes(_small()))
+        zf.writestr("r/manifest.json", manifest_bytes(_small() | {"version": "9.9.9"}))
+    with pytest.raises(JsonFileError, match=r"the zip holds r/manifest\.json twice"):
         read_manifest(zip_member_source(archive, "r/manifest.json"))
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import lzma
 import re
 import stat
 import sys
@@ -56,9 +57,9 @@ Source = Callable[[], AbstractContextManager[IO[bytes]]]
 # Per table, record id -> its "fields" object.
 Fields = dict[str, dict[str, dict[str, Any]]]
 
-# What reading a file or a zip member can raise beyond OSError: a damaged zip's deflate
-# stream or CRC, a member cut short.
-_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error)
+# What reading a file or a zip member can raise beyond OSError: a damaged zip's deflate or
+# LZMA stream (bzip2's is an OSError) or CRC, a member cut short.
+_READ_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, lzma.LZMAError)
 _NOT_WS = re.compile(r"[^ \t\n\r]")  # JSON's whitespace is these four, as json skips it
 # A member's key without escapes, its colon and the whitespace to its value, with the
 # value's first character in the text: one regex match per record, the common case. Any
@@ -467,6 +468,10 @@ def zip_member_source(archive: Path, member: str) -> Source:
         with open_regular(archive) as raw:
             try:
                 zf = zipfile.ZipFile(raw)
+                # zipfile gives the last of two members of one name; verify, unpacking,
+                # refuses such a zip: which one the release holds is not known.
+                if sum(i.filename == member for i in zf.infolist()) > 1:
+                    raise JsonFileError(f"the zip holds {member} twice")
                 info = zf.getinfo(member)
                 handle = zf.open(info)
             except KeyError as err:

@@ -15,11 +15,13 @@ import errno
 import functools
 import hashlib
 import itertools
+import lzma
 import os
 import re
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
@@ -627,7 +629,7 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
                 "yourself and give the folder"
             ) from err
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
-    except (zipfile.BadZipFile, ValueError, EOFError) as err:
+    except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, lzma.LZMAError) as err:
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
     if len(tops) != 1:
         return [
