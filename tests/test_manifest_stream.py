@@ -102,6 +102,11 @@ def assert_same(data: bytes, chunk: int = CHUNK) -> ManifestStream | None:
     assert read.head == {k: v for k, v in loaded.items() if k != "records"}
     records = loaded["records"]
     assert read.records == {t: {i: e["hash"] for i, e in r.items()} for t, r in records.items()}
+    # In json.loads' order too (a key given twice stays in its first place).
+    assert list(read.head) == [k for k in loaded if k != "records"]
+    assert [(t, list(r)) for t, r in read.records.items()] == [
+        (t, list(r)) for t, r in records.items()
+    ]
     wanted = {t: list(r)[::2] for t, r in records.items()}
     fields = {t: {i: records[t][i]["fields"] for i in ids} for t, ids in wanted.items()}
     assert read.fields(wanted) == fields
@@ -245,6 +250,9 @@ BAD = '{"hash": 1, "fields": {}}'
         (f'{{"t": [], "t": {{"a": {GOOD}}}}}', True),
         (f'{{"t": {{"a": {GOOD}}}, "t": []}}', False),
         (f'{{"t": {{"a": {GOOD}}}, "u": {{}}, "t": {{"a": {GOOD2}}}}}', True),
+        (f'{{"t": {{"a": {GOOD}, "b": {GOOD}, "a": {BAD}, "a": {GOOD2}}}}}', True),
+        (f'{{"t": {{"a": {BAD}, "b": {GOOD}, "a": {GOOD2}}}}}', True),
+        (f'{{"t": {{}}, "u": {{"a": {GOOD}}}, "t": [], "t": {{"b": {GOOD}}}}}', True),
     ],
 )
 def test_a_key_given_twice_holds_its_last_value(records: str, ok: bool) -> None:

@@ -307,7 +307,8 @@ class _Walk:
         if self.skip_ws() != "{":
             self.skip_value()
             self.not_objects.add(name)
-            self.tables.pop(name, None)
+            if self.wanted is None:  # its place kept for a later object of that name
+                self.tables[name] = {}
             self.bad.pop(name, None)
             self.fields.pop(name, None)
             return
@@ -362,8 +363,10 @@ class _Walk:
                     if bad:
                         bad.pop(rid, None)
                 else:
+                    # Refused unless a later entry of the id replaces it: it keeps the
+                    # id's place meanwhile, as json.loads keeps a key's first place.
                     bad[rid] = None
-                    hashes.pop(rid, None)
+                    hashes[rid] = ""
             elif rid in want:
                 if ok:
                     found[rid] = fields
