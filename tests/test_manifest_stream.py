@@ -314,6 +314,30 @@ def test_a_manifest_cut_anywhere_is_refused_as_json_refuses_it(how: str) -> None
             assert_same(text[:cut], chunk)
 
 
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda t: t[:40] + t[-5000:],  # a part left out
+        lambda t: t.replace(b'"version":', b'"version"', 1),  # no colon
+        lambda t: t + b" {}",  # extra data
+        lambda t: b"\xef\xbb\xbf" + t,  # a BOM
+        lambda t: t.replace(b'"second"', b'"second" 1', 1),  # in a record
+        lambda t: t.replace(b'"title": "1"', b'"title": ' + b"[" * 100_000, 1),  # too deep
+        lambda t: t.replace(b'"title": "1"', b'"title": ' + b"1" * 5000, 1),  # a long number
+    ],
+    ids=["gap", "colon", "extra", "bom", "record", "deep", "number"],
+)
+def test_a_byte_not_utf8_after_broken_json_is_named_as_read_whole(broken: Any) -> None:
+    """The whole read decodes every byte before it parses: a byte that is not UTF-8 is its
+    error wherever it is, and so it is the stream's, not the JSON error before it."""
+    text = manifest_bytes(_small() | {"zz": ["pad" * 3000 + "\u00e8"]})  # after the records
+    bad = broken(text).replace("\u00e8".encode(), b"\xe8")
+    at = bad.index(b"\xe8")
+    assert verdict(lambda: whole(bad))[:2] == ("json", f"byte {at} is not UTF-8")
+    for chunk in (1, 7, 4096, CHUNK):
+        assert_same(bad, chunk)
+
+
 def test_invalid_utf8_inside_an_id_is_named_by_its_byte() -> None:
     text = manifest_bytes(_small())
     at = text.index("café".encode()) + 3

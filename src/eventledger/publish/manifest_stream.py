@@ -138,12 +138,10 @@ class _Walk:
 
     # -- the text, a window at a time ----------------------------------------------------
 
-    def more(self, size: int = 0) -> bool:
-        """Read max(size, chunk) more bytes, dropping the text before pos; False at the end."""
-        if self.eof:
-            return False
+    def read(self, size: int) -> str:
+        """The next size bytes, decoded ('' at the end, and eof)."""
         try:
-            data = self.handle.read(max(size, self.chunk))
+            data = self.handle.read(size)
         except _READ_ERRORS as err:
             raise JsonFileError(f"cannot read it: {err}") from err
         self.digest.update(data)
@@ -155,6 +153,13 @@ class _Walk:
             raise JsonFileError(f"byte {at} is not UTF-8") from err
         self.read_bytes += len(data)
         self.eof = not data
+        return new
+
+    def more(self, size: int = 0) -> bool:
+        """Read max(size, chunk) more bytes, dropping the text before pos; False at the end."""
+        if self.eof:
+            return False
+        new = self.read(max(size, self.chunk))
         drop = self.pos
         if drop:
             self.lines += self.text.count("\n", 0, drop)
@@ -173,7 +178,15 @@ class _Walk:
         return line, (pos - last if last >= 0 else self.base + pos - self.line_break)
 
     def fail(self, message: str, pos: int) -> NoReturn:
-        raise JsonFileError(f"not valid JSON: {message}", *self.where(pos))
+        self.refuse(f"not valid JSON: {message}", pos)
+
+    def refuse(self, reason: str, pos: int) -> NoReturn:
+        """Raise reason, at text[pos], once the rest is read: the whole read decodes every
+        byte before it parses, so a byte that is not UTF-8 anywhere is the file's error."""
+        line, column = self.where(pos)
+        while not self.eof:
+            self.read(self.chunk)  # only decoded: a chunk held at a time
+        raise JsonFileError(reason, line, column)
 
     def too_long(self, pos: int) -> NoReturn:
         line, column = self.where(pos)
@@ -219,9 +232,9 @@ class _Walk:
                     self.fail(err.msg, err.pos)
             except RecursionError:
                 self.fail("nested too deeply", start)
-            except ValueError as err:  # an integer longer than int() takes: json's ValueError
+            except ValueError:  # an integer longer than int() takes: json's ValueError
                 if self.eof or not _ends_in_long_integer(self.text):
-                    raise JsonFileError(long_number(), *self.where(start)) from err
+                    self.refuse(long_number(), start)
             else:
                 if end - start > self.max_value:
                     self.too_long(start)
