@@ -8,6 +8,7 @@ case files under tests/cases/invalid/.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 
 from casekit import CASES, make_repository
 from eventledger.cli import main
+from eventledger.publish.manifest import compare
 from releasekit import damaged_zip, make_package
 
 # Root reads every folder whatever its mode: as root, the CLI runs without the two
@@ -188,6 +190,33 @@ def test_values_cannot_drive_the_terminal_or_forge_lines(repo: Path) -> None:
             line.startswith(("src/x.py", "::error file=src/x.py")) for line in out.splitlines()
         )
         assert "\\u001b" in out
+
+
+def test_diff_of_forged_manifests_neither_fails_nor_drives_the_terminal(tmp_path: Path) -> None:
+    """A manifest's ids, fields and versions are any JSON text: a lone surrogate (which no
+    UTF-8 output holds), a terminal's escape, a line break forging a line of the diff."""
+    lone, escape, forged = "lone-\udc00", "esc-\x1b]0;owned\x07", "x\n- added: `forged`"
+    head = {"name": "n", "created": "c", "schema": {}, "vocabularies": {}}
+    old = head | {"version": "0.1.0", "records": {"events": {}}}
+    for rid in (lone, escape, forged):
+        old["records"]["events"][rid] = {"hash": "1", "fields": {"title": "1", "f\udc01": "1"}}
+    new = json.loads(json.dumps(old)) | {"version": f"0.2.0{escape}"}
+    for rid in (lone, escape, forged):
+        new["records"]["events"][rid] = {"hash": "2", "fields": {"title": "2", "f\udc01": "2"}}
+    new["records"]["events"][f"new-{lone}"] = new["records"]["events"][lone]
+    for name, data in (("old", old), ("new", new)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps(data), encoding="ascii")
+    done = cli("diff", "--format", "json", str(tmp_path / "old"), str(tmp_path / "new"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == compare(old, new).to_dict()  # every character as it is
+    done = cli("diff", str(tmp_path / "old"), str(tmp_path / "new"))
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "- added: `forged`" not in done.stdout.splitlines()
+    for shown in ("lone-\\udc00", "esc-\\u001b]0;owned\\u0007", "x\\n- added: `forged`"):
+        assert f"- changed: `{shown}` (f\\udc01, title)" in done.stdout
+    assert "- added: `new-lone-\\udc00`" in done.stdout
 
 
 def test_a_huge_value_is_printed_as_a_short_excerpt(repo: Path) -> None:

@@ -712,6 +712,9 @@ def diff_command(old: Path, new: Path, fmt: str) -> None:
     except (DiffError, NotAPackage) as err:
         raise click.UsageError(str(err)) from err
     if fmt == "json":
-        click.echo(json.dumps(changes.to_dict(), ensure_ascii=False, indent=2))
+        text = json.dumps(changes.to_dict(), ensure_ascii=False, indent=2)
+        # A lone surrogate (JSON may hold "\udc00") has no UTF-8: its JSON escape is what
+        # backslashreplace writes, so the output is the same JSON, every character kept.
+        click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     else:
         click.echo(changes_markdown(changes).rstrip())

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.issues.excerpt import printable
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import FieldSpec, Schema
@@ -808,41 +809,52 @@ def retired_ids(history: Sequence[Mapping[str, Any]], table: str = "events") -> 
     return retired
 
 
+def _shown(value: object) -> str:
+    """value as CHANGES.md and diff show it: each character not visible as itself escaped (a
+    line break would forge a line, a terminal's escape would drive it, a lone surrogate is in
+    no UTF-8 text), never cut. A manifest to compare may come from anyone; a real release's
+    values hold none of these."""
+    text = str(value)
+    return printable(text, limit=len(text))
+
+
 def changes_markdown(changes: Changes) -> str:
-    since = f"since {changes.previous}" if changes.previous else "(first release)"
-    lines = [f"# Changes in {changes.version} {since}", ""]
+    version, previous = _shown(changes.version), _shown(changes.previous)
+    since = f"since {previous}" if changes.previous else "(first release)"
+    lines = [f"# Changes in {version} {since}", ""]
     if changes.previous:
         lines += [f"Required version step: {changes.level}.", ""]
     any_changed = any(changes.changed.values())
     if changes.fields_from is None and any_changed:
         lines += [
             f"Changed fields are not listed: git keeps one hash per record of "
-            f"{changes.previous} (releases/{changes.previous}.json) and its build was not at "
-            f"hand (build/{changes.previous}/ or its zip). Build {changes.previous} at its tag "
-            f"v{changes.previous} and `eventledger diff build/{changes.previous} "
-            f"build/{changes.version}` lists them.",
+            f"{previous} (releases/{previous}.json) and its build was not at "
+            f"hand (build/{previous}/ or its zip). Build {previous} at its tag "
+            f"v{previous} and `eventledger diff build/{previous} "
+            f"build/{version}` lists them.",
             "",
         ]
     elif isinstance(changes.fields_from, str) and any_changed:
-        lines += [f"Changed fields from {changes.fields_from}.", ""]
+        lines += [f"Changed fields from {_shown(changes.fields_from)}.", ""]
     if changes.schema:
-        lines += ["## Schema", ""] + [f"- {s}" for s in changes.schema] + [""]
+        lines += ["## Schema", ""] + [f"- {_shown(s)}" for s in changes.schema] + [""]
     for table in changes.tables:
         added = changes.added.get(table, [])
         removed = changes.removed.get(table, [])
         changed = changes.changed.get(table, {})
         if not (added or removed or changed):
             continue
-        lines += [f"## {table}", ""]
-        lines += [f"- added: `{i}`" for i in added]
+        lines += [f"## {_shown(table)}", ""]
+        lines += [f"- added: `{_shown(i)}`" for i in added]
         held = withheld(changes.new_manifest, table) if changes.new_manifest else set()
         lines += [
-            f"- removed: `{i}`"
+            f"- removed: `{_shown(i)}`"
             + (" (withheld: a draft under correction, not withdrawn)" if i in held else "")
             for i in removed
         ]
         lines += [
-            f"- changed: `{i}`" + (f" ({', '.join(f)})" if f else "") for i, f in changed.items()
+            f"- changed: `{_shown(i)}`" + (f" ({', '.join(map(_shown, f))})" if f else "")
+            for i, f in changed.items()
         ]
         lines.append("")
     if len(lines) == 2:
