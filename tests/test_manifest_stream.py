@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from eventledger.jsonfile import JsonFileError, loads, read_json
 from eventledger.publish.diff import DiffError, diff
 from eventledger.publish.manifest import (
+    COMPACT,
+    ManifestError,
     changes_markdown,
     compact_bytes,
     compare,
@@ -690,5 +692,43 @@ def test_a_file_replaced_between_the_passes_is_refused(tmp_path: Path) -> None:
     read = read_manifest(file_source(path))
     data["records"]["events"]["second"]["fields"]["title"] = "other"
     path.write_bytes(manifest_bytes(data))
-    with pytest.raises(JsonFileError, match="it changed while it was read"):
+    with pytest.raises(JsonFileError, match="it changed between two readings"):
         read.fields({"events": ["second"]})
+
+
+def test_diff_and_the_release_say_what_to_do_when_a_manifest_changes_between_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its second reading fails: the file was rebuilt meanwhile. The folder is a built release
+    all the same (not what "pass build/<version> folders" would say): run it again."""
+    import eventledger.publish.diff as diff_module
+
+    old = _small()
+    new = _next(old, seeded(6))
+    new["records"]["events"]["second"] = {"hash": "0" * 16, "fields": {"title": "2", "n": 1.5}}
+    a, b = _folders(tmp_path, manifest_bytes(old), manifest_bytes(new))
+
+    def first_then_rebuilt(opened: Source) -> ManifestStream:
+        read = read_manifest(opened)
+        (a / "manifest.json").write_bytes(manifest_bytes(old | {"created": "later"}))
+        return read
+
+    monkeypatch.setattr(diff_module, "read_manifest", first_then_rebuilt)
+    with pytest.raises(DiffError) as err:
+        diff(a, b)
+    assert str(err.value) == (
+        f"{a / 'manifest.json'}: cannot read it a second time (it changed between two "
+        "readings); run diff again once nothing writes it"
+    )
+    build = tmp_path / "build"
+    (build / "0.1.0").mkdir(parents=True)
+    (build / "0.1.0" / "manifest.json").write_bytes(manifest_bytes(old))
+    previous, _, fields = diff_module.full_manifest(build, "n", old | {"format": COMPACT})
+    assert fields is not None
+    (build / "0.1.0" / "manifest.json").write_bytes(manifest_bytes(old | {"created": "later"}))
+    with pytest.raises(ManifestError) as refused:
+        compare(previous, new, old_fields=fields)
+    assert str(refused.value) == (
+        "build/0.1.0/manifest.json: cannot read it a second time (it changed between two "
+        "readings), as when 0.1.0 is built meanwhile; build again once it is not"
+    )

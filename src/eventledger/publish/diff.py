@@ -63,13 +63,17 @@ def _table_order(folder: Path) -> list[str]:
 
 def _fields(stream: ManifestStream, path: Path) -> FieldsOf:
     """The fields of stream's records, as diff's error when its file is no longer readable
-    or no longer the file its hashes came from (the second pass)."""
+    or no longer the file its hashes came from (the second pass): a release rebuilt
+    meanwhile, not a folder that is none."""
 
     def fields(wanted: Mapping[str, Sequence[str]]) -> Fields:
         try:
             return stream.fields(wanted)
         except JsonFileError as err:
-            raise _not_read(path, err) from err
+            raise DiffError(
+                f"{path}: cannot read it a second time ({err}); run diff again once nothing "
+                "writes it"
+            ) from err
 
     return fields
 
@@ -119,11 +123,11 @@ def full_manifest(build: Path, name: str, release: Mapping[str, Any]) -> FullMan
             continue
         data = found.manifest()
         if same_content(data, release):
-            return FullManifest(data, where, _build_fields(found, where))
+            return FullManifest(data, where, _build_fields(found, where, version))
     return FullManifest(release, None)
 
 
-def _build_fields(stream: ManifestStream, where: str) -> FieldsOf:
+def _build_fields(stream: ManifestStream, where: str, version: str) -> FieldsOf:
     """The fields of the build's records, as a ManifestError (the release cannot go on) when
     its manifest changed since its hashes were read (a build of that version meanwhile)."""
 
@@ -131,6 +135,9 @@ def _build_fields(stream: ManifestStream, where: str) -> FieldsOf:
         try:
             return stream.fields(wanted)
         except JsonFileError as err:
-            raise ManifestError(f"{where}: cannot read it again ({err}); run it again") from err
+            raise ManifestError(
+                f"{where}: cannot read it a second time ({err}), as when {version} is built "
+                "meanwhile; build again once it is not"
+            ) from err
 
     return fields

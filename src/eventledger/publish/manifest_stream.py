@@ -437,7 +437,7 @@ class ManifestStream:
         Raises JsonFileError when its bytes are no longer those pass 1 read."""
         walk = _walk(self.source, self.chunk, self.max_value, wanted)
         if walk.digest.digest() != self.digest:
-            raise JsonFileError("it changed while it was read; read it again")
+            raise JsonFileError("it changed between two readings")
         return walk.fields
 
 
