@@ -36,6 +36,7 @@ from eventledger.publish.manifest import (
 )
 from eventledger.publish.manifest_stream import (
     CHUNK,
+    MAX_TABLES,
     ManifestStream,
     NotAManifest,
     Source,
@@ -399,6 +400,21 @@ def test_the_head_beside_the_records_is_bounded_too() -> None:
     ):
         with pytest.raises(JsonFileError, match="values beside the records are longer than 4,096"):
             read_manifest(source(manifest_bytes(data)), max_value=4096)
+
+
+def test_a_manifest_of_more_tables_than_any_release_has_is_refused_without_reading_on() -> None:
+    """Each table costs some 150 bytes of memory beside its 8 in the file ("t1":{},): a forged
+    manifest of nothing else would hold 20 times the file (a zip of it, far more)."""
+    tables = ",".join(f'"t{n}": {{}}' for n in range(3 * MAX_TABLES))
+    text = f'{{{HEAD}, "records": {{{tables}}}}}'.encode()
+    assert is_manifest(json.loads(text))
+    for chunk in (7, 4096):
+        log: list[int] = []
+        with pytest.raises(NotAManifest, match=f"more than {MAX_TABLES:,} tables"):
+            read_manifest(source(text, log), chunk=chunk)
+        assert log[0] < len(text) / 2
+    twice = ",".join(f'"t{n % MAX_TABLES}": {{}}' for n in range(3 * MAX_TABLES))
+    assert read_manifest(source(f'{{{HEAD}, "records": {{{twice}}}}}'.encode()))
 
 
 @pytest.mark.parametrize("where", ["entry", "head"])

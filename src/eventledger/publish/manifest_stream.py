@@ -21,7 +21,7 @@ twice holding its last value. The file comes from a download or a pull request: 
 a manifest gives a JsonFileError (not UTF-8, not JSON with its line and column, nested too
 deeply, one value longer than max_value, unreadable) or a NotAManifest naming what is wrong
 with its shape, never another exception; and no single value, however long, is held beyond
-max_value.
+max_value, nor more tables than MAX_TABLES.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ CHUNK = 1 << 20
 # record's entry is about a kilobyte, the vocabularies a few. Bounds what one token can
 # make the reader hold.
 MAX_VALUE = 64 * 1024**2
+# The most tables a manifest's records may hold (a release has a few: events, actors,
+# sources). Each costs some 150 bytes held beside its 8 in the file ("t1":{},), so that a
+# manifest of nothing else would take 20 times its size in memory.
+MAX_TABLES = 1000
 
 # Opens the manifest's bytes from their start, once per pass.
 Source = Callable[[], AbstractContextManager[IO[bytes]]]
@@ -317,6 +321,11 @@ class _Walk:
     def table(self, name: str) -> None:
         """One table's records: the loop over every record of the manifest, kept tight. A
         table given twice is its last value, in the first's place (as json.loads keeps it)."""
+        if self.wanted is None and name not in self.tables and len(self.tables) >= MAX_TABLES:
+            raise NotAManifest(
+                f"its records hold more than {MAX_TABLES:,} tables, more than a release has; "
+                "not read further"
+            )
         if self.skip_ws() != "{":
             self.skip_value()
             self.not_objects.add(name)
