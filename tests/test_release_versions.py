@@ -109,7 +109,7 @@ def test_diff_reads_the_manifests_as_a_stream_and_says_what_it_said(
     """diff reads each manifest.json as a stream: its output, text and JSON, is what compare
     gives of the two manifests read whole, and stays the same when the old manifest is
     written in another JSON layout (one line, keys in reverse order, \\u escapes) or given
-    in its zip."""
+    in its zip, the new one too (members read where they are)."""
     build(Repository(history), write_manifest=True)  # 0.1.1 (no-op when the tests above ran)
     old, new = history / "build" / "0.1.0", history / "build" / "0.1.1"
     relaid = tmp_path / "0.1.0"
@@ -127,15 +127,16 @@ def test_diff_reads_the_manifests_as_a_stream_and_says_what_it_said(
         "json": json.dumps(expected.to_dict(), ensure_ascii=False, indent=2) + "\n",
     }
     archive = history / "build" / "eventledger-kim-putin-0.1.0.zip"
-    for given in (old, relaid, archive):
+    new_archive = history / "build" / "eventledger-kim-putin-0.1.1.zip"
+    for given, newer in ((old, new), (relaid, new), (archive, new), (archive, new_archive)):
         for fmt, output in outputs.items():
             run = subprocess.run(
-                [str(BIN / "eventledger"), "diff", "--format", fmt, str(given), str(new)],
+                [str(BIN / "eventledger"), "diff", "--format", fmt, str(given), str(newer)],
                 capture_output=True,
                 text=True,
             )
             assert run.returncode == 0, run.stderr
-            assert run.stdout == output, (given, fmt)
+            assert run.stdout == output, (given, newer, fmt)
 
 
 def test_the_manifest_is_enough_without_the_old_build(history: Path, tmp_path: Path) -> None:

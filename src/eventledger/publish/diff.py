@@ -27,6 +27,8 @@ from eventledger.publish.manifest_stream import (
     Source,
     file_source,
     read_manifest,
+    zip_folder,
+    zip_member_json,
     zip_member_source,
 )
 
@@ -35,24 +37,58 @@ class DiffError(Exception):
     """A folder is not a built release: the comparison cannot start."""
 
 
-def _not_read(path: Path, err: JsonFileError) -> DiffError:
-    where = f", line {err.line}, column {err.column}" if err.line else ""
-    return DiffError(f"{path}: not a built release ({err}{where}); pass build/<version> folders")
+class _Build(NamedTuple):
+    """A build to compare: its manifest's hashes (and how to read its fields), where that
+    manifest is (for messages), and its tables in the order its datapackage.json lists them
+    (manifests keep them sorted; unknown: [])."""
+
+    stream: ManifestStream
+    where: str
+    order: list[str]
 
 
-def _manifest(folder: Path) -> ManifestStream:
-    path = folder / "manifest.json"
+def _build(path: Path) -> _Build:
+    """The build at path, its folder (build/<version>) or its zip. Of a zip, the members
+    manifest.json and datapackage.json are read where they are, as a stream: a million
+    events' release unpacks to 15 GiB, of which diff reads the manifest alone."""
+    if path.is_dir():
+        manifest = path / "manifest.json"
+        return _Build(_manifest(file_source(manifest), str(manifest)), str(manifest), _order(path))
+    archive = path.resolve()  # the zip the user named, through a link if it is one
     try:
-        return read_manifest(file_source(path))
+        folder = zip_folder(archive)
     except JsonFileError as err:
-        raise _not_read(path, err) from err
+        raise DiffError(
+            f"{path} is neither a release folder nor a zip of one ({err}); pass build/<version> "
+            "folders or their zips"
+        ) from err
+    member = f"{folder}/manifest.json"
+    where = f"{path} ({member})"
+    try:
+        data = zip_member_json(archive, f"{folder}/datapackage.json")
+        order = [str(r["name"]) for r in data["resources"]]
+    except (JsonFileError, KeyError, TypeError):
+        order = []
+    return _Build(_manifest(zip_member_source(archive, member), where), where, order)
+
+
+def _not_read(where: str, err: JsonFileError) -> DiffError:
+    at = f", line {err.line}, column {err.column}" if err.line else ""
+    return DiffError(f"{where}: not a built release ({err}{at}); pass build/<version> folders")
+
+
+def _manifest(source: Source, where: str) -> ManifestStream:
+    try:
+        return read_manifest(source)
+    except JsonFileError as err:
+        raise _not_read(where, err) from err
     except NotAManifest as err:
         raise DiffError(
-            f"{path}: not the manifest of a built release ({err}); pass build/<version> folders"
+            f"{where}: not the manifest of a built release ({err}); pass build/<version> folders"
         ) from err
 
 
-def _table_order(folder: Path) -> list[str]:
+def _order(folder: Path) -> list[str]:
     """The tables in the order the build's descriptor lists them (manifests keep them sorted)."""
     try:
         data = read_json(folder / "datapackage.json")
@@ -61,31 +97,32 @@ def _table_order(folder: Path) -> list[str]:
         return []
 
 
-def _fields(stream: ManifestStream, path: Path) -> FieldsOf:
-    """The fields of stream's records, as diff's error when its file is no longer readable
-    or no longer the file its hashes came from (the second pass): a release rebuilt
+def _fields(build: _Build) -> FieldsOf:
+    """The fields of the build's records, as diff's error when its manifest is no longer
+    readable or no longer the file its hashes came from (the second pass): a release rebuilt
     meanwhile, not a folder that is none."""
 
     def fields(wanted: Mapping[str, Sequence[str]]) -> Fields:
         try:
-            return stream.fields(wanted)
+            return build.stream.fields(wanted)
         except JsonFileError as err:
             raise DiffError(
-                f"{path}: cannot read it a second time ({err}); run diff again once nothing "
-                "writes it"
+                f"{build.where}: cannot read it a second time ({err}); run diff again once "
+                "nothing writes it"
             ) from err
 
     return fields
 
 
 def diff(old: Path, new: Path) -> Changes:
-    before, after = _manifest(old), _manifest(new)
+    """What changed from the build old to the build new, each its folder or its zip."""
+    before, after = _build(old), _build(new)
     return compare(
-        before.manifest(),
-        after.manifest(),
-        _table_order(new),
-        old_fields=_fields(before, old / "manifest.json"),
-        new_fields=_fields(after, new / "manifest.json"),
+        before.stream.manifest(),
+        after.stream.manifest(),
+        after.order,
+        old_fields=_fields(before),
+        new_fields=_fields(after),
     )
 
 

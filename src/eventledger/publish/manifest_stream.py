@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from eventledger.jsonfile import JsonFileError, long_number, open_regular
+from eventledger.jsonfile import MAX_JSON_BYTES, JsonFileError, loads, long_number, open_regular
 from eventledger.publish.manifest import is_manifest
 
 # Bytes read at a time: large enough that reading costs little per record, small enough
@@ -484,6 +484,39 @@ def file_source(path: Path) -> Source:
     return opened
 
 
+# What opening a zip, or one of its members, can raise beyond reading: not a zip, an
+# encrypted member, one compressed by a method zipfile lacks.
+_OPEN_ERRORS = (*_READ_ERRORS, RuntimeError, NotImplementedError, ValueError)
+
+
+def zip_folder(archive: Path) -> str:
+    """The one folder a release zip holds its files in (<name>-<version>), read from the
+    zip's listing alone (nothing is unpacked)."""
+    with open_regular(archive) as raw:
+        try:
+            with zipfile.ZipFile(raw) as zf:
+                names = zf.namelist()
+        except _OPEN_ERRORS as err:
+            raise JsonFileError(f"cannot read it: {err}") from err
+    tops = {name.split("/", 1)[0] for name in names}
+    if len(tops) != 1 or not all("/" in name for name in names):
+        raise JsonFileError("a release zip holds one folder, <name>-<version>/; this one does not")
+    return tops.pop()
+
+
+def zip_member_json(archive: Path, member: str, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The value of a small JSON member of a zip (a descriptor), as read_json reads a file:
+    refused past max_bytes unpacked, whatever the member says its size is."""
+    with zip_member_source(archive, member)() as handle:
+        try:
+            raw = handle.read(max_bytes + 1)
+        except _READ_ERRORS as err:
+            raise JsonFileError(f"cannot read it: {err}") from err
+    if len(raw) > max_bytes:
+        raise JsonFileError(f"{member} is more than {max_bytes:,} bytes")
+    return loads(raw)
+
+
 def zip_member_source(archive: Path, member: str) -> Source:
     """The bytes of one member of a zip (the zip a regular file, the member a regular
     file's, by its exact name), unpacked as they are read: no size bound but the reader's."""
@@ -493,22 +526,26 @@ def zip_member_source(archive: Path, member: str) -> Source:
         with open_regular(archive) as raw:
             try:
                 zf = zipfile.ZipFile(raw)
-                # zipfile gives the last of two members of one name; verify, unpacking,
-                # refuses such a zip: which one the release holds is not known.
-                if sum(i.filename == member for i in zf.infolist()) > 1:
-                    raise JsonFileError(f"the zip holds {member} twice")
-                info = zf.getinfo(member)
-                handle = zf.open(info)
-            except KeyError as err:
-                raise JsonFileError(f"the zip holds no {member}") from err
-            except (*_READ_ERRORS, RuntimeError, NotImplementedError, ValueError) as err:
-                # not a zip, encrypted, compressed by a method zipfile lacks
+            except _OPEN_ERRORS as err:
                 raise JsonFileError(f"cannot read it: {err}") from err
-            with zf, handle:
+            with zf:
+                # zipfile would give the last of two members of one name; verify, unpacking,
+                # refuses such a zip: which one the release holds is not known.
+                infos = [info for info in zf.infolist() if info.filename == member]
+                if not infos:
+                    raise JsonFileError(f"the zip holds no {member}")
+                if len(infos) > 1:
+                    raise JsonFileError(f"the zip holds {member} twice")
+                info = infos[0]
                 # A zip made elsewhere may give no file type (0): a link or a folder is refused.
                 kind = stat.S_IFMT(info.external_attr >> 16)
                 if info.is_dir() or kind not in (0, stat.S_IFREG):
                     raise JsonFileError(f"{member} is not a regular file in the zip")
-                yield handle
+                try:
+                    handle = zf.open(info)
+                except _OPEN_ERRORS as err:
+                    raise JsonFileError(f"cannot read it: {err}") from err
+                with handle:
+                    yield handle
 
     return opened

@@ -554,22 +554,6 @@ def verify_package(path: Path) -> tuple[list[Issue], int]:
     return _verify_folder(path)
 
 
-@contextmanager
-def release_folder(path: Path) -> Iterator[Path]:
-    """The folder of a release given as itself or as its zip, unpacked into a temporary folder
-    that is removed afterwards; raise NotAPackage for anything else or an unsafe zip."""
-    if path.is_dir():
-        yield path
-        return
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        raise NotAPackage(f"{path} is neither a release folder nor a zip of one")
-    with tempfile.TemporaryDirectory(prefix="eventledger-release-") as tmp:
-        issues, folder = _unzip(path, Path(tmp))
-        if issues or folder is None:
-            raise NotAPackage(f"{path}: " + "; ".join(i.message for i in issues))
-        yield folder
-
-
 def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
     """Extract a release zip (one top folder of regular files) without trusting its names or
     sizes. Raise NoRoomToUnpack, before writing anything, when into's disk has less free
