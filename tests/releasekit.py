@@ -5,6 +5,7 @@ committed to a real git repository at a fixed time."""
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from pathlib import Path
 
 import gitkit
@@ -108,3 +109,20 @@ def make_package(folder: Path, files: dict[str, bytes]) -> Path:
     sums = "".join(f"{hashlib.sha256(files[rel]).hexdigest()}  {rel}\n" for rel in sorted(files))
     (folder / "SHA256SUMS").write_text(sums, encoding="utf-8")
     return folder
+
+
+def damaged_zip(path: Path, members: dict[str, bytes], damaged: str, method: int) -> Path:
+    """A zip of members compressed by method, with bytes flipped inside the compressed data
+    of the member named damaged: what a bad download or disk gives each reader to refuse."""
+    with zipfile.ZipFile(path, "w", method) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        info = zf.getinfo(damaged)
+    raw = bytearray(path.read_bytes())
+    # The data follows its local header: 30 bytes, the name, the extra field.
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    assert info.compress_size > 40
+    for at in range(start + 16, start + 24):  # past LZMA's 9 bytes of properties
+        raw[at] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    return path

@@ -7,10 +7,13 @@ case files under tests/cases/invalid/.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +22,8 @@ from click.testing import CliRunner
 
 from casekit import CASES, make_repository
 from eventledger.cli import main
-from releasekit import make_package
+from eventledger.publish.manifest import compare
+from releasekit import damaged_zip, make_package
 
 # Root reads every folder whatever its mode: as root, the CLI runs without the two
 # capabilities that let it (setpriv, util-linux), so a mode of 0 means what it says.
@@ -188,6 +192,33 @@ def test_values_cannot_drive_the_terminal_or_forge_lines(repo: Path) -> None:
         assert "\\u001b" in out
 
 
+def test_diff_of_forged_manifests_neither_fails_nor_drives_the_terminal(tmp_path: Path) -> None:
+    """A manifest's ids, fields and versions are any JSON text: a lone surrogate (which no
+    UTF-8 output holds), a terminal's escape, a line break forging a line of the diff."""
+    lone, escape, forged = "lone-\udc00", "esc-\x1b]0;owned\x07", "x\n- added: `forged`"
+    head = {"name": "n", "created": "c", "schema": {}, "vocabularies": {}}
+    old = head | {"version": "0.1.0", "records": {"events": {}}}
+    for rid in (lone, escape, forged):
+        old["records"]["events"][rid] = {"hash": "1", "fields": {"title": "1", "f\udc01": "1"}}
+    new = json.loads(json.dumps(old)) | {"version": f"0.2.0{escape}"}
+    for rid in (lone, escape, forged):
+        new["records"]["events"][rid] = {"hash": "2", "fields": {"title": "2", "f\udc01": "2"}}
+    new["records"]["events"][f"new-{lone}"] = new["records"]["events"][lone]
+    for name, data in (("old", old), ("new", new)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps(data), encoding="ascii")
+    done = cli("diff", "--format", "json", str(tmp_path / "old"), str(tmp_path / "new"))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == compare(old, new).to_dict()  # every character as it is
+    done = cli("diff", str(tmp_path / "old"), str(tmp_path / "new"))
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "- added: `forged`" not in done.stdout.splitlines()
+    for shown in ("lone-\\udc00", "esc-\\u001b]0;owned\\u0007", "x\\n- added: `forged`"):
+        assert f"- changed: `{shown}` (f\\udc01, title)" in done.stdout
+    assert "- added: `new-lone-\\udc00`" in done.stdout
+
+
 def test_a_huge_value_is_printed_as_a_short_excerpt(repo: Path) -> None:
     record = repo / "events" / "2019" / "2019-04-25-kim-putin-talks.yaml"
     text = record.read_text(encoding="utf-8")
@@ -255,6 +286,23 @@ def test_verify_of_something_that_is_not_a_package_is_a_usage_error(repo: Path) 
         assert "Traceback" not in out
     code, out = invoke("verify", str(repo / "events"))
     assert "is not a built package" in out
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA])
+def test_a_zip_whose_member_is_damaged_is_reported_not_a_traceback(
+    tmp_path: Path, method: int
+) -> None:
+    """zlib's decoder and LZMA's raise errors of their own, beside zipfile's."""
+    noise = b"".join(hashlib.sha256(bytes([n])).digest() for n in range(99))  # no compression
+    files = {"SHA256SUMS": b"", "manifest.json": noise}
+    members = {f"ledger-0.1.0/{rel}": data for rel, data in files.items()}
+    archive = tmp_path / "damaged.zip"
+    damaged_zip(archive, members, "ledger-0.1.0/manifest.json", method)
+    for args, status in ((["verify", str(archive)], 1), (["diff", str(archive), str(archive)], 2)):
+        done = cli(*args)
+        assert done.returncode == status, done.stderr
+        assert "Traceback" not in done.stderr
+        assert "damaged.zip" in done.stdout + done.stderr
 
 
 def test_a_huge_record_file_is_refused_by_its_size_without_being_read(repo: Path) -> None:

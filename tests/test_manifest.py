@@ -193,24 +193,33 @@ def test_the_full_manifest_of_a_compact_release_comes_from_its_build(tmp_path: P
     old = full()
     compact_old = released(tmp_path, old)
     build = tmp_path / "build"
-    assert full_manifest(build, old["name"], compact_old) == (compact_old, None)
-    assert full_manifest(build, old["name"], old) == (old, False)
+    assert full_manifest(build, old["name"], compact_old) == (compact_old, None, None)
+    assert full_manifest(build, old["name"], old) == (old, False, None)
     member = f"{old['name']}-0.1.0/manifest.json"
     build.mkdir()
     with zipfile.ZipFile(build / f"{old['name']}-0.1.0.zip", "w") as zf:
         zf.writestr(member, manifest_bytes(old))
-    data, where = full_manifest(build, old["name"], compact_old)
-    assert where == f"build/{old['name']}-0.1.0.zip ({member})" and has_fields(data)
-    (build / "0.1.0").mkdir()
-    (build / "0.1.0" / "manifest.json").write_bytes(manifest_bytes(old))
-    data, where = full_manifest(build, old["name"], compact_old)
-    assert where == "build/0.1.0/manifest.json" and data == old
+    new = next_version(old)
+    new["records"]["events"][EVENT]["hash"] = "0" * 16
+    new["records"]["events"][EVENT]["fields"]["title"] = "0" * 16
+    # Read as a stream: the record hashes now, the fields of the changed records when
+    # compare asks, giving what the manifest read whole gives.
+    for where in (f"build/{old['name']}-0.1.0.zip ({member})", "build/0.1.0/manifest.json"):
+        if where.endswith("manifest.json"):
+            (build / "0.1.0").mkdir()
+            (build / "0.1.0" / "manifest.json").write_bytes(manifest_bytes(old))
+        data, found, fields = full_manifest(build, old["name"], compact_old)
+        assert found == where and fields is not None
+        assert data == field_hashes_dropped(old) and same_content(data, old)
+        streamed = compare(data, new, fields_from=found, old_fields=fields)
+        assert streamed.to_dict() == compare(old, new, fields_from=found).to_dict()
+        assert streamed.changed["events"] == {EVENT: ["title"]}
     # A build of other records (rebuilt after an edit) is not the release: not used.
     other = copy.deepcopy(old)
     other["records"]["events"][EVENT]["hash"] = "0" * 16
     (build / "0.1.0" / "manifest.json").write_bytes(manifest_bytes(other))
     (build / f"{old['name']}-0.1.0.zip").write_bytes(b"not a zip")
-    assert full_manifest(build, old["name"], compact_old) == (compact_old, None)
+    assert full_manifest(build, old["name"], compact_old) == (compact_old, None, None)
 
 
 def _forge(data: dict[str, Any], how: str) -> bytes:

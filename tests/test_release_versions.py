@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from eventledger.publish import release
+from eventledger.publish.manifest import changes_markdown, compare
 from eventledger.publish.release import ReleaseError, build
 from eventledger.read.repository import Repository
 from releasekit import git, make_release_repository
@@ -80,6 +81,62 @@ def test_diff_compares_two_builds(history: Path) -> None:
     assert json.loads(run.stdout)["changed"]["events"] == {
         "2019-04-26-kim-cold-departure": ["title"]
     }
+
+
+def _keys_reversed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _keys_reversed(value[k]) for k in reversed(value)}
+    return value
+
+
+def _changed_as_before(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The changed records and fields as diff computed them from manifests read whole,
+    before it read them as a stream (the loop compare had)."""
+    out: dict[str, Any] = {}
+    for table, b in new["records"].items():
+        a = old["records"].get(table, {})
+        out[table] = {}
+        for rid in sorted(set(a) & set(b)):
+            if a[rid]["hash"] != b[rid]["hash"]:
+                fa, fb = a[rid]["fields"], b[rid]["fields"]
+                out[table][rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+    return out
+
+
+def test_diff_reads_the_manifests_as_a_stream_and_says_what_it_said(
+    history: Path, tmp_path: Path
+) -> None:
+    """diff reads each manifest.json as a stream: its output, text and JSON, is what compare
+    gives of the two manifests read whole, and stays the same when the old manifest is
+    written in another JSON layout (one line, keys in reverse order, \\u escapes) or given
+    in its zip, the new one too (members read where they are)."""
+    build(Repository(history), write_manifest=True)  # 0.1.1 (no-op when the tests above ran)
+    old, new = history / "build" / "0.1.0", history / "build" / "0.1.1"
+    relaid = tmp_path / "0.1.0"
+    shutil.copytree(old, relaid)
+    data = json.loads((old / "manifest.json").read_text(encoding="utf-8"))
+    (relaid / "manifest.json").write_text(json.dumps(_keys_reversed(data)), encoding="ascii")
+    assert (relaid / "manifest.json").read_bytes() != (old / "manifest.json").read_bytes()
+    after = json.loads((new / "manifest.json").read_text(encoding="utf-8"))
+    order = [r["name"] for r in json.loads((new / "datapackage.json").read_text())["resources"]]
+    expected = compare(data, after, order)
+    assert expected.changed == _changed_as_before(data, after)
+    assert expected.changed["events"] == {"2019-04-26-kim-cold-departure": ["title"]}
+    outputs = {
+        "text": changes_markdown(expected).rstrip() + "\n",
+        "json": json.dumps(expected.to_dict(), ensure_ascii=False, indent=2) + "\n",
+    }
+    archive = history / "build" / "eventledger-kim-putin-0.1.0.zip"
+    new_archive = history / "build" / "eventledger-kim-putin-0.1.1.zip"
+    for given, newer in ((old, new), (relaid, new), (archive, new), (archive, new_archive)):
+        for fmt, output in outputs.items():
+            run = subprocess.run(
+                [str(BIN / "eventledger"), "diff", "--format", fmt, str(given), str(newer)],
+                capture_output=True,
+                text=True,
+            )
+            assert run.returncode == 0, run.stderr
+            assert run.stdout == output, (given, newer, fmt)
 
 
 def test_the_manifest_is_enough_without_the_old_build(history: Path, tmp_path: Path) -> None:

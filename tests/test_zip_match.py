@@ -13,6 +13,7 @@ import pytest
 
 from eventledger.publish.archive import zip_folder
 from eventledger.publish.zip_match import zip_holds
+from releasekit import damaged_zip
 
 PREFIX = "ledger-0.1.0"
 FILES = {"SHA256SUMS": b"sums\n", "data/events.csv": b"id\n" * 1000, "site/index.html": b"<p>"}
@@ -65,6 +66,18 @@ def test_a_member_twice_does_not(tmp_path: Path) -> None:
         for rel in ("SHA256SUMS", "data/events.csv", "data/events.csv"):
             zf.writestr(f"{PREFIX}/{rel}", FILES[rel])
     assert not zip_holds(path, PREFIX, known(FILES))
+
+
+@pytest.mark.parametrize(
+    "method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
+)
+def test_a_zip_whose_member_is_damaged_does_not(tmp_path: Path, method: int) -> None:
+    """In any compression zipfile reads: LZMA's decoder raises an error of its own."""
+    noise = b"".join(hashlib.sha256(bytes([n])).digest() for n in range(99))  # no compression
+    files = {**FILES, "data/events.csv": noise}
+    members = {f"{PREFIX}/{rel}": data for rel, data in files.items()}
+    path = damaged_zip(tmp_path / "damaged.zip", members, f"{PREFIX}/data/events.csv", method)
+    assert not zip_holds(path, PREFIX, known(files))
 
 
 @pytest.mark.parametrize("cut", [0, 22, 100, -1])

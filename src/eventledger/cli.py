@@ -698,20 +698,21 @@ def verify(release_path: Path, fmt: str, quiet: bool) -> None:
 )
 def diff_command(old: Path, new: Path, fmt: str) -> None:
     """Records added, removed and changed (with the fields) between two builds, each given
-    as its folder (build/<version>) or its zip.
+    as its folder (build/<version>) or its zip (read where it is, nothing unpacked).
 
     Exit status: 0 compared (whatever changed), 2 usage error (not a built release).
     """
     from eventledger.publish.diff import DiffError, diff
     from eventledger.publish.manifest import changes_markdown
-    from eventledger.publish.verify import NotAPackage, release_folder
 
     try:
-        with release_folder(old) as old_folder, release_folder(new) as new_folder:
-            changes = diff(old_folder, new_folder)
-    except (DiffError, NotAPackage) as err:
+        changes = diff(old, new)
+    except DiffError as err:
         raise click.UsageError(str(err)) from err
     if fmt == "json":
-        click.echo(json.dumps(changes.to_dict(), ensure_ascii=False, indent=2))
+        text = json.dumps(changes.to_dict(), ensure_ascii=False, indent=2)
+        # A lone surrogate (JSON may hold "\udc00") has no UTF-8: its JSON escape is what
+        # backslashreplace writes, so the output is the same JSON, every character kept.
+        click.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"))
     else:
         click.echo(changes_markdown(changes).rstrip())

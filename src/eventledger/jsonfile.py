@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-# No JSON file the tool reads is near this; a larger one is refused before it is read.
+# No JSON file the tool reads whole is near this; a larger one is refused before it is read.
+# A release's full manifest is read as a stream instead (publish/manifest_stream.py).
 MAX_JSON_BYTES = 256 * 1024**2
+# A symbolic link is not followed, and a FIFO in a file's place does not block the open.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class JsonFileError(ValueError):
@@ -31,12 +35,24 @@ class JsonFileError(ValueError):
 def read_json(path: Path, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """The value in the JSON file at path (a regular file; a symbolic link is not followed)."""
     try:
-        fd = os.open(
-            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        )
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as err:
         raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
     return read_json_from(fd, max_bytes=max_bytes)
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """The regular file at path, open for reading as read_json opens it (a symbolic link is
+    not followed), for a reader that takes it a chunk at a time and needs no size bound."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as err:
+        raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise JsonFileError("it is not a regular file")
+    return handle
 
 
 def read_json_from(fd: int, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
@@ -51,6 +67,11 @@ def read_json_from(fd: int, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
             raw = handle.read()
         except OSError as err:
             raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
+    return loads(raw)
+
+
+def loads(raw: bytes) -> Any:
+    """The value in a JSON file's bytes, as read_json reads them."""
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
@@ -59,3 +80,11 @@ def read_json_from(fd: int, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
         raise JsonFileError(f"not valid JSON: {err.msg}", err.lineno, err.colno) from err
     except RecursionError as err:
         raise JsonFileError("not valid JSON: nested too deeply") from err
+    except ValueError as err:  # json's int() refusing a number (the only other ValueError)
+        raise JsonFileError(long_number()) from err
+
+
+def long_number() -> str:
+    """Why json refuses valid JSON that holds an integer of more digits than Python's int()
+    converts (sys.get_int_max_str_digits, against quadratic time): a bare ValueError."""
+    return f"a number of more than {sys.get_int_max_str_digits():,} digits, more than Python reads"

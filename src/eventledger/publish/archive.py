@@ -1,6 +1,7 @@
 """Deterministic zip archives: fixed order, timestamps, permissions and compression, no extras.
 
-Reading a release's zip back is verify.release_folder's job: one unpacker, which trusts no name."""
+Reading a release's zip back is verify's job (one unpacker, which trusts no name), or
+manifest_stream's for the members diff reads where they are."""
 
 from __future__ import annotations
 

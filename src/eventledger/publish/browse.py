@@ -101,8 +101,12 @@ def _pending_changes(dataset: Dataset, name: str, version: str, created: str) ->
     if not earlier:
         return changes_markdown(compare(None, new, order))
     build = dataset.repository.root / "build"
-    previous, fields_from = full_manifest(build, name, earlier[-1])
-    return changes_markdown(compare(previous, new, order, fields_from))
+    previous, fields_from, fields = full_manifest(build, name, earlier[-1])
+    try:
+        changes = compare(previous, new, order, fields_from, old_fields=fields)
+    except ManifestError:  # the previous build changed while it was read
+        return ""
+    return changes_markdown(changes)
 
 
 def _created(root: Path) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eventledger.issues.excerpt import printable
 from eventledger.jsonfile import JsonFileError, read_json
 from eventledger.model.patterns import SEMVER
 from eventledger.model.schema import FieldSpec, Schema
@@ -665,16 +666,44 @@ def _raise(current: str, level: str) -> str:
     return level if LEVELS.index(level) > LEVELS.index(current) else current
 
 
+# The "fields" of some records of a manifest: given the wanted ids by table, their fields by
+# table and id; an id left out has none to give (a compact manifest's). A manifest in memory
+# gives its entries' (entry_fields); one read as a stream reads them from its file.
+FieldsOf = Callable[[Mapping[str, Sequence[str]]], Mapping[str, Mapping[str, Mapping[str, Any]]]]
+
+
+def entry_fields(release: Mapping[str, Any]) -> FieldsOf:
+    """The fields of a manifest held in memory: each full entry's, none of a compact one."""
+
+    def fields(wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+        out: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for table, ids in wanted.items():
+            records = release["records"].get(table, {})
+            entries = [(rid, records.get(rid)) for rid in ids]
+            out[table] = {rid: e["fields"] for rid, e in entries if isinstance(e, Mapping)}
+        return out
+
+    return fields
+
+
 def compare(
     old: Mapping[str, Any] | None,
     new: Mapping[str, Any],
     order: Sequence[str] = (),
     fields_from: str | bool | None = False,
+    *,
+    old_fields: FieldsOf | None = None,
+    new_fields: FieldsOf | None = None,
 ) -> Changes:
     """What changed from old to new; order lists the record tables as a release lists them
     (manifests store them sorted), and tables it does not name follow in sorted order.
     Either may be compact: changed records are then named without their fields (an empty
-    list), and fields_from says where the caller looked for the fields (Changes.fields_from)."""
+    list), and fields_from says where the caller looked for the fields (Changes.fields_from).
+
+    The changed records are found by their hashes alone; their fields come from old_fields
+    and new_fields, by default each manifest's own entries. A manifest too large to hold
+    (manifest_stream) is passed with its hashes alone and the reader of its fields, which
+    is asked once, for the changed records only."""
     tables = [t for t in order if t in new["records"]]
     tables += sorted(t for t in new["records"] if t not in tables)
     changes = Changes(
@@ -710,24 +739,31 @@ def compare(
         if set(terms) - before:
             changes.schema.append(f"minor: {vocab} terms added: {sorted(set(terms) - before)}")
             level = _raise(level, "minor")
+    differ: dict[str, list[str]] = {}
     for table in tables:
         a, b = old["records"].get(table, {}), new["records"][table]
         changes.added[table] = sorted(set(b) - set(a))
         changes.removed[table] = sorted(set(a) - set(b))
-        changed: dict[str, list[str]] = {}
-        for rid in sorted(set(a) & set(b)):
-            ea, eb = a[rid], b[rid]
-            if record_hash(ea) != record_hash(eb):
-                if isinstance(ea, str) or isinstance(eb, str):  # a compact manifest
-                    changed[rid] = []
-                    continue
-                fa, fb = ea["fields"], eb["fields"]
-                changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
-        changes.changed[table] = changed
+        differ[table] = [
+            rid for rid in sorted(set(a) & set(b)) if record_hash(a[rid]) != record_hash(b[rid])
+        ]
         if changes.added[table] or changes.removed[table]:
             level = _raise(level, "minor")
-        if changed:
+        if differ[table]:
             level = _raise(level, "patch")
+    wanted = {table: ids for table, ids in differ.items() if ids}
+    before = (old_fields or entry_fields(old))(wanted) if wanted else {}
+    after = (new_fields or entry_fields(new))(wanted) if wanted else {}
+    for table in tables:
+        fields_a, fields_b = before.get(table, {}), after.get(table, {})
+        changed: dict[str, list[str]] = {}
+        for rid in differ[table]:
+            fa, fb = fields_a.get(rid), fields_b.get(rid)
+            if fa is None or fb is None:  # a compact manifest: which fields, not known
+                changed[rid] = []
+            else:
+                changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+        changes.changed[table] = changed
     changes.level = level
     return changes
 
@@ -773,41 +809,52 @@ def retired_ids(history: Sequence[Mapping[str, Any]], table: str = "events") -> 
     return retired
 
 
+def _shown(value: object) -> str:
+    """value as CHANGES.md and diff show it: each character not visible as itself escaped (a
+    line break would forge a line, a terminal's escape would drive it, a lone surrogate is in
+    no UTF-8 text), never cut. A manifest to compare may come from anyone; a real release's
+    values hold none of these."""
+    text = str(value)
+    return printable(text, limit=len(text))
+
+
 def changes_markdown(changes: Changes) -> str:
-    since = f"since {changes.previous}" if changes.previous else "(first release)"
-    lines = [f"# Changes in {changes.version} {since}", ""]
+    version, previous = _shown(changes.version), _shown(changes.previous)
+    since = f"since {previous}" if changes.previous else "(first release)"
+    lines = [f"# Changes in {version} {since}", ""]
     if changes.previous:
         lines += [f"Required version step: {changes.level}.", ""]
     any_changed = any(changes.changed.values())
     if changes.fields_from is None and any_changed:
         lines += [
             f"Changed fields are not listed: git keeps one hash per record of "
-            f"{changes.previous} (releases/{changes.previous}.json) and its build was not at "
-            f"hand (build/{changes.previous}/ or its zip). Build {changes.previous} at its tag "
-            f"v{changes.previous} and `eventledger diff build/{changes.previous} "
-            f"build/{changes.version}` lists them.",
+            f"{previous} (releases/{previous}.json) and its build was not at "
+            f"hand (build/{previous}/ or its zip). Build {previous} at its tag "
+            f"v{previous} and `eventledger diff build/{previous} "
+            f"build/{version}` lists them.",
             "",
         ]
     elif isinstance(changes.fields_from, str) and any_changed:
-        lines += [f"Changed fields from {changes.fields_from}.", ""]
+        lines += [f"Changed fields from {_shown(changes.fields_from)}.", ""]
     if changes.schema:
-        lines += ["## Schema", ""] + [f"- {s}" for s in changes.schema] + [""]
+        lines += ["## Schema", ""] + [f"- {_shown(s)}" for s in changes.schema] + [""]
     for table in changes.tables:
         added = changes.added.get(table, [])
         removed = changes.removed.get(table, [])
         changed = changes.changed.get(table, {})
         if not (added or removed or changed):
             continue
-        lines += [f"## {table}", ""]
-        lines += [f"- added: `{i}`" for i in added]
+        lines += [f"## {_shown(table)}", ""]
+        lines += [f"- added: `{_shown(i)}`" for i in added]
         held = withheld(changes.new_manifest, table) if changes.new_manifest else set()
         lines += [
-            f"- removed: `{i}`"
+            f"- removed: `{_shown(i)}`"
             + (" (withheld: a draft under correction, not withdrawn)" if i in held else "")
             for i in removed
         ]
         lines += [
-            f"- changed: `{i}`" + (f" ({', '.join(f)})" if f else "") for i, f in changed.items()
+            f"- changed: `{_shown(i)}`" + (f" ({', '.join(map(_shown, f))})" if f else "")
+            for i, f in changed.items()
         ]
         lines.append("")
     if len(lines) == 2:

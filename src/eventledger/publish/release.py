@@ -320,8 +320,11 @@ def _check_versions(
         changes = as_published(compare(previous, new, order), current["changes"])
     else:
         # git keeps the last release compact: the fields that changed come from its build.
-        previous, fields_from = full_manifest(build, new["name"], earlier[-1])
-        changes = compare(previous, new, order, fields_from)
+        previous, fields_from, fields = full_manifest(build, new["name"], earlier[-1])
+        try:
+            changes = compare(previous, new, order, fields_from, old_fields=fields)
+        except ManifestError as err:  # the previous build's manifest, read a second time
+            raise ReleaseError(str(err)) from err
     step = bump(previous["version"], version)
     if step == "none":
         raise ReleaseError(

@@ -15,11 +15,13 @@ import errno
 import functools
 import hashlib
 import itertools
+import lzma
 import os
 import re
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
@@ -552,22 +554,6 @@ def verify_package(path: Path) -> tuple[list[Issue], int]:
     return _verify_folder(path)
 
 
-@contextmanager
-def release_folder(path: Path) -> Iterator[Path]:
-    """The folder of a release given as itself or as its zip, unpacked into a temporary folder
-    that is removed afterwards; raise NotAPackage for anything else or an unsafe zip."""
-    if path.is_dir():
-        yield path
-        return
-    if not path.is_file() or not zipfile.is_zipfile(path):
-        raise NotAPackage(f"{path} is neither a release folder nor a zip of one")
-    with tempfile.TemporaryDirectory(prefix="eventledger-release-") as tmp:
-        issues, folder = _unzip(path, Path(tmp))
-        if issues or folder is None:
-            raise NotAPackage(f"{path}: " + "; ".join(i.message for i in issues))
-        yield folder
-
-
 def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
     """Extract a release zip (one top folder of regular files) without trusting its names or
     sizes. Raise NoRoomToUnpack, before writing anything, when into's disk has less free
@@ -627,7 +613,7 @@ def _unzip(archive: Path, into: Path) -> tuple[list[Issue], Path | None]:
                 "yourself and give the folder"
             ) from err
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
-    except (zipfile.BadZipFile, ValueError, EOFError) as err:
+    except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, lzma.LZMAError) as err:
         return [*issues, _malformed(name, f"cannot read the zip: {err}")], None
     if len(tops) != 1:
         return [

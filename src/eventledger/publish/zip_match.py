@@ -5,6 +5,7 @@ replacing the zip leaves an older zip beside the new folder."""
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import zipfile
 import zlib
@@ -20,6 +21,7 @@ _UNREADABLE = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     zlib.error,
+    lzma.LZMAError,  # LZMA's decoder, on damaged data (bzip2's raises OSError)
     EOFError,
     OSError,
     ValueError,
