@@ -52,11 +52,17 @@ $(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --ignore-scripts --no-audit --no-fund
 	touch $(AXE_STAMP)
 
+# The tests run side by side, one process per core (pytest-xdist; TEST_WORKERS=0 runs them in
+# this process, for --pdb). Each process is handed whole files: a file's module fixtures (a
+# whole build, a browser) are made once, as in one process, not once per process.
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+
 test: $(STAMP) lint typecheck browser
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(PYTEST)
 
 test-fast: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # Building records nothing, so any number of builds on any branch never block each other.
 release: $(STAMP)
