@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv validate test test-fast lint typecheck release publish build bench lock clean browser
+.PHONY: help venv compiled validate test test-fast lint typecheck release publish build bench lock clean browser
 
 help:
 	@echo "make release    check every record, build build/<version>/ and its zip, verify them (anyone, any branch)"
@@ -58,10 +58,18 @@ $(AXE_STAMP): tests/browser/package.json tests/browser/package-lock.json
 TEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
-test: $(STAMP) lint typecheck browser
+# The tests start the CLI as its own process hundreds of times. The install is editable, and
+# where PYTHONDONTWRITEBYTECODE is set (as on this project's machine) nothing would ever write
+# eventledger's bytecode: each of those processes would compile every module it imports
+# again. Compiled once here; an edited module is compiled again by the next run, never read
+# stale (Python checks each .pyc against its source).
+compiled: $(STAMP)
+	$(BIN)/python -m compileall -q src
+
+test: $(STAMP) lint typecheck browser compiled
 	$(PYTEST)
 
-test-fast: $(STAMP) lint typecheck
+test-fast: $(STAMP) lint typecheck compiled
 	$(PYTEST) -m "not slow"
 
 # Building records nothing, so any number of builds on any branch never block each other.
