@@ -5,7 +5,9 @@ truncated ones refused with the file and what to do."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -142,6 +144,64 @@ def test_added_removed_and_changed_records_and_the_bump_they_need(tmp_path: Path
     assert moved.level == "minor"
     assert moved.added["events"] == ["2019-04-27-a-new-event"]
     assert moved.removed["events"] == [EVENT]
+
+
+def _every_record_changed() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recorded 0.1.0 and a 0.1.1 in which every record changed: new hashes, and one
+    field of each with a new hash."""
+    old, new = full(), next_version(full())
+    for records in new["records"].values():
+        for entry in records.values():
+            entry["hash"] = "f" * 16
+            name = sorted(entry["fields"])[0]
+            entry["fields"][name] = "0" * 16
+    return old, new
+
+
+@pytest.mark.parametrize("at_once", [0, -1, 1.5, True, None, "2"])
+def test_a_part_of_no_record_or_of_no_whole_number_is_refused(at_once: Any) -> None:
+    old, new = _every_record_changed()
+    if at_once is None:  # the default
+        assert compare(old, new, fields_at_once=at_once).changed == compare(old, new).changed
+        return
+    for previous in (old, None):  # refused before anything is compared
+        with pytest.raises(ValueError, match="at least one record"):
+            compare(previous, new, fields_at_once=at_once)
+
+
+class _Answer(dict[str, Any]):
+    """A reader's answer that a weak reference can follow (a plain dict cannot be)."""
+
+
+def test_each_part_of_the_fields_is_let_go_before_the_next_is_read() -> None:
+    old, new = _every_record_changed()
+    held: list[weakref.ref[_Answer]] = []
+
+    def reader(release: dict[str, Any], first: bool) -> Any:
+        def fields(wanted: Any) -> _Answer:
+            if first:  # every answer to the part before this one is gone
+                gc.collect()
+                assert [ref for ref in held if ref() is not None] == []
+            out = _Answer()
+            for table, ids in wanted.items():
+                out[table] = _Answer({rid: release["records"][table][rid]["fields"] for rid in ids})
+            held.extend(weakref.ref(answer) for answer in (out, *out.values()))
+            return out
+
+        return fields
+
+    parted = compare(
+        old,
+        new,
+        old_fields=reader(old, True),
+        new_fields=reader(new, False),
+        fields_at_once=3,
+    )
+    whole = compare(old, new)
+    assert parted.to_dict() == whole.to_dict()
+    assert changes_markdown(parted) == changes_markdown(whole)
+    changed = sum(len(ids) for ids in whole.changed.values())
+    assert changed > 6 and all(names for ids in whole.changed.values() for names in ids.values())
 
 
 def test_schema_changes_need_their_step_from_the_compact_form(tmp_path: Path) -> None:

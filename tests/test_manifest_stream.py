@@ -26,6 +26,8 @@ from eventledger.jsonfile import JsonFileError, loads, read_json
 from eventledger.publish.diff import DiffError, diff
 from eventledger.publish.manifest import (
     COMPACT,
+    FIELDS_AT_ONCE,
+    FieldsOf,
     ManifestError,
     changes_markdown,
     compact_bytes,
@@ -552,18 +554,51 @@ def _next(old: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return new
 
 
+class _Asked:
+    """A fields reader that notes what it is asked for, one list of (table, id) per ask."""
+
+    def __init__(self, read: FieldsOf) -> None:
+        self.read = read
+        self.asks: list[list[tuple[str, str]]] = []
+
+    def __call__(self, wanted: Any) -> Any:
+        self.asks.append([(table, rid) for table, ids in wanted.items() for rid in ids])
+        return self.read(wanted)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_MANIFEST, st.randoms(), st.sampled_from(LAYOUTS), st.sampled_from((1, 7, CHUNK)))
+@given(
+    _MANIFEST,
+    st.randoms(),
+    st.sampled_from(LAYOUTS),
+    st.sampled_from((1, 7, CHUNK)),
+    st.sampled_from((1, 2, 3, FIELDS_AT_ONCE)),
+)
 def test_compare_streamed_is_compare_read_whole(
-    old: dict[str, Any], rng: random.Random, how: str, chunk: int
+    old: dict[str, Any], rng: random.Random, how: str, chunk: int, at_once: int
 ) -> None:
     old = old | {"schema": {"events": {"title": "string"}}, "vocabularies": {"kind": ["a", "b"]}}
     new = _next(old, rng)
     order = sorted(new["records"], reverse=True)
     a = read_manifest(source(layout(old, how, rng)), chunk=chunk)
     b = read_manifest(source(layout(new, "ours", rng)), chunk=chunk)
-    streamed = compare(a.manifest(), b.manifest(), order, old_fields=a.fields, new_fields=b.fields)
+    old_asked, new_asked = _Asked(a.fields), _Asked(b.fields)
+    streamed = compare(
+        a.manifest(),
+        b.manifest(),
+        order,
+        old_fields=old_asked,
+        new_fields=new_asked,
+        fields_at_once=at_once,
+    )
     loaded = compare(old, new, order)
+    # Each side is asked for every changed record once, never for more than at_once records
+    # at a time, and not at all when no record changed.
+    changed = [(t, rid) for t in streamed.tables for rid in streamed.changed[t]]
+    for asked in (old_asked, new_asked):
+        assert [pair for ask in asked.asks for pair in ask] == changed
+        assert all(0 < len(ask) <= at_once for ask in asked.asks)
+        assert len(asked.asks) == -(-len(changed) // at_once)
     assert streamed.to_dict() == loaded.to_dict()
     assert changes_markdown(streamed) == changes_markdown(loaded)
     assert (streamed.level, streamed.schema, streamed.tables) == (
@@ -796,7 +831,7 @@ def test_diff_and_the_release_say_what_to_do_when_a_manifest_changes_between_pas
     with pytest.raises(DiffError) as err:
         diff(a, b)
     assert str(err.value) == (
-        f"{a / 'manifest.json'}: cannot read it a second time (it changed between two "
+        f"{a / 'manifest.json'}: cannot read it again (it changed between two "
         "readings); run diff again once nothing writes it"
     )
     build = tmp_path / "build"
@@ -808,6 +843,6 @@ def test_diff_and_the_release_say_what_to_do_when_a_manifest_changes_between_pas
     with pytest.raises(ManifestError) as refused:
         compare(previous, new, old_fields=fields)
     assert str(refused.value) == (
-        "build/0.1.0/manifest.json: cannot read it a second time (it changed between two "
+        "build/0.1.0/manifest.json: cannot read it again (it changed between two "
         "readings), as when 0.1.0 is built meanwhile; build again once it is not"
     )

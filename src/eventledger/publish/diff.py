@@ -99,7 +99,7 @@ def _order(folder: Path) -> list[str]:
 
 def _fields(build: _Build) -> FieldsOf:
     """The fields of the build's records, as diff's error when its manifest is no longer
-    readable or no longer the file its hashes came from (the second pass): a release rebuilt
+    readable or no longer the file its hashes came from (a later pass): a release rebuilt
     meanwhile, not a folder that is none."""
 
     def fields(wanted: Mapping[str, Sequence[str]]) -> Fields:
@@ -107,7 +107,7 @@ def _fields(build: _Build) -> FieldsOf:
             return build.stream.fields(wanted)
         except JsonFileError as err:
             raise DiffError(
-                f"{build.where}: cannot read it a second time ({err}); run diff again once "
+                f"{build.where}: cannot read it again ({err}); run diff again once "
                 "nothing writes it"
             ) from err
 
@@ -173,7 +173,7 @@ def _build_fields(stream: ManifestStream, where: str, version: str) -> FieldsOf:
             return stream.fields(wanted)
         except JsonFileError as err:
             raise ManifestError(
-                f"{where}: cannot read it a second time ({err}), as when {version} is built "
+                f"{where}: cannot read it again ({err}), as when {version} is built "
                 "meanwhile; build again once it is not"
             ) from err
 

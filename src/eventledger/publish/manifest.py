@@ -666,6 +666,11 @@ def _raise(current: str, level: str) -> str:
     return level if LEVELS.index(level) > LEVELS.index(current) else current
 
 
+# How many changed records compare asks the fields of at once. The fields of a record from
+# both manifests held about 9 KB in `diff` (a helper's measurement, 2026-12-03): a part is
+# then about 450 MB, where a release that changed all of a million records held some 9 GB.
+FIELDS_AT_ONCE = 50_000
+
 # The "fields" of some records of a manifest: given the wanted ids by table, their fields by
 # table and id; an id left out has none to give (a compact manifest's). A manifest in memory
 # gives its entries' (entry_fields); one read as a stream reads them from its file.
@@ -694,6 +699,7 @@ def compare(
     *,
     old_fields: FieldsOf | None = None,
     new_fields: FieldsOf | None = None,
+    fields_at_once: int | None = None,
 ) -> Changes:
     """What changed from old to new; order lists the record tables as a release lists them
     (manifests store them sorted), and tables it does not name follow in sorted order.
@@ -703,7 +709,13 @@ def compare(
     The changed records are found by their hashes alone; their fields come from old_fields
     and new_fields, by default each manifest's own entries. A manifest too large to hold
     (manifest_stream) is passed with its hashes alone and the reader of its fields, which
-    is asked once, for the changed records only."""
+    is asked for the changed records only, at most fields_at_once of them at a time
+    (FIELDS_AT_ONCE unless given): each ask of a stream is a pass over its file, and what
+    one ask returns is let go before the next, so a release that changes every record does
+    not hold the fields of all of them."""
+    at_once = FIELDS_AT_ONCE if fields_at_once is None else fields_at_once
+    if isinstance(at_once, bool) or not isinstance(at_once, int) or at_once < 1:
+        raise ValueError(f"a part holds at least one record, not {fields_at_once!r}")
     tables = [t for t in order if t in new["records"]]
     tables += sorted(t for t in new["records"] if t not in tables)
     changes = Changes(
@@ -751,21 +763,57 @@ def compare(
             level = _raise(level, "minor")
         if differ[table]:
             level = _raise(level, "patch")
-    wanted = {table: ids for table, ids in differ.items() if ids}
-    before = (old_fields or entry_fields(old))(wanted) if wanted else {}
-    after = (new_fields or entry_fields(new))(wanted) if wanted else {}
-    for table in tables:
-        fields_a, fields_b = before.get(table, {}), after.get(table, {})
-        changed: dict[str, list[str]] = {}
-        for rid in differ[table]:
-            fa, fb = fields_a.get(rid), fields_b.get(rid)
-            if fa is None or fb is None:  # a compact manifest: which fields, not known
-                changed[rid] = []
-            else:
-                changed[rid] = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
-        changes.changed[table] = changed
+    read_old, read_new = old_fields or entry_fields(old), new_fields or entry_fields(new)
+    # Parts come in the order of differ, so each table's changed records keep its order.
+    changes.changed.update({table: {} for table in tables})
+    # A field's name read from a stream is a new string in every record: one copy of each
+    # name is kept, not one per changed record.
+    names: dict[str, str] = {}
+    for wanted in _in_parts(differ, at_once):
+        # The part's fields are read and dropped inside _changed_in: none of them is still
+        # referenced when the next part is read.
+        _changed_in(wanted, read_old(wanted), read_new(wanted), changes.changed, names)
     changes.level = level
     return changes
+
+
+def _changed_in(
+    wanted: Mapping[str, Sequence[str]],
+    before: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    after: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    into: dict[str, dict[str, list[str]]],
+    names: dict[str, str],
+) -> None:
+    """The fields that differ in each wanted record, into into[table][id]; [] where either
+    side does not give them (a compact manifest: which fields, not known)."""
+    for table, ids in wanted.items():
+        fields_a, fields_b, out = before.get(table, {}), after.get(table, {}), into[table]
+        for rid in ids:
+            fa, fb = fields_a.get(rid), fields_b.get(rid)
+            if fa is None or fb is None:
+                out[rid] = []
+            else:
+                differing = sorted(k for k in set(fa) | set(fb) if fa.get(k) != fb.get(k))
+                out[rid] = [names.setdefault(k, k) for k in differing]
+
+
+def _in_parts(ids: Mapping[str, Sequence[str]], size: int) -> Iterator[dict[str, Sequence[str]]]:
+    """ids (table -> ids, tables in order) cut into parts of at most size ids in all (size
+    at least 1, which compare checks)."""
+    part: dict[str, Sequence[str]] = {}
+    room = size
+    for table, listed in ids.items():
+        at = 0
+        while at < len(listed):
+            taken = listed[at : at + room]
+            part[table] = taken
+            at += len(taken)
+            room -= len(taken)
+            if room == 0:
+                yield part
+                part, room = {}, size
+    if part:
+        yield part
 
 
 def as_published(changes: Changes, recorded: Mapping[str, Any]) -> Changes:

@@ -5,7 +5,7 @@ A million events make a manifest.json of about 1.06 GB: read whole it is refused
 (jsonfile.MAX_JSON_BYTES), and json.loads of it would need many GB of Python objects. What
 comparing two releases needs of it is small: the head (every top key but "records") and
 each record's content hash; and, for the few records whose hash changed, their field
-hashes. So a manifest is read in two passes over its bytes, a chunk (about 1 MB) at a time:
+hashes. So a manifest is read in passes over its bytes, a chunk (about 1 MB) at a time:
 
 1. read_manifest walks the top object, "records" and each table object by hand and decodes
    every other value (a head value, one record's entry) with json's own decoder
@@ -14,7 +14,9 @@ hashes. So a manifest is read in two passes over its bytes, a chunk (about 1 MB)
    manifest.is_manifest does for a manifest read whole.
 2. ManifestStream.fields reads the file again and keeps the field hashes of the ids asked
    for only (the changed records), and refuses the file if its bytes are not the bytes of
-   pass 1 (replaced between the passes).
+   pass 1 (replaced between the passes). manifest.compare asks for at most
+   manifest.FIELDS_AT_ONCE records at a time, so a release that changed more records is
+   read once more for each such part.
 
 Any JSON text is read as json.loads reads it: any whitespace and key order, a key given
 twice holding its last value. The file comes from a download or a pull request: what is not

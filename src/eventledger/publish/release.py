@@ -323,7 +323,7 @@ def _check_versions(
         previous, fields_from, fields = full_manifest(build, new["name"], earlier[-1])
         try:
             changes = compare(previous, new, order, fields_from, old_fields=fields)
-        except ManifestError as err:  # the previous build's manifest, read a second time
+        except ManifestError as err:  # the previous build's manifest, read again for its fields
             raise ReleaseError(str(err)) from err
     step = bump(previous["version"], version)
     if step == "none":
