@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 # No JSON file the tool reads whole is near this; a larger one is refused before it is read.
 # A release's full manifest is read as a stream instead (publish/manifest_stream.py).
@@ -39,20 +39,6 @@ def read_json(path: Path, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
     except OSError as err:
         raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
     return read_json_from(fd, max_bytes=max_bytes)
-
-
-def open_regular(path: Path) -> BinaryIO:
-    """The regular file at path, open for reading as read_json opens it (a symbolic link is
-    not followed), for a reader that takes it a chunk at a time and needs no size bound."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as err:
-        raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
-    handle = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        handle.close()
-        raise JsonFileError("it is not a regular file")
-    return handle
 
 
 def read_json_from(fd: int, *, max_bytes: int = MAX_JSON_BYTES) -> Any:

@@ -7,7 +7,7 @@ million events' manifest.json is about 1.06 GB)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -97,21 +97,28 @@ def _order(folder: Path) -> list[str]:
         return []
 
 
-def _fields(build: _Build) -> FieldsOf:
-    """The fields of the build's records, as diff's error when its manifest is no longer
-    readable or no longer the file its hashes came from (a later pass): a release rebuilt
-    meanwhile, not a folder that is none."""
+def _reader(stream: ManifestStream, failed: Callable[[JsonFileError], Exception]) -> FieldsOf:
+    """The fields of the stream's records, read again from its file; failed(err) is raised
+    when that file is no longer readable or no longer the file its hashes came from."""
 
     def fields(wanted: Mapping[str, Sequence[str]]) -> Fields:
         try:
-            return build.stream.fields(wanted)
+            return stream.fields(wanted)
         except JsonFileError as err:
-            raise DiffError(
-                f"{build.where}: cannot read it again ({err}); run diff again once "
-                "nothing writes it"
-            ) from err
+            raise failed(err) from err
 
     return fields
+
+
+def _fields(build: _Build) -> FieldsOf:
+    """The fields of the build's records, as diff's error when its manifest changed since
+    its hashes were read: a release rebuilt meanwhile, not a folder that is none."""
+    return _reader(
+        build.stream,
+        lambda err: DiffError(
+            f"{build.where}: cannot read it again ({err}); run diff again once nothing writes it"
+        ),
+    )
 
 
 def diff(old: Path, new: Path) -> Changes:
@@ -167,14 +174,10 @@ def full_manifest(build: Path, name: str, release: Mapping[str, Any]) -> FullMan
 def _build_fields(stream: ManifestStream, where: str, version: str) -> FieldsOf:
     """The fields of the build's records, as a ManifestError (the release cannot go on) when
     its manifest changed since its hashes were read (a build of that version meanwhile)."""
-
-    def fields(wanted: Mapping[str, Sequence[str]]) -> Fields:
-        try:
-            return stream.fields(wanted)
-        except JsonFileError as err:
-            raise ManifestError(
-                f"{where}: cannot read it again ({err}), as when {version} is built "
-                "meanwhile; build again once it is not"
-            ) from err
-
-    return fields
+    return _reader(
+        stream,
+        lambda err: ManifestError(
+            f"{where}: cannot read it again ({err}), as when {version} is built "
+            "meanwhile; build again once it is not"
+        ),
+    )

@@ -32,6 +32,7 @@ import codecs
 import hashlib
 import json
 import lzma
+import os
 import re
 import stat
 import sys
@@ -41,10 +42,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, BinaryIO, NoReturn
 
-from eventledger.jsonfile import MAX_JSON_BYTES, JsonFileError, loads, long_number, open_regular
+from eventledger.jsonfile import MAX_JSON_BYTES, JsonFileError, loads, long_number
 from eventledger.publish.manifest import is_manifest
+from eventledger.read.repository import open_regular
 
 # Bytes read at a time: large enough that reading costs little per record, small enough
 # to be nothing beside the records' hashes.
@@ -475,12 +477,22 @@ def read_manifest(
     )
 
 
+def _open(path: Path) -> BinaryIO:
+    """The regular file at path, open for reading as the tool opens every file it reads (no
+    symbolic link followed, no FIFO waited on), or a JsonFileError saying why not."""
+    try:
+        fd, _ = open_regular(path)
+    except OSError as err:
+        raise JsonFileError(f"cannot read it: {err.strerror or err}") from err
+    return os.fdopen(fd, "rb")
+
+
 def file_source(path: Path) -> Source:
     """The bytes of the regular file at path (a symbolic link is not followed)."""
 
     @contextmanager
     def opened() -> Iterator[IO[bytes]]:
-        with open_regular(path) as handle:
+        with _open(path) as handle:
             yield handle
 
     return opened
@@ -494,7 +506,7 @@ _OPEN_ERRORS = (*_READ_ERRORS, RuntimeError, NotImplementedError, ValueError)
 def zip_folder(archive: Path) -> str:
     """The one folder a release zip holds its files in (<name>-<version>), read from the
     zip's listing alone (nothing is unpacked)."""
-    with open_regular(archive) as raw:
+    with _open(archive) as raw:
         try:
             with zipfile.ZipFile(raw) as zf:
                 names = zf.namelist()
@@ -525,7 +537,7 @@ def zip_member_source(archive: Path, member: str) -> Source:
 
     @contextmanager
     def opened() -> Iterator[IO[bytes]]:
-        with open_regular(archive) as raw:
+        with _open(archive) as raw:
             try:
                 zf = zipfile.ZipFile(raw)
             except _OPEN_ERRORS as err:
