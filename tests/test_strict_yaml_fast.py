@@ -19,7 +19,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eventledger.syntax.strict_yaml import Document, _canonical, _compose, _strict, decode, load
+from eventledger.syntax.strict_yaml import (
+    _NOT_PLAIN_TEXT,
+    Document,
+    _canonical,
+    _compose,
+    _strict,
+    decode,
+    load,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -132,6 +140,25 @@ def test_dumped_yaml_reads_the_same(value: object, style: str | None, flow: bool
         {"v": value}, default_style=style, default_flow_style=flow, allow_unicode=False
     )
     _same(text)
+
+
+def test_decode_refuses_every_character_the_line_reader_scans_for() -> None:
+    # load() tells the line reader its text came from decode(), and the reader then skips
+    # its own scan for characters libyaml does not print (CR, tab, controls, surrogates,
+    # noncharacters, the byte-order mark). That is safe only while decode() lets none of
+    # them through, anywhere in a file: checked here for each such code point.
+    scanned = [chr(c) for c in range(0x110000) if _NOT_PLAIN_TEXT.match(chr(c))]
+    assert "\t" in scanned and "\r" in scanned and "\ufeff" in scanned  # the scan still looks
+    for char in scanned:
+        for text in (f"a: x{char}y\n", f"# {char}\na: x\n", f"a: x\n{char}"):
+            raw = text.encode("utf-8", "surrogatepass")
+            decoded, issues = decode(raw, "f.yaml")
+            assert decoded is None or char not in decoded, hex(ord(char))
+            if decoded is not None:  # then a CR LF became LF, or a leading BOM was cut
+                assert issues, hex(ord(char))
+    # And a file read through load() with such a character is never taken as clean.
+    doc, issues = load("a: x\u0085b: y\n".encode(), "f.yaml")
+    assert doc is None and [i.code for i in issues] == ["hidden-line-break"]
 
 
 def test_nesting_deeper_than_the_composer_can_recurse_is_never_composed() -> None:
