@@ -150,7 +150,7 @@ def test_decode_refuses_every_character_the_line_reader_scans_for() -> None:
     scanned = [chr(c) for c in range(0x110000) if _NOT_PLAIN_TEXT.match(chr(c))]
     assert "\t" in scanned and "\r" in scanned and "\ufeff" in scanned  # the scan still looks
     for char in scanned:
-        for text in (f"a: x{char}y\n", f"# {char}\na: x\n", f"a: x\n{char}"):
+        for text in (f"a: x{char}y\n", f"# {char}\na: x\n", f"a: x\n{char}", f"{char}a: x\n"):
             raw = text.encode("utf-8", "surrogatepass")
             decoded, issues = decode(raw, "f.yaml")
             assert decoded is None or char not in decoded, hex(ord(char))
