@@ -422,7 +422,6 @@ def _placed(node: Any, depth: int, path: RecordPath, found: dict[RecordPath, Pos
 # scalar, an escape, a comment after a value, an indentation that is not exactly a level,
 # a key or value that breaks a rule) it gives up and the file goes to the composer or the
 # event loop. A differential test holds it to the event loop's reading.
-_CANONICAL_LINE = re.compile(r"( *)(- )?(?:([a-z_][a-z0-9_]*):(?: (.*))?|(.*))")
 _DOUBLE = re.compile(r'"[^"\\]*"')
 _SINGLE = re.compile(r"'(?:[^']|'')*'")
 _FLOW_ITEM = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
@@ -482,27 +481,31 @@ def _canonical(text: str, positions: bool, decoded: bool = False) -> Document | 
     """The Document of a file in the canonical form that breaks no rule, or None. decoded:
     text came from decode(), which refuses every character this scan looks for (a CR, a tab
     and what REFUSED_RAW names: tests/test_strict_yaml_fast.py checks each code point), so
-    the scan is skipped; it was a seventh of this function's time."""
+    the scan is skipped; it was a seventh of this function's time.
+
+    Without positions (every clean file: they are looked for only once a record has issues
+    to place) no field path, line or column is worked out. One scan of the text finds the
+    lines: a split, a strip and a regular expression per line were half of the time."""
     if not decoded and ("\r" in text or _NOT_PLAIN_TEXT.search(text) is not None):
         return None
-    if not positions:
-        read = _canonical_data(text)
-        return None if read is None else Document(read[0], {(): (read[1], 1)})
     found: dict[RecordPath, Position] | None = {} if positions else None
     root: dict[str, Any] = {}
     stack: list[list[Any]] = []  # frames: [_MAP or _SEQ, indent, container, path]
     pending: tuple[dict[str, Any], int, str, RecordPath, Position] | None = None
     start: Position = (1, 1)
+    number, counted = 1, 0  # the line of counted, the last line start counted to
+    path: RecordPath = ()
+    at: Position = (0, 0)
     try:
-        for number, line in enumerate(text.split("\n"), 1):
-            body = line.lstrip(" ")
-            if not body or body[0] == "#":
-                continue
-            match = _CANONICAL_LINE.fullmatch(line)
-            if match is None:  # pragma: no cover - the last alternative matches any line
-                return None
+        for match in _CANONICAL_LINES.finditer(text):
             spaces, dash, key, value, item = match.groups()
+            # A blank line or a comment: the last alternative took it whole.
+            if key is None and dash is None and (not item or item[0] == "#"):
+                continue
             indent = len(spaces)
+            if found is not None or not stack:
+                number += text.count("\n", counted, match.start())
+                counted = match.start()
             if not stack:  # the first line of content opens the top-level mapping
                 if indent or dash or key is None:
                     return None
@@ -531,8 +534,8 @@ def _canonical(text: str, positions: bool, decoded: bool = False) -> Document | 
             if dash is not None:
                 if top[0] != _SEQ or top[1] != indent:
                     return None
-                path = (*top[3], len(top[2]))
                 if found is not None:
+                    path = (*top[3], len(top[2]))
                     found[path] = (number, indent + 3)
                 if key is None:
                     top[2].append(_canonical_value(item, number, indent + 3, path, found))
@@ -553,8 +556,9 @@ def _canonical(text: str, positions: bool, decoded: bool = False) -> Document | 
             mapping = top[2]
             if key in mapping or key in _NULLS or key in _BOOLEANS or len(key) > _SIMPLE_KEY_LIMIT:
                 return None
-            path = (*top[3], key)
-            at = (number, indent + 1)
+            if found is not None:
+                path = (*top[3], key)
+                at = (number, indent + 1)
             if value is None:
                 pending = (mapping, indent, key, path, at)
                 continue
@@ -576,86 +580,9 @@ def _canonical(text: str, positions: bool, decoded: bool = False) -> Document | 
     return Document(root, placed)
 
 
-# The same reading without positions, the path of every clean file (positions are looked
-# for only once a record has issues to place): no field path, line or column is worked out,
-# and one scan of the text finds the lines (a line's regex in the loop, with the split and
-# strip before it, was half of this function's time). 0.85x the time of the reader above on
-# the benchmark's events; the differential tests hold both to the event loop.
+# The lines of the canonical form, found by one scan of a file's text: `^` and `$` hold at
+# "\n" only, as the file's lines are split, and `.` takes every other character.
 _CANONICAL_LINES = re.compile(r"^( *)(- )?(?:([a-z_][a-z0-9_]*):(?: (.*))?|(.*))$", re.MULTILINE)
-
-
-def _canonical_data(text: str) -> tuple[dict[str, Any], int] | None:
-    """What _canonical reads from text (already known to hold only plain characters) and the
-    line the top-level mapping starts on, or None; the same walk, less what only positions
-    need."""
-    root: dict[str, Any] = {}
-    stack: list[list[Any]] = []  # frames: [_MAP or _SEQ, indent, container]
-    pending: tuple[dict[str, Any], int, str] | None = None
-    start = 1
-    try:
-        for match in _CANONICAL_LINES.finditer(text):
-            spaces, dash, key, value, item = match.groups()
-            # A blank line or a comment: the last alternative took it whole.
-            if key is None and dash is None and (not item or item[0] == "#"):
-                continue
-            indent = len(spaces)
-            if not stack:  # the first line of content opens the top-level mapping
-                if indent or dash or key is None:
-                    return None
-                stack.append([_MAP, 0, root])
-                start = text.count("\n", 0, match.start()) + 1
-            if pending is not None:  # a key written without a value: what follows says which
-                mapping, level, name = pending
-                pending = None
-                child: Any = None
-                if dash is None and key is not None and indent > level:
-                    child = {}
-                    stack.append([_MAP, indent, child])
-                elif dash is not None and indent >= level:
-                    child = []
-                    stack.append([_SEQ, indent, child])
-                mapping[name] = child
-                if len(stack) > MAX_DEPTH // 2:
-                    return None
-            while stack[-1][1] > indent:
-                stack.pop()
-                if not stack:
-                    return None
-            top = stack[-1]
-            if dash is not None:
-                if top[0] != _SEQ or top[1] != indent:
-                    return None
-                if key is None:
-                    top[2].append(_canonical_value(item, 0, 0, (), None))
-                    continue
-                top = [_MAP, indent + 2, {}]
-                stack[-1][2].append(top[2])
-                stack.append(top)
-                indent += 2
-                if len(stack) > MAX_DEPTH // 2:
-                    return None
-            elif top[0] == _SEQ and top[1] == indent:  # a list at its key's indent ends
-                stack.pop()
-                if not stack:
-                    return None
-                top = stack[-1]
-            if key is None or top[0] != _MAP or top[1] != indent:
-                return None
-            mapping = top[2]
-            if key in mapping or key in _NULLS or key in _BOOLEANS or len(key) > _SIMPLE_KEY_LIMIT:
-                return None
-            if value is None:
-                pending = (mapping, indent, key)
-                continue
-            mapping[key] = _canonical_value(value, 0, 0, (), None)
-    except _Unusual:
-        return None
-    if not stack:
-        return None
-    if pending is not None:
-        mapping, _, name = pending
-        mapping[name] = None
-    return root, start
 
 
 def _strict(text: str, file: str, positions: bool) -> tuple[Document | None, list[Issue]]:
